@@ -1,0 +1,88 @@
+"""The one intermediate every stage speaks: Source in, FetchResult out of fetch, Entry out of parse.
+
+Times are timezone-aware UTC datetimes; everything a publisher needs about an item is on Entry.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class Source:
+    """One feed as configured. `key` is its identity in the store: the resolved feed URL."""
+
+    url: str
+    category: str
+    source: str
+    channel: str
+    limit: int = 15
+    timezone: str = "UTC"
+    clean: bool = True
+    full_text: bool | str = False  # False | True | "auto"
+
+    @property
+    def key(self) -> str:
+        return self.url
+
+    @property
+    def categories(self) -> list[str]:
+        """Category path for publishing: category › source › channel, empty levels dropped."""
+        return [c for c in (self.category, self.source, self.channel) if c]
+
+    @property
+    def label(self) -> str:
+        return " › ".join(self.categories) or self.url
+
+
+@dataclass(slots=True)
+class FetchResult:
+    source: Source
+    status: int = 0  # HTTP status of the final response; 0 when no response came
+    body: bytes = b""
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    error: str | None = None  # a short human reason when the fetch failed
+    final_url: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(slots=True)
+class Entry:
+    """One normalised feed item."""
+
+    source_key: str
+    id: str  # 16 lowercase hex, stable across runs
+    title: str
+    link: str = ""
+    guid: str = ""
+    author: str = ""
+    published: datetime | None = None  # None = the feed gave no date; the store uses first-seen
+    updated: datetime | None = None
+    content: str = ""  # item HTML as the feed gave it (or after cleaning, see `clean`)
+    cover: str = ""  # cover image URL, '' when none
+    tags: list[str] = field(default_factory=list)
+    base: str = ""  # base URL for resolving relative links (xml:base, else item link, else feed link)
+
+    def content_hash(self) -> str:
+        """Hash of what a reader sees: a changed hash means the post must be rewritten."""
+        h = hashlib.sha256()
+        for part in (self.title, self.link, self.author, self.content, self.cover, "\x1f".join(self.tags)):
+            h.update(part.encode("utf-8", "surrogatepass"))
+            h.update(b"\x00")
+        if self.published:
+            h.update(self.published.isoformat().encode())
+        return h.hexdigest()[:32]
+
+
+def item_id(guid: str = "", link: str = "", title: str = "", date: str = "") -> str:
+    """16 hex characters from the guid, else the link, else title + date."""
+    basis = guid.strip() or link.strip() or f"{title}\x00{date}"
+    return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:16]
