@@ -1,0 +1,181 @@
+"""Async HTTP for feeds: conditional GET, size and time limits, retries, per-host politeness.
+
+`fetch_all` never raises for a source's failure: each FetchResult carries a short reason instead, so
+one broken feed never stops the others.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from .model import FetchResult, Source
+
+
+@dataclass(slots=True)
+class FetchOptions:
+    concurrency: int = 16
+    per_host: int = 4
+    timeout: float = 20.0  # seconds for the whole request, body included
+    max_bytes: int = 15 * 1024 * 1024
+    max_redirects: int = 5
+    retries: int = 2
+    backoff: float = 0.5  # first retry delay; doubles each time
+    max_retry_after: float = 60.0  # a longer Retry-After fails the source now instead of waiting
+    user_agent: str = "tidings/0.1"
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, retry: bool = False, retry_after: float | None = None, status: int = 0):
+        super().__init__(reason)
+        self.reason, self.retry, self.retry_after, self.status = reason, retry, retry_after, status
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now or time.time()))
+
+
+def make_client(opts: FetchOptions) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        http2=True,
+        follow_redirects=True,
+        max_redirects=opts.max_redirects,
+        timeout=httpx.Timeout(opts.timeout),
+        headers={"User-Agent": opts.user_agent, "Accept-Encoding": "gzip, deflate, br",
+                 "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                           "application/json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
+        limits=httpx.Limits(max_connections=max(opts.concurrency, 1) * 2,
+                            max_keepalive_connections=max(opts.concurrency, 1)),
+    )
+
+
+async def _attempt(client: httpx.AsyncClient, source: Source, headers: dict[str, str],
+                   opts: FetchOptions) -> FetchResult:
+    try:
+        async with asyncio.timeout(opts.timeout):
+            async with client.stream("GET", source.url, headers=headers) as resp:
+                if resp.status_code == 304:
+                    return FetchResult(source, status=304, not_modified=True, final_url=str(resp.url),
+                                       etag=headers.get("If-None-Match"),
+                                       last_modified=headers.get("If-Modified-Since"))
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    raise _Failure(f"HTTP {resp.status_code}", retry=True,
+                                   retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
+                                   status=resp.status_code)
+                if resp.status_code >= 400:
+                    raise _Failure(f"HTTP {resp.status_code}", status=resp.status_code)
+                if resp.status_code >= 300:
+                    raise _Failure(f"HTTP {resp.status_code} without a usable Location", status=resp.status_code)
+                declared = resp.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > opts.max_bytes and "Content-Encoding" not in resp.headers:
+                    raise _Failure(f"too large ({_size(int(declared))} > {_size(opts.max_bytes)})")
+                chunks, total = [], 0
+                # aiter_bytes yields decompressed bytes, so the cap also stops gzip/brotli bombs.
+                async for chunk in resp.aiter_bytes():
+                    total += len(chunk)
+                    if total > opts.max_bytes:
+                        raise _Failure(f"too large (more than {_size(opts.max_bytes)})")
+                    chunks.append(chunk)
+                return FetchResult(source, status=resp.status_code, body=b"".join(chunks),
+                                   content_type=resp.headers.get("Content-Type", ""),
+                                   etag=resp.headers.get("ETag"), last_modified=resp.headers.get("Last-Modified"),
+                                   final_url=str(resp.url), headers=dict(resp.headers))
+    except _Failure:
+        raise
+    except (TimeoutError, httpx.TimeoutException):
+        raise _Failure(f"timed out after {opts.timeout:g} s", retry=True) from None
+    except httpx.TooManyRedirects:
+        raise _Failure(f"too many redirects (more than {opts.max_redirects})") from None
+    except httpx.ConnectError as e:
+        raise _Failure(f"cannot connect: {_short(e)}", retry=True) from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
+        raise _Failure(f"connection broken: {_short(e)}", retry=True) from None
+    except httpx.DecodingError as e:
+        raise _Failure(f"cannot decode the response: {_short(e)}") from None
+    except httpx.UnsupportedProtocol:
+        raise _Failure("unsupported URL scheme") from None
+    except (httpx.InvalidURL, httpx.HTTPError) as e:
+        raise _Failure(f"{type(e).__name__}: {_short(e)}") from None
+
+
+def _short(e: Exception) -> str:
+    text = str(e) or type(e).__name__
+    return text.splitlines()[0][:200]
+
+
+async def fetch_one(client: httpx.AsyncClient, source: Source, opts: FetchOptions, *,
+                    etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    attempt = 0
+    while True:
+        try:
+            return await _attempt(client, source, headers, opts)
+        except _Failure as f:
+            if not f.retry or attempt >= opts.retries:
+                return FetchResult(source, status=f.status, error=f.reason)
+            delay = opts.backoff * (2 ** attempt) * (0.75 + random.random() / 2)
+            if f.retry_after is not None:
+                if f.retry_after > opts.max_retry_after:
+                    return FetchResult(source, status=f.status,
+                                       error=f"{f.reason}, retry after {f.retry_after:.0f} s")
+                delay = max(delay, f.retry_after)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+async def fetch_all(sources: Iterable[Source], opts: FetchOptions, *,
+                    state: Callable[[Source], tuple[str | None, str | None]] = lambda s: (None, None),
+                    on_result: Callable[[FetchResult], Awaitable[None] | None] | None = None,
+                    client: httpx.AsyncClient | None = None) -> list[FetchResult]:
+    """Fetch every source, `concurrency` at a time and at most `per_host` per host at once.
+
+    `state(source)` gives the (etag, last_modified) kept from the previous fetch; `on_result` is
+    called as each source finishes (for progress and to start parsing early).
+    """
+    sources = list(sources)
+    overall = asyncio.Semaphore(opts.concurrency)
+    per_host: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(opts.per_host))
+    own = client is None
+    client = client or make_client(opts)
+
+    async def run(source: Source) -> FetchResult:
+        host = urlsplit(source.url).netloc
+        async with per_host[host], overall:
+            etag, lm = state(source)
+            result = await fetch_one(client, source, opts, etag=etag, last_modified=lm)
+        if on_result is not None:
+            maybe = on_result(result)
+            if asyncio.iscoroutine(maybe):
+                await maybe
+        return result
+
+    try:
+        return list(await asyncio.gather(*(run(s) for s in sources)))
+    finally:
+        if own:
+            await client.aclose()

@@ -1,0 +1,208 @@
+"""The one place that knows the order: sources → fetch → parse → clean → store → publish."""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .config import Config
+from .fetch import FetchOptions, fetch_all
+from .model import Entry, FetchResult, Source
+from .parse import ParseError, parse_feed
+from .store import Store
+
+Progress = Callable[..., None]  # progress(event, **details); events: start, source, stage
+
+
+def _quiet(event: str, **_: object) -> None:
+    pass
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    source: Source
+    status: str  # new | not-modified | failed
+    new: int = 0
+    changed: int = 0
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class RunReport:
+    outcomes: list[SourceOutcome] = field(default_factory=list)
+    hexo: object | None = None
+    site: object | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[SourceOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def changed(self) -> int:
+        return sum(o.changed for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.failed else 0
+
+
+class LockBusy(Exception):
+    pass
+
+
+class RunLock:
+    """One tidings process per store at a time: a second one is refused with a clear message."""
+
+    def __init__(self, store_path: Path):
+        self.path = Path(str(store_path) + ".lock")
+        self.fd: int | None = None
+
+    def __enter__(self) -> "RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise LockBusy(f"another tidings process (pid {holder}) is using {self.path.with_suffix('')}; "
+                           "try again when it has finished") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+
+
+def fetch_options(cfg: Config) -> FetchOptions:
+    f = cfg.fetch
+    return FetchOptions(concurrency=f.concurrency, per_host=f.per_host, timeout=f.timeout, max_bytes=f.max_bytes,
+                        max_redirects=f.max_redirects, retries=f.retries, user_agent=f.user_agent)
+
+
+# --- clean ------------------------------------------------------------------------------------------
+
+class Cleaner:
+    """Turns a parsed Entry into (entry with cleaned text fields, publishable HTML)."""
+
+    def __init__(self, cfg: Config):
+        from .clean import clean_html, clean_text, load_rules, pick_cover
+
+        self._clean_html, self._clean_text, self._pick_cover = clean_html, clean_text, pick_cover
+        self.rules = load_rules(cfg.rules or None)
+
+    def __call__(self, e: Entry) -> tuple[Entry, str]:
+        for name in ("title", "author", "link", "guid"):
+            setattr(e, name, self._clean_text(getattr(e, name)))
+        e.tags = [self._clean_text(t) for t in e.tags]
+        e.content = self._clean_text(e.content)
+        html = self._clean_html(e.content, e.base or e.link, self.rules)
+        # The parser's choice (enclosure, media, JSON image, else first <img>) is only a candidate:
+        # pick_cover skips tracking pixels, icons and QR codes.
+        e.cover = self._pick_cover(html, [e.cover] if e.cover else [], e.base or e.link)
+        return e, html
+
+
+def newest(entries: list[Entry], limit: int) -> list[Entry]:
+    """The newest `limit` entries; undated ones keep their feed position and count as newest."""
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    ranked = sorted(enumerate(entries), key=lambda p: (-(p[1].published or far).timestamp(), p[0]))
+    return [e for _, e in ranked[:limit]]
+
+
+# --- stages -----------------------------------------------------------------------------------------
+
+def ingest(store: Store, result: FetchResult, clean: Cleaner, now: float | None = None) -> SourceOutcome:
+    """parse → clean → store for one fetched source. Never raises for a bad feed."""
+    source = result.source
+    if not result.ok:
+        store.record_failure(source.key, result.error or "failed", now)
+        return SourceOutcome(source, "failed", reason=result.error or "failed")
+    if result.not_modified:
+        store.record_success(source.key, result.etag, result.last_modified, now=now)
+        return SourceOutcome(source, "not-modified")
+    try:
+        feed = parse_feed(result.body, source, content_type=result.content_type, url=result.final_url)
+    except ParseError as e:
+        store.record_failure(source.key, str(e), now)
+        return SourceOutcome(source, "failed", reason=str(e))
+    except RecursionError:
+        store.record_failure(source.key, "nested too deeply to parse", now)
+        return SourceOutcome(source, "failed", reason="nested too deeply to parse")
+    pairs = [clean(e) for e in newest(feed.entries, source.limit)]
+    new, changed = store.upsert_entries(pairs, now=now)
+    store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now)
+    return SourceOutcome(source, "new", new=new, changed=changed)
+
+
+def fetch(cfg: Config, store: Store, progress: Progress = _quiet) -> list[SourceOutcome]:
+    sources = cfg.feed_sources()
+    store.sync_sources(sources)
+    cleaner = Cleaner(cfg)
+    outcomes: list[SourceOutcome] = []
+    progress("start", stage="fetch", total=len(sources))
+
+    def state(s: Source) -> tuple[str | None, str | None]:
+        st = store.source_state(s.key)
+        return st.etag, st.last_modified
+
+    def done(result: FetchResult) -> None:
+        outcome = ingest(store, result, cleaner)
+        outcomes.append(outcome)
+        progress("source", outcome=outcome)
+
+    asyncio.run(fetch_all(sources, fetch_options(cfg), state=state, on_result=done))
+    order = {s.key: i for i, s in enumerate(sources)}
+    outcomes.sort(key=lambda o: order[o.source.key])
+    return outcomes
+
+
+def build(cfg: Config, store: Store, progress: Progress = _quiet) -> tuple[object | None, object | None]:
+    hexo_report = site_report = None
+    if cfg.hexo:
+        from .publish.hexo import build_posts
+
+        progress("start", stage="hexo", total=None)
+        hexo_report = build_posts(store, cfg.resolve(cfg.hexo.dir), preset=cfg.hexo.front_matter,
+                                  clean=cfg.hexo.clean, timezone=cfg.site.timezone)
+    if cfg.site_dir:
+        progress("start", stage="site", total=None)
+        site_report = build_builtin_site(cfg, store)
+    return hexo_report, site_report
+
+
+def build_builtin_site(cfg: Config, store: Store):
+    from .publish.site import SiteConfig, build_site
+
+    s = cfg.site
+    site_cfg = SiteConfig(title=s.title, url=s.url, timezone=s.timezone, language=s.language, per_page=s.per_page,
+                          search=s.search, theme_dir=cfg.resolve(cfg.theme_dir) if cfg.theme_dir else None,
+                          description=s.description)
+    return build_site(store, site_cfg, cfg.resolve(cfg.site_dir))
+
+
+def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: Progress = _quiet) -> RunReport:
+    started = time.monotonic()
+    report = RunReport()
+    with RunLock(cfg.store_path), Store(cfg.store_path) as store:
+        if do_fetch:
+            report.outcomes = fetch(cfg, store, progress)
+        else:
+            store.sync_sources(cfg.feed_sources())
+        if do_build:
+            report.hexo, report.site = build(cfg, store, progress)
+    report.seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,156 @@
+"""Hexo posts from the store: one Markdown file per item, written only when its content changed.
+
+The ledger in the store (`posts` table) remembers which file holds which item and a fingerprint of
+what was written, so an unchanged item costs no rendering and no disk write.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ..store import Store, StoredItem
+from .atomic import write_atomic
+from .frontmatter import rfc2822_gmt, yaml_safe_text, yaml_scalar
+from .paths import safe_component, unique_post_path
+
+FORMAT_VERSION = "1"  # bump when the rendering changes, so every post is rewritten once
+_BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*(?=\n)")
+_MORE = re.compile(r"<!--\s*more\s*-->", re.I)
+
+
+@dataclass(slots=True)
+class HexoReport:
+    written: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    paths: list[str] = field(default_factory=list)  # posts written this build, relative to _posts
+
+
+def escape_braces(text: str) -> str:
+    """Hexo runs post bodies through Nunjucks: braces become entities so `{{ }}`/`{% %}` stay text."""
+    return text.replace("{", "&#123;").replace("}", "&#125;")
+
+
+def body_html(item: StoredItem, clean: bool) -> str:
+    if not clean:
+        return item.content
+    html = item.html
+    # A blank line ends Hexo's raw-HTML block: what follows would be rendered as Markdown (indented
+    # markup as a visible code block). A source's `<!-- more -->` would cut the excerpt.
+    html = _MORE.sub("", html)
+    html = _BLANK_LINES.sub("", html)
+    return html.strip("\n") + "\n" if html.strip() else ""
+
+
+def render_seed(item: StoredItem, clean: bool) -> str:
+    """Front matter and layout of conformance/seed/expected-post.md, byte for byte."""
+    cover = yaml_scalar(yaml_safe_text(item.cover), "single")
+    lines = ["", "---", f"title: {yaml_scalar(yaml_safe_text(item.title), 'single')}", "categories: "]
+    lines += [f" - {yaml_scalar(yaml_safe_text(c))}" for c in item.categories]
+    lines += [
+        f"headimg: {cover}",
+        f"author: {yaml_scalar(yaml_safe_text(item.source))}",
+        "comments: false",
+        f"date: {rfc2822_gmt(item.published)}",
+        f"thumbnail: {cover}",
+        "---",
+        "",
+    ]
+    return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean)))
+
+
+def _wrap(body: str) -> str:
+    return f"<div>   \n{body}  \n</div>\n            "
+
+
+def _local(dt, tz: ZoneInfo) -> str:
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo) -> str:
+    """Hexo's own conventions: local dates, id and original link, Nunjucks off."""
+    s = lambda v, p="plain": yaml_scalar(yaml_safe_text(v), p)  # noqa: E731
+    lines = ["---", f"title: {s(item.title)}", f"date: {_local(item.published, tz)}",
+             f"updated: {_local(item.updated or item.published, tz)}", "categories:"]
+    lines += [f"  - {s(c)}" for c in item.categories]
+    lines += ["tags:" + ("" if item.tags else " []")] + [f"  - {s(t)}" for t in item.tags]
+    lines += [f"author: {s(item.author or item.source)}", f"headimg: {s(item.cover)}",
+              f"thumbnail: {s(item.cover)}", "comments: false", "disableNunjucks: true", f"id: {item.id}",
+              f"link: {s(item.link)}", "---", ""]
+    return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean)))
+
+
+def _source_tag(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:6]
+
+
+def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bool = True,
+                timezone: str = "UTC") -> HexoReport:
+    posts_dir = Path(hexo_dir) / "source" / "_posts"
+    posts_dir.mkdir(parents=True, exist_ok=True)
+    tz = ZoneInfo(timezone)
+    settings = f"{FORMAT_VERSION}|{preset}|{clean}|{timezone}"
+    ledger = store.posts()
+    owner = {path: key for key, (path, _) in ledger.items()}
+    report = HexoReport()
+    live: set[tuple[str, str]] = set()
+
+    def taken(rel: str, me: tuple[str, str]) -> bool:
+        return owner.get(rel, me) != me
+
+    with store.transaction():
+        for item in store.iter_items(newest_first=False):
+            me = (item.source_key, item.id)
+            live.add(me)
+            fp = hashlib.sha256(f"{settings}|{item.hash}|{'/'.join(item.categories)}".encode()).hexdigest()[:32]
+            old = ledger.get(me)
+            if old and old[1] == fp and (posts_dir / old[0]).is_file():
+                report.unchanged += 1
+                continue
+            if preset == "seed":
+                rel = unique_post_path([safe_component(c) for c in item.categories], item.title, item.id,
+                                       lambda p: taken(p, me))
+                text = render_seed(item, clean)
+            else:
+                local = item.published.astimezone(tz)
+                rel = f"{local:%Y}/{local:%m}/{item.id}.md"
+                if taken(rel, me):
+                    rel = f"{local:%Y}/{local:%m}/{item.id}-{_source_tag(item.source_key)}.md"
+                text = render_hexo(item, clean, tz)
+            target = posts_dir / rel
+            if write_atomic(target, text.encode("utf-8")):
+                report.written += 1
+                report.paths.append(rel)
+            else:
+                report.unchanged += 1
+            if old and old[0] != rel:
+                _remove(posts_dir, old[0])
+                owner.pop(old[0], None)
+            owner[rel] = me
+            store.set_post(item.source_key, item.id, rel, fp)
+        for me, (rel, _) in ledger.items():
+            if me not in live:
+                _remove(posts_dir, rel)
+                store.delete_post(*me)
+                report.deleted += 1
+    return report
+
+
+def _remove(posts_dir: Path, rel: str) -> None:
+    path = posts_dir / rel
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return
+    # Tidy the category directories the post leaves empty, never above _posts.
+    parent = path.parent
+    while parent != posts_dir and posts_dir in parent.parents:
+        try:
+            os.rmdir(parent)
+        except OSError:
+            break
+        parent = parent.parent
