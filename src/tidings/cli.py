@@ -1,0 +1,235 @@
+"""Command line: argument parsing, progress display and the run summary. The work is in pipeline.py."""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .config import INIT_TEMPLATE, Config, ConfigError, load
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_SOURCES_FAILED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+# --- progress ---------------------------------------------------------------------------------------
+
+class Display:
+    """A rich progress bar on a terminal; plain log lines otherwise (cron, CI, pipes)."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty() and not quiet
+        self._progress = None
+        self._task = None
+
+    def __call__(self, event: str, **d) -> None:
+        if self.quiet:
+            return
+        if event == "start" and d.get("stage") == "fetch":
+            if self.tty:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+                self._progress = Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(),
+                                          TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
+                self._progress.start()
+                self._task = self._progress.add_task("", total=d["total"])
+            else:
+                log(f"fetching {d['total']} sources")
+        elif event == "source":
+            o = d["outcome"]
+            if self._progress is not None:
+                self._progress.update(self._task, advance=1, description=o.source.label[:60])
+            else:
+                detail = o.reason if o.status == "failed" else f"{o.new} new, {o.changed} changed"
+                log(f"{o.status:12} {o.source.label} — {detail}")
+        elif event == "start":
+            self.stop()
+            if not self.tty:
+                log(f"building {d['stage']}")
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+
+
+def summary(report) -> str:
+    outcomes = report.outcomes
+    lines = []
+    if outcomes:
+        nm = sum(o.status == "not-modified" for o in outcomes)
+        lines.append(f"{len(outcomes)} sources: {len(outcomes) - len(report.failed) - nm} fetched, {nm} not modified, "
+                     f"{len(report.failed)} failed; {report.new} new items, {report.changed} changed")
+    if report.hexo is not None:
+        h = report.hexo
+        lines.append(f"hexo posts: {h.written} written, {h.unchanged} unchanged, {h.deleted} deleted")
+    if report.site is not None:
+        s = report.site
+        lines.append(f"site: {getattr(s, 'written', '?')} files written, {getattr(s, 'unchanged', '?')} unchanged, "
+                     f"{getattr(s, 'deleted', '?')} deleted")
+    if report.failed:
+        lines.append("failed sources:")
+        lines += [f"  ✗ {o.source.label} <{o.source.url}>: {o.reason}" for o in report.failed]
+    lines.append(f"done in {report.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+def _config(args) -> Config:
+    return load(args.config)
+
+
+def cmd_init(args) -> int:
+    target = Path(args.dir or ".") / "tidings.yml"
+    if target.exists() and not args.force:
+        raise UsageError(f"{target} already exists (use --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(INIT_TEMPLATE, encoding="utf-8")
+    print(f"wrote {target}; edit its sources, then run `tidings run -c {target}`")
+    return EXIT_OK
+
+
+def _run_once(cfg: Config, args, *, do_fetch=True, do_build=True) -> int:
+    from .pipeline import run
+
+    display = Display(args.quiet)
+    try:
+        report = run(cfg, do_fetch=do_fetch, do_build=do_build, progress=display)
+    finally:
+        display.stop()
+    print(summary(report))
+    return report.exit_code
+
+
+def cmd_fetch(args) -> int:
+    return _run_once(_config(args), args, do_build=False)
+
+
+def cmd_build(args) -> int:
+    return _run_once(_config(args), args, do_fetch=False)
+
+
+def parse_interval(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text or "")
+    if not m:
+        raise UsageError(f"--every: not a duration: {text!r} (use 30m, 1h, 90s)")
+    return float(m.group(1)) * {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def cmd_run(args) -> int:
+    cfg = _config(args)
+    if not args.every:
+        return _run_once(cfg, args)
+    interval = parse_interval(args.every)
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        log(f"received {signal.Signals(signum).name}: finishing the current cycle, then stopping")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    code = EXIT_OK
+    while not stop.is_set():
+        started = time.monotonic()
+        code = _run_once(load(args.config), args)  # re-read: the operator may edit sources between cycles
+        wait = max(0.0, interval - (time.monotonic() - started))
+        if not stop.is_set():
+            log(f"next run in {wait:.0f} s")
+        stop.wait(wait)
+    return code
+
+
+def cmd_serve(args) -> int:
+    cfg = _config(args)
+    if not cfg.site_dir:
+        raise UsageError("serve: no `site_dir` in the configuration, so there is no site to serve")
+    from .publish.site import serve
+
+    serve(cfg.resolve(cfg.site_dir), port=args.port)
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(Path(args.dir), quiet=args.quiet)
+
+
+def cmd_sources(args) -> int:
+    from . import sources_cmd
+
+    return sources_cmd.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tidings", description="Turn news feeds into Hexo posts and a static news site.")
+    p.add_argument("--version", action="version", version=f"tidings {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", default="tidings.yml", help="configuration file (default ./tidings.yml)")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("init", help="write a commented tidings.yml")
+    s.add_argument("dir", nargs="?", help="directory for tidings.yml (default: here)")
+    s.add_argument("--force", action="store_true", help="overwrite an existing tidings.yml")
+    s.set_defaults(func=cmd_init)
+    sub.add_parser("fetch", parents=[common], help="fetch every source and store new items").set_defaults(func=cmd_fetch)
+    sub.add_parser("build", parents=[common], help="write Hexo posts and the built-in site").set_defaults(func=cmd_build)
+    s = sub.add_parser("run", parents=[common], help="fetch, then build (the main job)")
+    s.add_argument("--every", help="repeat every interval (30m, 1h, 90s) until stopped")
+    s.set_defaults(func=cmd_run)
+    s = sub.add_parser("serve", parents=[common], help="serve the built site on 127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("demo", help="the whole pipeline on bundled sample feeds, offline")
+    s.add_argument("dir", nargs="?", default="tidings-demo", help="output directory (default ./tidings-demo)")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=cmd_demo)
+    s = sub.add_parser("sources", parents=[common], help="list, check, import and export sources")
+    s.add_argument("action", choices=["list", "check", "import", "export"])
+    s.add_argument("location", nargs="?", help="import: file or URL (RSSHub docs, /api/namespace, OPML)")
+    s.add_argument("--category", help="import: only this category")
+    s.add_argument("--route", help="import: only routes starting with this")
+    s.add_argument("--json", action="store_true", help="check/list: machine-readable output")
+    s.add_argument("-o", "--output", help="export: write OPML here (default stdout)")
+    s.set_defaults(func=cmd_sources)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from .pipeline import LockBusy
+
+    try:
+        return args.func(args)
+    except (ConfigError, UsageError, LockBusy) as e:
+        print(f"tidings: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tidings: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the promised exit 1 with a bug report
+        traceback.print_exc()
+        print(f"tidings: unexpected error (a bug, please report it): {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    sys.exit(main())
