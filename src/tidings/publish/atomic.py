@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 TMP_PREFIX = ".tidings-tmp-"  # leading dot: Hexo and static servers ignore a leftover temp file
@@ -17,9 +16,10 @@ def write_atomic(path: Path, data: bytes, *, only_if_changed: bool = True) -> bo
         except (FileNotFoundError, NotADirectoryError):
             pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=path.parent)
+    # One writer per store (RunLock), so pid + name is unique and cheaper than mkstemp's retries.
+    tmp = path.parent / f"{TMP_PREFIX}{os.getpid()}-{path.name}"
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             # No fsync: the rename alone makes a killed process leave either the old file or the new
             # one; syncing every post would cost more than the whole render.

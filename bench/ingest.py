@@ -1,0 +1,98 @@
+"""Ingest throughput: parse + clean + store (+ Hexo post writing) on generated feeds, one core.
+
+    .venv/bin/python bench/ingest.py [--items 5000] [--per-feed 50] [--no-clean] [--no-posts]
+
+Prints a Markdown row for docs/benchmarks.md. Target (SPEC §8): ≥ 2,000 items/s.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from tidings.config import Config  # noqa: E402
+from tidings.model import FetchResult, Source  # noqa: E402
+from tidings.pipeline import Cleaner, ingest  # noqa: E402
+from tidings.publish.hexo import build_posts  # noqa: E402
+from tidings.store import Store  # noqa: E402
+
+WORDS = "市场 经济 政策 公司 投资 增长 数据 银行 科技 发布 报告 会议 城市 企业 消费 出口".split()
+
+
+def paragraph(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(WORDS) for _ in range(n)) + "。"
+
+
+def item_html(rng: random.Random, i: int) -> str:
+    """About 5 KB of Sina-like markup: paragraphs, an image, a tracking link, boilerplate to remove."""
+    parts = [f'<p cms-style="font-L">　　{paragraph(rng, 60)}</p>' for _ in range(8)]
+    parts.insert(1, f'<div class="img_wrapper"><img id="0" src="https://n.sinaimg.cn/x/{i}.jpg" alt="图">'
+                    f'<span class="img_descr">图 {i}</span></div>')
+    parts.append(f'<p><a href="https://finance.sina.com.cn/r/{i}.shtml?utm_source=rss&amp;spm=1">相关</a></p>')
+    parts.append('<!-- 文末二维码 start --><style>.appendQr_wrap{border:1px}</style><div class="clearfix appendQr_wrap">'
+                 '<div class="appendQr_normal"><img src="https://n.sinaimg.cn/finance/cece9e13/20200514/343233024.png">'
+                 '</div><div class="appendQr_normal_txt">海量资讯、精准解读，尽在新浪财经APP</div></div>')
+    parts.append('<p class="article-editor">责任编辑：张三 </p>')
+    return "\n".join(parts)
+
+
+def feed(rng: random.Random, start: int, n: int) -> bytes:
+    items = []
+    for i in range(start, start + n):
+        items.append(f"<item><title><![CDATA[新闻标题 {i}：{paragraph(rng, 6)}]]></title>"
+                     f"<link>https://finance.sina.com.cn/china/2026-11-{1 + i % 28:02d}/doc-{i}.shtml</link>"
+                     f"<guid isPermaLink=\"false\">doc-{i}</guid>"
+                     f"<pubDate>Mon, {1 + i % 28:02d} Nov 2026 {i % 24:02d}:{i % 60:02d}:00 GMT</pubDate>"
+                     f"<description><![CDATA[{item_html(rng, i)}]]></description></item>")
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>bench</title>'
+            f"<link>https://finance.sina.com.cn/</link>{''.join(items)}</channel></rss>").encode()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=5000)
+    ap.add_argument("--per-feed", type=int, default=50)
+    ap.add_argument("--no-clean", action="store_true", help="skip sanitizing (store the feed's HTML as is)")
+    ap.add_argument("--no-posts", action="store_true", help="skip writing Hexo posts")
+    args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
+    rng = random.Random(7)
+    n_feeds = args.items // args.per_feed
+    bodies = [feed(rng, k * args.per_feed, args.per_feed) for k in range(n_feeds)]
+    avg_kb = sum(len(b) for b in bodies) / args.items / 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = Config(sources=[])
+        cleaner = Cleaner(cfg)
+        if args.no_clean:
+            cleaner = lambda e: (e, e.content)  # noqa: E731
+        sources = [Source(url=f"http://127.0.0.1/feed/{k}", category="金融", source="新浪财经", channel=f"频道{k % 5}",
+                          limit=args.per_feed) for k in range(n_feeds)]
+        store = Store(Path(tmp) / "bench.db")
+        store.sync_sources(sources)
+        started = time.perf_counter()
+        for src, body in zip(sources, bodies):
+            ingest(store, FetchResult(src, status=200, body=body, content_type="application/rss+xml"), cleaner)
+        ingest_s = time.perf_counter() - started
+        posts_s = 0.0
+        if not args.no_posts:
+            t = time.perf_counter()
+            report = build_posts(store, Path(tmp) / "blog", preset="seed", clean=True, timezone="Asia/Shanghai")
+            posts_s = time.perf_counter() - t
+            assert report.written == args.items, report
+        total = ingest_s + posts_s
+        stored = store.count_items()
+        assert stored == args.items, stored
+    mode = "no cleaning" if args.no_clean else "cleaning on"
+    print(f"| {args.items} items ({avg_kb:.1f} KB each), {mode} | parse+clean+store {args.items / ingest_s:,.0f} items/s "
+          f"| + Hexo posts {args.items / total:,.0f} items/s | {total:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
