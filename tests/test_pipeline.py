@@ -165,3 +165,23 @@ def test_second_process_is_refused_while_one_holds_the_lock(tmp_path, server, ca
         assert cli("run", "-q", "-c", cfg) == 2
     assert "another tidings process" in capsys.readouterr().err
     assert cli("run", "-q", "-c", cfg) == 0
+
+
+def test_retention_prunes_posts_and_pruned_items_never_come_back(tmp_path, server):
+    url = server.add("/feed", rss(items(6)))
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "retain_per_source": 2}])
+    assert cli("run", "-q", "-c", cfg) == 0
+    assert sorted(p.stem for p in posts(tmp_path)) == ["Story 4", "Story 5"]
+    # the same feed again: the four pruned items stay gone
+    assert cli("run", "-q", "-c", cfg) == 0
+    assert sorted(p.stem for p in posts(tmp_path)) == ["Story 4", "Story 5"]
+    db = sqlite3.connect(tmp_path / "store.db")
+    assert dict(db.execute("select state, count(*) from items group by state").fetchall()) == {
+        "published": 2, "pruned": 4}
+
+
+def test_retain_days_uses_publication_dates(tmp_path, server):
+    url = server.add("/feed", rss(items(3)))  # all dated 2022
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], retain_days=30)
+    assert cli("run", "-q", "-c", cfg) == 0
+    assert posts(tmp_path) == []

@@ -82,6 +82,8 @@ class SourceSettings(_Strict):
     limit: int = Field(15, ge=1, le=10000)
     timezone: str | None = None
     full_text: bool | Literal["auto"] = False
+    retain_days: float | None = Field(None, gt=0)
+    retain_per_source: int | None = Field(None, ge=1)
 
     @field_validator("timezone")
     @classmethod
@@ -118,6 +120,8 @@ class Config(_Strict):
     theme_dir: Path | None = None
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     rules: dict[str, Any] = Field(default_factory=dict)
+    retain_days: float | None = Field(None, gt=0)  # default for every source; none = keep forever
+    retain_per_source: int | None = Field(None, ge=1)
     sources: list[SourceSettings] = Field(default_factory=list)
 
     @field_validator("rsshub")
@@ -145,7 +149,9 @@ class Config(_Strict):
             name = s.source or host
             out.append(Source(url=url, category=s.category or "Uncategorized", source=name, channel=s.channel,
                               limit=s.limit, timezone=s.timezone or self.site.timezone,
-                              clean=self.hexo.clean if self.hexo else True, full_text=s.full_text))
+                              clean=self.hexo.clean if self.hexo else True, full_text=s.full_text,
+                              retain_days=s.retain_days or self.retain_days,
+                              retain_per_source=s.retain_per_source or self.retain_per_source))
         return out
 
 

@@ -21,6 +21,8 @@ class Source:
     timezone: str = "UTC"
     clean: bool = True
     full_text: bool | str = False  # False | True | "auto"
+    retain_days: float | None = None  # prune items published longer ago than this
+    retain_per_source: int | None = None  # keep only the newest N items of this source
 
     @property
     def key(self) -> str:

@@ -165,6 +165,9 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet) -> list[Source
         progress("source", outcome=outcome)
 
     asyncio.run(fetch_all(sources, fetch_options(cfg), state=state, on_result=done))
+    for s in sources:
+        if s.retain_days or s.retain_per_source:
+            store.prune(s)
     order = {s.key: i for i, s in enumerate(sources)}
     outcomes.sort(key=lambda o: order[o.source.key])
     return outcomes

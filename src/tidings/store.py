@@ -222,6 +222,28 @@ class Store:
                     changed += 1
         return new, changed
 
+    def prune(self, source: Source, now: float | None = None) -> int:
+        """Apply the source's retention: old or surplus items become tombstones (state 'pruned').
+
+        A tombstone keeps its key so the item never comes back as new; its HTML is dropped to free space.
+        """
+        now = now or time.time()
+        doomed: set[str] = set()
+        if source.retain_days:
+            doomed |= {r[0] for r in self.db.execute(
+                "SELECT id FROM items WHERE source_key = ? AND state = 'published' AND published < ?",
+                (source.key, now - source.retain_days * 86400))}
+        if source.retain_per_source:
+            doomed |= {r[0] for r in self.db.execute(
+                "SELECT id FROM items WHERE source_key = ? AND state = 'published' "
+                "ORDER BY published DESC, id LIMIT -1 OFFSET ?", (source.key, source.retain_per_source))}
+        if doomed:
+            with self.transaction():
+                self.db.executemany(
+                    "UPDATE items SET state = 'pruned', content = '', html = '' WHERE source_key = ? AND id = ?",
+                    [(source.key, i) for i in doomed])
+        return len(doomed)
+
     def known_ids(self, key: str) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = ?", (key,))}
 
