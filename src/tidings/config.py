@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .model import Source
 
 
+MAX_NAME_BYTES = 180
+
+
 class ConfigError(Exception):
     """A configuration problem; str() is the one line shown to the operator (exit 2)."""
 
@@ -89,6 +92,15 @@ class SourceSettings(_Strict):
     @classmethod
     def _zone(cls, v: str | None) -> str | None:
         return v if v is None else _check_zone(v)
+
+    @field_validator("category", "source", "channel")
+    @classmethod
+    def _name_fits(cls, v: str) -> str:
+        # Hexo makes a directory of every category level (public/categories/…): keep each one well
+        # under the 255-byte file-name limit of common file systems.
+        if len(v.encode("utf-8")) > MAX_NAME_BYTES:
+            raise ValueError(f"longer than {MAX_NAME_BYTES} bytes (it becomes a directory name)")
+        return v
 
     @field_validator("url")
     @classmethod
