@@ -19,15 +19,15 @@ def items(n, prefix="Story", changed=None):
 def test_second_run_writes_nothing_and_a_change_rewrites_one_post(tmp_path, server):
     url = server.add("/feed", rss(items(5)))
     cfg = write_config(tmp_path, [{"category": "新闻", "source": "Example", "channel": "Main", "url": url}])
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     first = snapshot(tmp_path / "blog")
     assert len(posts(tmp_path)) == 5
 
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert snapshot(tmp_path / "blog") == first  # no new files, no rewritten files
 
     server.add("/feed", rss(items(5, changed=2)))
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     after = snapshot(tmp_path / "blog")
     assert after.keys() == first.keys()
     rewritten = [p for p in after if after[p] != first[p]]
@@ -38,11 +38,11 @@ def test_second_run_writes_nothing_and_a_change_rewrites_one_post(tmp_path, serv
 def test_title_change_moves_the_post(tmp_path, server):
     url = server.add("/feed", rss(items(2)))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     renamed = items(2)
     renamed[0]["title"] = "A new title"
     server.add("/feed", rss(renamed))
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     names = sorted(p.name for p in posts(tmp_path))
     assert names == ["A new title.md", "Story 1.md"]
 
@@ -50,7 +50,7 @@ def test_title_change_moves_the_post(tmp_path, server):
 def test_first_fetch_takes_at_most_limit_newest(tmp_path, server):
     url = server.add("/feed", rss(items(20)))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "limit": 4}])
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     names = sorted(p.stem for p in posts(tmp_path))
     assert names == ["Story 16", "Story 17", "Story 18", "Story 19"]  # the newest four by date
     db = sqlite3.connect(tmp_path / "store.db")
@@ -62,7 +62,7 @@ def test_same_title_in_two_items_never_overwrites(tmp_path, server):
     twins[1]["title"] = twins[0]["title"]
     url = server.add("/feed", rss(twins))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     written = posts(tmp_path)
     assert len(written) == 2
     assert sorted(p.read_text(encoding="utf-8").count("Body of Story") for p in written) == [1, 1]
@@ -72,7 +72,7 @@ def test_hexo_preset(tmp_path, server):
     url = server.add("/feed", rss(items(1)))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "channel": "ch", "url": url}],
                        hexo={"front_matter": "hexo"})
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     (post,) = posts(tmp_path)
     import yaml
     text = post.read_text(encoding="utf-8")
@@ -119,23 +119,23 @@ def test_broken_sources_do_not_stop_the_good_ones(tmp_path, server, capsys):
 def test_failed_fetch_keeps_what_was_stored(tmp_path, server):
     url = server.add("/feed", rss(items(3)))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     server.add("/feed", status=500)
-    assert cli("run", "-q", "-c", cfg) == 3
+    assert cli("run", "--force", "-q", "-c", cfg) == 3
     assert len(posts(tmp_path)) == 3
 
 
 def test_not_modified_costs_no_parse(tmp_path, server, monkeypatch):
     url = server.add("/feed", rss(items(2)), etag='"e1"')
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     import tidings.pipeline as pipeline
 
     def boom(*a, **k):
         raise AssertionError("parsed a 304")
 
     monkeypatch.setattr(pipeline, "parse_feed", boom)
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert server.requests[-1][1].get("If-None-Match") == '"e1"'
 
 
@@ -162,18 +162,18 @@ def test_second_process_is_refused_while_one_holds_the_lock(tmp_path, server, ca
     url = server.add("/feed", rss(items(1)))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
     with RunLock(tmp_path / "store.db"):
-        assert cli("run", "-q", "-c", cfg) == 2
+        assert cli("run", "--force", "-q", "-c", cfg) == 2
     assert "another tidings process" in capsys.readouterr().err
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
 
 
 def test_retention_prunes_posts_and_pruned_items_never_come_back(tmp_path, server):
     url = server.add("/feed", rss(items(6)))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "retain_per_source": 2}])
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert sorted(p.stem for p in posts(tmp_path)) == ["Story 4", "Story 5"]
     # the same feed again: the four pruned items stay gone
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert sorted(p.stem for p in posts(tmp_path)) == ["Story 4", "Story 5"]
     db = sqlite3.connect(tmp_path / "store.db")
     assert dict(db.execute("select state, count(*) from items group by state").fetchall()) == {
@@ -183,5 +183,24 @@ def test_retention_prunes_posts_and_pruned_items_never_come_back(tmp_path, serve
 def test_retain_days_uses_publication_dates(tmp_path, server):
     url = server.add("/feed", rss(items(3)))  # all dated 2022
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], retain_days=30)
-    assert cli("run", "-q", "-c", cfg) == 0
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert posts(tmp_path) == []
+
+
+def test_one_shot_run_honours_next_fetch_times_unless_forced(tmp_path, server):
+    good = server.add("/feed", rss(items(2)), headers={"Cache-Control": "max-age=7200"})
+    bad = server.add("/bad", status=500)
+    cfg = write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
+                                  {"category": "c", "source": "bad", "url": bad}])
+    started = __import__("time").time()
+    assert cli("run", "-q", "-c", cfg) == 3
+    db = sqlite3.connect(tmp_path / "store.db")
+    nxt = dict(db.execute("select source, next_fetch - ? from sources", (started,)).fetchall())
+    assert 7200 <= nxt["good"] < 7220  # max-age asked for two hours
+    assert 0.85 * 600 <= nxt["bad"] <= 1.15 * 600 + 20  # first backoff step: 10 min ± jitter
+    hits = dict(server.hits)
+    assert cli("run", "-q", "-c", cfg) == 0  # nothing due: nothing fetched, nothing failed
+    assert dict(server.hits) == hits
+    assert cli("run", "--force", "-q", "-c", cfg) == 3
+    assert server.hits["/feed"] == hits["/feed"] + 1
+    assert db.execute("select error_count from sources where source='bad'").fetchone()[0] == 2

@@ -72,8 +72,10 @@ def summary(report) -> str:
     lines = []
     if outcomes:
         nm = sum(o.status == "not-modified" for o in outcomes)
-        lines.append(f"{len(outcomes)} sources: {len(outcomes) - len(report.failed) - nm} fetched, {nm} not modified, "
-                     f"{len(report.failed)} failed; {report.new} new items, {report.changed} changed")
+        waiting = sum(o.status == "waiting" for o in outcomes)
+        fetched = len(outcomes) - len(report.failed) - nm - waiting
+        lines.append(f"{len(outcomes)} sources: {fetched} fetched, {nm} not modified, {len(report.failed)} failed, "
+                     f"{waiting} not due yet; {report.new} new items, {report.changed} changed")
     if report.hexo is not None:
         h = report.hexo
         lines.append(f"hexo posts: {h.written} written, {h.unchanged} unchanged, {h.deleted} deleted")
@@ -104,12 +106,13 @@ def cmd_init(args) -> int:
     return EXIT_OK
 
 
-def _run_once(cfg: Config, args, *, do_fetch=True, do_build=True) -> int:
+def _run_once(cfg: Config, args, *, do_fetch=True, do_build=True, interval: float | None = None) -> int:
     from .pipeline import run
 
     display = Display(args.quiet)
     try:
-        report = run(cfg, do_fetch=do_fetch, do_build=do_build, progress=display)
+        report = run(cfg, do_fetch=do_fetch, do_build=do_build, progress=display,
+                     force=getattr(args, "force", False), interval=interval)
     finally:
         display.stop()
     print(summary(report))
@@ -147,7 +150,7 @@ def cmd_run(args) -> int:
     code = EXIT_OK
     while not stop.is_set():
         started = time.monotonic()
-        code = _run_once(load(args.config), args)  # re-read: the operator may edit sources between cycles
+        code = _run_once(load(args.config), args, interval=interval)  # re-read: the operator may edit sources between cycles
         wait = max(0.0, interval - (time.monotonic() - started))
         if not stop.is_set():
             log(f"next run in {wait:.0f} s")
@@ -189,10 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", nargs="?", help="directory for tidings.yml (default: here)")
     s.add_argument("--force", action="store_true", help="overwrite an existing tidings.yml")
     s.set_defaults(func=cmd_init)
-    sub.add_parser("fetch", parents=[common], help="fetch every source and store new items").set_defaults(func=cmd_fetch)
+    s = sub.add_parser("fetch", parents=[common], help="fetch the sources that are due and store new items")
+    s.add_argument("--force", action="store_true", help="fetch every source now, whatever its schedule")
+    s.set_defaults(func=cmd_fetch)
     sub.add_parser("build", parents=[common], help="write Hexo posts and the built-in site").set_defaults(func=cmd_build)
     s = sub.add_parser("run", parents=[common], help="fetch, then build (the main job)")
     s.add_argument("--every", help="repeat every interval (30m, 1h, 90s) until stopped")
+    s.add_argument("--force", action="store_true", help="fetch every source now, whatever its schedule")
     s.set_defaults(func=cmd_run)
     s = sub.add_parser("serve", parents=[common], help="serve the built site on 127.0.0.1")
     s.add_argument("--port", type=int, default=8000)

@@ -74,6 +74,10 @@ class FetchSettings(_Strict):
     user_agent: str = "tidings/0.1 (+https://github.com/tidings)"
     per_host: int = Field(4, ge=1, le=256)  # politeness: at most this many requests to one host at once
     allow_private: bool = False
+    interval: float = Field(1800, ge=60)  # seconds between runs when nothing else is known (cron period)
+    min_interval: float = Field(600, ge=0)  # never fetch one source more often, whatever it asks
+    max_interval: float = Field(86400, ge=60)
+    backoff_cap: float = Field(86400, ge=60)  # longest wait after failures (a source is never disabled)
 
 
 class SourceSettings(_Strict):

@@ -77,8 +77,9 @@ async def _attempt(client: httpx.AsyncClient, source: Source, headers: dict[str,
             async with client.stream("GET", source.url, headers=headers) as resp:
                 if resp.status_code == 304:
                     return FetchResult(source, status=304, not_modified=True, final_url=str(resp.url),
-                                       etag=headers.get("If-None-Match"),
-                                       last_modified=headers.get("If-Modified-Since"))
+                                       etag=resp.headers.get("ETag") or headers.get("If-None-Match"),
+                                       last_modified=resp.headers.get("Last-Modified")
+                                       or headers.get("If-Modified-Since"), headers=dict(resp.headers))
                 if resp.status_code == 429 or resp.status_code >= 500:
                     raise _Failure(f"HTTP {resp.status_code}", retry=True,
                                    retry_after=retry_after_seconds(resp.headers.get("Retry-After")),
@@ -137,11 +138,11 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, opts: FetchOption
             return await _attempt(client, source, headers, opts)
         except _Failure as f:
             if not f.retry or attempt >= opts.retries:
-                return FetchResult(source, status=f.status, error=f.reason)
+                return FetchResult(source, status=f.status, error=f.reason, retry_after=f.retry_after)
             delay = opts.backoff * (2 ** attempt) * (0.75 + random.random() / 2)
             if f.retry_after is not None:
                 if f.retry_after > opts.max_retry_after:
-                    return FetchResult(source, status=f.status,
+                    return FetchResult(source, status=f.status, retry_after=f.retry_after,
                                        error=f"{f.reason}, retry after {f.retry_after:.0f} s")
                 delay = max(delay, f.retry_after)
             attempt += 1

@@ -48,6 +48,7 @@ class FetchResult:
     last_modified: str | None = None
     not_modified: bool = False
     error: str | None = None  # a short human reason when the fetch failed
+    retry_after: float | None = None  # seconds the server asked us to wait (429/503 Retry-After)
     final_url: str = ""
     headers: dict[str, str] = field(default_factory=dict)
 

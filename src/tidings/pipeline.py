@@ -14,6 +14,7 @@ from .config import Config
 from .fetch import FetchOptions, fetch_all
 from .model import Entry, FetchResult, Source
 from .parse import ParseError, parse_feed
+from .schedule import Policy, is_due, next_fetch_after_failure, next_fetch_after_success
 from .store import Store
 
 Progress = Callable[..., None]  # progress(event, **details); events: start, source, stage
@@ -123,36 +124,69 @@ def newest(entries: list[Entry], limit: int) -> list[Entry]:
     return [e for _, e in ranked[:limit]]
 
 
+# --- schedule ---------------------------------------------------------------------------------------
+
+class Schedule:
+    """Next-fetch times per source from the configured policy (see schedule.py)."""
+
+    def __init__(self, cfg: Config | None = None, interval: float | None = None):
+        f = cfg.fetch if cfg else None
+        self.policy = Policy(min_interval=f.min_interval, max_interval=f.max_interval,
+                             backoff_cap=max(f.backoff_cap, 600.0)) if f else Policy()
+        self.interval = interval or (f.interval if f else 1800.0)
+
+    def after_success(self, now: float, result: FetchResult, ttl_minutes: int | None = None) -> float:
+        return next_fetch_after_success(now, ttl_minutes=ttl_minutes, headers=result.headers,
+                                        interval=self.interval, policy=self.policy)
+
+    def after_failure(self, now: float, errors_in_a_row: int, retry_after: float | None) -> float:
+        return next_fetch_after_failure(now, errors_in_a_row=errors_in_a_row, retry_after=retry_after,
+                                        policy=self.policy)
+
+
 # --- stages -----------------------------------------------------------------------------------------
 
-def ingest(store: Store, result: FetchResult, clean: Cleaner, now: float | None = None) -> SourceOutcome:
+def ingest(store: Store, result: FetchResult, clean: Cleaner, now: float | None = None,
+           schedule: Schedule | None = None) -> SourceOutcome:
     """parse → clean → store for one fetched source. Never raises for a bad feed."""
     source = result.source
+    now = now or time.time()
+    schedule = schedule or Schedule()
+
+    def failed(reason: str) -> SourceOutcome:
+        count = store.record_failure(source.key, reason, now)
+        store.set_next_fetch(source.key, schedule.after_failure(now, count, result.retry_after))
+        return SourceOutcome(source, "failed", reason=reason)
+
     if not result.ok:
-        store.record_failure(source.key, result.error or "failed", now)
-        return SourceOutcome(source, "failed", reason=result.error or "failed")
+        return failed(result.error or "failed")
     if result.not_modified:
-        store.record_success(source.key, result.etag, result.last_modified, now=now)
+        store.record_success(source.key, result.etag, result.last_modified, now=now,
+                             next_fetch=schedule.after_success(now, result))
         return SourceOutcome(source, "not-modified")
     try:
         feed = parse_feed(result.body, source, content_type=result.content_type, url=result.final_url)
     except ParseError as e:
-        store.record_failure(source.key, str(e), now)
-        return SourceOutcome(source, "failed", reason=str(e))
+        return failed(str(e))
     except RecursionError:
-        store.record_failure(source.key, "nested too deeply to parse", now)
-        return SourceOutcome(source, "failed", reason="nested too deeply to parse")
+        return failed("nested too deeply to parse")
     pairs = [clean(e) for e in newest(feed.entries, source.limit)]
     new, changed = store.upsert_entries(pairs, now=now)
-    store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now)
+    store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
+                         next_fetch=schedule.after_success(now, result, feed.ttl_minutes))
     return SourceOutcome(source, "new", new=new, changed=changed)
 
 
-def fetch(cfg: Config, store: Store, progress: Progress = _quiet) -> list[SourceOutcome]:
-    sources = cfg.feed_sources()
-    store.sync_sources(sources)
+def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool = False,
+          interval: float | None = None) -> list[SourceOutcome]:
+    """Fetch the sources that are due (all of them with `force`); the others are reported as waiting."""
+    configured = cfg.feed_sources()
+    store.sync_sources(configured)
+    now = time.time()
+    sources = [s for s in configured if is_due(store.next_fetch(s.key), now, force=force)]
+    outcomes = [SourceOutcome(s, "waiting") for s in configured if s not in sources]
     cleaner = Cleaner(cfg)
-    outcomes: list[SourceOutcome] = []
+    schedule = Schedule(cfg, interval)
     progress("start", stage="fetch", total=len(sources))
 
     def state(s: Source) -> tuple[str | None, str | None]:
@@ -160,7 +194,7 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet) -> list[Source
         return st.etag, st.last_modified
 
     def done(result: FetchResult) -> None:
-        outcome = ingest(store, result, cleaner)
+        outcome = ingest(store, result, cleaner, schedule=schedule)
         outcomes.append(outcome)
         progress("source", outcome=outcome)
 
@@ -168,7 +202,7 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet) -> list[Source
     for s in sources:
         if s.retain_days or s.retain_per_source:
             store.prune(s)
-    order = {s.key: i for i, s in enumerate(sources)}
+    order = {s.key: i for i, s in enumerate(configured)}
     outcomes.sort(key=lambda o: order[o.source.key])
     return outcomes
 
@@ -197,12 +231,13 @@ def build_builtin_site(cfg: Config, store: Store):
     return build_site(store, site_cfg, cfg.resolve(cfg.site_dir))
 
 
-def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: Progress = _quiet) -> RunReport:
+def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: Progress = _quiet,
+        force: bool = False, interval: float | None = None) -> RunReport:
     started = time.monotonic()
     report = RunReport()
     with RunLock(cfg.store_path), Store(cfg.store_path) as store:
         if do_fetch:
-            report.outcomes = fetch(cfg, store, progress)
+            report.outcomes = fetch(cfg, store, progress, force=force, interval=interval)
         else:
             store.sync_sources(cfg.feed_sources())
         if do_build:

@@ -164,19 +164,33 @@ class Store:
         return SourceState(key, row[0], row[1], row[2], row[3], row[4] or 0, row[5] is not None or bool(has_items))
 
     def record_success(self, key: str, etag: str | None, last_modified: str | None,
-                       feed_title: str | None = None, now: float | None = None) -> None:
+                       feed_title: str | None = None, now: float | None = None,
+                       next_fetch: float | None = None) -> None:
         now = now or time.time()
         self.db.execute(
             "UPDATE sources SET etag = ?, last_modified = ?, last_fetch = ?, last_success = ?, "
-            "last_error = NULL, error_count = 0, feed_title = COALESCE(?, feed_title) WHERE key = ?",
-            (etag, last_modified, now, now, feed_title, key),
+            "last_error = NULL, error_count = 0, feed_title = COALESCE(?, feed_title), next_fetch = ? "
+            "WHERE key = ?",
+            (etag, last_modified, now, now, feed_title, next_fetch, key),
         )
 
-    def record_failure(self, key: str, reason: str, now: float | None = None) -> None:
+    def record_failure(self, key: str, reason: str, now: float | None = None,
+                       next_fetch: float | None = None) -> int:
+        """Count one more failure in a row; returns the new count."""
         self.db.execute(
-            "UPDATE sources SET last_fetch = ?, last_error = ?, error_count = error_count + 1 WHERE key = ?",
-            (now or time.time(), reason, key),
+            "UPDATE sources SET last_fetch = ?, last_error = ?, error_count = error_count + 1, next_fetch = ? "
+            "WHERE key = ?",
+            (now or time.time(), reason, next_fetch, key),
         )
+        row = self.db.execute("SELECT error_count FROM sources WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else 0
+
+    def set_next_fetch(self, key: str, when: float) -> None:
+        self.db.execute("UPDATE sources SET next_fetch = ? WHERE key = ?", (when, key))
+
+    def next_fetch(self, key: str) -> float | None:
+        row = self.db.execute("SELECT next_fetch FROM sources WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
 
     def source_rows(self) -> list[sqlite3.Row]:
         self.db.row_factory = sqlite3.Row
