@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--route", help="import: only routes starting with this")
     s.add_argument("--json", action="store_true", help="check/list: machine-readable output")
     s.add_argument("-o", "--output", help="export: write OPML here (default stdout)")
+    s.add_argument("--dry-run", action="store_true", help="import: show what would be added, change nothing")
     s.set_defaults(func=cmd_sources)
     return p
 

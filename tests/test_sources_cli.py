@@ -1,0 +1,67 @@
+"""`tidings sources import|export|list|check` through the CLI."""
+import json
+import shutil
+
+from feedserver import rss
+from util import cli, write_config
+
+from tidings.config import load
+
+
+def test_import_docs_then_export_reimports_the_same(tmp_path, fixtures, capsys):
+    cfg = tmp_path / "tidings.yml"
+    shutil.copy(fixtures / "catalog" / "tidings-commented.yml", cfg)
+    before = cfg.read_text(encoding="utf-8")
+    n_before = len(load(cfg).sources)
+    assert cli("sources", "import", fixtures / "catalog" / "docs-vuepress-finance.md", "-c", cfg) == 0
+    after = cfg.read_text(encoding="utf-8")
+    added = len(load(cfg).sources) - n_before
+    assert added > 0
+    assert [line for line in before.splitlines() if line.lstrip().startswith("#")] == \
+        [line for line in after.splitlines() if line.lstrip().startswith("#")][:len(
+            [line for line in before.splitlines() if line.lstrip().startswith("#")])]  # comments kept
+    # importing again adds nothing
+    assert cli("sources", "import", fixtures / "catalog" / "docs-vuepress-finance.md", "-c", cfg) == 0
+    assert cfg.read_text(encoding="utf-8") == after
+    out = tmp_path / "out.opml"
+    assert cli("sources", "export", "-c", cfg, "-o", out) == 0
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "tidings.yml").write_text("sources: []\n", encoding="utf-8")
+    assert cli("sources", "import", out, "-c", fresh / "tidings.yml") == 0
+    a = [(s.category, s.source, s.channel, s.route, s.url) for s in load(cfg).sources]
+    b = [(s.category, s.source, s.channel, s.route, s.url) for s in load(fresh / "tidings.yml").sources]
+    assert sorted(a) == sorted(b)
+
+
+def test_import_filters_by_category_and_route(tmp_path, fixtures):
+    cfg = tmp_path / "tidings.yml"
+    cfg.write_text("sources: []\n", encoding="utf-8")
+    assert cli("sources", "import", fixtures / "catalog" / "api-namespace.json", "--route", "/sina",
+               "-c", cfg) == 0
+    routes = [s.route for s in load(cfg).sources]
+    assert routes and all(r.startswith("/sina/") for r in routes)
+
+
+def test_import_of_unreadable_location_exits_2(tmp_path, capsys):
+    cfg = tmp_path / "tidings.yml"
+    cfg.write_text("sources: []\n", encoding="utf-8")
+    assert cli("sources", "import", tmp_path / "missing.md", "-c", cfg) == 2
+    assert "missing.md" in capsys.readouterr().err
+
+
+def test_check_reports_ok_failing_and_json(tmp_path, server, capsys):
+    good = server.add("/good", rss([{"title": "a", "guid": "1", "pubDate": "Mon, 14 Mar 2022 06:22:47 GMT"}]))
+    bad = server.add("/bad", status=500)
+    cfg = write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
+                                  {"category": "c", "source": "bad", "url": bad}])
+    assert cli("run", "-q", "-c", cfg) == 3
+    capsys.readouterr()
+    assert cli("sources", "check", "--json", "-c", cfg) == 3
+    rows = {r["source"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["bad"]["state"] == "failing" and rows["bad"]["last_error"] == "HTTP 500"
+    assert rows["bad"]["errors_in_a_row"] == 1
+    assert rows["good"]["state"] == "ok" and rows["good"]["items_7d"] == 1
+    assert cli("sources", "check", "-c", cfg) == 3
+    table = capsys.readouterr().out
+    assert "failing" in table and "HTTP 500" in table
