@@ -65,3 +65,17 @@ def test_check_reports_ok_failing_and_json(tmp_path, server, capsys):
     assert cli("sources", "check", "-c", cfg) == 3
     table = capsys.readouterr().out
     assert "failing" in table and "HTTP 500" in table
+
+
+def test_source_with_nothing_new_for_stale_days_is_stale(tmp_path, server):
+    import time
+
+    from tidings.sources_cmd import health
+
+    url = server.add("/quiet", rss([{"title": "a", "guid": "1"}]))
+    cfg_path = write_config(tmp_path, [{"category": "c", "source": "quiet", "url": url}], stale_days=3)
+    assert cli("run", "-q", "-c", cfg_path) == 0
+    cfg = load(cfg_path)
+    assert [r["state"] for r in health(cfg)] == ["ok"]
+    assert [r["state"] for r in health(cfg, now=time.time() + 2 * 86400)] == ["ok"]
+    assert [r["state"] for r in health(cfg, now=time.time() + 4 * 86400)] == ["stale"]

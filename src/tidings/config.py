@@ -138,6 +138,7 @@ class Config(_Strict):
     rules: dict[str, Any] = Field(default_factory=dict)
     retain_days: float | None = Field(None, gt=0)  # default for every source; none = keep forever
     retain_per_source: int | None = Field(None, ge=1)
+    stale_days: float = Field(7, gt=0)  # `sources check` flags a source that published nothing this long
     sources: list[SourceSettings] = Field(default_factory=list)
 
     @field_validator("rsshub")

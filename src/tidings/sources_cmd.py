@@ -18,9 +18,10 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def health(cfg, now: float | None = None, stale_days: float = 7) -> list[dict]:
+def health(cfg, now: float | None = None) -> list[dict]:
     """One row per configured source: ok / failing / stale / new, with the figures behind it."""
     now = now or time.time()
+    stale_days = cfg.stale_days
     rows = []
     with Store(cfg.store_path) as store:
         store.sync_sources(cfg.feed_sources())
