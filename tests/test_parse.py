@@ -174,3 +174,11 @@ def test_seed_feed(fixtures):
     assert e.title == "吉林省委书记提出7个绝对到位后，长春市委书记凌晨2点开会"
     assert e.cover.endswith("fa43-890a8ad7c416df64a3e9dd392fe15a38.jpg")
     assert e.content.startswith('<p cms-style="font-L">') and e.content.endswith("<!-- 编辑姓名及工作代码-->\n\n")
+
+
+def test_raw_html_elements_inside_description_are_kept():
+    body = b"""<rss version="2.0"><channel><item><guid>1</guid><title>t</title>
+    <description>Hello <b>bold</b> world <img src="http://e.com/i.svg"/></description></item></channel></rss>"""
+    (e,) = parse_feed(body, SRC).entries
+    assert e.content == 'Hello <b>bold</b> world <img src="http://e.com/i.svg"/>'
+    assert e.cover == "http://e.com/i.svg"

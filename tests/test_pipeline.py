@@ -187,7 +187,7 @@ def test_retain_days_uses_publication_dates(tmp_path, server):
     assert posts(tmp_path) == []
 
 
-def test_one_shot_run_honours_next_fetch_times_unless_forced(tmp_path, server):
+def test_one_shot_run_honours_next_fetch_times_unless_forced(tmp_path, server, capsys):
     good = server.add("/feed", rss(items(2)), headers={"Cache-Control": "max-age=7200"})
     bad = server.add("/bad", status=500)
     cfg = write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
@@ -199,8 +199,10 @@ def test_one_shot_run_honours_next_fetch_times_unless_forced(tmp_path, server):
     assert 7200 <= nxt["good"] < 7220  # max-age asked for two hours
     assert 0.85 * 600 <= nxt["bad"] <= 1.15 * 600 + 20  # first backoff step: 10 min ± jitter
     hits = dict(server.hits)
-    assert cli("run", "-q", "-c", cfg) == 0  # nothing due: nothing fetched, nothing failed
+    assert cli("run", "-c", cfg) == 3  # nothing due, nothing fetched, but the failing source is still named
     assert dict(server.hits) == hits
+    out = capsys.readouterr().out
+    assert "bad <" in out and "HTTP 500 (1 in a row; next try" in out
     assert cli("run", "--force", "-q", "-c", cfg) == 3
     assert server.hits["/feed"] == hits["/feed"] + 1
     assert db.execute("select error_count from sources where source='bad'").fetchone()[0] == 2

@@ -72,10 +72,10 @@ def summary(report) -> str:
     lines = []
     if outcomes:
         nm = sum(o.status == "not-modified" for o in outcomes)
-        waiting = sum(o.status == "waiting" for o in outcomes)
-        fetched = len(outcomes) - len(report.failed) - nm - waiting
-        lines.append(f"{len(outcomes)} sources: {fetched} fetched, {nm} not modified, {len(report.failed)} failed, "
-                     f"{waiting} not due yet; {report.new} new items, {report.changed} changed")
+        waiting = sum(o.status in ("waiting", "backoff") for o in outcomes)
+        fetched = sum(o.status in ("new", "failed") for o in outcomes)
+        lines.append(f"{len(outcomes)} sources: {fetched} fetched, {nm} not modified, {waiting} not due yet, "
+                     f"{len(report.failed)} failing; {report.new} new items, {report.changed} changed")
     if report.hexo is not None:
         h = report.hexo
         lines.append(f"hexo posts: {h.written} written, {h.unchanged} unchanged, {h.deleted} deleted")

@@ -143,6 +143,18 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
 
 # --- helpers ---------------------------------------------------------------------------------------
 
+def _inner_html(el: etree._Element | None) -> str:
+    """Element content as markup: its text, or — when a feed put raw (unescaped) HTML elements inside —
+    the serialized children too, instead of silently keeping only the text before the first one."""
+    if el is None:
+        return ""
+    if not len(el):
+        return el.text or ""
+    parts = [html.escape(el.text, quote=False) if el.text else ""]
+    parts += [etree.tostring(child, encoding="unicode", with_tail=True) for child in el]
+    return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", "".join(parts))
+
+
 def _text(el: etree._Element | None) -> str:
     if el is None:
         return ""
@@ -211,8 +223,8 @@ def _parse_rss(root, source: Source, tz, now) -> ParsedFeed:
             link = guid
         encoded = it.find("{%s}encoded" % NS["content"])
         desc = it.find("description")
-        content = encoded.text if encoded is not None and (encoded.text or "").strip() else (
-            desc.text if desc is not None else "")
+        content = _inner_html(encoded) if encoded is not None and (encoded.text or len(encoded)) else (
+            _inner_html(desc))
         date_el = _child(it, "pubDate", "{%s}date" % NS["dc"], _ATOM + "published", _ATOM + "updated")
         date_raw = _text(date_el)
         updated_raw = _text(_child(it, _ATOM + "updated", "{%s}modified" % NS["dc"]))
@@ -240,7 +252,7 @@ def _media_covers(it) -> list[str]:
 
 
 def _is_image(mime: str, url: str) -> bool:
-    return mime.startswith("image/") or bool(re.search(r"\.(jpe?g|png|gif|webp|avif)(\?|$)", url, re.I))
+    return mime.startswith("image/") or bool(re.search(r"\.(jpe?g|png|gif|webp|avif|svg)(\?|$)", url, re.I))
 
 
 # --- RSS 1.0 / 0.90 (RDF) ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def _quiet(event: str, **_: object) -> None:
 @dataclass(slots=True)
 class SourceOutcome:
     source: Source
-    status: str  # new | not-modified | failed
+    status: str  # new | not-modified | failed | waiting (not due) | backoff (not due, failing)
     new: int = 0
     changed: int = 0
     reason: str = ""
@@ -42,7 +42,7 @@ class RunReport:
 
     @property
     def failed(self) -> list[SourceOutcome]:
-        return [o for o in self.outcomes if o.status == "failed"]
+        return [o for o in self.outcomes if o.status in ("failed", "backoff")]
 
     @property
     def new(self) -> int:
@@ -177,6 +177,14 @@ def ingest(store: Store, result: FetchResult, clean: Cleaner, now: float | None 
     return SourceOutcome(source, "new", new=new, changed=changed)
 
 
+def _not_due(store: Store, source: Source) -> SourceOutcome:
+    st = store.source_state(source.key)
+    if not st.error_count:
+        return SourceOutcome(source, "waiting")
+    when = datetime.fromtimestamp(store.next_fetch(source.key) or 0, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return SourceOutcome(source, "backoff", reason=f"{st.last_error} ({st.error_count} in a row; next try {when})")
+
+
 def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool = False,
           interval: float | None = None) -> list[SourceOutcome]:
     """Fetch the sources that are due (all of them with `force`); the others are reported as waiting."""
@@ -184,7 +192,7 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     store.sync_sources(configured)
     now = time.time()
     sources = [s for s in configured if is_due(store.next_fetch(s.key), now, force=force)]
-    outcomes = [SourceOutcome(s, "waiting") for s in configured if s not in sources]
+    outcomes = [_not_due(store, s) for s in configured if s not in sources]
     cleaner = Cleaner(cfg)
     schedule = Schedule(cfg, interval)
     progress("start", stage="fetch", total=len(sources))
