@@ -1,0 +1,290 @@
+"""One site build: a single newest-first pass over the store, then the pages that summarise it.
+
+Memory stays bounded whatever the number of items: the pass holds one pending item per channel (its
+page waits for its older neighbour), at most two pages of summaries per open listing, and the first
+`feed_items` items of each feed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from . import feeds, lists, queries, render, search, urls
+from .manifest import Output
+
+
+def _h(*parts: str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+class Builder:
+    def __init__(self, store, cfg, out_dir: Path, progress=None):
+        from . import SiteReport
+
+        self.t0 = time.perf_counter()
+        self.store, self.cfg, self.progress = store, cfg, progress
+        self.report = SiteReport()
+        self.tz = ZoneInfo(cfg.timezone)
+        self.t = render.strings(cfg.language)
+        self.base_url = cfg.url.rstrip("/") + "/"
+        self.env = render.environment(cfg.theme_dir)
+        config = json.dumps({k: str(v) for k, v in dataclasses.asdict(cfg).items()}, sort_keys=True)
+        self.fp = render.fingerprint(self.env, cfg.theme_dir, config)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.out = Output(out_dir, self.fp)
+        self.static = render.static_files(cfg.theme_dir)
+        if not cfg.search:
+            self.static.pop("search.js", None)
+        self.static_v = _h(*(p.read_bytes().hex() for p in self.static.values()))[:10]
+        self.site = {"title": cfg.title, "url": self.base_url, "language": cfg.language,
+                     "description": cfg.description, "search": cfg.search}
+
+    # --- rendering ------------------------------------------------------------------------------
+    def page(self, template: str, path: str, fp: str | None = None, **ctx) -> None:
+        """Render `template` to `path`, skipping the render when `fp` matches the last build."""
+        if fp is not None and self.out.fresh(path, fp):
+            return
+        root = ctx.pop("root", None) or urls.root_for(path)
+        ctx.setdefault("feed_base", "")
+        html = self.env.get_template(template).render(
+            site=self.site, t=self.t, root=root, path=path, canonical=urls.absolute(self.base_url, path),
+            static_v=self.static_v, **ctx)
+        self.out.write(path, html.encode("utf-8"), fp or "")
+
+    def summary(self, it, path: str, local) -> render.Summary:
+        names = tuple(it.categories)
+        label = " › ".join(names[1:] if len(names) > 1 else names)
+        node_href = urls.href(self.segs[names]) if names else ""
+        key = f"{path}|{it.hash}|{'/'.join(names)}|{it.updated.timestamp() if it.updated else ''}"
+        return render.Summary(urls.href(path), it.title, it.cover, f"{local:%Y-%m-%d %H:%M}", local.replace(microsecond=0).isoformat(),
+                              label, node_href, render.excerpt(it.html), key)
+
+    def crumbs(self, names: tuple[str, ...]) -> list[tuple[str, str]]:
+        return [(names[i - 1], urls.href(self.segs[names[:i]])) for i in range(1, len(names) + 1)]
+
+    def item_page(self, it, path: str, s: render.Summary, newer, older) -> None:
+        fp = _h(self.fp, s.key, newer.key if newer else "", older.key if older else "")
+        if self.out.fresh(path, fp):
+            return
+        body = render.safe_body(it.html)
+        names = tuple(it.categories)
+        self.page("item.html", path, fp, item=it, s=s, body=Markup(body), crumbs=self.crumbs(names),
+                  page_title=it.title, description=s.excerpt or it.title, og_type="article",
+                  og_image=it.cover, show_cover=bool(it.cover) and it.cover not in body,
+                  source=it.source or (names[0] if names else ""), newer=newer, older=older)
+
+    def listing_page(self, kind: str, page: lists.Page, items: list, **extra) -> None:
+        keys = "\n".join(s.key for s in items)
+        first = page.number == 0
+        if first:
+            extra_key = json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
+        else:
+            extra = {k: v for k, v in extra.items() if k in ("heading", "crumbs", "feed_base")}
+            extra_key = json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
+        fp = _h(self.fp, kind, page.path, page.newer or "", page.older or "", extra_key, keys)
+        heading = extra.get("heading") or ""
+        page_title = heading
+        if page.number:
+            label = self.t["page"].format(n=page.number)
+            page_title = f"{heading} · {label}" if heading else label
+        self.page("list.html", page.path, fp, kind=kind, items=items, pager=page, first=first,
+                  page_title=page_title, description=extra.pop("description", "") or self.cfg.description or self.cfg.title,
+                  newer=urls.href(page.newer) if page.newer is not None else None,
+                  older=urls.href(page.older) if page.older is not None else None,
+                  page_label=self.t["page"].format(n=page.number) if page.number else "", **extra)
+
+    # --- the pass over the store -----------------------------------------------------------------
+    def run(self):
+        cfg, out = self.cfg, self.out
+        complete = False
+        try:
+            with queries.snapshot(self.store.db):
+                counts = queries.count(self.store.db, self.tz)
+                self.counts = counts
+                self.segs = urls.node_segments(counts.nodes)
+                self.stream(counts)
+            self.summary_pages(counts)
+            shards = search.plan(counts.days) if cfg.search else []
+            if cfg.search:
+                self.search_page(shards)
+            for name, path in self.static.items():
+                out.write(f"static/{name}", path.read_bytes())
+            out.delete_stale()
+            if cfg.search:
+                self.index(shards)
+            else:
+                search.remove_bundles(out.dir, [])
+            complete = True
+        finally:
+            out.save(complete)
+        r = self.report
+        r.items = counts.total
+        r.written, r.unchanged, r.deleted = len(out.written), out.unchanged, len(out.deleted)
+        r.written_files, r.deleted_files = list(out.written), list(out.deleted)
+        r.elapsed = time.perf_counter() - self.t0
+        return r
+
+    def stream(self, counts: queries.Counts) -> None:
+        cfg, per = self.cfg, self.cfg.per_page
+        home = lists.Listing("", counts.total, per, lambda p, b: self.listing_page(
+            "home", p, b, children=self.children(()) if p.number == 0 else [], feed_base=""))
+        nodes: dict[tuple, lists.Listing] = {}
+        months: dict[tuple[int, int], lists.Listing] = {}
+        month_counts = counts.months()
+        feed_lists: dict[tuple, list] = {(): []}
+        pending: dict[tuple, tuple] = {}  # channel -> (item, path, summary, newer summary)
+        self.sitemap_items = tempfile.TemporaryFile("w+", encoding="utf-8")
+        done = 0
+        for it in self.store.iter_items(newest_first=True):
+            local = it.published.astimezone(self.tz)
+            path = urls.item_path(local, urls.item_uid(it.source_key, it.id))
+            s = self.summary(it, path, local)
+            names = tuple(it.categories)
+            home.add(s)
+            for i in range(1, len(names) + 1):
+                node = names[:i]
+                if node not in nodes:
+                    nodes[node] = self.node_listing(node, counts.nodes[node])
+                nodes[node].add(s)
+            ym = (local.year, local.month)
+            if ym not in months:
+                months[ym] = self.month_listing(ym, month_counts[ym])
+            months[ym].add(s)
+            fi = None
+            for node in [()] + [names[:i] for i in range(1, len(names) + 1)]:
+                lst = feed_lists.setdefault(node, [])
+                if len(lst) < cfg.feed_items:
+                    fi = fi or self.feed_item(it, path, s)
+                    lst.append(fi)
+            self.sitemap_items.write(feeds.url_entry(urls.absolute(self.base_url, path), it.updated or it.published))
+            prev = pending.get(names)
+            if prev is not None:
+                self.item_page(prev[0], prev[1], prev[2], prev[3], s)
+            pending[names] = (it, path, s, prev[2] if prev else None)
+            done += 1
+            if self.progress and done % 500 == 0:
+                self.progress("pages", done, counts.total)
+        for it, path, s, newer in pending.values():
+            self.item_page(it, path, s, newer, None)
+        for listing in [home, *nodes.values(), *months.values()]:
+            listing.close()
+        self.feed_lists = feed_lists
+        if self.progress:
+            self.progress("pages", done, counts.total)
+
+    def children(self, node: tuple) -> list[dict]:
+        kids = sorted(n for n in self.counts.nodes if len(n) == len(node) + 1 and n[: len(node)] == node)
+        return [{"name": k[-1], "href": urls.href(self.segs[k]), "count": self.counts.nodes[k]} for k in kids]
+
+    def node_listing(self, node: tuple, n: int) -> lists.Listing:
+        base = self.segs[node]
+        ctx = {"heading": node[-1], "crumbs": self.crumbs(node), "feed_base": urls.href(base),
+               "description": f"{' › '.join(node)} - {self.cfg.title}"}
+        return lists.Listing(base, n, self.cfg.per_page, lambda p, b: self.listing_page(
+            "node", p, b, children=self.children(node) if p.number == 0 else [], count=n, **ctx))
+
+    def month_listing(self, ym: tuple[int, int], n: int) -> lists.Listing:
+        y, m = ym
+        ctx = {"heading": f"{y}-{m:02d}", "crumbs": [(self.t["archives"], "archives/"), (str(y), f"archives/{y}/")]}
+        return lists.Listing(f"archives/{y}/{m:02d}/", n, self.cfg.per_page,
+                             lambda p, b: self.listing_page("month", p, b, count=n, **ctx))
+
+    def feed_item(self, it, path: str, s: render.Summary) -> feeds.FeedItem:
+        return feeds.FeedItem(urls.absolute(self.base_url, path), it.link, it.title, render.safe_body(it.html),
+                              s.excerpt, it.published, it.updated, it.author, list(it.categories), it.cover, s.key)
+
+    # --- pages made from the counts ---------------------------------------------------------------
+    def summary_pages(self, counts: queries.Counts) -> None:
+        cfg, t = self.cfg, self.t
+        for node, items in self.feed_lists.items():
+            base = self.segs[node] if node else ""
+            title = f"{' › '.join(node)} - {cfg.title}" if node else cfg.title
+            meta = feeds.FeedMeta(title, cfg.description, urls.absolute(self.base_url, base + "index.html"),
+                                  urls.absolute(self.base_url, base + "index.html"), cfg.language, t["original"])
+            fp = _h(self.fp, "feed", base, *(i.key for i in items))
+            for name, fn in (("rss.xml", feeds.rss), ("atom.xml", feeds.atom), ("feed.json", feeds.json_feed)):
+                if not self.out.fresh(base + name, fp):
+                    self.out.write(base + name, fn(meta, items), fp)
+        # Category tree and date archives.
+        self.page("categories.html", "categories/index.html", None, page_title=t["categories"],
+                  description=f"{t['categories']} - {cfg.title}", tree=self.tree(()), total=counts.total)
+        months, years = counts.months(), counts.years()
+        by_year = [{"year": y, "count": years[y], "href": f"archives/{y}/",
+                    "months": [{"month": m, "count": months[(y, m)], "href": f"archives/{y}/{m:02d}/"}
+                               for (yy, m) in sorted(months, reverse=True) if yy == y]}
+                   for y in sorted(years, reverse=True)]
+        self.page("archives.html", "archives/index.html", None, page_title=t["archives"],
+                  description=f"{t['archives']} - {cfg.title}", years=by_year, crumbs=[])
+        for y in by_year:
+            self.page("archives.html", f"archives/{y['year']}/index.html", None, page_title=str(y["year"]),
+                      description=f"{y['year']} - {cfg.title}", years=[y], crumbs=[(t["archives"], "archives/")])
+        # Served for missing URLs at any depth: links from the site's base path, not relative.
+        self.page("404.html", "404.html", None, page_title=t["not_found"], description=cfg.title,
+                  root=urlsplit(self.base_url).path or "/")
+        self.out.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {self.base_url}sitemap.xml\n".encode())
+        self.sitemap(by_year)
+
+    def tree(self, node: tuple) -> list[dict]:
+        return [{**c, "children": self.tree(node + (c["name"],))} for c in self.children(node)]
+
+    def sitemap(self, by_year: list[dict]) -> None:
+        pages = ["index.html", "categories/index.html", "archives/index.html"]
+        pages += [self.segs[n] + "index.html" for n in sorted(self.counts.nodes)]
+        for y in by_year:
+            pages.append(y["href"] + "index.html")
+            pages += [m["href"] + "index.html" for m in y["months"]]
+        entries = [feeds.url_entry(urls.absolute(self.base_url, p)) for p in pages]
+        self.sitemap_items.seek(0)
+        chunks: list[list[str]] = [entries]
+        for line in self.sitemap_items:
+            if len(chunks[-1]) >= feeds.SITEMAP_MAX:
+                chunks.append([])
+            chunks[-1].append(line)
+        self.sitemap_items.close()
+        if len(chunks) == 1:
+            self.out.write("sitemap.xml", feeds.urlset(chunks[0]))
+            return
+        locs = []
+        for k, chunk in enumerate(chunks, 1):
+            self.out.write(f"sitemap-{k}.xml", feeds.urlset(chunk))
+            locs.append(urls.absolute(self.base_url, f"sitemap-{k}.xml"))
+        self.out.write("sitemap.xml", feeds.sitemap_index(locs))
+
+    # --- search ---------------------------------------------------------------------------------
+    def search_page(self, shards: list[search.Shard]) -> None:
+        bundles = [f"{search.BUNDLE_DIR}/{s.name}/" for s in shards]
+        self.page("search.html", "search/index.html", None, page_title=self.t["search"],
+                  description=f"{self.t['search']} - {self.cfg.title}", bundles=bundles)
+
+    def index(self, shards: list[search.Shard]) -> None:
+        t0 = time.perf_counter()
+        out, r = self.out, self.report
+        todo = []
+        for shard in shards:
+            fp = search.shard_fingerprint(shard, out.files, self.cfg.language)
+            out.shards[shard.name] = fp
+            bundle = out.dir / search.BUNDLE_DIR / shard.name / "pagefind-entry.json"
+            if out.old_shards.get(shard.name) != fp or not bundle.is_file():
+                todo.append(shard)
+        exe = search.executable() if todo else None
+        for n, shard in enumerate(todo, 1):
+            out.shards.pop(shard.name)  # recorded again only once its bundle is in place
+            search.index_shard(out.dir, shard, exe)
+            out.shards[shard.name] = search.shard_fingerprint(shard, out.files, self.cfg.language)
+            if self.progress:
+                self.progress("search", n, len(todo))
+        search.remove_bundles(out.dir, [s.name for s in shards])
+        r.search_shards, r.search_indexed = len(shards), len(todo)
+        r.search_seconds = time.perf_counter() - t0

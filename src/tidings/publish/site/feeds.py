@@ -1,0 +1,151 @@
+"""RSS 2.0, Atom 1.0, JSON Feed 1.1 and sitemap.xml, written as strings (fast) and escaped properly.
+
+Every URL is absolute. A feed's date is its newest item's, never the build time, so a build with
+nothing new leaves every feed byte-identical.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from xml.sax.saxutils import escape, quoteattr
+
+from .render import xml_text
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(slots=True)
+class FeedItem:
+    url: str  # absolute URL of the item's page here
+    link: str  # the original article
+    title: str
+    html: str
+    summary: str
+    published: datetime
+    updated: datetime | None
+    author: str
+    categories: list[str]
+    cover: str
+    key: str  # fingerprint
+
+
+@dataclass(slots=True)
+class FeedMeta:
+    title: str
+    description: str
+    home: str  # absolute URL of the listing page
+    base: str  # absolute URL of the directory holding rss.xml / atom.xml / feed.json
+    language: str
+    original_label: str
+
+
+def _x(text: str) -> str:
+    return escape(xml_text(text))
+
+
+def _body(item: FeedItem, meta: FeedMeta) -> str:
+    if item.link:
+        return item.html + f'<p><a href={quoteattr(item.link)}>{escape(meta.original_label)}</a></p>'
+    return item.html
+
+
+def _newest(items: list[FeedItem]) -> datetime:
+    return max(((i.updated or i.published) for i in items), default=EPOCH)
+
+
+def rss(meta: FeedMeta, items: list[FeedItem]) -> bytes:
+    out = ['<?xml version="1.0" encoding="utf-8"?>\n'
+           '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
+           'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">\n'
+           f"<channel>\n<title>{_x(meta.title)}</title>\n<link>{_x(meta.home)}</link>\n"
+           f"<description>{_x(meta.description or meta.title)}</description>\n"
+           f"<language>{_x(meta.language)}</language>\n"
+           f"<lastBuildDate>{format_datetime(_newest(items), usegmt=True)}</lastBuildDate>\n"
+           f'<atom:link href={quoteattr(meta.base + "rss.xml")} rel="self" type="application/rss+xml"/>\n']
+    for i in items:
+        out.append(f"<item>\n<title>{_x(i.title)}</title>\n<link>{_x(i.url)}</link>\n"
+                   f'<guid isPermaLink="true">{_x(i.url)}</guid>\n'
+                   f"<pubDate>{format_datetime(i.published, usegmt=True)}</pubDate>\n")
+        if i.author:
+            out.append(f"<dc:creator>{_x(i.author)}</dc:creator>\n")
+        out.extend(f"<category>{_x(c)}</category>\n" for c in i.categories)
+        out.append(f"<description>{_x(i.summary)}</description>\n"
+                   f"<content:encoded>{_x(_body(i, meta))}</content:encoded>\n</item>\n")
+    out.append("</channel>\n</rss>\n")
+    return "".join(out).encode("utf-8")
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def atom(meta: FeedMeta, items: list[FeedItem]) -> bytes:
+    out = ['<?xml version="1.0" encoding="utf-8"?>\n'
+           f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(meta.language)}>\n'
+           f"<id>{_x(meta.base + 'atom.xml')}</id>\n<title>{_x(meta.title)}</title>\n"
+           f"<updated>{_iso(_newest(items))}</updated>\n"
+           f'<link rel="self" type="application/atom+xml" href={quoteattr(meta.base + "atom.xml")}/>\n'
+           f'<link rel="alternate" type="text/html" href={quoteattr(meta.home)}/>\n']
+    if meta.description:
+        out.append(f"<subtitle>{_x(meta.description)}</subtitle>\n")
+    for i in items:
+        out.append(f"<entry>\n<id>{_x(i.url)}</id>\n<title>{_x(i.title)}</title>\n"
+                   f"<published>{_iso(i.published)}</published>\n<updated>{_iso(i.updated or i.published)}</updated>\n"
+                   f'<link rel="alternate" type="text/html" href={quoteattr(i.url)}/>\n')
+        if i.link:
+            out.append(f'<link rel="related" type="text/html" href={quoteattr(i.link)}/>\n')
+        out.append(f"<author><name>{_x(i.author or (i.categories[-1] if i.categories else meta.title))}</name></author>\n")
+        out.extend(f"<category term={quoteattr(xml_text(c))}/>\n" for c in i.categories)
+        out.append(f"<summary>{_x(i.summary)}</summary>\n"
+                   f'<content type="html">{_x(_body(i, meta))}</content>\n</entry>\n')
+    out.append("</feed>\n")
+    return "".join(out).encode("utf-8")
+
+
+def json_feed(meta: FeedMeta, items: list[FeedItem]) -> bytes:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": meta.title,
+        "home_page_url": meta.home,
+        "feed_url": meta.base + "feed.json",
+        "language": meta.language,
+        "items": [],
+    }
+    if meta.description:
+        feed["description"] = meta.description
+    for i in items:
+        entry = {"id": i.url, "url": i.url, "title": i.title, "content_html": _body(i, meta), "summary": i.summary,
+                 "date_published": i.published.isoformat()}
+        if i.link:
+            entry["external_url"] = i.link
+        if i.updated:
+            entry["date_modified"] = i.updated.isoformat()
+        if i.author:
+            entry["authors"] = [{"name": i.author}]
+        if i.categories:
+            entry["tags"] = list(i.categories)
+        if i.cover:
+            entry["image"] = i.cover
+        feed["items"].append(entry)
+    return json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+SITEMAP_MAX = 50_000
+
+
+def url_entry(loc: str, lastmod: datetime | None = None) -> str:
+    mod = f"<lastmod>{_iso(lastmod)}</lastmod>" if lastmod else ""
+    return f"<url><loc>{_x(loc)}</loc>{mod}</url>\n"
+
+
+def urlset(entries: list[str]) -> bytes:
+    return ('<?xml version="1.0" encoding="utf-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            + "".join(entries) + "</urlset>\n").encode("utf-8")
+
+
+def sitemap_index(locs: list[str]) -> bytes:
+    body = "".join(f"<sitemap><loc>{_x(loc)}</loc></sitemap>\n" for loc in locs)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n'
+            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</sitemapindex>\n").encode()

@@ -1,0 +1,67 @@
+"""Read-only SQL over the store's documented schema: counts that listing pages and shards need up front.
+
+Published items of active sources only, the same set `Store.iter_items` streams. The counting pass reads
+four small columns (no HTML), so it is cheap even at 100,000 items.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+_LIGHT = ("SELECT i.published, s.category, s.source, s.channel FROM items i JOIN sources s ON s.key = i.source_key "
+          "WHERE i.state = 'published' AND s.active = 1")
+
+
+@dataclass
+class Counts:
+    total: int = 0
+    nodes: Counter = field(default_factory=Counter)  # (name, ...) -> items under that node
+    days: Counter = field(default_factory=Counter)  # local date -> items published that day
+
+    def months(self) -> Counter:
+        c: Counter = Counter()
+        for d, n in self.days.items():
+            c[(d.year, d.month)] += n
+        return c
+
+    def years(self) -> Counter:
+        c: Counter = Counter()
+        for d, n in self.days.items():
+            c[d.year] += n
+        return c
+
+
+def count(db, tz: ZoneInfo) -> Counts:
+    counts = Counts()
+    per_channel: Counter = Counter()
+    # Every UTC offset in use is a multiple of 15 minutes, so the local date is constant per 15-minute bucket.
+    day_of: dict[int, date] = {}
+    for published, category, source, channel in db.execute(_LIGHT):
+        counts.total += 1
+        per_channel[tuple(c for c in (category, source, channel) if c)] += 1
+        bucket = int(published // 900)
+        d = day_of.get(bucket)
+        if d is None:
+            d = day_of[bucket] = datetime.fromtimestamp(bucket * 900, timezone.utc).astimezone(tz).date()
+        counts.days[d] += 1
+    for path, n in per_channel.items():
+        for i in range(1, len(path) + 1):
+            counts.nodes[path[:i]] += n
+    return counts
+
+
+@contextmanager
+def snapshot(db):
+    """One read transaction around the counting pass and the item stream, so both see the same items
+    even while a fetch writes to the store (WAL mode)."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")

@@ -1,0 +1,75 @@
+"""Shared fixtures: a generated store (Chinese + English, several categories/sources/channels, some items
+without cover) and helpers to walk a built site."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from tidings.publish.site import SiteConfig
+from tidings.publish.site import samples
+from tidings.store import Store
+
+N_ITEMS = 160
+NEEDLE_ZH = "量子纠缠"  # only in one item: the search tests look for it
+NEEDLE_EN = "zephyrine"
+
+
+def make_store(path: Path, n: int = N_ITEMS) -> Store:
+    store = Store(path)
+    sources = samples.fill(store, n, step_minutes=300, start=datetime(2024, 6, 30, 12, tzinfo=timezone.utc))
+    # One findable item in the middle of the range.
+    import random
+    e, html = samples.entry(sources[0], 10_000, datetime(2024, 6, 10, 8, tzinfo=timezone.utc), random.Random(1),
+                            word=f"{NEEDLE_ZH}实验 {NEEDLE_EN}")
+    store.upsert_entries([(e, html)])
+    return store
+
+
+def config(**kw) -> SiteConfig:
+    base = dict(title="资讯聚合", url="https://news.example.com/", timezone="Asia/Shanghai", language="zh-CN",
+                per_page=10, search=False)
+    base.update(kw)
+    return SiteConfig(**base)
+
+
+def html_files(out: Path) -> list[Path]:
+    return sorted(p for p in out.rglob("*.html") if "_pagefind" not in p.parts)
+
+
+_LINK = re.compile(r'\s(?:href|src)="([^"]*)"')
+
+
+def internal_targets(out: Path, page: Path, base_path: str = "/") -> list[tuple[str, Path]]:
+    """(link, file it must resolve to) for every internal href/src on `page`."""
+    rel = page.relative_to(out).as_posix()
+    res = []
+    for link in _LINK.findall(page.read_text("utf-8")):
+        link = link.replace("&amp;", "&")
+        parts = urlsplit(link)
+        if parts.scheme or parts.netloc or link.startswith(("#", "mailto:", "javascript:")):
+            continue
+        path = unquote(parts.path)
+        if path.startswith("/"):
+            assert path.startswith(base_path), (page, link)
+            target = path[len(base_path):]
+        else:
+            target = Path("/" + rel).parent.joinpath(path).as_posix()
+        target = _normalise(target)
+        if target.endswith("/") or target == "":
+            target += "index.html"
+        res.append((link, out / target.lstrip("/")))
+    return res
+
+
+def _normalise(path: str) -> str:
+    out: list[str] = []
+    for seg in path.split("/"):
+        if seg == "..":
+            assert out, f"link escapes the site: {path}"
+            out.pop()
+        elif seg != ".":
+            out.append(seg)
+    s = "/".join(out)
+    return s + ("/" if path.endswith(("/", "/.")) and not s.endswith("/") else "")
