@@ -2,10 +2,20 @@
 
 The ledger in the store (`posts` table) remembers which file holds which item and a fingerprint of
 what was written, so an unchanged item costs no rendering and no disk write.
+
+Crash safety: a build updates the ledger in one transaction, but writes files as it goes. Before a
+file is written its path is appended to a journal (`_posts/.tidings-journal`, ignored by Hexo as a
+dotfile); the journal is removed once the ledger is committed. A build that finds a journal knows the
+previous one was killed: it deletes the leftover temp files and every journaled file the committed
+ledger does not own (written by the dead build), and re-renders the items whose journaled file it does
+own (the dead build may have put another item's post there). Files the dead build removed are healed by
+the ledger check that a post's file still exists. So after any kill, the next completed build leaves
+exactly one file per published item and nothing else of ours.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -13,10 +23,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ..store import Store, StoredItem
-from .atomic import write_atomic
+from .atomic import remove_stale_temp_files, write_atomic
 from .frontmatter import rfc2822_gmt, yaml_safe_text, yaml_scalar
 from .paths import safe_component, unique_post_path
 
+JOURNAL = ".tidings-journal"  # in _posts: paths written by a build whose ledger is not committed yet
 FORMAT_VERSION = "1"  # bump when the rendering changes, so every post is rewritten once
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*(?=\n)")
 _MORE = re.compile(r"<!--\s*more\s*-->", re.I)
@@ -88,6 +99,74 @@ def _source_tag(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:6]
 
 
+class _Journal:
+    """Append-only list of post paths a build is about to write (one JSON string per line).
+
+    Each entry is one write(2) on an O_APPEND descriptor, so it is in the kernel before the post file
+    is created: a SIGKILL cannot lose it (a power cut can; posts are not fsynced either).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.fd: int | None = None
+
+    def pending(self) -> list[str]:
+        try:
+            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                rel = json.loads(line)
+            except ValueError:
+                continue  # a torn last line
+            if isinstance(rel, str) and rel:
+                out.append(rel)
+        return list(dict.fromkeys(out))
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def add(self, rel: str) -> None:
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self.fd, (json.dumps(rel) + "\n").encode("ascii"))
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def finish(self) -> None:
+        """The ledger is committed: nothing journaled is in doubt any more."""
+        self.close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _inside(posts_dir: Path, rel: str) -> bool:
+    parts = Path(rel).parts
+    return bool(parts) and not Path(rel).is_absolute() and ".." not in parts
+
+
+def _recover(posts_dir: Path, journal: _Journal, ledger: dict, owner: dict) -> int:
+    """Undo what a killed build left behind (see the module docstring). Returns files removed."""
+    removed = remove_stale_temp_files(posts_dir)
+    for rel in journal.pending():
+        if not _inside(posts_dir, rel):
+            continue
+        me = owner.get(rel)
+        if me is not None:
+            ledger[me] = (rel, "")  # content in doubt: re-render; rewritten only if the bytes differ
+        elif (posts_dir / rel).is_file():
+            _remove(posts_dir, rel)
+            removed += 1
+    return removed
+
+
 def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bool = True,
                 timezone: str = "UTC") -> HexoReport:
     posts_dir = Path(hexo_dir) / "source" / "_posts"
@@ -98,45 +177,54 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
     owner = {path: key for key, (path, _) in ledger.items()}
     report = HexoReport()
     live: set[tuple[str, str]] = set()
+    journal = _Journal(posts_dir / JOURNAL)
+    if journal.exists():
+        _recover(posts_dir, journal, ledger, owner)
 
     def taken(rel: str, me: tuple[str, str]) -> bool:
-        return owner.get(rel, me) != me
+        # A directory of that name (a channel called "x.md" beside a post "x.md") is taken too.
+        return owner.get(rel, me) != me or (posts_dir / rel).is_dir()
 
-    with store.transaction():
-        for item in store.iter_items(newest_first=False):
-            me = (item.source_key, item.id)
-            live.add(me)
-            fp = hashlib.sha256(f"{settings}|{item.hash}|{'/'.join(item.categories)}".encode()).hexdigest()[:32]
-            old = ledger.get(me)
-            if old and old[1] == fp and (posts_dir / old[0]).is_file():
-                report.unchanged += 1
-                continue
-            if preset == "seed":
-                rel = unique_post_path([safe_component(c) for c in item.categories], item.title, item.id,
-                                       lambda p: taken(p, me))
-                text = render_seed(item, clean)
-            else:
-                local = item.published.astimezone(tz)
-                rel = f"{local:%Y}/{local:%m}/{item.id}.md"
-                if taken(rel, me):
-                    rel = f"{local:%Y}/{local:%m}/{item.id}-{_source_tag(item.source_key)}.md"
-                text = render_hexo(item, clean, tz)
-            target = posts_dir / rel
-            if write_atomic(target, text.encode("utf-8")):
-                report.written += 1
-                report.paths.append(rel)
-            else:
-                report.unchanged += 1
-            if old and old[0] != rel:
-                _remove(posts_dir, old[0])
-                owner.pop(old[0], None)
-            owner[rel] = me
-            store.set_post(item.source_key, item.id, rel, fp)
-        for me, (rel, _) in ledger.items():
-            if me not in live:
-                _remove(posts_dir, rel)
-                store.delete_post(*me)
-                report.deleted += 1
+    try:
+        with store.transaction():
+            for item in store.iter_items(newest_first=False):
+                me = (item.source_key, item.id)
+                live.add(me)
+                fp = hashlib.sha256(f"{settings}|{item.hash}|{'/'.join(item.categories)}".encode()).hexdigest()[:32]
+                old = ledger.get(me)
+                if old and old[1] == fp and (posts_dir / old[0]).is_file():
+                    report.unchanged += 1
+                    continue
+                if preset == "seed":
+                    rel = unique_post_path([safe_component(c) for c in item.categories], item.title, item.id,
+                                           lambda p: taken(p, me))
+                    text = render_seed(item, clean)
+                else:
+                    local = item.published.astimezone(tz)
+                    rel = f"{local:%Y}/{local:%m}/{item.id}.md"
+                    if taken(rel, me):
+                        rel = f"{local:%Y}/{local:%m}/{item.id}-{_source_tag(item.source_key)}.md"
+                    text = render_hexo(item, clean, tz)
+                target = posts_dir / rel
+                journal.add(rel)  # before the file exists: a kill from here on is undone by _recover
+                if write_atomic(target, text.encode("utf-8")):
+                    report.written += 1
+                    report.paths.append(rel)
+                else:
+                    report.unchanged += 1
+                if old and old[0] != rel:
+                    _remove(posts_dir, old[0])
+                    owner.pop(old[0], None)
+                owner[rel] = me
+                store.set_post(item.source_key, item.id, rel, fp)
+            for me, (rel, _) in ledger.items():
+                if me not in live:
+                    _remove(posts_dir, rel)
+                    store.delete_post(*me)
+                    report.deleted += 1
+    finally:
+        journal.close()
+    journal.finish()  # only reached when the transaction committed
     return report
 
 

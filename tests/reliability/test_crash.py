@@ -1,0 +1,314 @@
+"""Crash safety: `tidings run` killed with SIGKILL at random points, then one recovery run.
+
+After the recovery run the outputs must be as if no run had ever been killed:
+
+* no temp files (`.tidings-tmp-*`), no journal, no partial post files;
+* `PRAGMA integrity_check` is ok;
+* posts and store agree: every published item of an active source has exactly one ledger row
+  (`posts`), the file exists, is complete and holds that item's title; no post file outside the ledger.
+
+Two tests: a seeded random kill loop (set TIDINGS_CRASH_SEED to replay one; the seed is in every
+assertion message), and deterministic kills at the n-th file replace / unlink of a build (a stand-in
+for SIGKILL at exactly those instructions, via a wrapper that SIGKILLs its own process).
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from feedserver import FeedServer, rss
+from util import write_config
+
+pytestmark = pytest.mark.slow
+
+PY = sys.executable
+FEEDS = 6
+ITEMS_PER_FEED = 60
+TRAILER = "</div>\n            "
+
+# Configs the operator switches between: each switch re-renders (and for the hexo preset moves) every
+# post, so a build has hundreds of writes, renames and unlinks to be killed in.
+VARIANTS = [
+    {"front_matter": "seed", "clean": True},
+    {"front_matter": "seed", "clean": False},
+    {"front_matter": "hexo", "clean": True},
+]
+
+
+class World:
+    """Feeds on a local server whose items change between runs (titles, bodies, new items)."""
+
+    def __init__(self, server: FeedServer, rng: random.Random):
+        self.server, self.rng = server, rng
+        self.feeds: list[list[dict]] = []
+        self.counter = 0
+        for f in range(FEEDS):
+            self.feeds.append([self._item(f) for _ in range(ITEMS_PER_FEED)])
+        self.publish()
+
+    def _item(self, f: int) -> dict:
+        self.counter += 1
+        n = self.counter
+        kinds = [f"Story {n}", f"新闻 第{n}条：市场", f"It's \"quoted\": {n}", f"#{n} - a: b", f"Same title {n % 7}"]
+        minute = n % 60
+        hour = (n // 60) % 24
+        return {"title": kinds[n % len(kinds)], "link": f"http://news.example.com/{f}/{n}", "guid": f"g-{f}-{n}",
+                "pubDate": f"Mon, 14 Mar 2022 {hour:02d}:{minute:02d}:00 GMT",
+                "description": f"<p>Body {n}</p>" + "<p>filler text</p>" * self.rng.randint(1, 40)}
+
+    def publish(self) -> None:
+        for f, items in enumerate(self.feeds):
+            self.server.add(f"/feed{f}", rss(items, title=f"Feed {f}"))
+
+    def mutate(self) -> None:
+        rng = self.rng
+        for _ in range(rng.randint(0, 12)):  # retitle: the post moves
+            it = rng.choice(rng.choice(self.feeds))
+            it["title"] = rng.choice([f"Retitled {rng.randint(0, 10**6)}", "Same title 3", "同名标题"])
+        for _ in range(rng.randint(0, 12)):  # new body: the post is rewritten in place
+            it = rng.choice(rng.choice(self.feeds))
+            it["description"] = f"<p>edited {rng.randint(0, 10**6)}</p>"
+        for _ in range(rng.randint(0, 6)):  # new items
+            f = rng.randrange(FEEDS)
+            self.feeds[f].append(self._item(f))
+        self.publish()
+
+    def config(self, root: Path, variant: dict, *, drop_feed: int | None = None) -> Path:
+        sources = []
+        for f in range(FEEDS):
+            if f == drop_feed:
+                continue  # a source removed from the config: its posts go
+            s = {"category": "新闻" if f % 2 else "Tech", "source": f"Source {f}", "channel": f"ch{f % 3}",
+                 "url": self.server.url(f"/feed{f}"), "limit": 500}
+            if f == 0:
+                s["retain_per_source"] = 45  # pruning deletes posts as new items arrive
+            sources.append(s)
+        return write_config(root, sources, hexo={"dir": "blog", **variant})
+
+
+def _run(cfg: Path, *, wrapper: str | None = None) -> subprocess.Popen:
+    args = [PY, "-c", wrapper, "run", "--force", "-c", str(cfg)] if wrapper else \
+        [PY, "-m", "tidings.cli", "run", "--force", "-c", str(cfg)]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _complete_run(cfg: Path, why: str) -> str:
+    proc = _run(cfg)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 3), f"{why}: recovery run exit {proc.returncode}\n{out}\n{err}"
+    return out
+
+
+def _front_matter(text: str) -> dict:
+    head = text.lstrip("\n")
+    assert head.startswith("---\n"), text[:200]
+    return yaml.safe_load(head[4:].split("\n---\n", 1)[0])
+
+
+def check_invariants(root: Path, why: str) -> dict:
+    """The recovered state is consistent; returns some counts for the caller's sanity checks."""
+    from tidings.publish.frontmatter import yaml_safe_text
+
+    posts_dir = root / "blog" / "source" / "_posts"
+    leftovers = [str(p.relative_to(root)) for p in root.rglob("*")
+                 if p.name.startswith((".tidings-tmp-", ".tidings-journal", ".tmp-"))]
+    assert not leftovers, f"{why}: temp/journal files left behind: {leftovers[:10]}"
+
+    db = sqlite3.connect(root / "store.db")
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)], why
+        published = {(k, i): t for k, i, t in db.execute(
+            "SELECT i.source_key, i.id, i.title FROM items i JOIN sources s ON s.key = i.source_key "
+            "WHERE i.state = 'published' AND s.active = 1")}
+        ledger = {(k, i): p for k, i, p in db.execute("SELECT source_key, id, path FROM posts")}
+    finally:
+        db.close()
+
+    assert published, why
+    missing = set(published) - set(ledger)
+    extra = set(ledger) - set(published)
+    assert not missing, f"{why}: published items without a post: {sorted(missing)[:5]}"
+    assert not extra, f"{why}: ledger rows for items that are not published: {sorted(extra)[:5]}"
+    assert len(set(ledger.values())) == len(ledger), f"{why}: two items share one post path"
+
+    on_disk = {p.relative_to(posts_dir).as_posix() for p in posts_dir.rglob("*") if p.is_file()}
+    orphans = on_disk - set(ledger.values())
+    assert not orphans, f"{why}: post files no item owns: {sorted(orphans)[:10]}"
+    for key, rel in ledger.items():
+        path = posts_dir / rel
+        assert path.is_file(), f"{why}: ledger names {rel} for {key} but there is no such file"
+        text = path.read_text(encoding="utf-8")
+        assert text.endswith(TRAILER), f"{why}: {rel} is incomplete"
+        title = _front_matter(text)["title"]
+        assert str(title) == yaml_safe_text(published[key]), f"{why}: {rel} holds {title!r}, not {published[key]!r}"
+    return {"posts": len(ledger)}
+
+
+def quiet_server() -> FeedServer:
+    server = FeedServer()
+    server.server.handle_error = lambda request, address: None  # killed clients reset connections
+    return server.start()
+
+
+def test_random_sigkill_then_recovery(tmp_path):
+    seed = int(os.environ.get("TIDINGS_CRASH_SEED") or random.SystemRandom().randrange(2**32))
+    why = f"TIDINGS_CRASH_SEED={seed}"
+    rng = random.Random(seed)
+    server = quiet_server()
+    try:
+        world = World(server, rng)
+        # Calibrate: how long does a full first run take here? Kill delays cover that span.
+        calib = tmp_path / "calibrate"
+        calib.mkdir()
+        started = time.monotonic()
+        _complete_run(world.config(calib, VARIANTS[0]), why)
+        full = time.monotonic() - started
+
+        root = tmp_path / "site"
+        root.mkdir()
+        kills = finished = in_build = torn = 0
+        deadline = time.monotonic() + 60
+        rounds = 0
+        while rounds < 40 and (rounds < 24 or kills < 20) and time.monotonic() < deadline:
+            rounds += 1
+            world.mutate()
+            variant = rng.choice(VARIANTS)
+            cfg = world.config(root, variant, drop_feed=rng.choice([None] * 5 + [3]))
+            proc = _run(cfg)
+            built = threading.Event()
+
+            def watch(p=proc, ev=built):
+                for line in p.stderr:
+                    if "building hexo" in line:
+                        ev.set()
+
+            t = threading.Thread(target=watch, daemon=True)
+            t.start()
+            if rng.random() < 0.6:
+                # Aim at the build: wait for it to start, then kill somewhere inside it.
+                built.wait(timeout=full * 3)
+                time.sleep(rng.uniform(0, full * 0.5))
+            else:
+                time.sleep(rng.uniform(0, full * 1.1))
+            if proc.poll() is None:
+                in_build += built.is_set()
+                proc.send_signal(signal.SIGKILL)
+                kills += 1
+            proc.wait(timeout=30)
+            t.join(timeout=5)
+            if proc.returncode in (0, 3):
+                finished += 1
+            else:
+                assert proc.returncode == -signal.SIGKILL, f"{why}: run {rounds} exit {proc.returncode}"
+                # Killed inside the build: a journal (and maybe temp files) must be waiting for recovery.
+                torn += (root / "blog" / "source" / "_posts" / ".tidings-journal").exists()
+        assert kills >= 20, f"{why}: only {kills} of {rounds} runs were killed mid-way"
+        assert torn >= 3, f"{why}: only {torn} of {kills} kills landed inside a build"
+        print(f"{why}: {rounds} runs, {kills} killed ({in_build} after the build started, {torn} inside it), "
+              f"{finished} finished")
+
+        final = world.config(root, rng.choice(VARIANTS))
+        _complete_run(final, why)
+        counts = check_invariants(root, f"{why} ({kills} kills, {in_build} in the build, {finished} finished)")
+        assert counts["posts"] >= FEEDS * 40
+        # The recovered state is stable: one more run changes no file.
+        out = _complete_run(final, why)
+        assert "0 written" in out and "0 deleted" in out, f"{why}: second run after recovery: {out}"
+    finally:
+        server.stop()
+
+
+# --- deterministic crash points -------------------------------------------------------------------
+
+# Runs the CLI with one file operation of the Hexo build replaced by "SIGKILL myself before (or after)
+# the n-th call": the process dies exactly there, with no finally blocks, like a power cut for our files.
+WRAPPER = r"""
+import os, signal, sys
+from pathlib import Path
+import tidings.publish.atomic as atomic
+import tidings.publish.hexo as hexo
+import tidings.store as store
+
+op, when, n = os.environ["CRASH_AT"].split(":")
+n = int(n)
+state = {"building": False, "calls": 0}
+
+def die_at_n(real):
+    def wrapped(*a, **k):
+        hit = False
+        if state["building"]:
+            state["calls"] += 1
+            hit = state["calls"] == n
+        if hit and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        r = real(*a, **k)
+        if hit and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return r
+    return wrapped
+
+real_build = hexo.build_posts
+def build_posts(*a, **k):
+    state["building"] = True
+    try:
+        return real_build(*a, **k)
+    finally:
+        state["building"] = False
+hexo.build_posts = build_posts
+
+if op == "replace":  # the rename that publishes a written temp file
+    shim = type(os)("os_shim")
+    shim.__dict__.update(os.__dict__)
+    shim.replace = die_at_n(os.replace)
+    atomic.os = shim
+elif op == "unlink":  # removal of a post's old path (moves, deletions, recovery)
+    Path.unlink = die_at_n(Path.unlink)
+elif op == "commit":  # the end of the build's ledger transaction
+    store._Tx.__exit__ = die_at_n(store._Tx.__exit__)
+from tidings.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+CRASH_POINTS = [
+    "replace:before:1", "replace:after:1", "replace:before:7", "replace:after:40", "replace:before:130",
+    "unlink:before:1", "unlink:after:5", "unlink:after:60", "commit:after:1",
+]
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_kill_at_exact_points(tmp_path, point):
+    """seed preset → first build killed; recovery in the hexo preset (every post moves) killed too; then
+    one clean run. Exercises a kill between temp write and rename, between rename and ledger commit,
+    between ledger and unlink of the old path, and right after the commit."""
+    why = f"CRASH_AT={point}"
+    server = quiet_server()
+    try:
+        world = World(server, random.Random(7))
+        steps = [VARIANTS[0], VARIANTS[2], VARIANTS[0]]
+        for i, variant in enumerate(steps):
+            cfg = world.config(tmp_path, variant)
+            last = i == len(steps) - 1
+            if last:
+                _complete_run(cfg, why)
+                break
+            if i:
+                world.mutate()
+            proc = subprocess.Popen([PY, "-c", WRAPPER, "run", "--force", "-q", "-c", str(cfg)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env={**os.environ, "CRASH_AT": point})
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode in (-signal.SIGKILL, 0, 3), f"{why}: exit {proc.returncode}\n{err}"
+        check_invariants(tmp_path, why)
+    finally:
+        server.stop()
