@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+from concurrent.futures import ThreadPoolExecutor
 import os
 import time
 from collections.abc import Callable
@@ -100,17 +101,20 @@ class Cleaner:
     """Turns a parsed Entry into (entry with cleaned text fields, publishable HTML)."""
 
     def __init__(self, cfg: Config):
-        from .clean import clean_html, clean_text, load_rules, pick_cover
+        from .clean import clean_html, clean_text, load_rules, pick_cover, strip_invalid_xml
 
         self._clean_html, self._clean_text, self._pick_cover = clean_html, clean_text, pick_cover
+        self._strip_invalid = strip_invalid_xml
         self.rules = load_rules(cfg.rules or None)
 
     def __call__(self, e: Entry) -> tuple[Entry, str]:
         for name in ("title", "author", "link", "guid"):
             setattr(e, name, self._clean_text(getattr(e, name)))
         e.tags = [self._clean_text(t) for t in e.tags]
-        e.content = self._clean_text(e.content)
-        html = self._clean_html(e.content, e.base or e.link, self.rules)
+        # `content` stays as the feed gave it (hexo `clean: false` publishes it verbatim), less the
+        # characters no XML/HTML file may hold; the published HTML also gets mojibake repair.
+        e.content = self._strip_invalid(e.content)
+        html = self._clean_html(self._clean_text(e.content), e.base or e.link, self.rules)
         # The parser's choice (enclosure, media, JSON image, else first <img>) is only a candidate:
         # pick_cover skips tracking pixels, icons and QR codes.
         e.cover = self._pick_cover(html, [e.cover] if e.cover else [], e.base or e.link)
@@ -195,18 +199,26 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     outcomes = [_not_due(store, s) for s in configured if s not in sources]
     cleaner = Cleaner(cfg)
     schedule = Schedule(cfg, interval)
+    validators = {s.key: (st.etag, st.last_modified) for s in sources for st in [store.source_state(s.key)]}
     progress("start", stage="fetch", total=len(sources))
 
-    def state(s: Source) -> tuple[str | None, str | None]:
-        st = store.source_state(s.key)
-        return st.etag, st.last_modified
+    # Parsing, cleaning and storing run on one worker thread, so the event loop keeps every fetch
+    # moving meanwhile; the store is only touched from that thread until the fetches are done.
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
-    def done(result: FetchResult) -> None:
+    def ingest_one(result: FetchResult) -> None:
         outcome = ingest(store, result, cleaner, schedule=schedule)
         outcomes.append(outcome)
         progress("source", outcome=outcome)
 
-    asyncio.run(fetch_all(sources, fetch_options(cfg), state=state, on_result=done))
+    pending = []
+    try:
+        asyncio.run(fetch_all(sources, fetch_options(cfg), state=lambda s: validators[s.key],
+                              on_result=lambda r: pending.append(worker.submit(ingest_one, r))))
+    finally:
+        worker.shutdown(wait=True)
+    for f in pending:
+        f.result()  # re-raise a bug in ingest here, in the caller's thread
     for s in sources:
         if s.retain_days or s.retain_per_source:
             store.prune(s)
