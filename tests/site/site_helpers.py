@@ -57,7 +57,9 @@ def internal_targets(out: Path, page: Path, base_path: str = "/") -> list[tuple[
         else:
             target = Path("/" + rel).parent.joinpath(path).as_posix()
         target = _normalise(target)
-        if target.endswith("/") or target == "":
+        if path.endswith("/") or path in ("", ".") or target == "":
+            target = target.rstrip("/") + "/"
+        if target.endswith("/"):
             target += "index.html"
         res.append((link, out / target.lstrip("/")))
     return res
@@ -73,3 +75,11 @@ def _normalise(path: str) -> str:
             out.append(seg)
     s = "/".join(out)
     return s + ("/" if path.endswith(("/", "/.")) and not s.endswith("/") else "")
+
+
+def resolve(out: Path, page: Path, link: str) -> Path:
+    """The file an internal link on `page` points at."""
+    for l, target in internal_targets(out, page):
+        if l == link:
+            return target
+    raise AssertionError(f"{link} not on {page}")

@@ -44,10 +44,15 @@ class Builder:
         self.fp = render.fingerprint(self.env, cfg.theme_dir, config)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.out = Output(out_dir, self.fp)
+        # Same templates and config as last time: most pages will be skipped, so stream the items without
+        # their HTML and fetch it only for the pages that are rendered. Otherwise stream everything.
+        self.light = bool(self.out.old_files) and self.out.old_fingerprint == self.fp
         self.static = render.static_files(cfg.theme_dir)
         if not cfg.search:
             self.static.pop("search.js", None)
         self.static_v = _h(*(p.read_bytes().hex() for p in self.static.values()))[:10]
+        self._chrome: dict = {}
+        self.card_tpl = self.env.get_template("_card.html")
         self.site = {"title": cfg.title, "url": self.base_url, "language": cfg.language,
                      "description": cfg.description, "search": cfg.search}
 
@@ -57,27 +62,50 @@ class Builder:
         if fp is not None and self.out.fresh(path, fp):
             return
         root = ctx.pop("root", None) or urls.root_for(path)
-        ctx.setdefault("feed_base", "")
+        feed_base = ctx.pop("feed_base", "")
         html = self.env.get_template(template).render(
-            site=self.site, t=self.t, root=root, path=path, canonical=urls.absolute(self.base_url, path),
-            static_v=self.static_v, **ctx)
+            site=self.site, t=self.t, root=root, feed_base=feed_base, path=path, static_v=self.static_v,
+            canonical=urls.absolute(self.base_url, path), chrome=self.chrome(root, feed_base), **ctx)
         self.out.write(path, html.encode("utf-8"), fp or "")
+
+    def chrome(self, root: str, feed_base: str) -> dict[str, Markup]:
+        """Head links, header and footer: the same on every page at one depth, so rendered once per depth."""
+        key = (root, feed_base)
+        if key not in self._chrome:
+            ctx = {"site": self.site, "t": self.t, "root": root, "feed_base": feed_base, "static_v": self.static_v}
+            self._chrome[key] = {part: Markup(self.env.get_template(f"_{part}.html").render(ctx))
+                                 for part in ("head", "header", "footer")}
+        return self._chrome[key]
+
+    def cards(self, items: list[render.Summary], root: str) -> Markup:
+        """The listing's <li>s. Each item's card is rendered once per build, with a mark where the root goes."""
+        for s in items:
+            if s._card is None:
+                s._card = self.card_tpl.render(s=s, t=self.t, site=self.site, root=Markup(render.ROOT_MARK))
+        return Markup("".join(s._card for s in items).replace(render.ROOT_MARK, root))
 
     def summary(self, it, path: str, local) -> render.Summary:
         names = tuple(it.categories)
         label = " › ".join(names[1:] if len(names) > 1 else names)
-        node_href = urls.href(self.segs[names]) if names else ""
+        node_href = self.node_hrefs[names] if names else ""
         key = f"{path}|{it.hash}|{'/'.join(names)}|{it.updated.timestamp() if it.updated else ''}"
-        return render.Summary(urls.href(path), it.title, it.cover, f"{local:%Y-%m-%d %H:%M}", local.replace(microsecond=0).isoformat(),
-                              label, node_href, render.excerpt(it.html), key)
+        s = render.Summary(urls.href(path), it.title.replace(render.ROOT_MARK, ""), it.cover,
+                           f"{local:%Y-%m-%d %H:%M}", local.replace(microsecond=0).isoformat(),
+                           label.replace(render.ROOT_MARK, ""), node_href, key, render.excerpt_source(it.html))
+        if not it.html and self.light:
+            db, src, iid = self.store.db, it.source_key, it.id
+            s.load = lambda: queries.item_html(db, src, iid, render.EXCERPT * 10)
+        return s
 
     def crumbs(self, names: tuple[str, ...]) -> list[tuple[str, str]]:
-        return [(names[i - 1], urls.href(self.segs[names[:i]])) for i in range(1, len(names) + 1)]
+        return [(names[i - 1], self.node_hrefs[names[:i]]) for i in range(1, len(names) + 1)]
 
     def item_page(self, it, path: str, s: render.Summary, newer, older) -> None:
         fp = _h(self.fp, s.key, newer.key if newer else "", older.key if older else "")
         if self.out.fresh(path, fp):
             return
+        if self.light and not it.html:
+            it.html = queries.item_html(self.store.db, it.source_key, it.id)
         body = render.safe_body(it.html)
         names = tuple(it.categories)
         self.page("item.html", path, fp, item=it, s=s, body=Markup(body), crumbs=self.crumbs(names),
@@ -94,12 +122,15 @@ class Builder:
             extra = {k: v for k, v in extra.items() if k in ("heading", "crumbs", "feed_base")}
             extra_key = json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
         fp = _h(self.fp, kind, page.path, page.newer or "", page.older or "", extra_key, keys)
+        if self.out.fresh(page.path, fp):
+            return
         heading = extra.get("heading") or ""
         page_title = heading
         if page.number:
             label = self.t["page"].format(n=page.number)
             page_title = f"{heading} · {label}" if heading else label
-        self.page("list.html", page.path, fp, kind=kind, items=items, pager=page, first=first,
+        self.page("list.html", page.path, fp, kind=kind, cards=self.cards(items, urls.root_for(page.path)),
+                  pager=page, first=first,
                   page_title=page_title, description=extra.pop("description", "") or self.cfg.description or self.cfg.title,
                   newer=urls.href(page.newer) if page.newer is not None else None,
                   older=urls.href(page.older) if page.older is not None else None,
@@ -114,6 +145,7 @@ class Builder:
                 counts = queries.count(self.store.db, self.tz)
                 self.counts = counts
                 self.segs = urls.node_segments(counts.nodes)
+                self.node_hrefs = {node: urls.href(path) for node, path in self.segs.items()}
                 self.stream(counts)
             self.summary_pages(counts)
             shards = search.plan(counts.days) if cfg.search else []
@@ -147,7 +179,7 @@ class Builder:
         pending: dict[tuple, tuple] = {}  # channel -> (item, path, summary, newer summary)
         self.sitemap_items = tempfile.TemporaryFile("w+", encoding="utf-8")
         done = 0
-        for it in self.store.iter_items(newest_first=True):
+        for it in queries.iter_items(self.store.db, html=not self.light):
             local = it.published.astimezone(self.tz)
             path = urls.item_path(local, urls.item_uid(it.source_key, it.id))
             s = self.summary(it, path, local)
@@ -186,7 +218,7 @@ class Builder:
 
     def children(self, node: tuple) -> list[dict]:
         kids = sorted(n for n in self.counts.nodes if len(n) == len(node) + 1 and n[: len(node)] == node)
-        return [{"name": k[-1], "href": urls.href(self.segs[k]), "count": self.counts.nodes[k]} for k in kids]
+        return [{"name": k[-1], "href": self.node_hrefs[k], "count": self.counts.nodes[k]} for k in kids]
 
     def node_listing(self, node: tuple, n: int) -> lists.Listing:
         base = self.segs[node]
@@ -202,8 +234,19 @@ class Builder:
                              lambda p, b: self.listing_page("month", p, b, count=n, **ctx))
 
     def feed_item(self, it, path: str, s: render.Summary) -> feeds.FeedItem:
-        return feeds.FeedItem(urls.absolute(self.base_url, path), it.link, it.title, render.safe_body(it.html),
-                              s.excerpt, it.published, it.updated, it.author, list(it.categories), it.cover, s.key)
+        """Body and summary are filled in only if a feed that lists the item is rendered (load_feed)."""
+        return feeds.FeedItem(urls.absolute(self.base_url, path), it.link, it.title, it.html or None, s,
+                              it.published, it.updated, it.author, list(it.categories), it.cover, s.key,
+                              (it.source_key, it.id))
+
+    def load_feed(self, items: list[feeds.FeedItem]) -> None:
+        for i in items:
+            if i.html is None:
+                i.html = queries.item_html(self.store.db, *i.src)
+            if not isinstance(i.summary, str):
+                i.summary = i.summary.excerpt
+            if not getattr(i, "safe", False):
+                i.html, i.safe = render.safe_body(i.html), True
 
     # --- pages made from the counts ---------------------------------------------------------------
     def summary_pages(self, counts: queries.Counts) -> None:
@@ -216,6 +259,7 @@ class Builder:
             fp = _h(self.fp, "feed", base, *(i.key for i in items))
             for name, fn in (("rss.xml", feeds.rss), ("atom.xml", feeds.atom), ("feed.json", feeds.json_feed)):
                 if not self.out.fresh(base + name, fp):
+                    self.load_feed(items)
                     self.out.write(base + name, fn(meta, items), fp)
         # Category tree and date archives.
         self.page("categories.html", "categories/index.html", None, page_title=t["categories"],

@@ -21,14 +21,16 @@ class FeedItem:
     url: str  # absolute URL of the item's page here
     link: str  # the original article
     title: str
-    html: str
-    summary: str
+    html: str | None  # None until loaded (see Builder.load_feed)
+    summary: object  # the excerpt (str) once loaded
     published: datetime
     updated: datetime | None
     author: str
     categories: list[str]
     cover: str
     key: str  # fingerprint
+    src: tuple[str, str] = ("", "")  # (source_key, id) in the store
+    safe: bool = False
 
 
 @dataclass(slots=True)

@@ -10,21 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 NAME = ".tidings-manifest.json"
 VERSION = 1
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same directory, then os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+def atomic_write(path: Path, data: bytes, made_dirs: set[Path] | None = None) -> None:
+    """Temp file in the same directory, then os.replace: readers never see half a file.
+    `made_dirs` caches directories known to exist (one mkdir per directory, not per file)."""
+    if made_dirs is None or path.parent not in made_dirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if made_dirs is not None:
+            made_dirs.add(path.parent)
+    tmp = path.parent / f".tmp-{os.getpid()}-{path.name}"
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -42,23 +44,27 @@ class Output:
         self.fingerprint = fingerprint  # of templates, static files, config and renderer code
         self.old_files: dict[str, list] = {}
         self.old_shards: dict[str, str] = {}
+        self.old_fingerprint = ""
         self.files: dict[str, list] = {}
         self.shards: dict[str, str] = {}
         self.written: list[str] = []
         self.unchanged = 0
         self.deleted: list[str] = []
+        self._dirs: set[Path] = set()
+        self._prefix = str(out_dir) + os.sep
         try:
             data = json.loads((out_dir / NAME).read_text("utf-8"))
             if data.get("version") == VERSION:
                 self.old_files = data.get("files", {})
                 self.old_shards = data.get("shards", {})
+                self.old_fingerprint = data.get("fingerprint", "")
         except (OSError, ValueError):
             pass
 
     def fresh(self, path: str, fp: str) -> bool:
         """True (and the file is kept as it is) when `path` was made from the same inputs and still exists."""
         old = self.old_files.get(path)
-        if old is not None and old[1] == fp and (self.dir / path).is_file():
+        if old is not None and old[1] == fp and os.path.isfile(self._prefix + path):
             self.files[path] = old
             self.unchanged += 1
             return True
@@ -73,7 +79,7 @@ class Output:
         if old is not None and old[0] == digest and target.is_file():
             self.unchanged += 1
             return False
-        atomic_write(target, data)
+        atomic_write(target, data, self._dirs)
         self.written.append(path)
         return True
 

@@ -65,20 +65,27 @@ def fingerprint(env: jinja2.Environment, theme_dir: Path | None, config: str) ->
     return h.hexdigest()
 
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
+_TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 _IMG_NO_POLICY = re.compile(r"<img\b(?![^>]*\breferrerpolicy\s*=)", re.I)
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def excerpt(html: str, limit: int = 140) -> str:
-    text = _SPACE.sub(" ", htmllib.unescape(_TAG.sub(" ", html[: limit * 12]))).strip()
+EXCERPT = 140
+
+
+def excerpt(html: str, limit: int = EXCERPT) -> str:
+    text = _SPACE.sub(" ", htmllib.unescape(_TAG.sub(" ", html))).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def excerpt_source(html: str, limit: int = EXCERPT) -> str:
+    """Enough of the HTML to make the excerpt from later, without keeping the whole body."""
+    return html[: limit * 10]
 
 
 def safe_body(html: str) -> str:
     """The stored HTML is already cleaned; make sure every image still sends no referrer."""
-    html = _XML_BAD.sub("", html)
     if "<img" in html or "<IMG" in html:
         html = _IMG_NO_POLICY.sub('<img referrerpolicy="no-referrer"', html)
     return html
@@ -90,7 +97,8 @@ def xml_text(text: str) -> str:
 
 @dataclass(slots=True)
 class Summary:
-    """What listing pages and neighbour links show of an item: small, no body."""
+    """What listing pages and neighbour links show of an item: small, no body. The excerpt and the card
+    (the item's <li> in listings) are made only when a page that shows them is rendered."""
 
     href: str
     title: str
@@ -99,5 +107,18 @@ class Summary:
     iso: str
     label: str  # 'source › channel' (or the deepest names)
     node_href: str  # link to the item's channel node
-    excerpt: str
-    key: str  # fingerprint of everything above
+    key: str  # fingerprint of everything shown
+    raw: str = ""  # the start of the body, for the excerpt
+    load: object = None  # when raw is not there: a function that returns it
+    _excerpt: str | None = None
+    _card: str | None = None
+
+    @property
+    def excerpt(self) -> str:
+        if self._excerpt is None:
+            raw = self.raw or (self.load() if self.load else "")
+            self._excerpt, self.raw, self.load = excerpt(raw), "", None
+        return self._excerpt
+
+
+ROOT_MARK = "\x00"  # cards are rendered once, with this in place of the page's root; see Builder.cards

@@ -59,7 +59,7 @@ def entry(src: Source, k: int, when: datetime, rng: random.Random, size: int = 1
     html = body(rng, zh, size, cover)
     if word:
         html = f"<p>{word}</p>" + html
-    e = Entry(source_key=src.key, id=item_id(guid=guid), title=title.strip(), link=f"https://news.example.com/{k}.html",
+    e = Entry(source_key=src.key, id=item_id(guid=guid), title=title.strip(), link=f"https://origin.example.org/news/{k}.html",
               guid=guid, author=src.source, published=when, content=html, cover=cover,
               tags=[src.category] if src.category else [])
     return e, html

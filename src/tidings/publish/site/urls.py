@@ -83,11 +83,14 @@ def page_path(base_dir: str, k: int) -> str:
     return f"{base_dir}page/{k}/index.html"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
 def href(path: str) -> str:
     """Link form of a site path: percent-encoded, directory index pages as their directory."""
     if path.endswith("index.html"):
         path = path[: -len("index.html")]
-    return quote(path, safe="/")
+    return path if _PLAIN.fullmatch(path) else quote(path, safe="/")
 
 
 def root_for(path: str) -> str:

@@ -1,0 +1,126 @@
+"""Benchmark of the built-in site (SPEC §8): full, no-change and one-new-item builds, search off and on.
+
+    .venv/bin/python bench/site.py --items 10000 [--size 5000] [--hexo]
+
+Generates N items (≈ --size bytes of HTML each, Chinese and English) into a temporary store, then runs
+each build in its own subprocess and reports its time (measured inside the build) and peak RSS: of the
+build process itself and of the largest Pagefind process it ran (shards are indexed one at a time, so
+the two never add up to more than their sum). Prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def _child(args: argparse.Namespace) -> None:
+    """Run one build in this process and print its figures as JSON."""
+    from tidings.publish.site import SiteConfig, build_site
+    from tidings.store import Store
+
+    store = Store(args.store)
+    cfg = SiteConfig(title="资讯聚合", url="https://news.example.com/", timezone="Asia/Shanghai", language="zh-CN",
+                     search=args.search)
+    t0 = time.perf_counter()
+    report = build_site(store, cfg, Path(args.out))
+    wall = time.perf_counter() - t0
+    store.close()
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": wall, "search_seconds": report.search_seconds, "written": report.written,
+                      "unchanged": report.unchanged, "deleted": report.deleted, "shards": report.search_shards,
+                      "indexed": report.search_indexed, "rss_mb": me, "pagefind_rss_mb": kids}))
+
+
+def build(store: Path, out: Path, search: bool) -> dict:
+    cmd = [sys.executable, __file__, "--child", "--store", str(store), "--out", str(out)]
+    if search:
+        cmd.append("--search")
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise SystemExit(f"build failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def add_one(store_path: Path, k: int) -> None:
+    from tidings.publish.site import samples
+    from tidings.store import Store
+
+    store = Store(store_path)
+    newest = next(store.iter_items())
+    src = next(s for s in samples.make_sources() if s.key == newest.source_key)
+    store.upsert_entries([samples.entry(src, k, newest.published + timedelta(minutes=3), random.Random(k), size=5000)])
+    store.close()
+
+
+def hexo_comparison(store_path: Path, n: int) -> dict:
+    """Time `hexo generate` on the same items (SPEC §8: site without search ≥ 30× faster)."""
+    raise NotImplementedError("hexo comparison is wired by the pipeline owner")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--items", type=int, default=10_000)
+    ap.add_argument("--size", type=int, default=5000, help="bytes of HTML per item (default 5000)")
+    ap.add_argument("--days", type=float, default=30, help="the items span this many days (default 30)")
+    ap.add_argument("--hexo", action="store_true", help="also time hexo generate on the same items")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--store", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--search", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return _child(args)
+
+    from tidings.publish.site import samples
+    from tidings.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="tidings-bench-site-") as tmp:
+        tmp = Path(tmp)
+        t0 = time.perf_counter()
+        store = Store(tmp / "bench.db")
+        samples.fill(store, args.items, size=args.size, step_minutes=args.days * 24 * 60 / args.items)
+        store.close()
+        print(f"generated {args.items} items of ~{args.size} B HTML over {args.days:g} days "
+              f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        rows = []
+        for search in (False, True):
+            store_path = tmp / f"bench-{int(search)}.db"
+            store_path.write_bytes((tmp / "bench.db").read_bytes())
+            out = tmp / f"site-{int(search)}"
+            label = "search on" if search else "search off"
+            rows.append((f"full build, {label}", build(store_path, out, search)))
+            rows.append((f"no-change build, {label}", build(store_path, out, search)))
+            add_one(store_path, 10_000_000)
+            rows.append((f"one new item, {label}", build(store_path, out, search)))
+            files = sum(1 for p in out.rglob("*") if p.is_file())
+            size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
+            print(f"{label}: {files} files, {size:.0f} MB", file=sys.stderr)
+        print(f"\n`bench/site.py --items {args.items} --size {args.size}` "
+              f"({os.cpu_count()} CPUs, Python {sys.version.split()[0]})\n")
+        print("| build | seconds | of which search | files written | shards indexed | peak RSS build (MB) "
+              "| peak RSS pagefind (MB) |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for name, r in rows:
+            shards = f"{r['indexed']}/{r['shards']}" if r["shards"] else "–"
+            pf = f"{r['pagefind_rss_mb']:.0f}" if r["indexed"] else "–"
+            print(f"| {name} | {r['seconds']:.2f} | {r['search_seconds']:.2f} | {r['written']} | {shards} "
+                  f"| {r['rss_mb']:.0f} | {pf} |")
+        if args.hexo:
+            print(hexo_comparison(tmp / "bench.db", args.items))
+
+
+if __name__ == "__main__":
+    main()
