@@ -1,0 +1,146 @@
+"""Cover image selection: the first usable image of an item."""
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Iterable, Iterator
+
+from selectolax.lexbor import LexborHTMLParser
+
+from .rules import RuleSet, default_rules, host_of
+from .sanitize import guard_depth, is_clean_output
+from .urls import (
+    is_pixel_url, is_placeholder_src, lists, normalize_url_text, parse_srcset, resolve,
+)
+
+__all__ = ["pick_cover", "usable_image_url"]
+
+_MIN_SIDE = 50
+_DIM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*$", re.I)
+# Size encoded in the path by image CDNs, e.g. sinaimg's /w640h398/ or /w50h50/.
+_PATH_DIM = re.compile(r"/w(\d{1,4})h(\d{1,4})(?:/|$|_)", re.I)
+
+
+def _small(value: str | None) -> bool:
+    if not value:
+        return False
+    m = _DIM.match(value)
+    return bool(m) and float(m.group(1)) < _MIN_SIDE
+
+
+def usable_image_url(url: str, base_url: str = "") -> str:
+    """The absolute http(s) URL of `url` when it can serve as a cover, else ''.
+
+    Refused: data: URLs and other schemes, tracking pixels, lazy-load placeholders, QR codes,
+    icons/logos/avatars/emoji, SVG and .ico files, images the CDN path says are smaller than 50 px.
+    """
+    if not url or not url.strip():
+        return ""
+    v = resolve(url, base_url)
+    if v.startswith("//"):
+        v = "https:" + v
+    low = v.lower()
+    if not (low.startswith("http://") or low.startswith("https://")):
+        return ""
+    if is_placeholder_src(v) or is_pixel_url(v):
+        return ""
+    L = lists()
+    if L.qr_re.search(low) or L.icon_re.search(low.split("?", 1)[0]):
+        return ""
+    m = _PATH_DIM.search(low)
+    if m and (int(m.group(1)) < _MIN_SIDE or int(m.group(2)) < _MIN_SIDE):
+        return ""
+    return v
+
+
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_SPACES = re.compile(r"\s+")
+
+
+def _words(values) -> str:
+    """Attribute words as "/a/b/c/": camelCase split, lower-cased, so the URL patterns apply."""
+    text = " ".join(v for v in values if v)
+    if not text.strip():
+        return ""
+    return "/" + _SPACES.sub("/", _CAMEL.sub(r"\1 \2", text).strip()).lower() + "/"
+
+
+def _in_qr_block(node, levels: int = 3) -> bool:
+    L = lists()
+    for _ in range(levels):
+        node = node.parent
+        if node is None or node.tag in ("-undef", "html", "body", "#document"):
+            return False
+        attrs = node.attributes
+        words = _words((attrs.get("class"), attrs.get("id")))
+        if words and L.qr_re.search(words):
+            return True
+    return False
+
+
+def _img_url(attrs: dict[str, str | None]) -> str:
+    L = lists()
+    src = attrs.get("src")
+    if is_placeholder_src(src):
+        src = next((v for a in L.lazy_src_attrs if (v := attrs.get(a)) and not is_placeholder_src(v)),
+                   None)
+    if not src:
+        srcset = attrs.get("srcset") or next((v for a in L.lazy_srcset_attrs if (v := attrs.get(a))), "")
+        items = parse_srcset(srcset) if srcset else []
+        src = items[0][0] if items else ""
+    return normalize_url_text(src or "")
+
+
+def pick_cover(html: str, candidates: Iterable[str] = (), base_url: str = "",
+               rules: RuleSet | None = None) -> str:
+    """The cover image of an item, '' when there is none.
+
+    Tries the explicit `candidates` first (enclosure, media:thumbnail, JSON Feed image: whatever
+    the parser found), then the <img>s of `html` in document order. `html` may be raw or already
+    cleaned: the per-site rules for `base_url` are applied first, so images in boilerplate blocks
+    (Sina's QR-code block, say) are never picked. Images declared smaller than 50 px, QR codes,
+    pixels, icons, data: URLs and SVGs are skipped.
+    """
+    for c in candidates or ():
+        url = usable_image_url(c, base_url)
+        if url:
+            return url
+    if not html or "<img" not in html.lower():
+        return ""
+    if is_clean_output(html):
+        images = _canonical_images(html)  # our own output: no DOM needed, nothing to remove
+    else:
+        images = _dom_images(html, (rules or default_rules()).for_host(host_of(base_url)))
+    L = lists()
+    for attrs, in_qr_block in images:
+        if in_qr_block or _small(attrs.get("width")) or _small(attrs.get("height")):
+            continue
+        words = _words(attrs.get(k) for k in ("alt", "class", "id", "title"))
+        if words and (L.qr_re.search(words) or L.icon_re.search(words)):
+            continue
+        url = usable_image_url(_img_url(attrs), base_url)
+        if url:
+            return url
+    return ""
+
+
+def _dom_images(html: str, rule) -> Iterator[tuple[dict[str, str | None], bool]]:
+    for pattern in rule.drop:
+        html = pattern.sub("", html)
+    tree = LexborHTMLParser(guard_depth(html), is_fragment=True)
+    if rule.remove:
+        for node in reversed(tree.css(rule.remove)):
+            node.decompose()
+    for img in tree.css("img"):
+        yield img.attributes, _in_qr_block(img)
+
+
+_IMG_TAG = re.compile(r"<img\b([^>]*)>")
+_ATTR = re.compile(r'([^\s="]+)="([^"]*)"')
+
+
+def _canonical_images(html: str) -> Iterator[tuple[dict[str, str | None], bool]]:
+    """<img> attributes of clean_html output by regex: exact there (nh3 double-quotes every value
+    and escapes '<', '>' and '"' in it), much cheaper than a parse."""
+    for m in _IMG_TAG.finditer(html):
+        yield {k: unescape(v) for k, v in _ATTR.findall(m.group(1))}, False
