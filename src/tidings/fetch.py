@@ -6,11 +6,13 @@ one broken feed never stops the others.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import random
 import time
+import zlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -56,13 +58,140 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (now or time.time()))
 
 
+# --- bounded content decoding ------------------------------------------------------------------------
+# httpx decodes a whole network chunk at once: 1.5 KB of brotli can become 1 GB in one call, before any
+# size check runs. So the body is read raw and decoded here, at most about _PIECE bytes per step, and the
+# size cap is checked after every step: a compression bomb costs at most max_bytes + a few MiB.
+
+_PIECE = 1 << 20
+
+try:  # brotli >= 1.2 can stop after a given amount of output; older ones cannot, so br is not offered
+    import brotli as _brotli
+
+    _brotli.Decompressor().process(b"", output_buffer_limit=1)
+    BROTLI = True
+except Exception:  # noqa: BLE001 - ImportError, TypeError (old API), brotlicffi
+    BROTLI = False
+
+ACCEPT_ENCODING = "gzip, deflate, br" if BROTLI else "gzip, deflate"
+# Compressions we recognise but cannot decode: fail with a reason instead of parsing the raw bytes.
+_UNSUPPORTED = {"zstd", "compress", "x-compress", "br"} - ({"br"} if BROTLI else set())
+
+
+class _DecodeError(Exception):
+    pass
+
+
+class _Identity:
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if data:
+            yield data
+
+    def flush(self) -> Iterator[bytes]:
+        return iter(())
+
+
+class _Zlib:
+    def __init__(self, gzip: bool):
+        self.gzip, self.started = gzip, False
+        self.d = zlib.decompressobj(zlib.MAX_WBITS | 16 if gzip else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if not self.started and data and not self.gzip:
+            self.started = True
+            try:  # "deflate" is meant to be zlib-wrapped; some servers send raw deflate (as httpx allows)
+                zlib.decompressobj().decompress(data[:64], 1)
+            except zlib.error:
+                self.d = zlib.decompressobj(-zlib.MAX_WBITS)
+        while data and not self.d.eof:
+            try:
+                out = self.d.decompress(data, _PIECE)
+            except zlib.error as e:
+                raise _DecodeError(str(e)) from None
+            data = self.d.unconsumed_tail
+            if out:
+                yield out
+            elif data:  # no progress with input left: corrupt stream
+                raise _DecodeError("no progress decoding the body")
+
+    def flush(self) -> Iterator[bytes]:
+        try:
+            out = self.d.flush()
+        except zlib.error as e:
+            raise _DecodeError(str(e)) from None
+        if out:
+            yield out
+
+
+class _Brotli:
+    def __init__(self):
+        self.d = _brotli.Decompressor()
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if not data:
+            return
+        try:
+            out = self.d.process(data, output_buffer_limit=_PIECE)
+            while True:
+                if out:
+                    yield out
+                if self.d.can_accept_more_data():
+                    break
+                out = self.d.process(b"", output_buffer_limit=_PIECE)
+                if not out:
+                    break
+        except _brotli.error as e:
+            raise _DecodeError(str(e) or "brotli error") from None
+
+    def flush(self) -> Iterator[bytes]:
+        return iter(())
+
+
+class _Chain:
+    """Content-Encoding "a, b" was applied a then b: decode b, then a."""
+
+    def __init__(self, decoders: list):
+        self.decoders = decoders
+
+    def _through(self, pieces: Iterator[bytes], i: int) -> Iterator[bytes]:
+        if i == len(self.decoders):
+            yield from pieces
+            return
+        d = self.decoders[i]
+        for piece in pieces:
+            yield from self._through(d.feed(piece), i + 1)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        return self._through(iter((data,)), 0)
+
+    def flush(self) -> Iterator[bytes]:
+        for i, d in enumerate(self.decoders):
+            yield from self._through(d.flush(), i + 1)
+
+
+def content_decoder(header: str) -> _Chain:
+    """A bounded decoder for a Content-Encoding header value. Names nobody uses for compression
+    (`utf-8`, `none`: misconfigured servers) are ignored, as httpx does."""
+    decoders: list = []
+    for name in reversed([n.strip().lower() for n in (header or "").split(",")]):
+        if name in ("gzip", "x-gzip"):
+            decoders.append(_Zlib(gzip=True))
+        elif name == "deflate":
+            decoders.append(_Zlib(gzip=False))
+        elif name == "br" and BROTLI:
+            decoders.append(_Brotli())
+        elif name in _UNSUPPORTED:
+            raise _DecodeError(f"unsupported Content-Encoding {name!r}")
+    return _Chain(decoders or [_Identity()])
+
+
 def make_client(opts: FetchOptions) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         http2=True,
         follow_redirects=True,
         max_redirects=opts.max_redirects,
         timeout=httpx.Timeout(opts.timeout),
-        headers={"User-Agent": opts.user_agent, "Accept-Encoding": "gzip, deflate, br",
+        headers={"User-Agent": opts.user_agent, "Accept-Encoding": ACCEPT_ENCODING,
                  "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                            "application/json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"},
         limits=httpx.Limits(max_connections=max(opts.concurrency, 1) * 2,
@@ -89,15 +218,32 @@ async def _attempt(client: httpx.AsyncClient, source: Source, headers: dict[str,
                 if resp.status_code >= 300:
                     raise _Failure(f"HTTP {resp.status_code} without a usable Location", status=resp.status_code)
                 declared = resp.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > opts.max_bytes and "Content-Encoding" not in resp.headers:
+                if declared.isdigit() and int(declared) > opts.max_bytes:
+                    # Compressed beyond the cap: the decoded body can only be larger.
                     raise _Failure(f"too large ({_size(int(declared))} > {_size(opts.max_bytes)})")
-                chunks, total = [], 0
-                # aiter_bytes yields decompressed bytes, so the cap also stops gzip/brotli bombs.
-                async for chunk in resp.aiter_bytes():
-                    total += len(chunk)
-                    if total > opts.max_bytes:
-                        raise _Failure(f"too large (more than {_size(opts.max_bytes)})")
-                    chunks.append(chunk)
+                try:
+                    decoder = content_decoder(resp.headers.get("Content-Encoding", ""))
+                except _DecodeError as e:
+                    raise _Failure(f"cannot decode the response: {e}") from None
+                chunks, total, raw = [], 0, 0
+
+                def take(pieces: Iterator[bytes]) -> None:
+                    nonlocal total
+                    for piece in pieces:  # each piece is at most ~1 MiB, checked before the next is made
+                        total += len(piece)
+                        if total > opts.max_bytes:
+                            raise _Failure(f"too large (more than {_size(opts.max_bytes)})")
+                        chunks.append(piece)
+
+                try:
+                    async for chunk in resp.aiter_raw():
+                        raw += len(chunk)
+                        if raw > opts.max_bytes:
+                            raise _Failure(f"too large (more than {_size(opts.max_bytes)})")
+                        take(decoder.feed(chunk))
+                    take(decoder.flush())
+                except _DecodeError as e:
+                    raise _Failure(f"cannot decode the response: {_short(e)}") from None
                 return FetchResult(source, status=resp.status_code, body=b"".join(chunks),
                                    content_type=resp.headers.get("Content-Type", ""),
                                    etag=resp.headers.get("ETag"), last_modified=resp.headers.get("Last-Modified"),
@@ -156,7 +302,8 @@ async def fetch_all(sources: Iterable[Source], opts: FetchOptions, *,
     """Fetch every source, `concurrency` at a time and at most `per_host` per host at once.
 
     `state(source)` gives the (etag, last_modified) kept from the previous fetch; `on_result` is
-    called as each source finishes (for progress and to start parsing early).
+    called as each source finishes (for progress and to start parsing early). With `on_result`, the
+    returned results carry no body (the callback had it), so memory does not grow with the sources.
     """
     sources = list(sources)
     overall = asyncio.Semaphore(opts.concurrency)
@@ -173,6 +320,9 @@ async def fetch_all(sources: Iterable[Source], opts: FetchOptions, *,
             maybe = on_result(result)
             if asyncio.iscoroutine(maybe):
                 await maybe
+            # The callback has the body; the list gather() keeps until every source is done must not
+            # hold all of them at once (1,000 feeds × up to max_bytes each).
+            return dataclasses.replace(result, body=b"")
         return result
 
     try:

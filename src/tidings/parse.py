@@ -56,6 +56,14 @@ _XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.I)
 
 MAX_ITEMS = 10000  # more items than any real feed carries: the rest is refused, not parsed
+# A tree costs ~100-200 bytes per XML element and ~60 bytes per JSON value, so a 15 MiB body of `<a/>`
+# or `{},` would need ~0.5-1 GB. Bodies above SCAN_BYTES are counted first (in C, without building
+# anything) and refused when they hold more than these; real feeds of MAX_ITEMS items stay far below.
+MAX_XML_ELEMENTS = 1_000_000
+MAX_JSON_VALUES = 2_000_000
+SCAN_BYTES = 1 << 20
+_CDATA_OR_COMMENT = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.S)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 
 
 def charset_of(content_type: str) -> str | None:
@@ -93,18 +101,65 @@ def _xml_root(text: str, base_url: str) -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                              remove_comments=False, strip_cdata=True, recover=False)
     data = text.encode("utf-8")
+    _check_elements(data)
     try:
         return etree.fromstring(data, parser, base_url=base_url or None)
     except etree.XMLSyntaxError as e:
-        # Feeds often use HTML named entities (&nbsp;) that XML does not define: retry once with them
-        # written as numeric references before calling the feed malformed.
-        if "Entity" in str(e) and "not defined" in str(e):
-            fixed = _HTML_ENTITY.sub(_numeric_entity, text).encode("utf-8")
+        if "amplification" in str(e):
+            # libxml2 refuses entity declarations that would blow up (billion laughs, quadratic
+            # blow-up) even though we never expand entities.
+            raise ParseError("XML entity bomb (entity declarations past libxml2's amplification limit; "
+                             "entities are never expanded)") from None
+        # Feeds often use HTML named entities (&nbsp;) that XML does not define, or numeric references
+        # to characters XML forbids (&#1;, &#xFFFF;): retry once with the former written as numeric
+        # references and the latter dropped (as raw forbidden characters are) before calling it malformed.
+        msg = str(e)
+        if ("Entity" in msg and "not defined" in msg) or "CharRef" in msg:
+            fixed = _BAD_CHARREF.sub(_drop_bad_charref, _HTML_ENTITY.sub(_numeric_entity, text)).encode("utf-8")
             try:
                 return etree.fromstring(fixed, parser, base_url=base_url or None)
             except etree.XMLSyntaxError as e2:
                 e = e2
         raise ParseError(f"malformed XML: {e}") from None
+
+
+_BAD_CHARREF = re.compile(r"&#(?:[0-9]{1,12}|[xX][0-9a-fA-F]{1,12});")
+
+
+def _xml_char_ok(cp: int) -> bool:
+    return cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or 0x10000 <= cp <= 0x10FFFF
+
+
+def _drop_bad_charref(m: re.Match) -> str:
+    ref = m.group(0)[2:-1]
+    cp = int(ref[1:], 16) if ref[0] in "xX" else int(ref)
+    return m.group(0) if _xml_char_ok(cp) else ""
+
+
+def _check_elements(data: bytes) -> None:
+    """Refuse a document with more than MAX_XML_ELEMENTS elements before building its tree."""
+    def start_tags(b: bytes) -> int:  # bytes.count: no allocation per match
+        return b.count(b"<") - b.count(b"</") - b.count(b"<!") - b.count(b"<?")
+
+    if len(data) <= SCAN_BYTES or start_tags(data) <= MAX_XML_ELEMENTS:
+        return
+    # The quick count includes markup inside CDATA sections and comments (HTML content): recount
+    # without them. `<` cannot occur raw anywhere else but in tags.
+    n = start_tags(_CDATA_OR_COMMENT.sub(b"", data))
+    if n > MAX_XML_ELEMENTS:
+        raise ParseError(f"too many XML elements ({n}; at most {MAX_XML_ELEMENTS:,} are read)")
+
+
+def _check_json_values(body: bytes) -> None:
+    """Refuse a JSON body with more than MAX_JSON_VALUES values before decoding it."""
+    def count(b: bytes) -> int:
+        return b.count(b",") + b.count(b"{") + b.count(b"[")
+
+    if len(body) <= SCAN_BYTES or count(body) <= MAX_JSON_VALUES:
+        return
+    n = count(_JSON_STRING.sub(b'""', body))  # commas and brackets inside strings are not values
+    if n > MAX_JSON_VALUES:
+        raise ParseError(f"too many JSON values (about {n}; at most {MAX_JSON_VALUES:,} are read)")
 
 
 def _numeric_entity(m: re.Match) -> str:
@@ -208,8 +263,9 @@ def _parse_rss(root, source: Source, tz, now) -> ParsedFeed:
     feed = ParsedFeed(title=_text(channel.find("title")), link=_text(channel.find("link")))
     ttl = _text(channel.find("ttl"))
     feed.ttl_minutes = int(ttl) if ttl.isdigit() else None
-    items = channel.findall("item") or root.findall("item")
-    _too_many(len(items))
+    where = channel if channel.find("item") is not None else root
+    _too_many(int(where.xpath("count(item)")))  # counted in C: no Python object per item
+    items = where.findall("item")
     base_default = feed.link or source.url
     entries = []
     for it in items:
@@ -264,8 +320,8 @@ def _parse_rdf(root, source: Source, tz, now) -> ParsedFeed:
     channel = root.find(q("channel"))
     feed = ParsedFeed(title=_text(channel.find(q("title"))) if channel is not None else "",
                       link=_text(channel.find(q("link"))) if channel is not None else "")
+    _too_many(int(root.xpath("count(i:item)", namespaces={"i": ns})))
     items = root.findall(q("item"))
-    _too_many(len(items))
     entries = []
     for it in items:
         link = _text(it.find(q("link")))
@@ -320,8 +376,8 @@ def _atom_link(el: etree._Element, rel: str = "alternate") -> str:
 
 def _parse_atom(root, source: Source, tz, now) -> ParsedFeed:
     feed = ParsedFeed(title=_atom_plain(root.find(_ATOM + "title")), link=_atom_link(root))
+    _too_many(int(root.xpath("count(a:entry)", namespaces={"a": NS["atom"]})))
     items = root.findall(_ATOM + "entry")
-    _too_many(len(items))
     feed_author = _text(root.find(_ATOM + "author/" + _ATOM + "name"))
     entries = []
     for it in items:
@@ -351,6 +407,7 @@ def _parse_atom(root, source: Source, tz, now) -> ParsedFeed:
 # --- JSON Feed 1.x ----------------------------------------------------------------------------------
 
 def _parse_json(body: bytes, source: Source, tz, now, url: str) -> ParsedFeed:
+    _check_json_values(body)
     try:
         data = json.loads(body.decode("utf-8-sig", errors="replace"))
     except (ValueError, RecursionError) as e:
@@ -386,7 +443,11 @@ def _parse_json(body: bytes, source: Source, tz, now, url: str) -> ParsedFeed:
 
 
 def _str(v) -> str:
-    return v if isinstance(v, str) else (str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else "")
+    if isinstance(v, str):
+        # JSON escapes can carry what an XML feed cannot (\u0000, lone surrogates \ud800): drop the same
+        # characters decode_xml drops, so no field can hold text that SQLite or UTF-8 refuses.
+        return _INVALID_XML_CHARS.sub("", v) if _INVALID_XML_CHARS.search(v) else v
+    return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
 
 
 def _json_author(obj: dict) -> str:
