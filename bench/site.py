@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/site.py --items 10000 [--size 5000] [--hexo]
 
-Generates N items (≈ --size bytes of HTML each, Chinese and English) into a temporary store, then runs
-each build in its own subprocess and reports its time (measured inside the build) and peak RSS: of the
-build process itself and of the largest Pagefind process it ran (shards are indexed one at a time, so
-the two never add up to more than their sum). Prints a Markdown table.
+Generates N items (≈ --size bytes of HTML each, Chinese and English, shaped like the seed's Sina article)
+into a temporary store, then runs each build in its own subprocess and reports its time (measured
+inside the build) and peak RSS: of the build process (VmHWM) and of the largest Pagefind process it ran
+(GNU time, through PAGEFIND_BINARY_PATH). Pagefind runs WORKERS at a time, so the machine-wide peak is
+at most build + WORKERS × that. Prints a Markdown table.
 """
 from __future__ import annotations
 
@@ -37,18 +38,45 @@ def _child(args: argparse.Namespace) -> None:
     report = build_site(store, cfg, Path(args.out))
     wall = time.perf_counter() - t0
     store.close()
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    me = _vm_hwm()
+    kids = max((float(x) / 1024 for x in Path(args.pagefind_log).read_text().split()), default=0.0) \
+        if args.pagefind_log and Path(args.pagefind_log).exists() else 0.0
     print(json.dumps({"seconds": wall, "search_seconds": report.search_seconds, "written": report.written,
                       "unchanged": report.unchanged, "deleted": report.deleted, "shards": report.search_shards,
                       "indexed": report.search_indexed, "rss_mb": me, "pagefind_rss_mb": kids}))
 
 
-def build(store: Path, out: Path, search: bool) -> dict:
+def _vm_hwm() -> float:
+    """Peak RSS of this process in MB. (ru_maxrss is no good here: Linux carries the parent's peak
+    across fork + exec.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pagefind_wrapper(tmp: Path) -> tuple[Path, Path] | None:
+    """A pagefind that logs its own peak RSS (via GNU time), picked up through PAGEFIND_BINARY_PATH."""
+    if not Path("/usr/bin/time").exists():
+        return None
+    from pagefind.service import get_executable
+
+    log, wrapper = tmp / "pagefind-rss.log", tmp / "pagefind-wrapper.sh"
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/time -a -o "{log}" -f %M "{get_executable()}" "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, log
+
+
+def build(store: Path, out: Path, search: bool, wrap: tuple[Path, Path] | None = None) -> dict:
     cmd = [sys.executable, __file__, "--child", "--store", str(store), "--out", str(out)]
     if search:
         cmd.append("--search")
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    if wrap:
+        env["PAGEFIND_BINARY_PATH"] = str(wrap[0])
+        wrap[1].unlink(missing_ok=True)
+        cmd += ["--pagefind-log", str(wrap[1])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if proc.returncode:
         raise SystemExit(f"build failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -80,6 +108,7 @@ def main() -> None:
     ap.add_argument("--store", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--search", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--pagefind-log", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return _child(args)
@@ -96,22 +125,26 @@ def main() -> None:
         print(f"generated {args.items} items of ~{args.size} B HTML over {args.days:g} days "
               f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         rows = []
+        wrap = _pagefind_wrapper(tmp)
         for search in (False, True):
             store_path = tmp / f"bench-{int(search)}.db"
             store_path.write_bytes((tmp / "bench.db").read_bytes())
             out = tmp / f"site-{int(search)}"
             label = "search on" if search else "search off"
-            rows.append((f"full build, {label}", build(store_path, out, search)))
-            rows.append((f"no-change build, {label}", build(store_path, out, search)))
+            rows.append((f"full build, {label}", build(store_path, out, search, wrap)))
+            rows.append((f"no-change build, {label}", build(store_path, out, search, wrap)))
             add_one(store_path, 10_000_000)
-            rows.append((f"one new item, {label}", build(store_path, out, search)))
+            rows.append((f"one new item, {label}", build(store_path, out, search, wrap)))
             files = sum(1 for p in out.rglob("*") if p.is_file())
             size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
             print(f"{label}: {files} files, {size:.0f} MB", file=sys.stderr)
-        print(f"\n`bench/site.py --items {args.items} --size {args.size}` "
-              f"({os.cpu_count()} CPUs, Python {sys.version.split()[0]})\n")
+        from tidings.publish.site import search as pf
+
+        print(f"\n`bench/site.py --items {args.items} --size {args.size}` ({os.cpu_count()} CPUs, Python "
+              f"{sys.version.split()[0]}, {pf.version()}, shards of ≤ {pf.SHARD_MAX} pages, "
+              f"{pf.WORKERS} Pagefind runs at a time)\n")
         print("| build | seconds | of which search | files written | shards indexed | peak RSS build (MB) "
-              "| peak RSS pagefind (MB) |")
+              "| peak RSS of one pagefind (MB) |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         for name, r in rows:
             shards = f"{r['indexed']}/{r['shards']}" if r["shards"] else "–"

@@ -322,13 +322,17 @@ class Builder:
             bundle = out.dir / search.BUNDLE_DIR / shard.name / "pagefind-entry.json"
             if out.old_shards.get(shard.name) != fp or not bundle.is_file():
                 todo.append(shard)
-        exe = search.executable() if todo else None
-        for n, shard in enumerate(todo, 1):
+        for shard in todo:
             out.shards.pop(shard.name)  # recorded again only once its bundle is in place
-            search.index_shard(out.dir, shard, exe)
+        finished = []
+
+        def done(shard: search.Shard) -> None:
             out.shards[shard.name] = search.shard_fingerprint(shard, out.files, self.cfg.language)
+            finished.append(shard)
             if self.progress:
-                self.progress("search", n, len(todo))
+                self.progress("search", len(finished), len(todo))
+
+        search.index_shards(out.dir, todo, done)
         search.remove_bundles(out.dir, [s.name for s in shards])
         r.search_shards, r.search_indexed = len(shards), len(todo)
         r.search_seconds = time.perf_counter() - t0

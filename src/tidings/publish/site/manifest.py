@@ -23,7 +23,7 @@ def atomic_write(path: Path, data: bytes, made_dirs: set[Path] | None = None) ->
         path.parent.mkdir(parents=True, exist_ok=True)
         if made_dirs is not None:
             made_dirs.add(path.parent)
-    tmp = path.parent / f".tmp-{os.getpid()}-{path.name}"
+    tmp = path.parent / f".tidings-tmp-{os.getpid()}-{path.name}"
     try:
         with open(tmp, "wb") as f:
             f.write(data)

@@ -31,12 +31,21 @@ def _sentence(rng: random.Random, zh: bool, words: int) -> str:
 
 
 def body(rng: random.Random, zh: bool, size: int, cover: str) -> str:
+    """About `size` bytes of HTML shaped like a Sina article (see the seed post): indented paragraphs with a
+    style attribute, a captioned image every few paragraphs, a link now and then. About 70% is text."""
     parts = []
     if cover and rng.random() < 0.5:
-        parts.append(f'<figure><img src="{cover}" alt=""></figure>')  # no referrerpolicy: the site adds it
-    n = 0
+        parts.append(f'<div class="img_wrapper"><img src="{cover}" alt="图"><span class="img_descr">图</span></div>')
+    n = k = 0
     while n < size:
-        p = f"<p>{_sentence(rng, zh, 30)}{_sentence(rng, not zh, 12)} <a href=\"https://example.com/{n}\">link</a></p>"
+        k += 1
+        if k % 4 == 0:
+            p = (f'<div class="img_wrapper"><img src="https://n.sinaimg.example/news/2024/{rng.randrange(10**8):08d}'
+                 f'/w640h398/{rng.randrange(16**12):012x}.jpg" alt=""><span class="img_descr">'
+                 f'{"".join(rng.choices(ZH, k=3))}</span></div>')
+        else:
+            link = f' <a href="https://example.com/{n}" target="_blank">{rng.choice(EN)}</a>' if k % 3 == 0 else ""
+            p = f'<p cms-style="font-L">\u3000\u3000{_sentence(rng, zh, 25)}{_sentence(rng, not zh, 8)}{link}</p>'
         parts.append(p)
         n += len(p.encode())
     return "".join(parts)

@@ -10,15 +10,20 @@ A shard whose pages did not change keeps its bundle.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
 from pathlib import Path
 
 SHARD_MAX = 500
+# Pagefind runs at once. One run keeps ~1.3 of 2 cores busy; two at a time are ~25% faster here, and
+# at ≤ SHARD_MAX pages each stay near 120 MB, so the pair stays well inside the memory budget.
+WORKERS = min(2, os.cpu_count() or 1)
 BUNDLE_DIR = "_pagefind"
 # Files of Pagefind's own UIs; the search page uses only the JS API (pagefind.js + worker + wasm).
 _UI_FILES = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-component-ui.js", "pagefind-component-ui.css",
@@ -106,6 +111,19 @@ def index_shard(out_dir: Path, shard: Shard, exe: Path | None = None) -> None:
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def index_shards(out_dir: Path, shards: list[Shard], done=None) -> None:
+    """Index `shards`, WORKERS at a time; `done(shard)` is called as each one is in place."""
+    if not shards:
+        return
+    exe = executable()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        futures = {pool.submit(index_shard, out_dir, shard, exe): shard for shard in shards}
+        for future in as_completed(futures):
+            future.result()
+            if done:
+                done(futures[future])
 
 
 def remove_bundles(out_dir: Path, keep: Iterable[str]) -> list[str]:
