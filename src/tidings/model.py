@@ -71,6 +71,7 @@ class Entry:
     updated: datetime | None = None
     content: str = ""  # item HTML as the feed gave it (or after cleaning, see `clean`)
     cover: str = ""  # cover image URL, '' when none
+    cover_explicit: bool = False  # the feed named it (enclosure, media:thumbnail, JSON image)
     tags: list[str] = field(default_factory=list)
     base: str = ""  # base URL for resolving relative links (xml:base, else item link, else feed link)
 

@@ -236,7 +236,7 @@ def _entry(source: Source, *, guid: str, link: str, title: str, date_raw: str, c
             cover = urljoin(base, html.unescape(m.group(1)))
     return Entry(source_key=source.key, id=item_id(guid, link, title, date_raw), title=title, link=link,
                  guid=guid, author=author, published=published, updated=updated, content=content,
-                 cover=cover, tags=tags, base=base or link)
+                 cover=cover, cover_explicit=any(covers), tags=tags, base=base or link)
 
 
 def _finish(feed: ParsedFeed, entries: list[Entry]) -> ParsedFeed:

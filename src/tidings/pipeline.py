@@ -115,9 +115,10 @@ class Cleaner:
         # characters no XML/HTML file may hold; the published HTML also gets mojibake repair.
         e.content = self._strip_invalid(e.content)
         html = self._clean_html(self._clean_text(e.content), e.base or e.link, self.rules)
-        # The parser's choice (enclosure, media, JSON image, else first <img>) is only a candidate:
-        # pick_cover skips tracking pixels, icons and QR codes.
-        e.cover = self._pick_cover(html, [e.cover] if e.cover else [], e.base or e.link)
+        # The feed's own cover (enclosure, media, JSON image) comes first; then the images of the cleaned
+        # HTML, where pick_cover skips tracking pixels, icons, QR codes and blocks the site rules remove.
+        explicit = [e.cover] if e.cover and e.cover_explicit else []
+        e.cover = self._pick_cover(html, explicit, e.base or e.link, self.rules)
         return e, html
 
 
