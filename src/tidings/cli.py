@@ -75,7 +75,8 @@ def summary(report) -> str:
         waiting = sum(o.status in ("waiting", "backoff") for o in outcomes)
         fetched = sum(o.status in ("new", "failed") for o in outcomes)
         lines.append(f"{len(outcomes)} sources: {fetched} fetched, {nm} not modified, {waiting} not due yet, "
-                     f"{len(report.failed)} failing; {report.new} new items, {report.changed} changed")
+                     f"{len(report.failed)} failing; {report.new} new items, {report.changed} changed"
+                     + (f", {report.filtered} filtered out" if report.filtered else ""))
     if report.hexo is not None:
         h = report.hexo
         lines.append(f"hexo posts: {h.written} written, {h.unchanged} unchanged, {h.deleted} deleted")
@@ -83,6 +84,10 @@ def summary(report) -> str:
         s = report.site
         lines.append(f"site: {getattr(s, 'written', '?')} files written, {getattr(s, 'unchanged', '?')} unchanged, "
                      f"{getattr(s, 'deleted', '?')} deleted")
+    notes = [(o, n) for o in outcomes for n in o.notes]
+    if notes:
+        lines.append("warnings:")
+        lines += [f"  ! {o.source.label}: {n}" for o, n in notes]
     if report.failed:
         lines.append("failed sources:")
         lines += [f"  ✗ {o.source.label} <{o.source.url}>: {o.reason}" for o in report.failed]

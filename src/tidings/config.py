@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .filters import ItemFilter
 from .model import Source
 
 
@@ -73,11 +74,36 @@ class FetchSettings(_Strict):
     retries: int = Field(2, ge=0, le=10)
     user_agent: str = "tidings/0.1 (+https://github.com/tidings)"
     per_host: int = Field(4, ge=1, le=256)  # politeness: at most this many requests to one host at once
-    allow_private: bool = False
+    allow_private: bool = False  # full-text requests may go to loopback/private addresses
+    full_text_min_chars: int = Field(400, ge=0)  # `full_text: auto` fetches items with less text than this
     interval: float = Field(1800, ge=60)  # seconds between runs when nothing else is known (cron period)
     min_interval: float = Field(600, ge=0)  # never fetch one source more often, whatever it asks
     max_interval: float = Field(86400, ge=60)
     backoff_cap: float = Field(86400, ge=60)  # longest wait after failures (a source is never disabled)
+
+
+FilterRule = str | dict[str, str]
+
+
+def _check_filters(rules: list) -> list:
+    from .filters import FilterError, compile_rule
+
+    for rule in rules:
+        try:
+            compile_rule(rule)
+        except FilterError as e:
+            raise ValueError(str(e)) from None
+    return rules
+
+
+class FilterSettings(_Strict):
+    include: list[FilterRule] = Field(default_factory=list)
+    exclude: list[FilterRule] = Field(default_factory=list)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _rules_ok(cls, v: list) -> list:
+        return _check_filters(v)
 
 
 class SourceSettings(_Strict):
@@ -91,6 +117,13 @@ class SourceSettings(_Strict):
     full_text: bool | Literal["auto"] = False
     retain_days: float | None = Field(None, gt=0)
     retain_per_source: int | None = Field(None, ge=1)
+    include: list[FilterRule] = Field(default_factory=list)
+    exclude: list[FilterRule] = Field(default_factory=list)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _rules_ok(cls, v: list) -> list:
+        return _check_filters(v)
 
     @field_validator("timezone")
     @classmethod
@@ -136,6 +169,7 @@ class Config(_Strict):
     theme_dir: Path | None = None
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     rules: dict[str, Any] = Field(default_factory=dict)
+    filters: FilterSettings = Field(default_factory=FilterSettings)
     retain_days: float | None = Field(None, gt=0)  # default for every source; none = keep forever
     retain_per_source: int | None = Field(None, ge=1)
     stale_days: float = Field(7, gt=0)  # `sources check` flags a source that published nothing this long
@@ -168,7 +202,9 @@ class Config(_Strict):
                               limit=s.limit, timezone=s.timezone or self.site.timezone,
                               clean=self.hexo.clean if self.hexo else True, full_text=s.full_text,
                               retain_days=s.retain_days or self.retain_days,
-                              retain_per_source=s.retain_per_source or self.retain_per_source))
+                              retain_per_source=s.retain_per_source or self.retain_per_source,
+                              item_filter=ItemFilter.from_rules(self.filters.include + s.include,
+                                                                self.filters.exclude + s.exclude)))
         return out
 
 

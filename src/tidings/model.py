@@ -23,6 +23,7 @@ class Source:
     full_text: bool | str = False  # False | True | "auto"
     retain_days: float | None = None  # prune items published longer ago than this
     retain_per_source: int | None = None  # keep only the newest N items of this source
+    item_filter: object | None = None  # filters.ItemFilter; None = publish everything
 
     @property
     def key(self) -> str:

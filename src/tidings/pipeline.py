@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 import os
 import time
@@ -18,6 +20,7 @@ from .parse import ParseError, parse_feed
 from .schedule import Policy, is_due, next_fetch_after_failure, next_fetch_after_success
 from .store import Store
 
+log = logging.getLogger("tidings")
 Progress = Callable[..., None]  # progress(event, **details); events: start, source, stage
 
 
@@ -32,6 +35,8 @@ class SourceOutcome:
     new: int = 0
     changed: int = 0
     reason: str = ""
+    filtered: int = 0
+    notes: list[str] = field(default_factory=list)  # problems that did not fail the source
 
 
 @dataclass(slots=True)
@@ -52,6 +57,10 @@ class RunReport:
     @property
     def changed(self) -> int:
         return sum(o.changed for o in self.outcomes)
+
+    @property
+    def filtered(self) -> int:
+        return sum(o.filtered for o in self.outcomes)
 
     @property
     def exit_code(self) -> int:
@@ -122,6 +131,68 @@ class Cleaner:
         return e, html
 
 
+_TAGS = re.compile(r"<[^>]+>")
+
+
+class FullText:
+    """Fetches the article page of new items from `full_text` sources and extracts the story.
+
+    Only items not yet in the store are fetched, so a page is fetched once; with `full_text: auto`
+    only items whose cleaned text is shorter than `fetch.full_text_min_chars`. Requests go through
+    the SSRF guard: never to loopback/private/link-local addresses unless `fetch.allow_private`.
+    """
+
+    def __init__(self, cfg: Config, rules):
+        f = cfg.fetch
+        self.opts, self.rules = f, rules
+        self.concurrency = max(1, min(f.concurrency, 4))
+
+    def wanted(self, source: Source, html: str) -> bool:
+        if source.full_text is True:
+            return True
+        return source.full_text == "auto" and len(_TAGS.sub("", html).strip()) < self.opts.full_text_min_chars
+
+    def enrich(self, store: Store, source: Source, pairs: list[tuple[Entry, str]]) -> tuple[list[tuple], list[str]]:
+        """(entry, html) → (entry, html, fulltext); notes say which articles could not be fetched."""
+        known = store.known_ids(source.key)
+        todo = [i for i, (e, html) in enumerate(pairs) if e.id not in known and e.link and self.wanted(source, html)]
+        out = [(e, html, False) for e, html in pairs]
+        if not todo:
+            return out, []
+        pages = asyncio.run(self._fetch([pairs[i][0].link for i in todo]))
+        notes = []
+        from .clean import extract_article, pick_cover
+
+        for i, page in zip(todo, pages):
+            e, html = pairs[i]
+            if isinstance(page, Exception):
+                notes.append(f"full text of {e.link}: {page}")
+                continue
+            article = extract_article(page, e.link, self.rules)
+            if not article:
+                notes.append(f"full text of {e.link}: no article found on the page")
+                continue
+            if not e.cover:
+                e.cover = pick_cover(article, [], e.link, self.rules)
+            out[i] = (e, article, True)
+        return out, notes
+
+    async def _fetch(self, urls: list[str]) -> list:
+        import httpx
+
+        from .clean import fetch_article
+
+        sem = asyncio.Semaphore(self.concurrency)
+        o = self.opts
+        async with httpx.AsyncClient(headers={"User-Agent": o.user_agent}, follow_redirects=False) as client:
+            async def one(url: str):
+                async with sem:
+                    return await fetch_article(client, url, allow_private=o.allow_private, max_bytes=o.max_bytes,
+                                               max_redirects=o.max_redirects, timeout=o.timeout)
+
+            return await asyncio.gather(*(one(u) for u in urls), return_exceptions=True)
+
+
 def newest(entries: list[Entry], limit: int) -> list[Entry]:
     """The newest `limit` entries; undated ones keep their feed position and count as newest."""
     far = datetime.max.replace(tzinfo=timezone.utc)
@@ -152,7 +223,7 @@ class Schedule:
 # --- stages -----------------------------------------------------------------------------------------
 
 def ingest(store: Store, result: FetchResult, clean: Cleaner, now: float | None = None,
-           schedule: Schedule | None = None) -> SourceOutcome:
+           schedule: Schedule | None = None, full_text: FullText | None = None) -> SourceOutcome:
     """parse → clean → store for one fetched source. Never raises for a bad feed."""
     source = result.source
     now = now or time.time()
@@ -176,10 +247,31 @@ def ingest(store: Store, result: FetchResult, clean: Cleaner, now: float | None 
     except RecursionError:
         return failed("nested too deeply to parse")
     pairs = [clean(e) for e in newest(feed.entries, source.limit)]
-    new, changed = store.upsert_entries(pairs, now=now)
+    rows, notes = (full_text.enrich(store, source, pairs) if full_text and source.full_text
+                   else ([(e, html, False) for e, html in pairs], []))
+    flt = source.item_filter
+    staged = []
+    for e, html, fulltext in rows:
+        ok = flt is None or flt.accepts(title=e.title, content=html, author=e.author, link=e.link,
+                                        categories=source.categories + e.tags)
+        staged.append((e, html, "published" if ok else "filtered", fulltext))
+    new, changed = store.upsert_entries(staged, now=now)
     store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
                          next_fetch=schedule.after_success(now, result, feed.ttl_minutes))
-    return SourceOutcome(source, "new", new=new, changed=changed)
+    for note in notes:
+        log.warning("%s: %s", source.label, note)
+    return SourceOutcome(source, "new", new=new, changed=changed, notes=notes,
+                         filtered=sum(r[2] == "filtered" for r in staged))
+
+
+def apply_filter_changes(store: Store, sources: list[Source]) -> None:
+    """Items are filtered once, when first stored; when a source's filters change, re-evaluate it once."""
+    for s in sources:
+        fp = s.item_filter.fingerprint if s.item_filter is not None and s.item_filter.active else ""
+        key = f"filter:{s.key}"
+        if (store.get_meta(key) or "") != fp:
+            store.refilter(s, s.item_filter.accepts if fp else (lambda **_: True))
+            store.set_meta(key, fp)
 
 
 def _not_due(store: Store, source: Source) -> SourceOutcome:
@@ -200,6 +292,7 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     outcomes = [_not_due(store, s) for s in configured if s not in sources]
     cleaner = Cleaner(cfg)
     schedule = Schedule(cfg, interval)
+    full_text = FullText(cfg, cleaner.rules) if any(s.full_text for s in sources) else None
     validators = {s.key: (st.etag, st.last_modified) for s in sources for st in [store.source_state(s.key)]}
     progress("start", stage="fetch", total=len(sources))
 
@@ -208,7 +301,7 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
 
     def ingest_one(result: FetchResult) -> None:
-        outcome = ingest(store, result, cleaner, schedule=schedule)
+        outcome = ingest(store, result, cleaner, schedule=schedule, full_text=full_text)
         outcomes.append(outcome)
         progress("source", outcome=outcome)
 
@@ -257,10 +350,10 @@ def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: 
     started = time.monotonic()
     report = RunReport()
     with RunLock(cfg.store_path), Store(cfg.store_path) as store:
+        store.sync_sources(cfg.feed_sources())
+        apply_filter_changes(store, cfg.feed_sources())
         if do_fetch:
             report.outcomes = fetch(cfg, store, progress, force=force, interval=interval)
-        else:
-            store.sync_sources(cfg.feed_sources())
         if do_build:
             report.hexo, report.site = build(cfg, store, progress)
     report.seconds = time.monotonic() - started

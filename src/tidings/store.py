@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS items(
   tags TEXT NOT NULL DEFAULT '[]',
   hash TEXT NOT NULL,
   state TEXT NOT NULL DEFAULT 'published',
+  fulltext INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (source_key, id)
 );
 CREATE INDEX IF NOT EXISTS items_by_date ON items(state, published DESC);
@@ -127,6 +128,13 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add columns that later versions introduced to a store an earlier version created."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
+        if "fulltext" not in have:
+            self.db.execute("ALTER TABLE items ADD COLUMN fulltext INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self.db.close()
@@ -202,41 +210,73 @@ class Store:
             self.db.row_factory = None
 
     # --- items --------------------------------------------------------------------------------
-    def upsert_entries(self, entries: Iterable[tuple[Entry, str]], now: float | None = None) -> tuple[int, int]:
-        """Store (entry, html) pairs. Returns (new, changed). Tombstoned and filtered items stay as they are."""
+    def upsert_entries(self, entries: Iterable[tuple], now: float | None = None) -> tuple[int, int]:
+        """Store (entry, html[, state[, fulltext]]) tuples. Returns (new, changed).
+
+        `state` ('published' or 'filtered') applies to new items only: a known item keeps its state
+        (tombstones stay dead; filters are re-evaluated only when they change, see `refilter`). A known
+        full-text item keeps its fetched article when the feed's summary changes.
+        """
         now = now or time.time()
         new = changed = 0
         with self.transaction():
-            for e, html in entries:
+            for e, html, *rest in entries:
+                state = rest[0] if rest else "published"
+                fulltext = bool(rest[1]) if len(rest) > 1 else False
                 row = self.db.execute(
-                    "SELECT hash, state, published, has_date FROM items WHERE source_key = ? AND id = ?",
+                    "SELECT hash, state, published, fulltext, html FROM items WHERE source_key = ? AND id = ?",
                     (e.source_key, e.id),
                 ).fetchone()
                 h = e.content_hash()
+                tags = json.dumps(e.tags, ensure_ascii=False)
                 if row is None:
                     published = _ts(e.published) if e.published else now
                     self.db.execute(
                         "INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
-                        "first_seen, last_seen, content, html, cover, tags, hash, state) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'published')",
+                        "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (e.source_key, e.id, e.guid, e.link, e.title, e.author, published, e.published is not None,
-                         _ts(e.updated), now, now, e.content, html, e.cover, json.dumps(e.tags, ensure_ascii=False), h),
+                         _ts(e.updated), now, now, e.content, html, e.cover, tags, h, state, fulltext),
                     )
-                    new += 1
-                elif row[1] != "published" or row[0] == h:
+                    new += state == "published"
+                elif row[1] not in ("published", "filtered") or row[0] == h:
                     self.db.execute("UPDATE items SET last_seen = ? WHERE source_key = ? AND id = ?",
                                     (now, e.source_key, e.id))
                 else:
                     # Keep the first-seen date for undated items so a post does not move on every edit.
                     published = _ts(e.published) if e.published else row[2]
+                    if row[3] and not fulltext:
+                        html, fulltext = row[4], True
                     self.db.execute(
                         "UPDATE items SET guid=?, link=?, title=?, author=?, published=?, has_date=?, updated=?, "
-                        "last_seen=?, content=?, html=?, cover=?, tags=?, hash=? WHERE source_key=? AND id=?",
+                        "last_seen=?, content=?, html=?, cover=?, tags=?, hash=?, fulltext=? "
+                        "WHERE source_key=? AND id=?",
                         (e.guid, e.link, e.title, e.author, published, e.published is not None, _ts(e.updated), now,
-                         e.content, html, e.cover, json.dumps(e.tags, ensure_ascii=False), h, e.source_key, e.id),
+                         e.content, html, e.cover, tags, h, fulltext, e.source_key, e.id),
                     )
-                    changed += 1
+                    changed += row[1] == "published"
         return new, changed
+
+    def refilter(self, source: Source, accepts) -> tuple[int, int]:
+        """Re-evaluate the source's published and filtered items with `accepts(row) -> bool`.
+
+        Returns (now filtered, now published) counts of items whose state changed.
+        """
+        flips = []
+        for r in self.db.execute("SELECT id, title, html, author, link, tags, state FROM items "
+                                 "WHERE source_key = ? AND state IN ('published', 'filtered')", (source.key,)):
+            ok = accepts(title=r[1], content=r[2], author=r[3], link=r[4],
+                         categories=source.categories + json.loads(r[5]))
+            want = "published" if ok else "filtered"
+            if want != r[6]:
+                flips.append((want, source.key, r[0]))
+        if flips:
+            with self.transaction():
+                self.db.executemany("UPDATE items SET state = ? WHERE source_key = ? AND id = ?", flips)
+        return (sum(f[0] == "filtered" for f in flips), sum(f[0] == "published" for f in flips))
+
+    def ids_with_fulltext(self, key: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = ? AND fulltext = 1", (key,))}
 
     def prune(self, source: Source, now: float | None = None) -> int:
         """Apply the source's retention: old or surplus items become tombstones (state 'pruned').
