@@ -93,6 +93,18 @@ def add_one(store_path: Path, k: int) -> None:
     store.close()
 
 
+def write_floor(tmp: Path, files: int, size: int = 8000) -> float:
+    """Seconds to write `files` files of `size` bytes the way the site does (temp file + rename, ~30 per
+    directory), with no rendering: what this machine's file system costs before any Python work."""
+    from tidings.publish.site.manifest import atomic_write
+
+    root, data, dirs = tmp / "floor", b"x" * size, set()
+    t0 = time.perf_counter()
+    for i in range(files):
+        atomic_write(root / str(i // 30) / f"{i}.html", data, dirs)
+    return time.perf_counter() - t0
+
+
 def hexo_comparison(store_path: Path, n: int) -> dict:
     """Time `hexo generate` on the same items (SPEC §8: site without search ≥ 30× faster)."""
     raise NotImplementedError("hexo comparison is wired by the pipeline owner")
@@ -151,6 +163,9 @@ def main() -> None:
             pf = f"{r['pagefind_rss_mb']:.0f}" if r["indexed"] else "–"
             print(f"| {name} | {r['seconds']:.2f} | {r['search_seconds']:.2f} | {r['written']} | {shards} "
                   f"| {r['rss_mb']:.0f} | {pf} |")
+        files = next(r for name, r in rows if name.startswith("full build"))["written"]
+        print(f"\nFile-system floor: writing {files} files of 8 KB (temp file + rename, no rendering) takes "
+              f"{write_floor(tmp, files):.2f} s on this machine.")
         if args.hexo:
             print(hexo_comparison(tmp / "bench.db", args.items))
 

@@ -29,6 +29,11 @@ def _h(*parts: str) -> str:
     return h.hexdigest()
 
 
+def _web(link: str) -> str:
+    """Only http(s) links become hrefs (a feed may carry javascript: or data: links)."""
+    return link if link.lower().startswith(("https://", "http://")) else ""
+
+
 class Builder:
     def __init__(self, store, cfg, out_dir: Path, progress=None):
         from . import SiteReport
@@ -39,15 +44,16 @@ class Builder:
         self.tz = ZoneInfo(cfg.timezone)
         self.t = render.strings(cfg.language)
         self.base_url = cfg.url.rstrip("/") + "/"
-        self.env = render.environment(cfg.theme_dir)
+        theme = Path(cfg.theme_dir) if cfg.theme_dir else None
+        self.env = render.environment(theme)
         config = json.dumps({k: str(v) for k, v in dataclasses.asdict(cfg).items()}, sort_keys=True)
-        self.fp = render.fingerprint(self.env, cfg.theme_dir, config)
+        self.fp = render.fingerprint(self.env, theme, config)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.out = Output(out_dir, self.fp)
         # Same templates and config as last time: most pages will be skipped, so stream the items without
         # their HTML and fetch it only for the pages that are rendered. Otherwise stream everything.
         self.light = bool(self.out.old_files) and self.out.old_fingerprint == self.fp
-        self.static = render.static_files(cfg.theme_dir)
+        self.static = render.static_files(theme)
         if not cfg.search:
             self.static.pop("search.js", None)
         self.static_v = _h(*(p.read_bytes().hex() for p in self.static.values()))[:10]
@@ -111,7 +117,8 @@ class Builder:
         self.page("item.html", path, fp, item=it, s=s, body=Markup(body), crumbs=self.crumbs(names),
                   page_title=it.title, description=s.excerpt or it.title, og_type="article",
                   og_image=it.cover, show_cover=bool(it.cover) and it.cover not in body,
-                  source=it.source or (names[0] if names else ""), newer=newer, older=older)
+                  source=it.source or (names[0] if names else ""), newer=newer, older=older,
+                  original=_web(it.link))
 
     def listing_page(self, kind: str, page: lists.Page, items: list, **extra) -> None:
         keys = "\n".join(s.key for s in items)
@@ -235,7 +242,7 @@ class Builder:
 
     def feed_item(self, it, path: str, s: render.Summary) -> feeds.FeedItem:
         """Body and summary are filled in only if a feed that lists the item is rendered (load_feed)."""
-        return feeds.FeedItem(urls.absolute(self.base_url, path), it.link, it.title, it.html or None, s,
+        return feeds.FeedItem(urls.absolute(self.base_url, path), _web(it.link), it.title, it.html or None, s,
                               it.published, it.updated, it.author, list(it.categories), it.cover, s.key,
                               (it.source_key, it.id))
 
