@@ -103,6 +103,12 @@ def test_home_category_article(page, site):
     assert pg.locator("ol.cards img").count() >= 1
     _check_images(pg)
     _shot(pg, "home")
+    pg.emulate_media(color_scheme="dark")
+    pg.set_viewport_size({"width": 390, "height": 844})
+    _shot(pg, "home-dark-mobile")
+    assert pg.evaluate("getComputedStyle(document.body).backgroundColor") != "rgb(253, 253, 252)"
+    pg.emulate_media(color_scheme="light")
+    pg.set_viewport_size({"width": 1100, "height": 900})
     pg.click("ul.chips a:has-text('金融')")
     pg.wait_for_load_state()
     assert "/c/%E9%87%91%E8%9E%8D/" in pg.url
