@@ -105,9 +105,33 @@ def write_floor(tmp: Path, files: int, size: int = 8000) -> float:
     return time.perf_counter() - t0
 
 
-def hexo_comparison(store_path: Path, n: int) -> dict:
-    """Time `hexo generate` on the same items (SPEC §8: site without search ≥ 30× faster)."""
-    raise NotImplementedError("hexo comparison is wired by the pipeline owner")
+def hexo_comparison(store_path: Path, tmp: Path) -> dict:
+    """Time `hexo generate` on the same items, written as posts by tidings (SPEC §8: the built-in site
+    without search must be ≥ 30× faster). Uses the test harness's Hexo (npm, cached) and minimal theme."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from hexo_harness import ensure_hexo, make_site
+
+    from tidings.publish.hexo import build_posts
+    from tidings.store import Store
+
+    ensure_hexo()
+    site = make_site(tmp / "hexo-site")
+    store = Store(store_path)
+    t0 = time.perf_counter()
+    report = build_posts(store, site, preset="seed", clean=True, timezone="Asia/Shanghai")
+    posts_s = time.perf_counter() - t0
+    store.close()
+    timer = ["/usr/bin/time", "-f", "%M"] if Path("/usr/bin/time").exists() else []
+    cmd = timer + ["node", str(site / "node_modules" / "hexo" / "bin" / "hexo"), "generate"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=site, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"hexo generate failed:\n{proc.stderr[-2000:]}")
+    rss_kb = int(proc.stderr.strip().splitlines()[-1]) if timer else 0
+    pages = sum(1 for _ in (site / "public").rglob("*.html"))
+    return {"posts": report.written, "posts_seconds": posts_s, "seconds": seconds, "rss_mb": rss_kb / 1024,
+            "pages": pages}
 
 
 def main() -> None:
@@ -167,7 +191,13 @@ def main() -> None:
         print(f"\nFile-system floor: writing {files} files of 8 KB (temp file + rename, no rendering) takes "
               f"{write_floor(tmp, files):.2f} s on this machine.")
         if args.hexo:
-            print(hexo_comparison(tmp / "bench.db", args.items))
+            h = hexo_comparison(tmp / "bench.db", tmp)
+            ours = next(r for name, r in rows if name == "full build, search off")["seconds"]
+            print(f"\nHexo, same run: tidings wrote {h['posts']} posts in {h['posts_seconds']:.2f} s; "
+                  f"`hexo generate` (Hexo 8, minimal theme) took {h['seconds']:.1f} s, peak RSS {h['rss_mb']:.0f} MB, "
+                  f"{h['pages']} pages.\n\n| | seconds | ratio |\n|---|---:|---:|\n"
+                  f"| hexo generate | {h['seconds']:.2f} | 1× |\n"
+                  f"| tidings site, full build, search off | {ours:.2f} | {h['seconds'] / ours:.1f}× faster |")
 
 
 if __name__ == "__main__":
