@@ -97,6 +97,8 @@ def _check_filters(rules: list) -> list:
 
 
 class FilterSettings(_Strict):
+    """`include` / `exclude` rules (see filters.py): globally under `filters:`, and on each source."""
+
     include: list[FilterRule] = Field(default_factory=list)
     exclude: list[FilterRule] = Field(default_factory=list)
 
@@ -106,7 +108,7 @@ class FilterSettings(_Strict):
         return _check_filters(v)
 
 
-class SourceSettings(_Strict):
+class SourceSettings(FilterSettings):
     url: str | None = None
     route: str | None = None
     category: str = ""
@@ -117,13 +119,6 @@ class SourceSettings(_Strict):
     full_text: bool | Literal["auto"] = False
     retain_days: float | None = Field(None, gt=0)
     retain_per_source: int | None = Field(None, ge=1)
-    include: list[FilterRule] = Field(default_factory=list)
-    exclude: list[FilterRule] = Field(default_factory=list)
-
-    @field_validator("include", "exclude")
-    @classmethod
-    def _rules_ok(cls, v: list) -> list:
-        return _check_filters(v)
 
     @field_validator("timezone")
     @classmethod
