@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import email.utils
 import random
+import re
 import time
 import zlib
 from collections import defaultdict
@@ -41,7 +42,8 @@ class _Failure(Exception):
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:g} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+    """`15 MiB` for whole MiB, else the exact byte count (never `15 MiB > 15 MiB`)."""
+    return f"{n // (1 << 20)} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n:,} bytes"
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -266,9 +268,13 @@ async def _attempt(client: httpx.AsyncClient, source: Source, headers: dict[str,
         raise _Failure(f"{type(e).__name__}: {_short(e)}") from None
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
+
+
 def _short(e: Exception) -> str:
-    text = str(e) or type(e).__name__
-    return text.splitlines()[0][:200]
+    """First line, printable (it may quote a server's bytes and ends up on a terminal), ≤ 200 chars."""
+    text = (str(e) or type(e).__name__).splitlines() or [type(e).__name__]
+    return _UNPRINTABLE.sub("?", text[0])[:200]
 
 
 async def fetch_one(client: httpx.AsyncClient, source: Source, opts: FetchOptions, *,

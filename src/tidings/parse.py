@@ -56,14 +56,15 @@ _XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.I)
 
 MAX_ITEMS = 10000  # more items than any real feed carries: the rest is refused, not parsed
-# A tree costs ~100-200 bytes per XML element and ~60 bytes per JSON value, so a 15 MiB body of `<a/>`
-# or `{},` would need ~0.5-1 GB. Bodies above SCAN_BYTES are counted first (in C, without building
-# anything) and refused when they hold more than these; real feeds of MAX_ITEMS items stay far below.
-MAX_XML_ELEMENTS = 1_000_000
+# A tree costs ~200-400 bytes per XML element or attribute (with its text) and ~60 bytes per JSON
+# value, so a 15 MiB body of `<a>x</a>`, `<a b="" c=""/>` or `{},` would need 0.4-1 GB. Bodies above
+# SCAN_BYTES are counted first (in C, without building anything) and refused when they hold more than
+# these; a real feed of MAX_ITEMS items has ~20 elements and attributes per item.
+MAX_XML_NODES = 500_000
 MAX_JSON_VALUES = 2_000_000
 SCAN_BYTES = 1 << 20
+MAX_DATE_CHARS = 128
 _CDATA_OR_COMMENT = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.S)
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 
 
 def charset_of(content_type: str) -> str | None:
@@ -120,7 +121,18 @@ def _xml_root(text: str, base_url: str) -> etree._Element:
                 return etree.fromstring(fixed, parser, base_url=base_url or None)
             except etree.XMLSyntaxError as e2:
                 e = e2
-        raise ParseError(f"malformed XML: {e}") from None
+        raise ParseError(f"malformed XML: {_reason(e)}") from None
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
+
+
+def _reason(e: Exception, limit: int = 200) -> str:
+    """A parser's message as one printable line: libxml2 quotes the document, and the reason is shown on
+    the operator's terminal and stored (no C1 escapes, bidi overrides or newlines from a stranger)."""
+    text = " ".join(str(e).split())
+    text = _UNPRINTABLE.sub("?", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _BAD_CHARREF = re.compile(r"&#(?:[0-9]{1,12}|[xX][0-9a-fA-F]{1,12});")
@@ -137,29 +149,33 @@ def _drop_bad_charref(m: re.Match) -> str:
 
 
 def _check_elements(data: bytes) -> None:
-    """Refuse a document with more than MAX_XML_ELEMENTS elements before building its tree."""
-    def start_tags(b: bytes) -> int:  # bytes.count: no allocation per match
-        return b.count(b"<") - b.count(b"</") - b.count(b"<!") - b.count(b"<?")
+    """Refuse a document with more than MAX_XML_NODES elements + attributes before building its tree."""
+    def nodes(b: bytes) -> int:  # bytes.count only: no allocation per match
+        tags = b.count(b"<") - b.count(b"</") - b.count(b"<!") - b.count(b"<?")
+        return tags + b.count(b"=")  # every attribute has an `=`; some `=` are text (an upper bound)
 
-    if len(data) <= SCAN_BYTES or start_tags(data) <= MAX_XML_ELEMENTS:
+    if len(data) <= SCAN_BYTES or nodes(data) <= MAX_XML_NODES:
         return
     # The quick count includes markup inside CDATA sections and comments (HTML content): recount
     # without them. `<` cannot occur raw anywhere else but in tags.
-    n = start_tags(_CDATA_OR_COMMENT.sub(b"", data))
-    if n > MAX_XML_ELEMENTS:
-        raise ParseError(f"too many XML elements ({n}; at most {MAX_XML_ELEMENTS:,} are read)")
+    n = nodes(_CDATA_OR_COMMENT.sub(b"", data))
+    if n > MAX_XML_NODES:
+        raise ParseError(f"too many XML elements and attributes (up to {n:,}; at most {MAX_XML_NODES:,} are read)")
 
 
 def _check_json_values(body: bytes) -> None:
-    """Refuse a JSON body with more than MAX_JSON_VALUES values before decoding it."""
-    def count(b: bytes) -> int:
-        return b.count(b",") + b.count(b"{") + b.count(b"[")
+    """Refuse a JSON body with more than MAX_JSON_VALUES values before decoding it.
 
-    if len(body) <= SCAN_BYTES or count(body) <= MAX_JSON_VALUES:
+    Every value after the first in an array or object follows a comma, so commas + brackets bound the
+    number of Python objects json.loads would make. Commas inside strings count too (no string-aware
+    recount: that would itself allocate one object per string); prose has one every ~60 bytes, so a
+    real feed under the size cap stays far below the limit.
+    """
+    if len(body) <= SCAN_BYTES:
         return
-    n = count(_JSON_STRING.sub(b'""', body))  # commas and brackets inside strings are not values
+    n = body.count(b",") + body.count(b"{") + body.count(b"[")
     if n > MAX_JSON_VALUES:
-        raise ParseError(f"too many JSON values (about {n}; at most {MAX_JSON_VALUES:,} are read)")
+        raise ParseError(f"too many JSON values (up to {n:,}; at most {MAX_JSON_VALUES:,} are read)")
 
 
 def _numeric_entity(m: re.Match) -> str:
@@ -262,7 +278,9 @@ def _parse_rss(root, source: Source, tz, now) -> ParsedFeed:
         raise ParseError("RSS without <channel>")
     feed = ParsedFeed(title=_text(channel.find("title")), link=_text(channel.find("link")))
     ttl = _text(channel.find("ttl"))
-    feed.ttl_minutes = int(ttl) if ttl.isdigit() else None
+    # ASCII digits only ("²".isdigit() is true but int() refuses it); 9 digits at most, so neither
+    # int() (4,300-digit limit) nor ttl * 60.0 (float overflow) can raise on a hostile value.
+    feed.ttl_minutes = int(ttl) if re.fullmatch(r"[0-9]{1,9}", ttl) else None
     where = channel if channel.find("item") is not None else root
     _too_many(int(where.xpath("count(item)")))  # counted in C: no Python object per item
     items = where.findall("item")
@@ -411,7 +429,7 @@ def _parse_json(body: bytes, source: Source, tz, now, url: str) -> ParsedFeed:
     try:
         data = json.loads(body.decode("utf-8-sig", errors="replace"))
     except (ValueError, RecursionError) as e:
-        raise ParseError(f"malformed JSON: {e}") from None
+        raise ParseError(f"malformed JSON: {_reason(e)}") from None
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith("https://jsonfeed.org/version/"):
         raise ParseError("JSON, but not a JSON Feed (no jsonfeed.org version)")
     items = data.get("items")
@@ -470,7 +488,7 @@ _CN_DATE = re.compile(
 def parse_date(raw: str, tz: timezone | ZoneInfo = timezone.utc) -> datetime | None:
     """Parse RFC 2822, ISO 8601 and common Chinese forms; zone-less times are in `tz`. Returns UTC."""
     s = (raw or "").strip()
-    if not s:
+    if not s or len(s) > MAX_DATE_CHARS:  # real dates are ~30 characters; dateutil is slow on megabytes
         return None
     dt = None
     m = _CN_DATE.match(s)
