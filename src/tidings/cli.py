@@ -35,16 +35,20 @@ class Display:
     def __call__(self, event: str, **d) -> None:
         if self.quiet:
             return
-        if event == "start" and d.get("stage") == "fetch":
+        if event == "start":
+            self.stop()
+            label = {"fetch": "fetching", "hexo": "hexo posts", "site": "site"}.get(d["stage"], d["stage"])
             if self.tty:
                 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-                self._progress = Progress(TextColumn("fetching"), BarColumn(), MofNCompleteColumn(),
+                self._progress = Progress(TextColumn(f"{label:10}"), BarColumn(), MofNCompleteColumn(),
                                           TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
                 self._progress.start()
-                self._task = self._progress.add_task("", total=d["total"])
-            else:
+                self._task = self._progress.add_task("", total=d.get("total"))
+            elif d["stage"] == "fetch":
                 log(f"fetching {d['total']} sources")
+            else:
+                log(f"building {label}")
         elif event == "source":
             o = d["outcome"]
             if self._progress is not None:
@@ -52,10 +56,8 @@ class Display:
             else:
                 detail = o.reason if o.status == "failed" else f"{o.new} new, {o.changed} changed"
                 log(f"{o.status:12} {o.source.label} — {detail}")
-        elif event == "start":
-            self.stop()
-            if not self.tty:
-                log(f"building {d['stage']}")
+        elif event == "step" and self._progress is not None:
+            self._progress.update(self._task, completed=d["done"], total=d["total"], description=d.get("what", ""))
 
     def stop(self) -> None:
         if self._progress is not None:

@@ -331,18 +331,19 @@ def build(cfg: Config, store: Store, progress: Progress = _quiet) -> tuple[objec
                                   clean=cfg.hexo.clean, timezone=cfg.site.timezone)
     if cfg.site_dir:
         progress("start", stage="site", total=None)
-        site_report = build_builtin_site(cfg, store)
+        site_report = build_builtin_site(cfg, store, progress)
     return hexo_report, site_report
 
 
-def build_builtin_site(cfg: Config, store: Store):
+def build_builtin_site(cfg: Config, store: Store, progress: Progress = _quiet):
     from .publish.site import SiteConfig, build_site
 
     s = cfg.site
     site_cfg = SiteConfig(title=s.title, url=s.url, timezone=s.timezone, language=s.language, per_page=s.per_page,
                           search=s.search, theme_dir=cfg.resolve(cfg.theme_dir) if cfg.theme_dir else None,
                           description=s.description)
-    return build_site(store, site_cfg, cfg.resolve(cfg.site_dir))
+    return build_site(store, site_cfg, cfg.resolve(cfg.site_dir),
+                      progress=lambda stage, done, total: progress("step", what=stage, done=done, total=total))
 
 
 def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: Progress = _quiet,

@@ -1,0 +1,51 @@
+"""Long work shows a progress bar on a terminal and plain log lines otherwise (SPEC §3)."""
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from feedserver import rss
+from util import write_config
+
+SRC = str(Path(__file__).parents[1] / "src")
+
+
+def _feeds(server, n=6):
+    return [{"category": "c", "source": f"s{i}", "url": server.add(f"/f{i}", rss([{"title": f"t{i}", "guid": str(i)}]),
+                                                                    delay=0.3)} for i in range(n)]
+
+
+def test_progress_bar_on_a_terminal(tmp_path, server):
+    cfg = write_config(tmp_path, _feeds(server))
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": SRC, "COLUMNS": "120", "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "tidings.cli", "run", "-c", str(cfg)], stdin=follower,
+                            stdout=follower, stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(leader)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0, screen
+    assert "fetching" in screen and "━" in screen  # rich's bar
+    assert "6 sources: 6 fetched" in screen
+
+
+def test_plain_log_lines_when_not_a_terminal(tmp_path, server):
+    cfg = write_config(tmp_path, _feeds(server, 3))
+    proc = subprocess.run([sys.executable, "-m", "tidings.cli", "run", "-c", str(cfg)], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=30)
+    assert proc.returncode == 0
+    assert "━" not in proc.stderr and "\x1b[" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if " new " in line or "new  " in line]
+    assert len(lines) == 3 and all("c › s" in line and "1 new, 0 changed" in line for line in lines)
