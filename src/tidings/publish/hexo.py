@@ -28,7 +28,7 @@ from .frontmatter import rfc2822_gmt, yaml_safe_text, yaml_scalar
 from .paths import safe_component, unique_post_path
 
 JOURNAL = ".tidings-journal"  # in _posts: paths written by a build whose ledger is not committed yet
-FORMAT_VERSION = "1"  # bump when the rendering changes, so every post is rewritten once
+FORMAT_VERSION = "2"  # bump when the rendering changes: every post is re-rendered once (rewritten if its bytes differ)
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*(?=\n)")
 _MORE = re.compile(r"<!--\s*more\s*-->", re.I)
 
@@ -47,9 +47,10 @@ def escape_braces(text: str) -> str:
 
 
 def body_html(item: StoredItem, clean: bool) -> str:
+    # yaml_safe_text drops lone surrogates (the store never holds them, but a post must always encode).
     if not clean:
-        return item.content
-    html = item.html
+        return yaml_safe_text(item.content)
+    html = yaml_safe_text(item.html)
     # A blank line ends Hexo's raw-HTML block: what follows would be rendered as Markdown (indented
     # markup as a visible code block). A source's `<!-- more -->` would cut the excerpt.
     html = _MORE.sub("", html)
@@ -90,7 +91,7 @@ def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo) -> str:
     lines += [f"  - {s(c)}" for c in item.categories]
     lines += ["tags:" + ("" if item.tags else " []")] + [f"  - {s(t)}" for t in item.tags]
     lines += [f"author: {s(item.author or item.source)}", f"headimg: {s(item.cover)}",
-              f"thumbnail: {s(item.cover)}", "comments: false", "disableNunjucks: true", f"id: {item.id}",
+              f"thumbnail: {s(item.cover)}", "comments: false", "disableNunjucks: true", f"id: {s(item.id)}",
               f"link: {s(item.link)}", "---", ""]
     return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean)))
 
