@@ -169,9 +169,16 @@ def test_second_process_is_refused_while_one_holds_the_lock(tmp_path, server, ca
 
 def test_retention_prunes_posts_and_pruned_items_never_come_back(tmp_path, server):
     url = server.add("/feed", rss(items(6)))
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "retain_per_source": 2}])
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], site_dir="public",
+                       site={"search": False})
+    assert cli("run", "--force", "-q", "-c", cfg) == 0
+    assert len(list((tmp_path / "public" / "a").rglob("*.html"))) == 6
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "retain_per_source": 2}],
+                       site_dir="public", site={"search": False})
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert sorted(p.stem for p in posts(tmp_path)) == ["Story 4", "Story 5"]
+    pages = sorted((tmp_path / "public" / "a").rglob("*.html"))
+    assert len(pages) == 2 and all("Story 4" in p.read_text() or "Story 5" in p.read_text() for p in pages)
     # the same feed again: the four pruned items stay gone
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert sorted(p.stem for p in posts(tmp_path)) == ["Story 4", "Story 5"]
@@ -206,3 +213,22 @@ def test_one_shot_run_honours_next_fetch_times_unless_forced(tmp_path, server, c
     assert cli("run", "--force", "-q", "-c", cfg) == 3
     assert server.hits["/feed"] == hits["/feed"] + 1
     assert db.execute("select error_count from sources where source='bad'").fetchone()[0] == 2
+
+
+def test_bad_site_rule_is_a_config_error(tmp_path, capsys):
+    cfg = write_config(tmp_path, [], rules={"example.com": {"remove": ["div[[["]}})
+    assert cli("run", "-c", cfg) == 2
+    err = capsys.readouterr().err
+    assert "rules" in err and "example.com" in err and ":" in err.split("rules")[0]
+
+
+def test_site_rules_from_config_remove_boilerplate(tmp_path, server):
+    item = {"title": "Ruled", "guid": "r", "link": "http://news.example.com/r",
+            "description": '<p>story</p><div class="promo">Subscribe now</div>'}
+    url = server.add("/f", rss([item]))
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}],
+                       rules={"news.example.com": {"remove": [".promo"]}})
+    assert cli("run", "-q", "-c", cfg) == 0
+    (post,) = posts(tmp_path)
+    text = post.read_text(encoding="utf-8")
+    assert "story" in text and "Subscribe" not in text

@@ -175,6 +175,17 @@ class Config(_Strict):
     def _rsshub(cls, v: str) -> str:
         return _check_http_url(v)
 
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, v: dict) -> dict:
+        from .clean import RulesError, load_rules
+
+        try:
+            load_rules(v or None)
+        except RulesError as e:
+            raise ValueError(str(e)) from None
+        return v
+
     # Set by load(): the directory relative paths are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True, init=False)
 
