@@ -313,9 +313,6 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
         worker.shutdown(wait=True)
     for f in pending:
         f.result()  # re-raise a bug in ingest here, in the caller's thread
-    for s in sources:
-        if s.retain_days or s.retain_per_source:
-            store.prune(s)
     order = {s.key: i for i, s in enumerate(configured)}
     outcomes.sort(key=lambda o: order[o.source.key])
     return outcomes
@@ -355,6 +352,9 @@ def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: 
         apply_filter_changes(store, cfg.feed_sources())
         if do_fetch:
             report.outcomes = fetch(cfg, store, progress, force=force, interval=interval)
+        for s in cfg.feed_sources():  # retention applies whether or not the source was due
+            if s.retain_days or s.retain_per_source:
+                store.prune(s)
         if do_build:
             report.hexo, report.site = build(cfg, store, progress)
     report.seconds = time.monotonic() - started
