@@ -239,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tidings: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        # Disk full, read-only output, a path blocked by a file: name the path and the reason. What was
+        # written is recorded; the rest is written by the next run.
+        where = f" {e.filename}" if e.filename else ""
+        print(f"tidings: cannot write{where}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_BUG
     except Exception as e:  # noqa: BLE001 - the promised exit 1 with a bug report
         traceback.print_exc()
         print(f"tidings: unexpected error (a bug, please report it): {type(e).__name__}: {e}", file=sys.stderr)

@@ -24,11 +24,14 @@ def write_atomic(path: Path, data: bytes, *, only_if_changed: bool = True) -> bo
             # No fsync: the rename alone makes a killed process leave either the old file or the new
             # one; syncing every post would cost more than the whole render.
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and not e.filename:
+            # ENOSPC/EROFS from write() carry no path: name the file the operator must look at.
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
     return True
 
