@@ -183,7 +183,7 @@ def _declared_1g(h) -> None:
 
 
 def _hang(h) -> None:
-    time.sleep(8)
+    time.sleep(30)
 
 
 def _slow_headers(h) -> None:
@@ -191,7 +191,7 @@ def _slow_headers(h) -> None:
         for c in b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 0\r\n\r\n":
             h.wfile.write(bytes([c]))
             h.wfile.flush()
-            time.sleep(0.1)
+            time.sleep(0.3)
     except OSError:
         pass
 

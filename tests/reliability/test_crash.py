@@ -178,12 +178,15 @@ def test_random_sigkill_then_recovery(tmp_path):
         root = tmp_path / "site"
         root.mkdir()
         kills = finished = in_build = torn = 0
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 70
         rounds = 0
-        while rounds < 40 and (rounds < 24 or kills < 20) and time.monotonic() < deadline:
+        variant = VARIANTS[0]
+        while (rounds < 24 or kills < 20) and time.monotonic() < deadline:
             rounds += 1
             world.mutate()
-            variant = rng.choice(VARIANTS)
+            # A different preset or clean setting each time: every build re-renders (and for the hexo
+            # preset moves) all posts, so there is a long build to be killed in.
+            variant = rng.choice([v for v in VARIANTS if v != variant])
             cfg = world.config(root, variant, drop_feed=rng.choice([None] * 5 + [3]))
             proc = _run(cfg)
             built = threading.Event()
@@ -310,5 +313,59 @@ def test_kill_at_exact_points(tmp_path, point):
             out, err = proc.communicate(timeout=60)
             assert proc.returncode in (-signal.SIGKILL, 0, 3), f"{why}: exit {proc.returncode}\n{err}"
         check_invariants(tmp_path, why)
+    finally:
+        server.stop()
+
+
+SITE_WRAPPER = r"""
+import os, signal, sys
+import tidings.publish.site as site
+import tidings.publish.site.manifest as manifest
+n = int(os.environ["CRASH_AT"])
+state = {"building": False, "calls": 0}
+real_build = site.build_site
+def build_site(*a, **k):
+    state["building"] = True
+    return real_build(*a, **k)
+site.build_site = build_site
+real_replace = os.replace
+def replace(*a, **k):
+    if state["building"]:
+        state["calls"] += 1
+        if state["calls"] == n:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(*a, **k)
+shim = type(os)("os_shim")
+shim.__dict__.update(os.__dict__)
+shim.replace = replace
+manifest.os = shim
+from tidings.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="publish/site does not clean up after a killed build: the temp file of the "
+                                       "page being written stays (see docs/reliability.md, 'Open')")
+def test_site_build_killed_mid_write_leaves_nothing_behind(tmp_path):
+    """The built-in site, killed between writing a page's temp file and renaming it, then rebuilt."""
+    import json
+
+    server = quiet_server()
+    try:
+        world = World(server, random.Random(11))
+        cfg = world.config(tmp_path, VARIANTS[0])
+        data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+        data.update(site_dir="public", site={**data["site"], "search": False})
+        cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        proc = subprocess.run([PY, "-c", SITE_WRAPPER, "run", "--force", "-q", "-c", str(cfg)], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "CRASH_AT": "25"})
+        assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+        _complete_run(cfg, "site")
+        check_invariants(tmp_path, "site")  # the Hexo side (and the store) recovered
+        public = tmp_path / "public"
+        manifest = json.loads((public / ".tidings-manifest.json").read_text(encoding="utf-8"))
+        files = {p.relative_to(public).as_posix() for p in public.rglob("*") if p.is_file()}
+        assert not [f for f in files if "/.tidings-tmp-" in "/" + f], sorted(files)[:5]
+        assert files - {".tidings-manifest.json"} == set(manifest["files"])
     finally:
         server.stop()

@@ -28,7 +28,8 @@ from util import cli, write_config  # noqa: E402
 from tidings.publish.frontmatter import yaml_safe_text  # noqa: E402
 
 CASES = load_cases()
-TIMEOUT = 4  # fetch.timeout for the corpus run (the default is 20 s): the trickling/hanging cases cost this
+TIMEOUT = 10  # fetch.timeout for the corpus run (default 20 s): the trickling/hanging cases cost this, and a
+# loaded machine must still fetch the 15 MB cases within it
 RUN_AND_MEASURE = """
 import sys
 from tidings.cli import main
