@@ -232,3 +232,24 @@ def test_site_rules_from_config_remove_boilerplate(tmp_path, server):
     (post,) = posts(tmp_path)
     text = post.read_text(encoding="utf-8")
     assert "story" in text and "Subscribe" not in text
+
+
+def test_a_bug_on_one_feed_fails_that_source_only(tmp_path, server, monkeypatch, capsys):
+    import tidings.pipeline as pipeline
+
+    good = server.add("/good", rss(items(2)))
+    cursed = server.add("/cursed", rss([{"title": "CURSED", "guid": "x"}]))
+    real = pipeline.Cleaner.__call__
+
+    def flaky(self, e):
+        if e.title == "CURSED":
+            raise KeyError("simulated bug")
+        return real(self, e)
+
+    monkeypatch.setattr(pipeline.Cleaner, "__call__", flaky)
+    cfg = write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
+                                  {"category": "c", "source": "cursed", "url": cursed}])
+    assert cli("run", "-c", cfg) == 3
+    out = capsys.readouterr().out
+    assert "cursed <" in out and "bug while reading the feed: KeyError" in out
+    assert len(posts(tmp_path)) == 2

@@ -5,6 +5,7 @@ import asyncio
 import fcntl
 import logging
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 import os
 import time
@@ -246,6 +247,18 @@ def ingest(store: Store, result: FetchResult, clean: Cleaner, now: float | None 
         return failed(str(e))
     except RecursionError:
         return failed("nested too deeply to parse")
+    try:
+        return _store_feed(store, result, feed, clean, now, schedule, full_text)
+    except RecursionError:
+        return failed("nested too deeply to clean")
+    except Exception as e:  # noqa: BLE001 - a bug on one feed must not stop the others
+        log.exception("%s: unexpected error while reading the feed", source.label)
+        return failed(f"bug while reading the feed: {type(e).__name__}: {e}")
+
+
+def _store_feed(store: Store, result: FetchResult, feed, clean: Cleaner, now: float, schedule: Schedule,
+                full_text: FullText | None) -> SourceOutcome:
+    source = result.source
     pairs = [clean(e) for e in newest(feed.entries, source.limit)]
     rows, notes = (full_text.enrich(store, source, pairs) if full_text and source.full_text
                    else ([(e, html, False) for e, html in pairs], []))
@@ -306,9 +319,22 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
         progress("source", outcome=outcome)
 
     pending = []
+    # Bodies waiting for the ingest thread hold memory: at most 2 × concurrency of them at once.
+    backlog = threading.BoundedSemaphore(2 * cfg.fetch.concurrency)
+
+    def ingest_released(result: FetchResult) -> None:
+        try:
+            ingest_one(result)
+        finally:
+            backlog.release()
+
+    async def queue(result: FetchResult) -> None:
+        while not backlog.acquire(blocking=False):
+            await asyncio.sleep(0.005)
+        pending.append(worker.submit(ingest_released, result))
+
     try:
-        asyncio.run(fetch_all(sources, fetch_options(cfg), state=lambda s: validators[s.key],
-                              on_result=lambda r: pending.append(worker.submit(ingest_one, r))))
+        asyncio.run(fetch_all(sources, fetch_options(cfg), state=lambda s: validators[s.key], on_result=queue))
     finally:
         worker.shutdown(wait=True)
     for f in pending:
