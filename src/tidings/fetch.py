@@ -207,6 +207,7 @@ async def _attempt(client: httpx.AsyncClient, source: Source, headers: dict[str,
         async with asyncio.timeout(opts.timeout):
             async with client.stream("GET", source.url, headers=headers) as resp:
                 if resp.status_code == 304:
+                    await resp.aread()  # an empty body, but reading it keeps the connection for reuse
                     return FetchResult(source, status=304, not_modified=True, final_url=str(resp.url),
                                        etag=resp.headers.get("ETag") or headers.get("If-None-Match"),
                                        last_modified=resp.headers.get("Last-Modified")
