@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import http.server
+import os
+import sys
 import socketserver
 import threading
 from importlib import resources
@@ -77,7 +79,7 @@ def run_demo(out: Path, quiet: bool = False) -> int:
         cfg = config_mod.load(cfg_path)
         display = Display(quiet)
         try:
-            report = run(cfg, progress=display)
+            report = run(cfg, progress=display, force=True)  # a demo always fetches
         finally:
             display.stop()
     finally:
@@ -94,5 +96,10 @@ def run_demo(out: Path, quiet: bool = False) -> int:
     print(summary(report))
     print(f"\nHexo posts: {cfg.resolve(cfg.hexo.dir) / 'source' / '_posts'}")
     print(f"Built-in site: {site}")
-    print(f"Open it with:  tidings serve -c {cfg_path}   →  http://127.0.0.1:8000/")
+    exe = sys.argv[0] if Path(sys.argv[0]).name == "tidings" else "tidings"
+    try:
+        exe = os.path.relpath(exe) if os.path.isabs(exe) and "/" in exe else exe
+    except ValueError:
+        pass
+    print(f"Open it with:  {exe} serve -c {cfg_path}   →  http://127.0.0.1:8000/")
     return report.exit_code
