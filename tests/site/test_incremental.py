@@ -9,10 +9,9 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import jinja2
 import pytest
 
-from tidings.publish.site import build_site, search, urls
+from tidings.publish.site import build_site, render, search, urls
 from tidings.publish.site.build import Builder
 from tidings.publish.site.lists import Paginator
 from tidings.publish.site import samples
@@ -48,8 +47,9 @@ def test_nothing_new_rewrites_nothing(site, monkeypatch):
     store, out = site
     before = mtimes(out)
     renders = []
-    orig = jinja2.Template.render
-    monkeypatch.setattr(jinja2.Template, "render", lambda self, *a, **kw: (renders.append(self.name), orig(self, *a, **kw))[1])
+    cls = type(render.environment(None).get_template("item.html"))  # the site's Template class
+    orig = cls.render
+    monkeypatch.setattr(cls, "render", lambda self, *a, **kw: (renders.append(self.name), orig(self, *a, **kw))[1])
     report = build_site(store, config(), out)
     assert report.written == 0 and report.deleted == 0
     assert report.unchanged == len(before) - 1  # every file but the manifest

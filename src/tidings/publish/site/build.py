@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from . import feeds, lists, queries, render, search, urls
+from . import feeds, lists, pages, queries, render, search, urls
 from .manifest import Output
+from .pages import web as _web
 
 
 def _h(*parts: str) -> str:
@@ -27,11 +28,6 @@ def _h(*parts: str) -> str:
         h.update(p.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()
-
-
-def _web(link: str) -> str:
-    """Only http(s) links become hrefs (a feed may carry javascript: or data: links)."""
-    return link if link.lower().startswith(("https://", "http://")) else ""
 
 
 class Builder:
@@ -57,38 +53,34 @@ class Builder:
         if not cfg.search:
             self.static.pop("search.js", None)
         self.static_v = _h(*(p.read_bytes().hex() for p in self.static.values()))[:10]
-        self._chrome: dict = {}
-        self.card_tpl = self.env.get_template("_card.html")
         self.site = {"title": cfg.title, "url": self.base_url, "language": cfg.language,
                      "description": cfg.description, "search": cfg.search}
+        self.theme = theme
+        self.pages = pages.ItemPages(self.env, self.site, self.t, self.static_v, self.base_url, str(out_dir))
+        self.workers: pages.Workers | None = None  # started once a build has rendered pages.INLINE item pages
+        self.inline = 0  # item pages rendered in this process
+        self.chunk: list[pages.Job] = []  # item pages for the workers, not sent yet
+        self.waiting: dict[str, render.Summary] = {}  # path -> summary, for item pages the workers have
+        self.deferred: list[list] = []  # listing pages waiting for cards from the workers
+        self.flushing = False
+        self._crumbs: dict[tuple, list] = {}
 
     # --- rendering ------------------------------------------------------------------------------
-    def page(self, template: str, path: str, fp: str | None = None, **ctx) -> None:
-        """Render `template` to `path`, skipping the render when `fp` matches the last build."""
+    def page(self, template: str, path: str, fp: str | None = None, *, offload: bool = False, **ctx) -> None:
+        """Render `template` to `path`, skipping the render when `fp` matches the last build. With
+        `offload`, a worker renders and writes it when there are workers."""
         if fp is not None and self.out.fresh(path, fp):
             return
-        root = ctx.pop("root", None) or urls.root_for(path)
-        feed_base = ctx.pop("feed_base", "")
-        html = self.env.get_template(template).render(
-            site=self.site, t=self.t, root=root, feed_base=feed_base, path=path, static_v=self.static_v,
-            canonical=urls.absolute(self.base_url, path), chrome=self.chrome(root, feed_base), **ctx)
-        self.out.write(path, html.encode("utf-8"), fp or "")
-
-    def chrome(self, root: str, feed_base: str) -> dict[str, Markup]:
-        """Head links, header and footer: the same on every page at one depth, so rendered once per depth."""
-        key = (root, feed_base)
-        if key not in self._chrome:
-            ctx = {"site": self.site, "t": self.t, "root": root, "feed_base": feed_base, "static_v": self.static_v}
-            self._chrome[key] = {part: Markup(self.env.get_template(f"_{part}.html").render(ctx))
-                                 for part in ("head", "header", "footer")}
-        return self._chrome[key]
+        if offload and self.workers is not None:
+            self.queue(pages.PageJob(template, path, fp or "", self.out.old_digest(path), ctx))
+            return
+        self.out.write(path, self.pages.page(template, path, ctx).encode("utf-8"), fp or "")
 
     def cards(self, items: list[render.Summary], root: str) -> Markup:
         """The listing's <li>s. Each item's card is rendered once per build, with a mark where the root goes."""
-        for s in items:
-            if s._card is None:
-                s._card = self.card_tpl.render(s=s, t=self.t, site=self.site, root=Markup(render.ROOT_MARK))
-        return Markup("".join(s._card for s in items).replace(render.ROOT_MARK, root))
+        card = self.pages.card
+        return Markup("".join([s._card if s._card is not None else card(s) for s in items])
+                      .replace(render.ROOT_MARK, root))
 
     def summary(self, it, path: str, local) -> render.Summary:
         names = tuple(it.categories)
@@ -97,30 +89,136 @@ class Builder:
         key = f"{path}|{it.hash}|{'/'.join(names)}|{it.updated.timestamp() if it.updated else ''}"
         s = render.Summary(urls.href(path), it.title.replace(render.ROOT_MARK, ""), it.cover,
                            f"{local:%Y-%m-%d %H:%M}", local.replace(microsecond=0).isoformat(),
-                           label.replace(render.ROOT_MARK, ""), node_href, key, render.excerpt_source(it.html))
-        if not it.html and self.light:
+                           label.replace(render.ROOT_MARK, ""), node_href, key)
+        if self.light:
             db, src, iid = self.store.db, it.source_key, it.id
             s.load = lambda: queries.item_html(db, src, iid, render.EXCERPT * 10)
+        else:  # it.html: UTF-8 bytes; most excerpts are made by the workers, from the page's body
+            s.raw = it.html[: render.EXCERPT * 40]
+        s.wait = self.workers is not None
         return s
 
     def crumbs(self, names: tuple[str, ...]) -> list[tuple[str, str]]:
-        return [(names[i - 1], self.node_hrefs[names[:i]]) for i in range(1, len(names) + 1)]
+        c = self._crumbs.get(names)
+        if c is None:
+            c = self._crumbs[names] = [(names[i - 1], self.node_hrefs[names[:i]]) for i in range(1, len(names) + 1)]
+        return c
 
     def item_page(self, it, path: str, s: render.Summary, newer, older) -> None:
         fp = _h(self.fp, s.key, newer.key if newer else "", older.key if older else "")
         if self.out.fresh(path, fp):
+            s.wait = False
             return
         if self.light and not it.html:
             it.html = queries.item_html(self.store.db, it.source_key, it.id)
-        body = render.safe_body(it.html)
-        names = tuple(it.categories)
-        self.page("item.html", path, fp, item=it, s=s, body=Markup(body), crumbs=self.crumbs(names),
-                  page_title=it.title, description=s.excerpt or it.title, og_type="article",
-                  og_image=it.cover, show_cover=bool(it.cover) and it.cover not in body,
-                  source=it.source or (names[0] if names else ""), newer=newer, older=older,
-                  original=_web(it.link))
+        job = pages.Job(path, fp, self.out.old_digest(path), it, s, newer, older, self.crumbs(tuple(it.categories)))
+        if self.workers is None and self.inline == pages.INLINE and pages.WORKERS:
+            self.start_workers()
+        if self.workers is None:
+            self.inline += 1
+            self.done(self.pages.render(job), s)
+            return
+        self.waiting[path] = s
+        self.queue(job)
+
+    def queue(self, job) -> None:
+        self.chunk.append(job)
+        if len(self.chunk) >= pages.CHUNK:
+            self.send()
+
+    # --- worker processes for item pages (pages.py) ----------------------------------------------
+    def start_workers(self) -> None:
+        spawn_args = (self.theme, self.site, self.t, self.static_v, self.base_url, str(self.out.dir))
+        try:
+            self.workers = pages.Workers(pages.WORKERS, self.pages, spawn_args)
+        except OSError:  # no processes to be had (limits, sandbox): the pages are rendered here, as before
+            self.workers = None
+
+    def send(self) -> None:
+        chunk, self.chunk = self.chunk, []
+        if chunk:
+            try:
+                got = self.workers.submit(chunk)
+            except pages.WorkerError as e:
+                self.results(e.results)
+                raise
+            self.results(got)
+
+    def results(self, results: list[pages.Result]) -> None:
+        for r in results:
+            self.done(r)
+        if results and self.deferred and not self.flushing:
+            self.flush_deferred()
+
+    def done(self, r: pages.Result, s: render.Summary | None = None) -> None:
+        self.out.record(r.path, r.digest, r.fp, r.written)
+        if r.excerpt is None:
+            return
+        s = s or self.waiting.pop(r.path)
+        s._excerpt, s.raw, s.load, s.wait = r.excerpt, "", None, False
+        if s._card is None:
+            s._card = r.card
+
+    def flush_deferred(self) -> None:
+        """Render the listing pages whose items' cards have all come back. Rendering them sends jobs, which
+        brings results back, which may complete more pages: hence the loop (and no recursion)."""
+        self.flushing = True
+        try:
+            while self.deferred:
+                ready, keep = [], []
+                for d in self.deferred:
+                    items, i = d[2], d[4]
+                    while i < len(items) and not items[i].wait:
+                        i += 1
+                    d[4] = i
+                    (ready if i == len(items) else keep).append(d)
+                self.deferred = keep
+                if not ready:
+                    break
+                for d in ready:
+                    self.listing_page(d[0], d[1], d[2], **d[3])
+        finally:
+            self.flushing = False
+
+    def settle(self) -> None:
+        """Send what is queued and wait for every result (deferred listing pages then go out)."""
+        if self.workers is None:
+            return
+        self.send()
+        got, err = self.workers.drain()
+        self.results(got)
+        if err is not None:
+            raise err
+
+    def stop_workers(self, error: BaseException | None = None) -> None:
+        """Send what is left, record everything the workers finish (the manifest must list every file they
+        wrote) and stop them. After an `error` elsewhere, only record."""
+        if self.workers is None:
+            return
+        err = None
+        try:
+            if error is None:
+                try:
+                    self.send()
+                except pages.WorkerError as e:  # send() recorded what came back with it
+                    err = e
+            got, drained = self.workers.drain()
+            err = err or drained
+            for r in got:
+                self.done(r)
+        finally:
+            self.workers.close()
+            self.workers = None
+        if error is None:
+            if err is not None:
+                raise err
+            if self.deferred:
+                self.flush_deferred()
 
     def listing_page(self, kind: str, page: lists.Page, items: list, **extra) -> None:
+        if self.workers is not None and any(s.wait for s in items):
+            self.deferred.append([kind, page, items, extra, 0])
+            return
         keys = "\n".join(s.key for s in items)
         first = page.number == 0
         if first:
@@ -136,7 +234,7 @@ class Builder:
         if page.number:
             label = self.t["page"].format(n=page.number)
             page_title = f"{heading} · {label}" if heading else label
-        self.page("list.html", page.path, fp, kind=kind, cards=self.cards(items, urls.root_for(page.path)),
+        self.page("list.html", page.path, fp, offload=True, kind=kind, cards=self.cards(items, urls.root_for(page.path)),
                   pager=page, first=first,
                   page_title=page_title, description=extra.pop("description", "") or self.cfg.description or self.cfg.title,
                   newer=urls.href(page.newer) if page.newer is not None else None,
@@ -155,7 +253,7 @@ class Builder:
                 self.node_hrefs = {node: urls.href(path) for node, path in self.segs.items()}
                 self.stream(counts)
             self.summary_pages(counts)
-            shards = search.plan(counts.days) if cfg.search else []
+            shards = search.plan(counts.days, heads=counts.heads) if cfg.search else []
             if cfg.search:
                 self.search_page(shards)
             for name, path in self.static.items():
@@ -166,6 +264,9 @@ class Builder:
             else:
                 search.remove_bundles(out.dir, [])
             complete = True
+        except BaseException as e:
+            self.stop_workers(e)
+            raise
         finally:
             out.save(complete)
         r = self.report
@@ -185,10 +286,20 @@ class Builder:
         feed_lists: dict[tuple, list] = {(): []}
         pending: dict[tuple, tuple] = {}  # channel -> (item, path, summary, newer summary)
         self.sitemap_items = tempfile.TemporaryFile("w+", encoding="utf-8")
+        src6: dict[str, str] = {}
+        day_dirs: dict = {}
         done = 0
-        for it in queries.iter_items(self.store.db, html=not self.light):
+        # A full build reads the bodies as UTF-8 bytes: most are only passed on to a worker, which decodes them.
+        for it in queries.iter_items(self.store.db, html=False if self.light else "utf-8"):
             local = it.published.astimezone(self.tz)
-            path = urls.item_path(local, urls.item_uid(it.source_key, it.id))
+            src = src6.get(it.source_key)
+            if src is None:
+                src = src6[it.source_key] = urls.short_hash(it.source_key)
+            day = local.date()
+            ddir = day_dirs.get(day)
+            if ddir is None:
+                ddir = day_dirs[day] = urls.item_path(local, "")[:-5]  # 'a/yyyy/mm/dd/'
+            path = f"{ddir}{it.id}-{src}.html"  # urls.item_path(local, urls.item_uid(it.source_key, it.id))
             s = self.summary(it, path, local)
             names = tuple(it.categories)
             home.add(s)
@@ -217,8 +328,10 @@ class Builder:
                 self.progress("pages", done, counts.total)
         for it, path, s, newer in pending.values():
             self.item_page(it, path, s, newer, None)
+        self.settle()  # every card is back: the listings' last pages need not wait
         for listing in [home, *nodes.values(), *months.values()]:
             listing.close()
+        self.stop_workers()
         self.feed_lists = feed_lists
         if self.progress:
             self.progress("pages", done, counts.total)
@@ -242,7 +355,8 @@ class Builder:
 
     def feed_item(self, it, path: str, s: render.Summary) -> feeds.FeedItem:
         """Body and summary are filled in only if a feed that lists the item is rendered (load_feed)."""
-        return feeds.FeedItem(urls.absolute(self.base_url, path), _web(it.link), it.title, it.html or None, s,
+        html = (it.html.decode("utf-8") if isinstance(it.html, bytes) else it.html) or None
+        return feeds.FeedItem(urls.absolute(self.base_url, path), _web(it.link), it.title, html, s,
                               it.published, it.updated, it.author, list(it.categories), it.cover, s.key,
                               (it.source_key, it.id))
 
@@ -323,8 +437,9 @@ class Builder:
         t0 = time.perf_counter()
         out, r = self.out, self.report
         todo = []
+        by_dir = search.pages_by_dir(out.files)
         for shard in shards:
-            fp = search.shard_fingerprint(shard, out.files, self.cfg.language)
+            fp = search.shard_fingerprint(shard, out.files, self.cfg.language, by_dir)
             out.shards[shard.name] = fp
             bundle = out.dir / search.BUNDLE_DIR / shard.name / "pagefind-entry.json"
             if out.old_shards.get(shard.name) != fp or not bundle.is_file():
@@ -334,7 +449,7 @@ class Builder:
         finished = []
 
         def done(shard: search.Shard) -> None:
-            out.shards[shard.name] = search.shard_fingerprint(shard, out.files, self.cfg.language)
+            out.shards[shard.name] = search.shard_fingerprint(shard, out.files, self.cfg.language, by_dir)
             finished.append(shard)
             if self.progress:
                 self.progress("search", len(finished), len(todo))

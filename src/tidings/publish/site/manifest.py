@@ -16,17 +16,32 @@ NAME = ".tidings-manifest.json"
 VERSION = 1
 
 
-def atomic_write(path: Path, data: bytes, made_dirs: set[Path] | None = None) -> None:
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_TMP = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def atomic_write(path, data: bytes, made_dirs: set | None = None) -> None:
     """Temp file in the same directory, then os.replace: readers never see half a file.
-    `made_dirs` caches directories known to exist (one mkdir per directory, not per file)."""
-    if made_dirs is None or path.parent not in made_dirs:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if made_dirs is not None:
-            made_dirs.add(path.parent)
-    tmp = path.parent / f".tidings-tmp-{os.getpid()}-{path.name}"
+    (`made_dirs` is accepted for compatibility; missing directories are made when an open fails.)"""
+    path = os.fspath(path)
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f".tidings-tmp-{os.getpid()}-{name}")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
+        fd = os.open(tmp, _TMP, 0o666)
+    except FileNotFoundError:
+        os.makedirs(head, exist_ok=True)
+        fd = os.open(tmp, _TMP, 0o666)
+    try:
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -34,6 +49,49 @@ def atomic_write(path: Path, data: bytes, made_dirs: set[Path] | None = None) ->
         except FileNotFoundError:
             pass
         raise
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Write `path`. A file that is not there yet is created in place (O_EXCL, one file-system operation
+    instead of two): if the build dies halfway, the manifest does not list the half-written file, so the
+    next build writes it again. An existing file is replaced atomically (atomic_write)."""
+    try:
+        fd = os.open(path, _NEW, 0o666)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            fd = os.open(path, _NEW, 0o666)
+        except FileExistsError:
+            return atomic_write(path, data)
+    except FileExistsError:
+        return atomic_write(path, data)
+    try:
+        _write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise
+    os.close(fd)
+
+
+class Writer:
+    """Writes files under one directory unless they already hold the same bytes."""
+
+    def __init__(self, out_dir):
+        self.prefix = os.path.join(os.fspath(out_dir), "")
+
+    def put(self, path: str, data: bytes, old_digest: str | None) -> tuple[str, bool]:
+        """(sha256 of data, whether the file was written): not written when the last build recorded the
+        same digest and the file is still there."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.prefix + path
+        if old_digest == digest and os.path.isfile(target):
+            return digest, False
+        write_file(target, data)
+        return digest, True
 
 
 class Output:
@@ -50,8 +108,8 @@ class Output:
         self.written: list[str] = []
         self.unchanged = 0
         self.deleted: list[str] = []
-        self._dirs: set[Path] = set()
-        self._prefix = str(out_dir) + os.sep
+        self.writer = Writer(out_dir)
+        self._prefix = self.writer.prefix
         try:
             data = json.loads((out_dir / NAME).read_text("utf-8"))
             if data.get("version") == VERSION:
@@ -72,16 +130,22 @@ class Output:
 
     def write(self, path: str, data: bytes, fp: str = "") -> bool:
         """Write `data` unless the file already holds exactly it. Returns True when written."""
-        digest = hashlib.sha256(data).hexdigest()
-        self.files[path] = [digest, fp]
         old = self.old_files.get(path)
-        target = self.dir / path
-        if old is not None and old[0] == digest and target.is_file():
+        digest, written = self.writer.put(path, data, old[0] if old else None)
+        self.record(path, digest, fp, written)
+        return written
+
+    def old_digest(self, path: str) -> str | None:
+        old = self.old_files.get(path)
+        return old[0] if old else None
+
+    def record(self, path: str, digest: str, fp: str, written: bool) -> None:
+        """Note a file this build made (written, or found already holding the same bytes)."""
+        self.files[path] = [digest, fp]
+        if written:
+            self.written.append(path)
+        else:
             self.unchanged += 1
-            return False
-        atomic_write(target, data, self._dirs)
-        self.written.append(path)
-        return True
 
     def stale(self) -> list[str]:
         return [p for p in self.old_files if p not in self.files]

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from ...store import StoredItem
 
-_LIGHT = ("SELECT i.published, s.category, s.source, s.channel FROM items i JOIN sources s ON s.key = i.source_key "
+_LIGHT = ("SELECT i.published, s.category, s.source, s.channel, substr(i.id, 1, 1) FROM items i "
+          "JOIN sources s ON s.key = i.source_key "
           "WHERE i.state = 'published' AND s.active = 1")
 
 
@@ -24,6 +25,7 @@ class Counts:
     total: int = 0
     nodes: Counter = field(default_factory=Counter)  # (name, ...) -> items under that node
     days: Counter = field(default_factory=Counter)  # local date -> items published that day
+    heads: Counter = field(default_factory=Counter)  # (local date, first character of the item id) -> items
 
     def months(self) -> Counter:
         c: Counter = Counter()
@@ -43,7 +45,7 @@ def count(db, tz: ZoneInfo) -> Counts:
     per_channel: Counter = Counter()
     # Every UTC offset in use is a multiple of 15 minutes, so the local date is constant per 15-minute bucket.
     day_of: dict[int, date] = {}
-    for published, category, source, channel in db.execute(_LIGHT):
+    for published, category, source, channel, head in db.execute(_LIGHT):
         counts.total += 1
         per_channel[tuple(c for c in (category, source, channel) if c)] += 1
         bucket = int(published // 900)
@@ -51,6 +53,7 @@ def count(db, tz: ZoneInfo) -> Counts:
         if d is None:
             d = day_of[bucket] = datetime.fromtimestamp(bucket * 900, timezone.utc).astimezone(tz).date()
         counts.days[d] += 1
+        counts.heads[(d, head)] += 1
     for path, n in per_channel.items():
         for i in range(1, len(path) + 1):
             counts.nodes[path[:i]] += n
@@ -67,10 +70,12 @@ def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, timezone.utc) if ts is not None else None
 
 
-def iter_items(db, html: bool = True) -> Iterator[StoredItem]:
+def iter_items(db, html: bool | str = True) -> Iterator[StoredItem]:
     """Store.iter_items(newest_first=True) without the raw `content` column, which the site never shows
-    (half the bytes read), and with html='' unless `html`. Same items, same order."""
-    for r in db.execute(_ITEMS.format(html="i.html" if html else "''")):
+    (half the bytes read), and with html='' unless `html`. Same items, same order.
+    With html="utf-8", `html` is the column's UTF-8 bytes, not decoded (see Builder.stream)."""
+    col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"
+    for r in db.execute(_ITEMS.format(html=col)):
         yield StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), _dt(r[7]), _dt(r[8]), "", r[9], r[10],
                          json.loads(r[11]) if r[11] != "[]" else [], r[12], r[13], r[14], r[15])
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -30,6 +31,54 @@ def strings(language: str) -> dict[str, str]:
     return STRINGS["zh" if language.lower().startswith("zh") else "en"]
 
 
+try:
+    from markupsafe._speedups import _escape_inner
+except ImportError:  # pragma: no cover - markupsafe without its C speedups, or a future one
+    _escape_inner = None
+
+
+def _escape_out(s) -> str:
+    """markupsafe.escape for what a template outputs, minus the Markup object it wraps every value in
+    (a third of an item page's render time): the output is joined into a str anyway."""
+    if type(s) is str:
+        return _escape_inner(s)
+    html = getattr(s, "__html__", None)
+    if html is not None:
+        v = html()
+        return v if isinstance(v, str) else str(v)
+    return _escape_inner(str(s))
+
+
+class _Template(jinja2.Template):
+    """jinja2.Template, rendering the same output with less overhead per call: pages are rendered
+    tens of thousands of times per build."""
+
+    _plain_globals: dict | None = None
+
+    @classmethod
+    def from_code(cls, environment, code, globals, uptodate=None):
+        t = super().from_code(environment, code, globals, uptodate)
+        # Compiled templates call `escape` only on output (jinja2.compiler: _output_child_pre).
+        if _escape_inner is not None and t.root_render_func.__globals__.get("escape") is markupsafe.escape:
+            t.root_render_func.__globals__["escape"] = _escape_out
+        return t
+
+    def render(self, *args, **kwargs) -> str:
+        # Template.render, with the template's globals (a ChainMap, slow to copy and to iterate) copied
+        # into a plain dict once, not at every call.
+        env = self.environment
+        if env.is_async:  # pragma: no cover - not used here
+            return super().render(*args, **kwargs)
+        g = self._plain_globals
+        if g is None:
+            g = self._plain_globals = dict(self.globals)
+        ctx = env.context_class(env, {**g, **dict(*args, **kwargs)}, self.name, self.blocks, globals=g)
+        try:
+            return env.concat(self.root_render_func(ctx))
+        except Exception:
+            env.handle_exception()
+
+
 def environment(theme_dir: Path | None) -> jinja2.Environment:
     """A template in theme_dir (or theme_dir/templates) wins over the bundled one of the same name."""
     search: list[str] = []
@@ -38,6 +87,7 @@ def environment(theme_dir: Path | None) -> jinja2.Environment:
     search.append(str(TEMPLATES))
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(search), autoescape=True, trim_blocks=True,
                              lstrip_blocks=True, auto_reload=False)
+    env.template_class = _Template
     return env
 
 
@@ -74,14 +124,38 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 EXCERPT = 140
 
 
+def _text(html: str) -> str:
+    return _SPACE.sub(" ", htmllib.unescape(_TAG.sub(" ", html))).strip()
+
+
 def excerpt(html: str, limit: int = EXCERPT) -> str:
-    text = _SPACE.sub(" ", htmllib.unescape(_TAG.sub(" ", html))).strip()
+    """The first `limit` characters of the text (… when cut)."""
+    if len(html) > 3 * limit:
+        # Usually the text of the first 3×limit characters is enough, for a third of the work. It is a prefix
+        # of the whole text once a tag or character reference cut at its end is dropped.
+        head = html[: 3 * limit]
+        while True:
+            cut = head.find("<", head.rfind(">") + 1)  # a tag not closed in head
+            if cut < 0:
+                cut = head.find("&", head.rfind(";") + 1)  # a character reference maybe cut short
+                if cut < 0:
+                    break
+            head = head[:cut]
+        text = _text(head)
+        if len(text) > limit:
+            return text[: limit - 1].rstrip() + "…"
+    text = _text(html)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def excerpt_source(html: str, limit: int = EXCERPT) -> str:
     """Enough of the HTML to make the excerpt from later, without keeping the whole body."""
     return html[: limit * 10]
+
+
+def excerpt_source_utf8(data: bytes, limit: int = EXCERPT) -> str:
+    """excerpt_source() of UTF-8 bytes, decoding only what it keeps (4 bytes at most per character)."""
+    return data[: limit * 40].decode("utf-8", "ignore")[: limit * 10]
 
 
 def safe_body(html: str) -> str:
@@ -108,15 +182,18 @@ class Summary:
     label: str  # 'source › channel' (or the deepest names)
     node_href: str  # link to the item's channel node
     key: str  # fingerprint of everything shown
-    raw: str = ""  # the start of the body, for the excerpt
+    raw: str | bytes = ""  # the start of the body, for the excerpt (or its UTF-8 bytes)
     load: object = None  # when raw is not there: a function that returns it
     _excerpt: str | None = None
     _card: str | None = None
+    wait: bool = False  # its page is with a worker, which sends back its excerpt and card (pages.py)
 
     @property
     def excerpt(self) -> str:
         if self._excerpt is None:
             raw = self.raw or (self.load() if self.load else "")
+            if isinstance(raw, bytes):
+                raw = excerpt_source_utf8(raw)
             self._excerpt, self.raw, self.load = excerpt(raw), "", None
         return self._excerpt
 

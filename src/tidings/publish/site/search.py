@@ -1,33 +1,51 @@
-"""Full-text search with Pagefind, sharded so that no single run indexes more than ~SHARD_MAX pages.
+"""Full-text search with Pagefind, sharded so that no index holds more than ~SHARD_MAX pages.
 
-Pagefind's time and memory grow with the pages one run indexes (about 0.2 MB of RSS per page of Chinese
-news here), so item pages are split into shards: the days of one month, packed in date order into
-groups of at most SHARD_MAX pages (a single day with more pages is one bigger shard). Each shard is
-indexed by its own Pagefind run (`--glob` over its day directories) into `_pagefind/<yyyy-mm-dd>/`
-(named after its first day), and the search page merges them in the browser with `mergeIndex`.
-A shard whose pages did not change keeps its bundle.
+Pagefind's memory grows with the pages one index holds (about 0.18 MB of RSS per page of Chinese news
+here, over a ~60 MB base), so item pages are split into shards: the days of one month, packed in date order
+into groups of at most SHARD_MAX pages; a day with more pages is split by the first character of its
+pages' file names (item ids are hex). Each shard becomes its own Pagefind bundle in `_pagefind/<name>/`
+(named after its first day, plus `-<character>` for part of a day), and the search page merges them in
+the browser with `mergeIndex`. A shard whose pages did not change keeps its bundle.
+
+Indexing runs WORKERS `pagefind --service` processes at once, each indexing one shard after another
+(NewIndex, AddDir with the shard's glob, WriteFiles, DeleteIndex — the same bundle the CLI writes for
+`--glob`), so the Chinese dictionaries are loaded once per process instead of once per shard.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
+import queue
+import re
 import shutil
 import subprocess
+import tempfile
+import threading
+from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
 from pathlib import Path
 
-SHARD_MAX = 500
-# Pagefind runs at once. One run keeps ~1.3 of 2 cores busy; two at a time are ~25% faster here, and
-# at ≤ SHARD_MAX pages each stay near 120 MB, so the pair stays well inside the memory budget.
+SHARD_MAX = 350
+# Pagefind processes at once. One keeps ~1.2 of 2 cores busy; two at a time are ~40% faster here, and with
+# shards of ≤ SHARD_MAX pages each stays near 120 MB, so the pair and the build stay inside 300 MB.
 WORKERS = min(2, os.cpu_count() or 1)
 BUNDLE_DIR = "_pagefind"
 # Files of Pagefind's own UIs; the search page uses only the JS API (pagefind.js + worker + wasm).
 _UI_FILES = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-component-ui.js", "pagefind-component-ui.css",
              "pagefind-modular-ui.js", "pagefind-modular-ui.css", "pagefind-highlight.js")
+# jemalloc (Pagefind's allocator): one arena and dirty pages returned after 1 s, so a long-lived service
+# does not keep the peak of every shard it indexed (~25 MB less per process here, at no cost in time).
+MALLOC_CONF = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0"
+# A service's memory creeps up by ~1 MB per index it built (Pagefind 1.5), so it is replaced by a fresh one
+# once its RSS passes RESTART_MB after a shard (or, where RSS cannot be read, after RESTART_SHARDS shards).
+RESTART_MB = 100
+RESTART_SHARDS = 12
+_PART_CHARS = re.compile(r"[0-9A-Za-z]+")
 
 
 @dataclass
@@ -35,10 +53,13 @@ class Shard:
     name: str
     days: list[date] = field(default_factory=list)
     pages: int = 0
+    part: str = ""  # one day split in parts: the first characters of this part's file names
 
     @property
     def glob(self) -> str:
         month = f"a/{self.days[0]:%Y/%m}/"
+        if self.part:
+            return f"{month}{self.days[0]:%d}/[{self.part}]*.html"
         if len(self.days) == 1:
             return f"{month}{self.days[0]:%d}/*.html"
         return month + "{" + ",".join(f"{d:%d}" for d in self.days) + "}/*.html"
@@ -46,19 +67,45 @@ class Shard:
     def day_dirs(self) -> list[str]:
         return [f"a/{d:%Y/%m/%d}/" for d in self.days]
 
+    def holds(self, path: str) -> bool:
+        """Whether the page at `path` (site-relative) is one of this shard's: what `glob` matches."""
+        d, _, name = path.rpartition("/")
+        return (d + "/" in self.day_dirs() and name.endswith(".html") and "/" not in name
+                and (not self.part or name[:1] in self.part))
 
-def plan(days: dict[date, int], max_pages: int | None = None) -> list[Shard]:
-    """Shards, newest first. Depends only on the per-day counts: adding items to the newest day
-    changes only the newest shard."""
+
+def plan(days: dict[date, int], max_pages: int | None = None, heads: Counter | None = None) -> list[Shard]:
+    """Shards, newest first. Depends only on the per-day counts (and, for days split in parts, the
+    per-day counts of first characters `heads`: (date, character) -> pages): adding items to the newest
+    day changes only the shards of that day."""
     max_pages = max_pages or SHARD_MAX
+    by_day: dict[date, list] = {}
+    for (d, c), k in (heads or {}).items():
+        if days.get(d, 0) > max_pages:
+            by_day.setdefault(d, []).append((c, k))
     shards: list[Shard] = []
     cur: Shard | None = None
     for d in sorted(days):
         n = days[d]
+        if d in by_day:
+            chars, first = sorted(by_day[d]), len(shards)
+            if all(_PART_CHARS.fullmatch(c) for c, _ in chars) and sum(k for _, k in chars) == n:
+                parts, seen, cur = -(-n // max_pages), 0, None  # parts of about n / parts pages each
+                for c, k in chars:
+                    if cur is None or (cur.pages + k > max_pages
+                                       or (seen + k / 2) * parts / n >= len(shards) - first):
+                        cur = Shard(f"{d:%Y-%m-%d}-{c}", [d])
+                        shards.append(cur)
+                    cur.part += c
+                    cur.pages += k
+                    seen += k
+                cur = None
+                continue
         if cur is None or (d.year, d.month) != (cur.days[0].year, cur.days[0].month) or cur.pages + n > max_pages:
-            cur = Shard(f"{d:%Y-%m-%d}")
+            cur = Shard(f"{d:%Y-%m-%d}", [d])
             shards.append(cur)
-        cur.days.append(d)
+        else:
+            cur.days.append(d)
         cur.pages += n
     return shards[::-1]
 
@@ -83,47 +130,172 @@ def version() -> str:
     return "unknown"
 
 
-def shard_fingerprint(shard: Shard, files: dict[str, list], language: str) -> str:
-    h = hashlib.sha256(f"{version()}\0{language}\0{shard.glob}".encode())
-    prefixes = tuple(shard.day_dirs())
-    for path in sorted(p for p in files if p.startswith(prefixes)):
+def pages_by_dir(files: Iterable[str]) -> dict[str, list[str]]:
+    """Item pages ('a/…') grouped by directory ('a/yyyy/mm/dd/'), for shard_fingerprint."""
+    by: dict[str, list[str]] = {}
+    for p in files:
+        if p.startswith("a/"):
+            by.setdefault(p[: p.rfind("/") + 1], []).append(p)
+    return by
+
+
+def shard_fingerprint(shard: Shard, files: dict[str, list], language: str,
+                      by_dir: dict[str, list[str]] | None = None) -> str:
+    h = hashlib.sha256(f"{version()}\0service\0{language}\0{shard.glob}".encode())
+    by_dir = by_dir if by_dir is not None else pages_by_dir(files)
+    part = shard.part
+    for path in sorted(p for d in shard.day_dirs() for p in by_dir.get(d, ())
+                       if p.endswith(".html") and (not part or p[p.rfind("/") + 1:][:1] in part)):
         h.update(f"\0{path}\0{files[path][0]}".encode())
     return h.hexdigest()
 
 
-def index_shard(out_dir: Path, shard: Shard, exe: Path | None = None) -> None:
-    """Run Pagefind over one shard's pages into a fresh bundle, then swap it in."""
-    bundles = out_dir / BUNDLE_DIR
-    bundles.mkdir(exist_ok=True)
-    tmp, final, old = bundles / f".tmp-{shard.name}", bundles / shard.name, bundles / f".old-{shard.name}"
-    for d in (tmp, old):
-        shutil.rmtree(d, ignore_errors=True)
-    cmd = [str(exe or executable()), "--site", str(out_dir), "--glob", shard.glob, "--output-path", str(tmp),
-           "--silent"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0 or not (tmp / "pagefind-entry.json").is_file():
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"pagefind failed on shard {shard.name} (exit {proc.returncode}): "
-                           f"{(proc.stderr or proc.stdout).strip()[-2000:]}")
-    for name in _UI_FILES:
-        (tmp / name).unlink(missing_ok=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+class Service:
+    """One `pagefind --service` process. Requests and responses are base64 JSON, each followed by ','."""
+
+    def __init__(self, exe: Path):
+        env = dict(os.environ)
+        env.setdefault("_RJEM_MALLOC_CONF", MALLOC_CONF)
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([str(exe), "--service"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.err, env=env)
+        self.next_id = 0
+        self.buf = b""
+
+    def call(self, payload: dict) -> dict:
+        self.next_id += 1
+        msg = json.dumps({"message_id": self.next_id, "payload": payload}).encode()
+        try:
+            self.proc.stdin.write(base64.b64encode(msg) + b",")
+            self.proc.stdin.flush()
+        except OSError as e:
+            raise self.failed(f"pagefind service is gone ({e})") from e
+        while True:
+            end = self.buf.find(b",")
+            if end >= 0:
+                raw, self.buf = self.buf[:end], self.buf[end + 1:]
+                resp = json.loads(base64.b64decode(raw))
+                out = resp.get("payload") or {}
+                if out.get("type") == "Error":
+                    raise self.failed(f"pagefind: {out.get('message')}")
+                if resp.get("message_id") == self.next_id:
+                    return out
+                continue
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                raise self.failed("pagefind service exited")
+            self.buf += chunk
+
+    def rss_mb(self) -> float | None:
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return None
+
+    def failed(self, message: str) -> RuntimeError:
+        self.close()
+        self.err.seek(0)
+        detail = self.err.read().decode("utf-8", "replace").strip()[-2000:]
+        return RuntimeError(f"{message} (exit {self.proc.returncode}){': ' + detail if detail else ''}")
+
+    def index(self, out_dir: Path, shard: Shard) -> None:
+        """Index one shard's pages into a fresh bundle, then swap it in."""
+        bundles = out_dir / BUNDLE_DIR
+        bundles.mkdir(exist_ok=True)
+        tmp, final, old = bundles / f".tmp-{shard.name}", bundles / shard.name, bundles / f".old-{shard.name}"
+        for d in (tmp, old):
+            shutil.rmtree(d, ignore_errors=True)
+        index_id = self.call({"type": "NewIndex", "config": None})["index_id"]
+        try:
+            self.call({"type": "AddDir", "index_id": index_id, "path": str(out_dir.resolve()), "glob": shard.glob})
+            self.call({"type": "WriteFiles", "index_id": index_id, "output_path": str(tmp.resolve())})
+        finally:
+            if self.proc.poll() is None:
+                self.call({"type": "DeleteIndex", "index_id": index_id})
+        if not (tmp / "pagefind-entry.json").is_file():
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RuntimeError(f"pagefind wrote no index for shard {shard.name}")
+        for name in _UI_FILES:
+            (tmp / name).unlink(missing_ok=True)
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def index_shards(out_dir: Path, shards: list[Shard], done=None) -> None:
-    """Index `shards`, WORKERS at a time; `done(shard)` is called as each one is in place."""
+    """Index `shards`, WORKERS Pagefind services at a time; `done(shard)` is called (in this thread) as each
+    one is in place. The first failure stops the others and is raised."""
     if not shards:
         return
     exe = executable()
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        futures = {pool.submit(index_shard, out_dir, shard, exe): shard for shard in shards}
-        for future in as_completed(futures):
-            future.result()
-            if done:
-                done(futures[future])
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for shard in shards:
+        todo.put(shard)
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def work() -> None:
+        service, served = None, 0
+        try:
+            while not stop.is_set():
+                try:
+                    shard = todo.get_nowait()
+                except queue.Empty:
+                    break
+                if service is None:
+                    service, served = Service(exe), 0
+                service.index(out_dir, shard)
+                finished.put(shard)
+                served += 1
+                rss = service.rss_mb()
+                if served >= RESTART_SHARDS if rss is None else rss > RESTART_MB:
+                    service.close()
+                    service = None
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            stop.set()
+            finished.put(e)
+        finally:
+            if service is not None:
+                service.close()
+            finished.put(None)
+
+    threads = [threading.Thread(target=work, name="tidings-pagefind", daemon=True)
+               for _ in range(min(WORKERS, len(shards)))]
+    for t in threads:
+        t.start()
+    running, error = len(threads), None
+    try:
+        while running:
+            item = finished.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                error = error or item
+            elif done:
+                done(item)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    if error is not None:
+        raise error
 
 
 def remove_bundles(out_dir: Path, keep: Iterable[str]) -> list[str]:

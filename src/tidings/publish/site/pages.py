@@ -1,0 +1,334 @@
+"""Item pages: rendered and written in the build's process or, in big builds, by worker processes.
+
+An item page depends only on its item, its two channel neighbours and the templates, so once the stream
+has found an item's older neighbour its page can be made anywhere. Item pages are most of a full build's
+CPU time; past the first `INLINE` renders of a build (a full build, a theme change) the builder hands
+them, `CHUNK` at a time, to `WORKERS` processes (`Workers`), each with its own Jinja environment, which
+render, hash and write them and send back one `Result` per page — with the item's excerpt and listing
+card, so the main process, busy streaming the store and writing listings and feeds, need not make them.
+Incremental builds render a handful of pages and never start a worker.
+
+Workers are forked when that is safe (Linux, no other thread in the process) and spawned otherwise; they
+ignore SIGINT (the builder stops them after collecting what they finished) and exit when the builder's
+end of their pipe closes. They never touch the store: everything a page needs travels in its job.
+"""
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import traceback
+from datetime import datetime, timezone
+from multiprocessing.connection import wait
+from typing import NamedTuple
+
+from markupsafe import Markup
+
+from ...store import StoredItem
+from . import render, urls
+from .manifest import Writer
+
+INLINE = 200  # item pages a build renders itself before it starts workers
+CHUNK = 32  # item pages per message to a worker
+AHEAD = 3  # chunks sent to a worker and not yet answered, at most
+NICE = int(os.environ.get("TIDINGS_SITE_NICE", "10"))  # niceness increment of worker processes
+
+
+def _workers() -> int:
+    env = os.environ.get("TIDINGS_SITE_WORKERS", "").strip()
+    if env.isdigit():
+        return int(env)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return min(cpus, 4) if cpus > 1 else 0
+
+
+WORKERS = _workers()  # worker processes for item pages; 0 = render every page in the build's process
+
+
+def web(link: str) -> str:
+    """Only http(s) links become hrefs (a feed may carry javascript: or data: links)."""
+    return link if link.lower().startswith(("https://", "http://")) else ""
+
+
+class Job(NamedTuple):
+    path: str
+    fp: str  # fingerprint of the page's inputs
+    old: str | None  # sha256 of the file the last build wrote there
+    item: object  # StoredItem, with its html
+    s: render.Summary
+    newer: render.Summary | None
+    older: render.Summary | None
+    crumbs: list
+
+
+class PageJob(NamedTuple):
+    """Any other page (listings): the template and its context, as Builder.page would render it."""
+    template: str
+    path: str
+    fp: str
+    old: str | None
+    ctx: dict
+
+
+class Result(NamedTuple):
+    path: str
+    digest: str
+    fp: str
+    written: bool
+    excerpt: str | None = None  # item pages: the item's excerpt and, if the job's summary had none,
+    card: str | None = None  # its card (its <li> in listings)
+
+
+# Jobs travel to workers as plain tuples (pickled several times faster than dataclasses and datetimes).
+_ITEM_FIELDS = [f.name for f in dataclasses.fields(StoredItem)]
+_ITEM_DATES = [i for i, f in enumerate(dataclasses.fields(StoredItem)) if "datetime" in str(f.type)]
+
+
+def _pack_summary(s: render.Summary | None, raw: bool = True):
+    """Summary(*_pack_summary(s)) in a worker: without `load` (it reads the store or holds the body) and,
+    unless `raw`, without the start of the body (the worker has the body)."""
+    if s is None:
+        return None
+    text = ""
+    if s._excerpt is None and raw:
+        text = s.raw or (s.load() if s.load is not None else "")
+    return (s.href, s.title, s.cover, s.time, s.iso, s.label, s.node_href, s.key, text, None, s._excerpt, s._card)
+
+
+def _unpack_summary(v) -> render.Summary | None:
+    return None if v is None else render.Summary(*v)
+
+
+def pack(job: Job | PageJob) -> tuple:
+    if isinstance(job, PageJob):
+        return ("p", *job)
+    v = [getattr(job.item, f) for f in _ITEM_FIELDS]
+    for i in _ITEM_DATES:
+        if v[i] is not None:
+            v[i] = v[i].timestamp()
+    return ("i", job.path, job.fp, job.old, v, _pack_summary(job.s, raw=False), _pack_summary(job.newer),
+            _pack_summary(job.older), job.crumbs)
+
+
+def unpack(t: tuple) -> Job | PageJob:
+    if t[0] == "p":
+        return PageJob(*t[1:])
+    _, path, fp, old, v, s, newer, older, crumbs = t
+    for i in _ITEM_DATES:
+        if v[i] is not None:
+            v[i] = datetime.fromtimestamp(v[i], timezone.utc)
+    return Job(path, fp, old, StoredItem(*v), _unpack_summary(s), _unpack_summary(newer), _unpack_summary(older),
+               crumbs)
+
+
+class ItemPages:
+    """Renders and writes item pages (and the items' cards) with one Jinja environment."""
+
+    def __init__(self, env, site: dict, t: dict, static_v: str, base_url: str, out_dir: str):
+        self.env, self.site, self.t, self.static_v, self.base_url = env, site, t, static_v, base_url
+        self.item_tpl = env.get_template("item.html")
+        self.card_tpl = env.get_template("_card.html")
+        self.writer = Writer(out_dir)
+        self._chrome: dict = {}
+        self._root_mark = Markup(render.ROOT_MARK)
+
+    @classmethod
+    def spawned(cls, theme_dir, site, t, static_v, base_url, out_dir) -> ItemPages:
+        return cls(render.environment(theme_dir), site, t, static_v, base_url, out_dir)
+
+    def chrome(self, root: str, feed_base: str) -> dict[str, Markup]:
+        """Head links, header and footer: the same on every page at one depth, so rendered once per depth."""
+        key = (root, feed_base)
+        if key not in self._chrome:
+            ctx = {"site": self.site, "t": self.t, "root": root, "feed_base": feed_base, "static_v": self.static_v}
+            self._chrome[key] = {part: Markup(self.env.get_template(f"_{part}.html").render(ctx))
+                                 for part in ("head", "header", "footer")}
+        return self._chrome[key]
+
+    def card(self, s: render.Summary) -> str:
+        """The item's <li> in listings, with render.ROOT_MARK where the listing's root goes."""
+        if s._card is None:
+            s._card = self.card_tpl.render(s=s, t=self.t, site=self.site, root=self._root_mark)
+        return s._card
+
+    def page(self, template: str, path: str, ctx: dict) -> str:
+        """Render `template` for the page at `path`, with what every page gets besides `ctx`."""
+        root = ctx.pop("root", None) or urls.root_for(path)
+        feed_base = ctx.pop("feed_base", "")
+        return self.env.get_template(template).render(
+            site=self.site, t=self.t, root=root, feed_base=feed_base, path=path, static_v=self.static_v,
+            canonical=urls.absolute(self.base_url, path), chrome=self.chrome(root, feed_base), **ctx)
+
+    def render(self, job: Job | PageJob) -> Result:
+        if isinstance(job, PageJob):
+            html = self.page(job.template, job.path, job.ctx)
+            digest, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
+            return Result(job.path, digest, job.fp, written)
+        it, s = job.item, job.s
+        if not isinstance(it.html, str):  # UTF-8 bytes (see Builder.stream)
+            it.html = it.html.decode("utf-8")
+        if s._excerpt is None and not s.raw:
+            s.raw, s.load = render.excerpt_source(it.html), None
+        body = render.safe_body(it.html)
+        names = it.categories
+        root = urls.root_for(job.path)
+        html = self.item_tpl.render(
+            site=self.site, t=self.t, root=root, feed_base="", path=job.path, static_v=self.static_v,
+            canonical=urls.absolute(self.base_url, job.path), chrome=self.chrome(root, ""),
+            item=it, s=s, body=Markup(body), crumbs=job.crumbs, page_title=it.title,
+            description=s.excerpt or it.title, og_type="article", og_image=it.cover,
+            show_cover=bool(it.cover) and it.cover not in body, source=it.source or (names[0] if names else ""),
+            newer=job.newer, older=job.older, original=web(it.link))
+        digest, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
+        card = None if s._card is not None else self.card(s)
+        return Result(job.path, digest, job.fp, written, s.excerpt, card)
+
+
+def _work(tasks, results, pages, close) -> None:
+    """A worker's loop: a chunk of jobs in, their results out; None or a closed pipe ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:  # the builder's process feeds every worker: it goes first when they compete for a core
+        os.nice(NICE)
+    except (AttributeError, OSError):  # pragma: no cover - no os.nice
+        pass
+    for conn in close:  # the builder's ends of the pipes, inherited through fork
+        conn.close()
+    if not isinstance(pages, ItemPages):
+        pages = ItemPages.spawned(*pages)
+    while True:
+        try:
+            chunk = tasks.recv()
+        except (EOFError, OSError):
+            return
+        if chunk is None:
+            return
+        done: list[Result] = []
+        try:
+            for job in chunk:
+                done.append(pages.render(unpack(job)))
+            results.send(("ok", done))
+        except BaseException:
+            try:
+                results.send(("error", done, traceback.format_exc()))
+            except OSError:
+                pass
+            return
+
+
+def _fork_ok() -> bool:
+    return (sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+            and threading.active_count() == 1)
+
+
+class WorkerError(RuntimeError):
+    results: list[Result] = []
+
+
+class Workers:
+    """`n` processes rendering item pages. `submit()` sends a chunk (waiting first, while every worker has
+    AHEAD chunks unanswered) and returns the results that came back meanwhile; `drain()` waits for all."""
+
+    def __init__(self, n: int, pages: ItemPages, spawn_args: tuple):
+        ctx = mp.get_context("fork" if _fork_ok() else "spawn")
+        forked = ctx.get_start_method() == "fork"
+        self.tasks, self.results, self.ahead, self.procs = [], [], [], []
+        try:
+            for _ in range(n):
+                task_r, task_w = ctx.Pipe(duplex=False)
+                res_r, res_w = ctx.Pipe(duplex=False)
+                _grow(task_w)
+                close = [task_w, res_r, *self.tasks, *self.results] if forked else []
+                proc = ctx.Process(target=_work, args=(task_r, res_w, pages if forked else spawn_args, close),
+                                   name="tidings-site-pages", daemon=True)
+                proc.start()
+                task_r.close()
+                res_w.close()
+                self.tasks.append(task_w)
+                self.results.append(res_r)
+                self.ahead.append(0)
+                self.procs.append(proc)
+        except BaseException:
+            self.close()
+            raise
+
+    def submit(self, chunk: list[Job]) -> list[Result]:
+        got = self.collect(block=False)
+        while min(self.ahead) >= AHEAD:
+            got += self.collect(block=True)
+        k = self.ahead.index(min(self.ahead))
+        try:
+            self.tasks[k].send([pack(job) for job in chunk])
+        except OSError as e:
+            raise self._failed(k, got, f"site worker {self.procs[k].pid} is gone ({e})")
+        self.ahead[k] += 1
+        return got
+
+    def collect(self, block: bool) -> list[Result]:
+        """Results that have arrived (block: wait for at least one message, if any chunk is out). A failure
+        raises WorkerError, carrying in .results what came back before it (those pages are written)."""
+        busy = [c for c, n in zip(self.results, self.ahead) if n]
+        if not busy:
+            return []
+        got: list[Result] = []
+        for conn in wait(busy, None if block else 0):
+            k = self.results.index(conn)
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                self.procs[k].join(1)
+                raise self._failed(k, got, f"site worker {self.procs[k].pid} died (exit code {self.procs[k].exitcode})")
+            self.ahead[k] -= 1
+            got += msg[1]
+            if msg[0] == "error":
+                raise self._failed(k, got, f"rendering an item page failed in a site worker:\n{msg[2]}")
+        return got
+
+    def _failed(self, k: int, got: list[Result], message: str) -> WorkerError:
+        self.ahead[k] = 0  # a worker stops at its first error: what was queued for it is not done
+        err = WorkerError(message)
+        err.results = got
+        return err
+
+    def drain(self) -> tuple[list[Result], WorkerError | None]:
+        """Wait for every chunk out; returns what came back and the first error."""
+        got: list[Result] = []
+        error = None
+        while any(self.ahead):
+            try:
+                got += self.collect(block=True)
+            except WorkerError as e:
+                got += e.results
+                error = error or e
+        return got, error
+
+    def close(self) -> None:
+        for conn in self.tasks:
+            try:
+                conn.send(None)
+                conn.close()
+            except OSError:
+                pass
+        for proc in self.procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for conn in self.results:
+            conn.close()
+        self.tasks, self.results, self.procs, self.ahead = [], [], [], []
+
+
+def _grow(conn) -> None:
+    """Let a task pipe hold a few chunks (Linux: 64 KB by default), so sending rarely waits for a worker."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
