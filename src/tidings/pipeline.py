@@ -124,7 +124,7 @@ class Cleaner:
         # `content` stays as the feed gave it (hexo `clean: false` publishes it verbatim), less the
         # characters no XML/HTML file may hold; the published HTML also gets mojibake repair.
         e.content = self._strip_invalid(e.content)
-        html = self._clean_html(self._clean_text(e.content), e.base or e.link, self.rules)
+        html = self._clean_html(e.content, e.base or e.link, self.rules)  # repairs mojibake itself
         # The feed's own cover (enclosure, media, JSON image) comes first; then the images of the cleaned
         # HTML, where pick_cover skips tracking pixels, icons, QR codes and blocks the site rules remove.
         explicit = [e.cover] if e.cover and e.cover_explicit else []

@@ -219,14 +219,13 @@ class Store:
         """
         now = now or time.time()
         new = changed = 0
+        entries = list(entries)
+        known = self._known_rows(entries)
         with self.transaction():
             for e, html, *rest in entries:
                 state = rest[0] if rest else "published"
                 fulltext = bool(rest[1]) if len(rest) > 1 else False
-                row = self.db.execute(
-                    "SELECT hash, state, published, fulltext, html FROM items WHERE source_key = ? AND id = ?",
-                    (e.source_key, e.id),
-                ).fetchone()
+                row = known.get((e.source_key, e.id))
                 h = e.content_hash()
                 tags = json.dumps(e.tags, ensure_ascii=False)
                 if row is None:
@@ -256,6 +255,22 @@ class Store:
                     )
                     changed += row[1] == "published"
         return new, changed
+
+    def _known_rows(self, entries: list[tuple]) -> dict[tuple[str, str], tuple]:
+        """The stored rows of these entries, in one query per source (not one per entry)."""
+        by_source: dict[str, list[str]] = {}
+        for e, *_ in entries:
+            by_source.setdefault(e.source_key, []).append(e.id)
+        rows = {}
+        for key, ids in by_source.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in self.db.execute(
+                        f"SELECT id, hash, state, published, fulltext, html FROM items "
+                        f"WHERE source_key = ? AND id IN ({marks})", (key, *chunk)):
+                    rows[(key, r[0])] = r[1:]
+        return rows
 
     def refilter(self, source: Source, accepts) -> tuple[int, int]:
         """Re-evaluate the source's published and filtered items with `accepts(row) -> bool`.
