@@ -141,6 +141,29 @@ def test_a_failing_worker_fails_the_build_and_keeps_what_was_written(workers, tm
     store.close()
 
 
+def test_big_messages_both_ways_do_not_deadlock(workers, tmp_path, monkeypatch):
+    """Chunks bigger than a pipe going out while results bigger than a pipe come back."""
+    import faulthandler
+
+    monkeypatch.setattr(pages, "_grow", lambda conn: None)  # 64 KB pipes
+    monkeypatch.setattr(pages, "CHUNK", 16)
+    monkeypatch.setattr(pages, "AHEAD", 2)
+    store = make_store(tmp_path / "t.db", n=60)
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    card = (Path(pages.__file__).parent / "templates" / "_card.html").read_text()
+    (theme / "_card.html").write_text(card.replace("</li>", "<!-- {{ 'x' * 20000 }} --></li>"))
+    item = (Path(pages.__file__).parent / "templates" / "item.html").read_text()
+    (theme / "item.html").write_text(item.replace("{{ body }}", "{{ body }}{{ older.excerpt if older }}"))
+    faulthandler.dump_traceback_later(120, exit=True)  # a deadlock ends the test run, with tracebacks
+    try:
+        report = build_site(store, config(theme_dir=theme), tmp_path / "out")  # in this thread: forked workers
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert report.items == 61 and workers
+    store.close()
+
+
 # --- the text helpers behind the fast paths ----------------------------------------------------------
 
 

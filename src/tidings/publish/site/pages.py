@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
+import queue
 import signal
 import sys
 import threading
@@ -191,7 +192,11 @@ class ItemPages:
 
 
 def _work(tasks, results, pages, close) -> None:
-    """A worker's loop: a chunk of jobs in, their results out; None or a closed pipe ends it."""
+    """A worker's loop: a chunk of jobs in, their results out; None or a closed pipe ends it.
+
+    A thread reads the chunks as they come, so the builder's send never waits for this process to finish
+    a chunk (while this process may be waiting for the builder to read its results: no deadlock, whatever
+    the size of the messages; the builder bounds what is in flight)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:  # the builder's process feeds every worker: it goes first when they compete for a core
         os.nice(NICE)
@@ -199,13 +204,23 @@ def _work(tasks, results, pages, close) -> None:
         pass
     for conn in close:  # the builder's ends of the pipes, inherited through fork
         conn.close()
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            while True:
+                chunk = tasks.recv()
+                inbox.put(chunk)
+                if chunk is None:
+                    return
+        except (EOFError, OSError):
+            inbox.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
     if not isinstance(pages, ItemPages):
         pages = ItemPages.spawned(*pages)
     while True:
-        try:
-            chunk = tasks.recv()
-        except (EOFError, OSError):
-            return
+        chunk = inbox.get()
         if chunk is None:
             return
         done: list[Result] = []
