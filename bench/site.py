@@ -1,6 +1,6 @@
 """Benchmark of the built-in site (SPEC §8): full, no-change and one-new-item builds, search off and on.
 
-    .venv/bin/python bench/site.py --items 10000 [--size 5000] [--repeat 3] [--hexo]
+    .venv/bin/python bench/site.py --items 10000 [--size 5000] [--repeat 3] [--hexo] [--dir /dev/shm]
 
 Generates N items (≈ --size bytes of HTML each, Chinese and English, shaped like the seed's Sina article)
 into a temporary store, then runs each build in its own subprocess and reports its time (measured inside
@@ -8,8 +8,9 @@ the build) and memory: the build process's own peak (VmHWM) and the peak of the 
 sets of the build and all its children (page workers, Pagefind services), sampled every 20 ms from /proc.
 Full builds are repeated --repeat times, each into a fresh directory (the fastest is reported, and the
 spread). Every build writes into a directory of its own and nothing is deleted until the end: on this
-machine's ext4 (no journal), inodes freed in the last minute or more are skipped one by one when a file
-is created, so deleting a site makes the next build's file creation several times slower.
+machine's ext4 (no journal), inodes freed in the last minute (six, while their inode table is not yet
+written back) are skipped one by one when a file is created, so deleting a site — this benchmark's own
+clean-up, anybody's — makes file creation several times slower for a while. Run it on a quiet machine.
 With --hexo, `hexo generate` (Hexo 8, the test harness's minimal theme) runs on the same items.
 Prints Markdown tables.
 """
@@ -172,6 +173,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="full builds per row (fastest reported; default 1)")
     ap.add_argument("--no-search", action="store_true", help="only the search-off rows")
     ap.add_argument("--hexo", action="store_true", help="also time hexo generate on the same items")
+    ap.add_argument("--dir", help="make the store and sites in a temporary directory here (e.g. /dev/shm: "
+                                  "tmpfs, no disk noise; default: the system's temp directory)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--store", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -184,7 +187,7 @@ def main() -> None:
     from tidings.publish.site import search as pf
     from tidings.store import Store
 
-    with tempfile.TemporaryDirectory(prefix="tidings-bench-site-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tidings-bench-site-", dir=args.dir) as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
         store = Store(tmp / "bench.db")
@@ -192,6 +195,8 @@ def main() -> None:
         store.close()
         print(f"generated {args.items} items of ~{args.size} B HTML over {args.days:g} days "
               f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        if hasattr(os, "sync"):
+            os.sync()  # written-back inode tables: ext4 then skips freed inodes for 1 minute, not 6
         rows = []
         for search in (False,) if args.no_search else (False, True):
             store_path = tmp / f"bench-{int(search)}.db"
@@ -210,19 +215,21 @@ def main() -> None:
             print(f"{label}: {files} files, {size:.0f} MB", file=sys.stderr)
 
         print(f"\n`bench/site.py --items {args.items} --size {args.size}"
-              f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''}` ({os.cpu_count()} CPUs, Python "
+              f"{f' --repeat {args.repeat}' if args.repeat > 1 else ''}{f' --dir {args.dir}' if args.dir else ''}` "
+              f"({os.cpu_count()} CPUs, Python "
               f"{sys.version.split()[0]}, {pages.WORKERS} page workers, {pf.version()}, shards of ≤ "
               f"{pf.SHARD_MAX} pages, {pf.WORKERS} Pagefind services)\n")
         print("| build | seconds | of which search | files written | shards indexed | peak RSS, build process (MB) "
-              "| peak RSS, build + workers + Pagefind (MB) |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+              "| largest worker / Pagefind (MB) | peak RSS, build + workers + Pagefind (MB) |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for name, r in rows:
             shards = f"{r['indexed']}/{r['shards']}" if r["shards"] else "–"
             secs = f"{r['seconds']:.2f}"
             if len(r.get("spread", [])) > 1:
                 secs += f" ({'–'.join(f'{s:.1f}' for s in (min(r['spread']), max(r['spread'])))})"
+            child = f"{r['child_mb']:.0f}" if r["child_mb"] else "–"
             print(f"| {name} | {secs} | {r['search_seconds']:.2f} | {r['written']} | {shards} "
-                  f"| {r['rss_mb']:.0f} | {r['tree_mb']:.0f} |")
+                  f"| {r['rss_mb']:.0f} | {child} | {r['tree_mb']:.0f} |")
         files = next(r for name, r in rows if name.startswith("full build"))["written"]
         print(f"\nFile-system floor: creating {files} files of 8 KB (no rendering) took "
               f"{write_floor(tmp / 'floor', files):.2f} s.")

@@ -32,7 +32,7 @@ from ...store import StoredItem
 from . import render, urls
 from .manifest import Writer
 
-INLINE = 200  # item pages a build renders itself before it starts workers
+INLINE = 100  # item pages a build renders itself before it starts workers
 CHUNK = 32  # item pages per message to a worker
 AHEAD = 3  # chunks sent to a worker and not yet answered, at most
 NICE = int(os.environ.get("TIDINGS_SITE_NICE", "10"))  # niceness increment of worker processes

@@ -75,9 +75,13 @@ def iter_items(db, html: bool | str = True) -> Iterator[StoredItem]:
     (half the bytes read), and with html='' unless `html`. Same items, same order.
     With html="utf-8", `html` is the column's UTF-8 bytes, not decoded (see Builder.stream)."""
     col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"
+    tags: dict[str, list] = {}  # most items of a source have the same tags: parse each JSON text once
     for r in db.execute(_ITEMS.format(html=col)):
+        t = tags.get(r[11])
+        if t is None:
+            t = tags[r[11]] = json.loads(r[11]) if len(tags) < 10_000 else None
         yield StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), _dt(r[7]), _dt(r[8]), "", r[9], r[10],
-                         json.loads(r[11]) if r[11] != "[]" else [], r[12], r[13], r[14], r[15])
+                         list(t) if t is not None else json.loads(r[11]), r[12], r[13], r[14], r[15])
 
 
 def item_html(db, source_key: str, item_id: str, limit: int | None = None) -> str:
