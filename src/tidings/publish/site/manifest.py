@@ -100,10 +100,12 @@ class Output:
     def __init__(self, out_dir: Path, fingerprint: str):
         self.dir = out_dir
         self.fingerprint = fingerprint  # of templates, static files, config and renderer code
-        self.old_files: dict[str, list] = {}
+        self.old_files: dict[str, tuple] = {}
         self.old_shards: dict[str, str] = {}
         self.old_fingerprint = ""
-        self.files: dict[str, list] = {}
+        # Entries are (sha256, fingerprint) tuples of str: the garbage collector stops tracking those, so a
+        # 100,000-file manifest does not make every collection during the build walk it.
+        self.files: dict[str, tuple] = {}
         self.shards: dict[str, str] = {}
         self.written: list[str] = []
         self.unchanged = 0
@@ -113,7 +115,7 @@ class Output:
         try:
             data = json.loads((out_dir / NAME).read_text("utf-8"))
             if data.get("version") == VERSION:
-                self.old_files = data.get("files", {})
+                self.old_files = {p: tuple(v) for p, v in data.get("files", {}).items()}
                 self.old_shards = data.get("shards", {})
                 self.old_fingerprint = data.get("fingerprint", "")
         except (OSError, ValueError):
@@ -141,7 +143,7 @@ class Output:
 
     def record(self, path: str, digest: str, fp: str, written: bool) -> None:
         """Note a file this build made (written, or found already holding the same bytes)."""
-        self.files[path] = [digest, fp]
+        self.files[path] = (digest, fp)
         if written:
             self.written.append(path)
         else:
