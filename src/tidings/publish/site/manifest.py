@@ -12,7 +12,11 @@ import json
 import os
 from pathlib import Path
 
+from ..atomic import remove_stale_temp_files
+
 NAME = ".tidings-manifest.json"
+BUILDING = ".tidings-building"  # present while a build runs (see Output)
+BUNDLE_PREFIX = "_pagefind/"  # search bundles: tracked by shard, not by file
 VERSION = 1
 
 
@@ -120,6 +124,15 @@ class Output:
                 self.old_fingerprint = data.get("fingerprint", "")
         except (OSError, ValueError):
             pass
+        # A marker for the length of the build: if it is already there, the last build was killed
+        # (SIGKILL, power) before saving its manifest, and may have left temp files and new pages the
+        # manifest does not know. Those are cleaned up when this build completes (see save).
+        self._marker = out_dir / BUILDING
+        self.recovering = self._marker.exists()
+        if self.recovering:
+            remove_stale_temp_files(out_dir)
+            self._since = self._marker.stat().st_mtime
+        self._marker.touch()
 
     def fresh(self, path: str, fp: str) -> bool:
         """True (and the file is kept as it is) when `path` was made from the same inputs and still exists."""
@@ -178,3 +191,19 @@ class Output:
         shards = self.shards if complete else {**self.old_shards, **self.shards}
         data = {"version": VERSION, "fingerprint": self.fingerprint, "files": files, "shards": shards}
         atomic_write(self.dir / NAME, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        if complete:
+            if self.recovering:
+                self._remove_orphans()
+            self._marker.unlink(missing_ok=True)
+
+    def _remove_orphans(self) -> None:
+        """After a killed build: delete files it created that no manifest records. Only files made since
+        that build began (mtime), outside the search bundles: files the operator put there stay."""
+        keep = {NAME, BUILDING}
+        for p in self.dir.rglob("*"):
+            rel = p.relative_to(self.dir).as_posix()
+            if (rel in self.files or rel in keep or rel.startswith(BUNDLE_PREFIX) or not p.is_file()
+                    or p.stat().st_mtime < self._since):
+                continue
+            p.unlink()
+            self.deleted.append(rel)
