@@ -81,13 +81,18 @@ def test_hostile_titles_and_demo_feeds_build_with_real_hexo(tmp_path, server, he
         assert "<p>end</p>" in page.html and "<pre>" not in page.html
 
 
-def test_seed_item_cleaned_renders_as_html_not_code(tmp_path, server, hexo_cache, fixtures):
+def _seed_with_hexo(tmp_path, server, fixtures, clean: bool):
+    """The seed feed through tidings into a real Hexo site; returns `hexo generate`'s result."""
     site = make_site(tmp_path / "site")
     url = server.add("/sina/finance", (fixtures / "seed" / "feed.xml").read_bytes())
     cfg = write_config(tmp_path, [{"category": "金融", "source": "新浪财经", "channel": "新浪财经－国內", "url": url}],
-                       hexo={"dir": str(site), "clean": True})
+                       hexo={"dir": str(site), "clean": clean})
     assert cli("run", "-q", "-c", cfg) == 0
-    result = hexo_generate(site)
+    return hexo_generate(site)
+
+
+def test_seed_item_cleaned_renders_as_html_not_code(tmp_path, server, hexo_cache, fixtures):
+    result = _seed_with_hexo(tmp_path, server, fixtures, clean=True)
     assert result.returncode == 0 and result.warnings == []
     (page,) = result.posts
     body = page.html
@@ -97,10 +102,5 @@ def test_seed_item_cleaned_renders_as_html_not_code(tmp_path, server, hexo_cache
 
 def test_seed_item_verbatim_shows_why_cleaning_matters(tmp_path, server, hexo_cache, fixtures):
     """The contract's own remark: built verbatim, the QR markup after the blank line becomes a code block."""
-    site = make_site(tmp_path / "site")
-    url = server.add("/sina/finance", (fixtures / "seed" / "feed.xml").read_bytes())
-    cfg = write_config(tmp_path, [{"category": "金融", "source": "新浪财经", "channel": "新浪财经－国內", "url": url}],
-                       hexo={"dir": str(site), "clean": False})
-    assert cli("run", "-q", "-c", cfg) == 0
-    (page,) = hexo_generate(site).posts
+    (page,) = _seed_with_hexo(tmp_path, server, fixtures, clean=False).posts
     assert "<pre>" in page.html and "&lt;" in page.html
