@@ -322,18 +322,31 @@ class Store:
         self.db.execute("UPDATE items SET state = ? WHERE source_key = ? AND id = ?", (state, key, item_id))
 
     _ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-                     "i.content, i.html, i.cover, i.tags, i.hash, s.category, s.source, s.channel")
+                     "{bodies}, i.cover, i.tags, i.hash, s.category, s.source, s.channel")
 
-    def iter_items(self, newest_first: bool = True) -> Iterator[StoredItem]:
-        """Published items of active sources, streamed (never all in memory)."""
+    def iter_items(self, newest_first: bool = True, *, bodies: bool = True) -> Iterator[StoredItem]:
+        """Published items of active sources, streamed (never all in memory).
+
+        With `bodies=False`, `content` and `html` are left empty (load them with `load_bodies` for
+        the few items a build actually renders): a build over an unchanged store then reads no HTML.
+        """
         order = "DESC" if newest_first else "ASC"
+        columns = self._ITEM_COLUMNS.format(bodies="i.content, i.html" if bodies else "'', ''")
         cur = self.db.execute(
-            f"SELECT {self._ITEM_COLUMNS} FROM items i JOIN sources s ON s.key = i.source_key "
+            f"SELECT {columns} FROM items i JOIN sources s ON s.key = i.source_key "
             f"WHERE i.state = 'published' AND s.active = 1 ORDER BY i.published {order}, i.id"
         )
         for r in cur:
             yield StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), _dt(r[7]), _dt(r[8]), r[9], r[10],
                              r[11], json.loads(r[12]), r[13], r[14], r[15], r[16])
+
+    def load_bodies(self, item: StoredItem) -> StoredItem:
+        """Fill in `content` and `html` of an item streamed with `bodies=False`."""
+        row = self.db.execute("SELECT content, html FROM items WHERE source_key = ? AND id = ?",
+                              (item.source_key, item.id)).fetchone()
+        if row:
+            item.content, item.html = row
+        return item
 
     def count_items(self, state: str = "published") -> int:
         return self.db.execute("SELECT count(*) FROM items WHERE state = ?", (state,)).fetchone()[0]

@@ -188,7 +188,8 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
 
     try:
         with store.transaction():
-            for item in store.iter_items(newest_first=False):
+            # Bodies are read only for the posts that are rendered: an unchanged store costs no HTML I/O.
+            for item in store.iter_items(newest_first=False, bodies=False):
                 me = (item.source_key, item.id)
                 live.add(me)
                 fp = hashlib.sha256(f"{settings}|{item.hash}|{'/'.join(item.categories)}".encode()).hexdigest()[:32]
@@ -196,6 +197,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                 if old and old[1] == fp and (posts_dir / old[0]).is_file():
                     report.unchanged += 1
                     continue
+                store.load_bodies(item)
                 if preset == "seed":
                     rel = unique_post_path([safe_component(c) for c in item.categories], item.title, item.id,
                                            lambda p: taken(p, me))
