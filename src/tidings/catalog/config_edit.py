@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import re
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
+from ..publish.atomic import replace_atomic
 from .categories import category_matches
 from .spec import DEFAULT_RSSHUB, CatalogError, SourceSpec, normalize_route, normalize_url, resolve_route
 
@@ -242,21 +242,14 @@ def _move_trailing_comment(seq: CommentedSeq, new_items: list[CommentedMap]) -> 
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+    """Replace tidings.yml atomically, keeping its permissions."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        try:
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = None
+    replace_atomic(path, text.encode("utf-8"))
+    if mode is not None:
+        os.chmod(path, mode)
 
 
 def read_config_sources(config_path: Path | str) -> tuple[list[SourceSpec], str, str]:

@@ -7,22 +7,36 @@ from pathlib import Path
 TMP_PREFIX = ".tidings-tmp-"  # leading dot: Hexo and static servers ignore a leftover temp file
 
 
-def write_atomic(path: Path, data: bytes, *, only_if_changed: bool = True) -> bool:
-    """Write `data` to `path` via a temp file + rename. Returns False when the file already held it."""
-    if only_if_changed:
-        try:
-            if path.stat().st_size == len(data) and path.read_bytes() == data:
-                return False
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # One writer per store (RunLock), so pid + name is unique and cheaper than mkstemp's retries.
-    tmp = path.parent / f"{TMP_PREFIX}{os.getpid()}-{path.name}"
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def replace_atomic(path, data: bytes) -> None:
+    """Temp file beside `path`, then os.replace: a reader or a killed process never sees half a file.
+
+    One writer per store (RunLock), so pid + name is a unique temp name, cheaper than mkstemp's retries.
+    No fsync: the rename alone protects against a killed process; syncing every file would cost more
+    than rendering it. Missing directories are made. An OSError from write() (disk full, read-only)
+    carries no path, so it is raised again naming the file the operator must look at.
+    """
+    path = os.fspath(path)
+    head, name = os.path.split(path)
+    tmp = os.path.join(head, f"{TMP_PREFIX}{os.getpid()}-{name}")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            # No fsync: the rename alone makes a killed process leave either the old file or the new
-            # one; syncing every post would cost more than the whole render.
+        try:
+            fd = os.open(tmp, _TMP_FLAGS, 0o666)
+        except FileNotFoundError:
+            os.makedirs(head, exist_ok=True)
+            fd = os.open(tmp, _TMP_FLAGS, 0o666)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException as e:
         try:
@@ -30,9 +44,19 @@ def write_atomic(path: Path, data: bytes, *, only_if_changed: bool = True) -> bo
         except FileNotFoundError:
             pass
         if isinstance(e, OSError) and not e.filename:
-            # ENOSPC/EROFS from write() carry no path: name the file the operator must look at.
-            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
+            raise OSError(e.errno, e.strerror or str(e), path) from e
         raise
+
+
+def write_atomic(path: Path, data: bytes, *, only_if_changed: bool = True) -> bool:
+    """replace_atomic, unless the file already holds `data`. Returns False when it did."""
+    if only_if_changed:
+        try:
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                return False
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+    replace_atomic(path, data)
     return True
 
 

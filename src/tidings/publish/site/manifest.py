@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from ..atomic import remove_stale_temp_files
+from ..atomic import remove_stale_temp_files, replace_atomic, write_all
 
 NAME = ".tidings-manifest.json"
 BUILDING = ".tidings-building"  # present while a build runs (see Output)
@@ -21,38 +21,10 @@ VERSION = 1
 
 
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-_TMP = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def atomic_write(path, data: bytes, made_dirs: set | None = None) -> None:
-    """Temp file in the same directory, then os.replace: readers never see half a file.
-    (`made_dirs` is accepted for compatibility; missing directories are made when an open fails.)"""
-    path = os.fspath(path)
-    head, name = os.path.split(path)
-    tmp = os.path.join(head, f".tidings-tmp-{os.getpid()}-{name}")
-    try:
-        fd = os.open(tmp, _TMP, 0o666)
-    except FileNotFoundError:
-        os.makedirs(head, exist_ok=True)
-        fd = os.open(tmp, _TMP, 0o666)
-    try:
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+# The site's own name for the shared writer (tests patch it here to kill a build mid-replace).
+atomic_write = replace_atomic
 
 
 def write_file(path: str, data: bytes) -> None:
@@ -70,7 +42,7 @@ def write_file(path: str, data: bytes) -> None:
     except FileExistsError:
         return atomic_write(path, data)
     try:
-        _write_all(fd, data)
+        write_all(fd, data)
     except BaseException:
         os.close(fd)
         try:
