@@ -175,11 +175,24 @@ def _excerpt_plain(html: str, limit: int) -> str:
 def test_excerpt_matches_the_plain_version():
     rng = random.Random(4)
     pieces = ["<p>", "</p>", "&amp;", "&amp", "&lt", "&#123;", "&#x4e2d;", " ", "\n", "中文", "word", "<img src=x>",
-              "&", "<b", "a;b", "&nbsp;", ">", "<", ";", "&#", "\xa0"]
+              "&", "<b", "a;b", "&nbsp;", ">", "<", ";", "&#", "\xa0", "\u3000", "\x1c", "\t\r\f", "\u2028"]
     for _ in range(20_000):
         html = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 120)))
         for limit in (3, 10, 40):
             assert render.excerpt(html, limit) == _excerpt_plain(html, limit), (html, limit)
+
+
+def test_safe_body_matches_the_plain_substitution():
+    plain = re.compile(r"<img\b(?![^>]*\breferrerpolicy\s*=)", re.I)
+    rng = random.Random(5)
+    pieces = ['<img src=x>', '<IMG src=y>', '<iMg alt="a">', '<img referrerpolicy="no-referrer" src=z>',
+              '<img  referrerpolicy = "x">', 'text', '<p>', 'alt="<img x"', '<imgs>', '<img/>', '中文',
+              '<img referrerpolicy="no-referrer">']
+    for _ in range(20_000):
+        html = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 8)))
+        assert render.safe_body(html) == plain.sub('<img referrerpolicy="no-referrer"', html), html
+    # mixed case gets the policy too (it once slipped through a case-sensitive pre-check)
+    assert render.safe_body('<p><iMg src="a.jpg"></p>') == '<p><img referrerpolicy="no-referrer" src="a.jpg"></p>'
 
 
 def test_excerpt_source_of_utf8_bytes():

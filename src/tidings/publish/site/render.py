@@ -116,8 +116,9 @@ def fingerprint(env: jinja2.Environment, theme_dir: Path | None, config: str) ->
 
 
 _TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 _IMG_NO_POLICY = re.compile(r"<img\b(?![^>]*\breferrerpolicy\s*=)", re.I)
+_IMG_ANY = re.compile(r"<[iI][mM][gG]\b")
+_IMG_CLEANED = '<img referrerpolicy="no-referrer"'  # how the cleaner writes every image (clean/sanitize.py)
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -125,7 +126,8 @@ EXCERPT = 140
 
 
 def _text(html: str) -> str:
-    return _SPACE.sub(" ", htmllib.unescape(_TAG.sub(" ", html))).strip()
+    # str.split() splits on exactly what re's \s matches in a str, ten times faster than re.sub on CJK text
+    return " ".join(htmllib.unescape(_TAG.sub(" ", html)).split())
 
 
 def excerpt(html: str, limit: int = EXCERPT) -> str:
@@ -160,8 +162,11 @@ def excerpt_source_utf8(data: bytes, limit: int = EXCERPT) -> str:
 
 def safe_body(html: str) -> str:
     """The stored HTML is already cleaned; make sure every image still sends no referrer."""
-    if "<img" in html or "<IMG" in html:
-        html = _IMG_NO_POLICY.sub('<img referrerpolicy="no-referrer"', html)
+    # Fast path (a third of the cost): when every "<img" starts as the cleaner writes it, the substitution
+    # below would change nothing.
+    imgs = len(_IMG_ANY.findall(html))
+    if imgs and html.count(_IMG_CLEANED) != imgs:
+        html = _IMG_NO_POLICY.sub(_IMG_CLEANED, html)
     return html
 
 
