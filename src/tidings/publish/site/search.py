@@ -30,7 +30,7 @@ from datetime import date
 from importlib import metadata
 from pathlib import Path
 
-SHARD_MAX = 300
+SHARD_MAX = 350
 # Pagefind processes at once. One keeps ~1.2 of 2 cores busy; two at a time are ~40% faster here, and with
 # shards of ≤ SHARD_MAX pages each stays near 120 MB, so the pair and the build stay inside 300 MB.
 WORKERS = min(2, os.cpu_count() or 1)
