@@ -195,6 +195,18 @@ def test_safe_body_matches_the_plain_substitution():
     assert render.safe_body('<p><iMg src="a.jpg"></p>') == '<p><img referrerpolicy="no-referrer" src="a.jpg"></p>'
 
 
+def test_neighbour_text_travels_only_when_the_item_template_uses_excerpts(tmp_path):
+    assert not render.mentions(render.environment(None), "item.html", "excerpt")  # bundled: titles only
+    assert render.mentions(render.environment(themed(tmp_path)), "item.html", "excerpt")
+    # through an include of the theme's base template, too
+    (tmp_path / "t2").mkdir()
+    (tmp_path / "t2" / "base.html").write_text("{% include '_extra.html' %}{% block main %}{% endblock %}")
+    (tmp_path / "t2" / "_extra.html").write_text("{{ newer.excerpt }}")
+    assert render.mentions(render.environment(tmp_path / "t2"), "item.html", "excerpt")
+    (tmp_path / "t2" / "_extra.html").write_text("{{ newer.title }}")
+    assert not render.mentions(render.environment(tmp_path / "t2"), "item.html", "excerpt")
+
+
 def test_excerpt_source_of_utf8_bytes():
     for text in ("中文" * 2000, "a😀" * 900, "x" * 10, ""):
         assert render.excerpt_source_utf8(text.encode()) == render.excerpt_source(text)

@@ -91,6 +91,27 @@ def environment(theme_dir: Path | None) -> jinja2.Environment:
     return env
 
 
+def mentions(env: jinja2.Environment, name: str, word: str) -> bool:
+    """Whether `word` is in the source of template `name` or of any template it extends, includes or imports
+    (True when one of those is chosen at render time: it could be anything)."""
+    from jinja2 import meta
+
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        source = env.loader.get_source(env, current)[0]
+        if word in source:
+            return True
+        refs = list(meta.find_referenced_templates(env.parse(source)))
+        if None in refs:
+            return True
+        todo += refs
+    return False
+
+
 def static_files(theme_dir: Path | None) -> dict[str, Path]:
     """name -> file for everything copied to static/ (theme_dir/static/<name> wins)."""
     files = {p.name: p for p in sorted(STATIC.iterdir()) if p.is_file()}
