@@ -6,7 +6,8 @@ Generates N items (≈ --size bytes of HTML each, Chinese and English, shaped li
 into a temporary store, then runs each build in its own subprocess and reports its time (measured inside
 the build; and "process wall", the subprocess's from start to exit, Python start-up and imports included)
 and memory: the build process's own peak (VmHWM) and the peak of the *sum* of the resident sets of the
-build and all its children (page workers, Pagefind services), sampled every 20 ms from /proc.
+build and all its children (page workers, Pagefind services), sampled every 20 ms from /proc; and the CPU
+seconds of all of them (user + system): on 2 cores a build cannot take less than half of that.
 Full builds are repeated --repeat times, each into a fresh directory (the fastest is reported, and the
 spread). Every build writes into a directory of its own and nothing is deleted until the end: on this
 machine's ext4 (no journal), inodes freed in the last minute (six, while their inode table is not yet
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,9 +53,11 @@ def _child(args: argparse.Namespace) -> None:
     report = build_site(store, cfg, Path(args.out))
     wall = time.perf_counter() - t0
     store.close()
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime  # build, page workers, Pagefind services
     print(json.dumps({"seconds": wall, "search_seconds": report.search_seconds, "written": report.written,
                       "unchanged": report.unchanged, "deleted": report.deleted, "shards": report.search_shards,
-                      "indexed": report.search_indexed, "rss_mb": _status(os.getpid(), "VmHWM")}))
+                      "indexed": report.search_indexed, "rss_mb": _status(os.getpid(), "VmHWM"), "cpu": cpu}))
 
 
 def _status(pid: int, key: str) -> float:
@@ -228,17 +232,19 @@ def main() -> None:
               f"({os.cpu_count()} CPUs, Python "
               f"{sys.version.split()[0]}, {pages.WORKERS} page workers, {pf.version()}, shards of ≤ "
               f"{pf.SHARD_MAX} pages, {pf.WORKERS} Pagefind services)\n")
-        print("| build | seconds | process wall (s) | of which search | files written | shards indexed "
+        print("| build | seconds | process wall (s) | of which search | CPU s, all processes | files written "
+              "| shards indexed "
               "| peak RSS, build process (MB) | largest worker / Pagefind (MB) "
               "| peak RSS, build + workers + Pagefind (MB) |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, r in rows:
             shards = f"{r['indexed']}/{r['shards']}" if r["shards"] else "–"
             secs = f"{r['seconds']:.2f}"
             if len(r.get("spread", [])) > 1:
                 secs += f" ({'–'.join(f'{s:.1f}' for s in (min(r['spread']), max(r['spread'])))})"
             child = f"{r['child_mb']:.0f}" if r["child_mb"] else "–"
-            print(f"| {name} | {secs} | {r['process_seconds']:.2f} | {r['search_seconds']:.2f} | {r['written']} "
+            print(f"| {name} | {secs} | {r['process_seconds']:.2f} | {r['search_seconds']:.2f} | {r['cpu']:.1f} "
+                  f"| {r['written']} "
                   f"| {shards} | {r['rss_mb']:.0f} | {child} | {r['tree_mb']:.0f} |")
         files = next(r for name, r in rows if name.startswith("full build"))["written"]
         print(f"\nFile-system floor: creating {files} files of 8 KB (no rendering) took "
