@@ -79,6 +79,9 @@ def page(browser, site):
     errors: list[str] = []
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # anything of the site's that does not load (a missing stylesheet, script, index file or icon)
+    pg.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.url.startswith(site) and r.status >= 400
+          else None)
     pg.errors = errors
     yield pg
     ctx.close()
