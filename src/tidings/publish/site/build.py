@@ -251,8 +251,15 @@ class Builder:
                 self.counts = counts
                 self.segs = urls.node_segments(counts.nodes)
                 self.node_hrefs = {node: urls.href(path) for node, path in self.segs.items()}
-                self.stream(counts)
-            self.summary_pages(counts)
+                listings = self.stream(counts)
+                # Feeds, the category tree and the archives go to the workers (if any) while they finish
+                # the last item pages; then the listings' last pages, once every card is back.
+                self.summary_pages(counts)
+                self.settle()
+                for listing in listings:
+                    listing.close()
+                self.stop_workers()
+            self.sitemap(self.by_year)
             shards = search.plan(counts.days, heads=counts.heads) if cfg.search else []
             if cfg.search:
                 self.search_page(shards)
@@ -289,6 +296,8 @@ class Builder:
         src6: dict[str, str] = {}
         day_dirs: dict = {}
         done = 0
+        if not self.light and counts.total > pages.INLINE and pages.WORKERS:
+            self.start_workers()  # every page will be rendered: no need to count INLINE pages first
         # A full build reads the bodies as UTF-8 bytes: most are only passed on to a worker, which decodes them.
         for it in queries.iter_items(self.store.db, html=False if self.light else "utf-8"):
             local = it.published.astimezone(self.tz)
@@ -328,13 +337,10 @@ class Builder:
                 self.progress("pages", done, counts.total)
         for it, path, s, newer in pending.values():
             self.item_page(it, path, s, newer, None)
-        self.settle()  # every card is back: the listings' last pages need not wait
-        for listing in [home, *nodes.values(), *months.values()]:
-            listing.close()
-        self.stop_workers()
         self.feed_lists = feed_lists
         if self.progress:
             self.progress("pages", done, counts.total)
+        return [home, *nodes.values(), *months.values()]  # closed once the workers' cards are back (run)
 
     def children(self, node: tuple) -> list[dict]:
         kids = sorted(n for n in self.counts.nodes if len(n) == len(node) + 1 and n[: len(node)] == node)
@@ -378,28 +384,33 @@ class Builder:
             meta = feeds.FeedMeta(title, cfg.description, urls.absolute(self.base_url, base + "index.html"),
                                   urls.absolute(self.base_url, base + "index.html"), cfg.language, t["original"])
             fp = _h(self.fp, "feed", base, *(i.key for i in items))
-            for name, fn in (("rss.xml", feeds.rss), ("atom.xml", feeds.atom), ("feed.json", feeds.json_feed)):
+            for name, kind in (("rss.xml", "rss"), ("atom.xml", "atom"), ("feed.json", "json_feed")):
                 if not self.out.fresh(base + name, fp):
                     self.load_feed(items)
-                    self.out.write(base + name, fn(meta, items), fp)
+                    if self.workers is not None:
+                        self.queue(pages.FeedJob(kind, base + name, fp, self.out.old_digest(base + name), meta,
+                                                 items))
+                    else:
+                        self.out.write(base + name, getattr(feeds, kind)(meta, items), fp)
         # Category tree and date archives.
-        self.page("categories.html", "categories/index.html", None, page_title=t["categories"],
+        self.page("categories.html", "categories/index.html", None, offload=True, page_title=t["categories"],
                   description=f"{t['categories']} - {cfg.title}", tree=self.tree(()), total=counts.total)
         months, years = counts.months(), counts.years()
         by_year = [{"year": y, "count": years[y], "href": f"archives/{y}/",
                     "months": [{"month": m, "count": months[(y, m)], "href": f"archives/{y}/{m:02d}/"}
                                for (yy, m) in sorted(months, reverse=True) if yy == y]}
                    for y in sorted(years, reverse=True)]
-        self.page("archives.html", "archives/index.html", None, page_title=t["archives"],
+        self.page("archives.html", "archives/index.html", None, offload=True, page_title=t["archives"],
                   description=f"{t['archives']} - {cfg.title}", years=by_year, crumbs=[])
         for y in by_year:
-            self.page("archives.html", f"archives/{y['year']}/index.html", None, page_title=str(y["year"]),
+            self.page("archives.html", f"archives/{y['year']}/index.html", None, offload=True,
+                      page_title=str(y["year"]),
                       description=f"{y['year']} - {cfg.title}", years=[y], crumbs=[(t["archives"], "archives/")])
         # Served for missing URLs at any depth: links from the site's base path, not relative.
         self.page("404.html", "404.html", None, page_title=t["not_found"], description=cfg.title,
                   root=urlsplit(self.base_url).path or "/")
         self.out.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {self.base_url}sitemap.xml\n".encode())
-        self.sitemap(by_year)
+        self.by_year = by_year  # for the sitemap, written once the workers are done (run)
 
     def tree(self, node: tuple) -> list[dict]:
         return [{**c, "children": self.tree(node + (c["name"],))} for c in self.children(node)]

@@ -29,7 +29,7 @@ from typing import NamedTuple
 from markupsafe import Markup
 
 from ...store import StoredItem
-from . import render, urls
+from . import feeds, render, urls
 from .manifest import Writer
 
 INLINE = 100  # item pages a build renders itself before it starts workers
@@ -77,6 +77,16 @@ class PageJob(NamedTuple):
     ctx: dict
 
 
+class FeedJob(NamedTuple):
+    """A feed: feeds.<kind>(meta, items), its items' bodies and excerpts loaded (Builder.load_feed)."""
+    kind: str  # "rss", "atom" or "json_feed"
+    path: str
+    fp: str
+    old: str | None
+    meta: object
+    items: list
+
+
 class Result(NamedTuple):
     path: str
     digest: str
@@ -106,11 +116,13 @@ def _unpack_summary(v) -> render.Summary | None:
     return None if v is None else render.Summary(*v)
 
 
-def pack(job: Job | PageJob, neighbour_text: bool = True) -> tuple:
+def pack(job: Job | PageJob | FeedJob, neighbour_text: bool = True) -> tuple:
     """`neighbour_text`: send the start of the neighbours' bodies too (their excerpts), which only a theme
     whose item page shows them needs: ~11 KB more per job."""
     if isinstance(job, PageJob):
         return ("p", *job)
+    if isinstance(job, FeedJob):
+        return ("f", *job)
     v = [getattr(job.item, f) for f in _ITEM_FIELDS]
     for i in _ITEM_DATES:
         if v[i] is not None:
@@ -119,9 +131,11 @@ def pack(job: Job | PageJob, neighbour_text: bool = True) -> tuple:
             _pack_summary(job.newer, neighbour_text), _pack_summary(job.older, neighbour_text), job.crumbs)
 
 
-def unpack(t: tuple) -> Job | PageJob:
+def unpack(t: tuple) -> Job | PageJob | FeedJob:
     if t[0] == "p":
         return PageJob(*t[1:])
+    if t[0] == "f":
+        return FeedJob(*t[1:])
     _, path, fp, old, v, s, newer, older, crumbs = t
     for i in _ITEM_DATES:
         if v[i] is not None:
@@ -168,7 +182,11 @@ class ItemPages:
             site=self.site, t=self.t, root=root, feed_base=feed_base, path=path, static_v=self.static_v,
             canonical=urls.absolute(self.base_url, path), chrome=self.chrome(root, feed_base), **ctx)
 
-    def render(self, job: Job | PageJob) -> Result:
+    def render(self, job: Job | PageJob | FeedJob) -> Result:
+        if isinstance(job, FeedJob):
+            data = getattr(feeds, job.kind)(job.meta, job.items)
+            digest, written = self.writer.put(job.path, data, job.old)
+            return Result(job.path, digest, job.fp, written)
         if isinstance(job, PageJob):
             html = self.page(job.template, job.path, job.ctx)
             digest, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
