@@ -43,9 +43,10 @@ _UI_FILES = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-component-ui.js", "p
 MALLOC_CONF = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0"
 # A service's memory creeps up by ~1 MB per index it built (Pagefind 1.5), so it is replaced by a fresh one
 # once its RSS passes RESTART_MB after a shard (or, where RSS cannot be read, after RESTART_SHARDS shards).
-# Not sooner: a fresh service costs ~0.2 s of CPU (its start and its dictionaries), and restarting at 100 MB
-# (after every other shard) made a 10,000-item build ~1.5 s slower.
-RESTART_MB = 115
+# Not much sooner: a fresh service costs ~0.2 s of CPU (its start and its dictionaries), and at 100 MB (after
+# every other shard) a 10,000-item build spent ~2 CPU-seconds more. Not later either: at 115 MB the two
+# services and the build reached 293-296 MB together (SPEC: 300), at 105 MB 280-285 MB.
+RESTART_MB = 105
 RESTART_SHARDS = 24
 _PART_CHARS = re.compile(r"[0-9A-Za-z]+")
 
