@@ -247,7 +247,7 @@ class Builder:
         complete = False
         try:
             with queries.snapshot(self.store.db):
-                counts = queries.count(self.store.db, self.tz)
+                counts = queries.count(self.store.db, self.tz, search.SHARD_MAX if cfg.search else None)
                 self.counts = counts
                 self.segs = urls.node_segments(counts.nodes)
                 self.node_hrefs = {node: urls.href(path) for node, path in self.segs.items()}

@@ -1,7 +1,7 @@
 """Read-only SQL over the store's documented schema: counts that listing pages and shards need up front.
 
-Published items of active sources only, the same set `Store.iter_items` streams. The counting pass reads
-four small columns (no HTML), so it is cheap even at 100,000 items.
+Published items of active sources only (_FROM), the same set `Store.iter_items` streams. The counts are
+aggregated by SQLite, so they are cheap even at 100,000 items.
 """
 from __future__ import annotations
 
@@ -14,11 +14,6 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from ...store import StoredItem
-
-_LIGHT = ("SELECT i.published, s.category, s.source, s.channel, substr(i.id, 1, 1) FROM items i "
-          "JOIN sources s ON s.key = i.source_key "
-          "WHERE i.state = 'published' AND s.active = 1")
-
 
 @dataclass
 class Counts:
@@ -40,30 +35,49 @@ class Counts:
         return c
 
 
-def count(db, tz: ZoneInfo) -> Counts:
+# The same set of items as _ITEMS. `fl` is floor(published) (exact integer arithmetic from here on) and
+# `bucket` floor(published / 900), the same as Python's `int(published // 900)`.
+_FROM = ("FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active = 1")
+_BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
+            "(SELECT CAST(i.published AS INTEGER) - (i.published < CAST(i.published AS INTEGER)) AS fl "
+            f"{_FROM}) GROUP BY bucket")
+_CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_FROM} GROUP BY s.key"
+_HEADS = f"SELECT substr(i.id, 1, 1), count(*) {_FROM} AND i.published >= ? AND i.published < ? GROUP BY 1"
+
+
+def count(db, tz: ZoneInfo, heads_over: int | None = None) -> Counts:
+    """Items per node and per local day; and, for days of more than `heads_over` items (None: none), per
+    first character of their ids (search shards split such days). Aggregated in SQL: a few thousand rows
+    come back instead of one per item."""
     counts = Counts()
-    per_channel: Counter = Counter()
-    # Every UTC offset in use is a multiple of 15 minutes, so the local date is constant per 15-minute bucket.
-    day_of: dict[int, date] = {}
-    for published, category, source, channel, head in db.execute(_LIGHT):
-        counts.total += 1
-        per_channel[tuple(c for c in (category, source, channel) if c)] += 1
-        bucket = int(published // 900)
-        d = day_of.get(bucket)
-        if d is None:
-            d = day_of[bucket] = datetime.fromtimestamp(bucket * 900, timezone.utc).astimezone(tz).date()
-        counts.days[d] += 1
-        counts.heads[(d, head)] += 1
-    for path, n in per_channel.items():
+    for category, source, channel, n in db.execute(_CHANNELS):
+        path = tuple(c for c in (category, source, channel) if c)
         for i in range(1, len(path) + 1):
             counts.nodes[path[:i]] += n
+        counts.total += n
+    # Every UTC offset in use is a multiple of 15 minutes, so the local date is constant per 15-minute bucket
+    # (and a day's buckets are consecutive).
+    spans: dict[date, list[int]] = {}
+    for bucket, n in db.execute(_BUCKETS):
+        d = datetime.fromtimestamp(bucket * 900, timezone.utc).astimezone(tz).date()
+        counts.days[d] += n
+        span = spans.get(d)
+        if span is None:
+            spans[d] = [bucket, bucket]
+        else:
+            span[0], span[1] = min(span[0], bucket), max(span[1], bucket)
+    if heads_over is not None:
+        for d, n in counts.days.items():
+            if n > heads_over:
+                first, last = spans[d]
+                for head, k in db.execute(_HEADS, (first * 900, (last + 1) * 900)):
+                    counts.heads[(d, head)] += k
     return counts
 
 
 _ITEMS = ("SELECT i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-          "{html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel FROM items i "
-          "JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active = 1 "
-          "ORDER BY i.published DESC, i.id")
+          "{html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel " + _FROM.replace("{", "{{")
+          + " ORDER BY i.published DESC, i.id")
 
 
 def _dt(ts: float | None) -> datetime | None:
