@@ -113,7 +113,11 @@ def test_interrupted_build_with_workers_leaves_no_orphans(workers, tmp_path, mon
     monkeypatch.undo()
     assert workers and not multiprocessing.active_children()
     written = manifest(out)
-    assert len([p for p in written if p.startswith("a/")]) == len(items) + 20
+    on_disk = {p.relative_to(out).as_posix() for p in out.glob("a/*/*/*/*.html")}
+    # Every page the workers wrote is in the manifest (none can be left behind as an orphan), and the
+    # manifest lists only what is there; most item pages were done before the failure.
+    assert on_disk == {p for p in written if p.startswith("a/")}
+    assert len(on_disk) > len(items) // 2
     for e, _ in entries:
         store.set_state(e.source_key, e.id, "deleted")
     build_site(store, config(), out)

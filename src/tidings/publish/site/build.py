@@ -234,7 +234,9 @@ class Builder:
         if page.number:
             label = self.t["page"].format(n=page.number)
             page_title = f"{heading} · {label}" if heading else label
-        self.page("list.html", page.path, fp, offload=True, kind=kind, cards=self.cards(items, urls.root_for(page.path)),
+        # Rendered here, not by a worker: its context is ~30 finished cards (~20 KB), which cost more to pickle
+        # and send than to render (22 alternating builds: 4% faster, 17 of 22 pairs).
+        self.page("list.html", page.path, fp, kind=kind, cards=self.cards(items, urls.root_for(page.path)),
                   pager=page, first=first,
                   page_title=page_title, description=extra.pop("description", "") or self.cfg.description or self.cfg.title,
                   newer=urls.href(page.newer) if page.newer is not None else None,
