@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/site.py --items 10000 [--size 5000] [--repeat 3] [--hexo] [--dir /dev/shm]
 
-Generates N items (≈ --size bytes of HTML each, Chinese and English, shaped like the seed's Sina article)
-into a temporary store, then runs each build in its own subprocess and reports its time (measured inside
-the build; and "process wall", the subprocess's from start to exit, Python start-up and imports included)
-and memory: the build process's own peak (VmHWM) and the peak of the *sum* of the resident sets of the
-build and all its children (page workers, Pagefind services), sampled every 20 ms from /proc; and the CPU
-seconds of all of them (user + system): on 2 cores a build cannot take less than half of that.
+Generates N items (≈ --size bytes of HTML each, Chinese and English, shaped like the seed's Sina article,
+stored as `tidings run` stores them: through the cleaner) into a temporary store, then runs each build in its
+own subprocess and reports its time (measured inside the build; and "process wall", the subprocess's from
+start to exit, Python start-up and imports included) and memory: the build process's own peak (VmHWM) and the
+peak of the *sum* of the resident sets of the build and all its children (page workers, Pagefind services),
+sampled every 20 ms from /proc; and the CPU seconds of all of them (user + system): on 2 cores a build cannot
+take less than half of that.
 Full builds are repeated --repeat times, each into a fresh directory (the fastest is reported, and the
 spread). Every build writes into a directory of its own and nothing is deleted until the end: on this
 machine's ext4 (no journal), inodes freed in the last minute (six, while their inode table is not yet
@@ -134,7 +135,8 @@ def add_one(store_path: Path, k: int) -> None:
     store = Store(store_path)
     newest = next(store.iter_items())
     src = next(s for s in samples.make_sources() if s.key == newest.source_key)
-    store.upsert_entries([samples.entry(src, k, newest.published + timedelta(minutes=3), random.Random(k), size=5000)])
+    store.upsert_entries([samples.entry(src, k, newest.published + timedelta(minutes=3), random.Random(k), size=5000,
+                                         clean=True)])
     store.close()
 
 
@@ -204,9 +206,9 @@ def main() -> None:
         tmp = Path(tmp)
         t0 = time.perf_counter()
         store = Store(tmp / "bench.db")
-        samples.fill(store, args.items, size=args.size, step_minutes=args.days * 24 * 60 / args.items)
+        samples.fill(store, args.items, size=args.size, step_minutes=args.days * 24 * 60 / args.items, clean=True)
         store.close()
-        print(f"generated {args.items} items of ~{args.size} B HTML over {args.days:g} days "
+        print(f"generated {args.items} items of ~{args.size} B HTML (before cleaning) over {args.days:g} days "
               f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         if hasattr(os, "sync"):
             os.sync()  # written-back inode tables: ext4 then skips freed inodes for 1 minute, not 6

@@ -199,6 +199,16 @@ def test_safe_body_matches_the_plain_substitution():
     assert render.safe_body('<p><iMg src="a.jpg"></p>') == '<p><img referrerpolicy="no-referrer" src="a.jpg"></p>'
 
 
+def test_safe_body_leaves_the_cleaners_images_alone():
+    """What the store holds went through the cleaner, whose every <img> already has the policy."""
+    from tidings.clean.sanitize import clean_html
+
+    html = clean_html('<p>图</p><div class="x"><img src="https://a.example/1.jpg" alt="a"></div>'
+                      '<IMG SRC="https://a.example/2.jpg">', "https://a.example/")
+    assert html.count("<img") == 2 and html.count('referrerpolicy="no-referrer"') == 2
+    assert render.safe_body(html) == html
+
+
 def test_neighbour_text_travels_only_when_the_item_template_uses_excerpts(tmp_path):
     assert not render.mentions(render.environment(None), "item.html", "excerpt")  # bundled: titles only
     assert render.mentions(render.environment(themed(tmp_path)), "item.html", "excerpt")

@@ -57,7 +57,9 @@ def make_sources(n_sources: int | None = None) -> list[Source]:
 
 
 def entry(src: Source, k: int, when: datetime, rng: random.Random, size: int = 1500, cover_rate: float = 0.7,
-          word: str = "") -> tuple[Entry, str]:
+          word: str = "", clean: bool = False) -> tuple[Entry, str]:
+    """One made-up item; `clean`: its body as the pipeline stores it (through clean.clean_html: no style or
+    class attributes, images with referrerpolicy and loading), not the raw HTML a feed would carry."""
     zh = rng.random() < 0.6
     if zh:
         title = "".join(rng.choices(ZH, k=4)) + f"{word}第{k}号新闻"
@@ -68,6 +70,10 @@ def entry(src: Source, k: int, when: datetime, rng: random.Random, size: int = 1
     html = body(rng, zh, size, cover)
     if word:
         html = f"<p>{word}</p>" + html
+    if clean:
+        from ...clean.sanitize import clean_html
+
+        html = clean_html(html, "https://origin.example.org/")
     e = Entry(source_key=src.key, id=item_id(guid=guid), title=title.strip(), link=f"https://origin.example.org/news/{k}.html",
               guid=guid, author=src.source, published=when, content=html, cover=cover,
               tags=[src.category] if src.category else [])
@@ -75,9 +81,9 @@ def entry(src: Source, k: int, when: datetime, rng: random.Random, size: int = 1
 
 
 def fill(store, n: int, *, size: int = 1500, seed: int = 7, start: datetime | None = None, step_minutes: float = 7,
-         sources: list[Source] | None = None, cover_rate: float = 0.7) -> list[Source]:
+         sources: list[Source] | None = None, cover_rate: float = 0.7, clean: bool = False) -> list[Source]:
     """Add n items, newest at `start` (default 2024-06-30 12:00 UTC), spread `step_minutes` apart on
-    average, round-robin-ish over `sources` (default: make_sources())."""
+    average, round-robin-ish over `sources` (default: make_sources()); `clean`: see entry()."""
     rng = random.Random(seed)
     sources = sources or make_sources()
     store.sync_sources(sources)
@@ -85,7 +91,7 @@ def fill(store, n: int, *, size: int = 1500, seed: int = 7, start: datetime | No
     batch = []
     for k in range(n):
         src = sources[rng.randrange(len(sources))]
-        batch.append(entry(src, k, when, rng, size, cover_rate))
+        batch.append(entry(src, k, when, rng, size, cover_rate, clean=clean))
         when -= timedelta(minutes=rng.uniform(0.2, 2 * step_minutes))
         if len(batch) >= 1000:
             store.upsert_entries(batch)
