@@ -58,8 +58,9 @@ def make_sources(n_sources: int | None = None) -> list[Source]:
 
 def entry(src: Source, k: int, when: datetime, rng: random.Random, size: int = 1500, cover_rate: float = 0.7,
           word: str = "", clean: bool = False) -> tuple[Entry, str]:
-    """One made-up item; `clean`: its body as the pipeline stores it (through clean.clean_html: no style or
-    class attributes, images with referrerpolicy and loading), not the raw HTML a feed would carry."""
+    """One made-up item: (entry, the HTML the site publishes). The entry's content is the feed's HTML; with
+    `clean` the HTML published is what the pipeline stores for it (clean.clean_html: no style or class
+    attributes, images with referrerpolicy and loading), otherwise that raw HTML itself."""
     zh = rng.random() < 0.6
     if zh:
         title = "".join(rng.choices(ZH, k=4)) + f"{word}第{k}号新闻"
@@ -70,12 +71,13 @@ def entry(src: Source, k: int, when: datetime, rng: random.Random, size: int = 1
     html = body(rng, zh, size, cover)
     if word:
         html = f"<p>{word}</p>" + html
+    raw = html
     if clean:
         from ...clean.sanitize import clean_html
 
-        html = clean_html(html, "https://origin.example.org/")
+        html = clean_html(raw, "https://origin.example.org/")
     e = Entry(source_key=src.key, id=item_id(guid=guid), title=title.strip(), link=f"https://origin.example.org/news/{k}.html",
-              guid=guid, author=src.source, published=when, content=html, cover=cover,
+              guid=guid, author=src.source, published=when, content=raw, cover=cover,
               tags=[src.category] if src.category else [])
     return e, html
 
