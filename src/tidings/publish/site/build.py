@@ -295,7 +295,6 @@ class Builder:
         feed_lists: dict[tuple, list] = {(): []}
         pending: dict[tuple, tuple] = {}  # channel -> (item, path, summary, newer summary)
         self.sitemap_items = tempfile.TemporaryFile("w+", encoding="utf-8")
-        src6: dict[str, str] = {}
         day_dirs: dict = {}
         done = 0
         if not self.light and counts.total > pages.INLINE and pages.WORKERS:
@@ -303,14 +302,11 @@ class Builder:
         # A full build reads the bodies as UTF-8 bytes: most are only passed on to a worker, which decodes them.
         for it in queries.iter_items(self.store.db, html=False if self.light else "utf-8"):
             local = it.published.astimezone(self.tz)
-            src = src6.get(it.source_key)
-            if src is None:
-                src = src6[it.source_key] = urls.short_hash(it.source_key)
             day = local.date()
             ddir = day_dirs.get(day)
-            if ddir is None:
-                ddir = day_dirs[day] = urls.item_path(local, "")[:-5]  # 'a/yyyy/mm/dd/'
-            path = f"{ddir}{it.id}-{src}.html"  # urls.item_path(local, urls.item_uid(it.source_key, it.id))
+            if ddir is None:  # strftime once per day, not once per item
+                ddir = day_dirs[day] = urls.item_dir(day)
+            path = f"{ddir}{urls.item_uid(it.source_key, it.id)}.html"  # = urls.item_path(local, uid)
             s = self.summary(it, path, local)
             names = tuple(it.categories)
             home.add(s)
@@ -457,12 +453,11 @@ class Builder:
             bundle = out.dir / search.BUNDLE_DIR / shard.name / "pagefind-entry.json"
             if out.old_shards.get(shard.name) != fp or not bundle.is_file():
                 todo.append(shard)
-        for shard in todo:
-            out.shards.pop(shard.name)  # recorded again only once its bundle is in place
+        fps = {shard.name: out.shards.pop(shard.name) for shard in todo}  # recorded once its bundle is in place
         finished = []
 
         def done(shard: search.Shard) -> None:
-            out.shards[shard.name] = search.shard_fingerprint(shard, out.files, self.cfg.language, by_dir)
+            out.shards[shard.name] = fps[shard.name]
             finished.append(shard)
             if self.progress:
                 self.progress("search", len(finished), len(todo))

@@ -16,10 +16,11 @@ canonical and Open Graph URLs are absolute (`absolute()`).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import quote
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|#%\s]+')
@@ -32,13 +33,23 @@ def short_hash(text: str, n: int = 6) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:n]
 
 
+@functools.lru_cache(maxsize=4096)
+def _source_hash(source_key: str) -> str:
+    return short_hash(source_key)  # once per source, not once per item of a build
+
+
 def item_uid(source_key: str, item_id: str) -> str:
     """Item ids are unique per source only: add a short hash of the source key."""
-    return f"{item_id}-{short_hash(source_key)}"
+    return f"{item_id}-{_source_hash(source_key)}"
+
+
+def item_dir(day: date) -> str:
+    """'a/yyyy/mm/dd/': the directory of a day's item pages (its local date)."""
+    return f"a/{day:%Y/%m/%d}/"
 
 
 def item_path(local: datetime, uid: str) -> str:
-    return f"a/{local:%Y/%m/%d}/{uid}.html"
+    return f"{item_dir(local)}{uid}.html"
 
 
 def segment(name: str) -> str:
