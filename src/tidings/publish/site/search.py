@@ -30,6 +30,8 @@ from datetime import date
 from importlib import metadata
 from pathlib import Path
 
+from . import urls
+
 SHARD_MAX = 350
 # Pagefind processes at once. One keeps ~1.2 of 2 cores busy; two at a time are ~40% faster here, and with
 # shards of ≤ SHARD_MAX pages each stays near 120 MB, so the pair and the build stay inside 300 MB.
@@ -68,13 +70,16 @@ class Shard:
         return month + "{" + ",".join(f"{d:%d}" for d in self.days) + "}/*.html"
 
     def day_dirs(self) -> list[str]:
-        return [f"a/{d:%Y/%m/%d}/" for d in self.days]
+        return [urls.item_dir(d) for d in self.days]
 
     def holds(self, path: str) -> bool:
         """Whether the page at `path` (site-relative) is one of this shard's: what `glob` matches."""
         d, _, name = path.rpartition("/")
-        return (d + "/" in self.day_dirs() and name.endswith(".html") and "/" not in name
-                and (not self.part or name[:1] in self.part))
+        return d + "/" in self.day_dirs() and self.holds_name(name)
+
+    def holds_name(self, name: str) -> bool:
+        """Whether a page file named `name`, in one of this shard's day directories, is one of its pages."""
+        return name.endswith(".html") and (not self.part or name[:1] in self.part)
 
 
 def plan(days: dict[date, int], max_pages: int | None = None, heads: Counter | None = None) -> list[Shard]:
@@ -146,9 +151,7 @@ def shard_fingerprint(shard: Shard, files: dict[str, list], language: str,
                       by_dir: dict[str, list[str]] | None = None) -> str:
     h = hashlib.sha256(f"{version()}\0service\0{language}\0{shard.glob}".encode())
     by_dir = by_dir if by_dir is not None else pages_by_dir(files)
-    part = shard.part
-    for path in sorted(p for d in shard.day_dirs() for p in by_dir.get(d, ())
-                       if p.endswith(".html") and (not part or p[p.rfind("/") + 1:][:1] in part)):
+    for path in sorted(p for d in shard.day_dirs() for p in by_dir.get(d, ()) if shard.holds_name(p[len(d):])):
         h.update(f"\0{path}\0{files[path][0]}".encode())
     return h.hexdigest()
 
