@@ -12,12 +12,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin as _urljoin
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from .dates import MAX_DATE_CHARS, parse_date
 from .model import Entry, Source, item_id
 
 
@@ -63,7 +63,6 @@ MAX_ITEMS = 10000  # more items than any real feed carries: the rest is refused,
 MAX_XML_NODES = 500_000
 MAX_JSON_VALUES = 2_000_000
 SCAN_BYTES = 1 << 20
-MAX_DATE_CHARS = 128
 _CDATA_OR_COMMENT = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.S)
 
 
@@ -483,52 +482,6 @@ def _json_author(obj: dict) -> str:
             return ", ".join(n for n in names if n)
     a = obj.get("author")
     return _str(a.get("name")) if isinstance(a, dict) else ""
-
-
-# --- dates -------------------------------------------------------------------------------------------
-
-_CN_DATE = re.compile(
-    r"^\s*(\d{4})\s*[年/\-.]\s*(\d{1,2})\s*[月/\-.]\s*(\d{1,2})\s*日?"
-    r"(?:\s*[T\s]?\s*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})\s*秒?)?\s*分?)?\s*$")
-
-
-def parse_date(raw: str, tz: timezone | ZoneInfo = timezone.utc) -> datetime | None:
-    """Parse RFC 2822, ISO 8601 and common Chinese forms; zone-less times are in `tz`. Returns UTC."""
-    s = (raw or "").strip()
-    if not s or len(s) > MAX_DATE_CHARS:  # real dates are ~30 characters; dateutil is slow on megabytes
-        return None
-    dt = None
-    m = _CN_DATE.match(s)
-    if m:
-        y, mo, d, h, mi, sec = (int(g) if g else 0 for g in m.groups())
-        try:
-            dt = datetime(y, mo, d, h, mi, sec)
-        except ValueError:
-            return None
-    if dt is None:
-        try:
-            dt = datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            dt = None
-    if dt is None:
-        try:
-            dt = parsedate_to_datetime(s)
-        except (TypeError, ValueError, IndexError):
-            dt = None
-        # "-0000" means "zone unknown" in RFC 2822; Python returns it naive, which we read in `tz`.
-    if dt is None:
-        try:
-            from dateutil import parser as du
-
-            dt = du.parse(s, fuzzy=False)
-        except (ValueError, OverflowError, TypeError):
-            return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    try:
-        return dt.astimezone(timezone.utc)
-    except (OverflowError, ValueError):
-        return None
 
 
 def _date_or_none(raw: str, tz, now: datetime) -> datetime | None:
