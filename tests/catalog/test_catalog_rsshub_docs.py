@@ -127,3 +127,59 @@ def test_an_unclosed_tag_at_the_end_of_the_file():
     specs, warnings = parse_rsshub_docs("# 金融\n\n## 站\n\n### 频道\n\n<Route example=\"/a\" path=\"/a\"")
     assert specs == []
     assert warnings == [CatalogWarning(7, "unclosed <Route> tag (the file ends before '>'); skipped")]
+
+
+def test_english_pages_use_routeen():
+    # English VuePress pages (docs/en/*.md, 2019–2023) write <RouteEn>, self-closing or as a block, any case
+    specs, warnings = parse_rsshub_docs(read("docs-en-finance.md"))
+    assert specs == [
+        S("Finance", "Bloomberg", "News", "/bloomberg"),
+        S("Finance", "CFD", "Indices Dividend Adjustment (GBP)", "/cfd/div_gbp"),
+        S("Finance", "finviz", "News", "/finviz"),
+        S("Finance", "finviz", "US Stock News", "/finviz/news/AAPL"),
+        S("Finance", "Seeking Alpha", "Summary", "/seekingalpha/TSM/transcripts"),
+        S("Finance", "Unusual Whales", "News Flow", "/unusualwhales/news"),  # <routeEn name=…> under its site
+    ]
+    assert warnings == [
+        CatalogWarning(46, '<Route path="/finviz/screener/:filter"> has no example; skipped'),
+        CatalogWarning(68, "<RouteZh> is not a route tag tidings knows (<Route>, <RouteEn>); skipped"),
+    ]
+
+
+def test_mixed_page_takes_each_routes_names_from_its_own_headings():
+    # <Route> and <RouteEn>; routes right under their site, under a route heading, named in the tag, and grouped
+    # one level deeper: most routes here sit right under their site, which a page-wide guess read as channels
+    specs, warnings = parse_rsshub_docs(read("docs-mixed-other.md"))
+    assert warnings == []
+    assert specs == [
+        S("Other", "DailyArt", "DailyArt", "/dailyart/en"),
+        S("Other", "Dilbert Comic Strip", "Daily Strip", "/dilbert/strip"),
+        S("Other", "金十数据", "金十数据", "/jinshi/index"),
+        S("Other", "Elite Wallpapers", "Elite Wallpapers", "/elitewallpapers"),
+        S("Other", "Bing Wallpaper", "Daily Wallpaper", "/bing"),
+        S("Other", "GitHub", "Repository › Issues", "/github/issue/DIYgod/RSSHub"),
+        S("Other", "GitHub", "Repository › Pull Requests", "/github/pulls/DIYgod/RSSHub"),
+        S("Other", "GitHub", "User › Starred Repositories", "/github/starred_repos/DIYgod"),
+    ]
+
+
+def test_single_page_docs_mixing_named_and_unnamed_routes():
+    # the oldest single page: category at ##, site at ###; one site gives its route a heading instead of a name
+    md = ("# RSSHub\n\n## 社交媒体\n\n### bilibili\n\n<route name=\"番剧\" example=\"/bilibili/bangumi/1\" path=\"/a\"/>\n\n"
+          "### 微博\n\n<route name=\"博主\" example=\"/weibo/user/1\" path=\"/b\"/>\n\n"
+          "## 传统媒体\n\n### 央视新闻\n\n<route example=\"/cctv/world\" path=\"/cctv/:category\"/>\n\n"
+          "### 财新网\n\n#### 首页新闻\n\n<route example=\"/caixin/index\" path=\"/caixin/index\"/>\n")
+    assert parse_rsshub_docs(md).specs == [
+        S("社交媒体", "bilibili", "番剧", "/bilibili/bangumi/1"),
+        S("社交媒体", "微博", "博主", "/weibo/user/1"),
+        S("传统媒体", "央视新闻", "央视新闻", "/cctv/world"),
+        S("传统媒体", "财新网", "首页新闻", "/caixin/index"),
+    ]
+
+
+def test_generated_route_with_several_paths_and_no_example_is_named_readably():
+    md = ("# 📝 博客\n\n## 某站\n\n### 文章\n\n"
+          "<Route namespace=\"ns\" :data='{\"path\":[\"/a\",\"/b/:id\"],\"name\":\"文章\"}' />\n")
+    specs, warnings = parse_rsshub_docs(md)
+    assert specs == []
+    assert warnings == [CatalogWarning(7, "<Route> /ns/a, /ns/b/:id has no example; skipped")]

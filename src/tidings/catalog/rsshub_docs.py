@@ -12,8 +12,10 @@ Three historic layouts are read, also mixed in one page:
   `<Route namespace="sina" :data='{"path": …, "example": "/sina/finance", "name": …, "categories": [...]}' />`
   (JSON in single quotes, `'` written as `&#39;`).
 
-The route's `example` becomes the source's `route`. Which heading level is the category, the source and the
-channel is decided per page from where the routes sit (see `parse_rsshub_docs`).
+English pages of the first two layouts write `<RouteEn …>` (and `</RouteEn>`) where Chinese pages write `<Route …>`.
+
+The route's `example` becomes the source's `route`. Which heading is a route's category, source and channel is read
+from that route's own headings and their neighbours (see `_Outline`), so pages that mix the forms come out right.
 """
 from __future__ import annotations
 
@@ -29,8 +31,11 @@ from typing import Any
 from .categories import category_name, category_slug, pick_category
 from .spec import ParseResult, _Collector
 
-_ROUTE_OPEN = re.compile(r"<route(?=[\s/>])", re.I)
-_ROUTE_CLOSE = re.compile(r"</route\s*>", re.I)
+# `<Route>` on Chinese pages, `<RouteEn>` on the English ones (2019–2023); any case (`<route name=…>` in the oldest).
+_ROUTE_OPEN = re.compile(r"<route(?:en)?(?=[\s/>])", re.IGNORECASE)
+_ROUTE_CLOSE = re.compile(r"</route(?:en)?\s*>", re.IGNORECASE)
+# A tag that looks like a route (a Route-something with a path, example or data) but is none of the known forms.
+_ROUTE_LIKE = re.compile(r"<(route[\w-]*)\b[^<>]*?\s:?(?:path|example|data)\s*=", re.IGNORECASE)
 _HEADING = re.compile(r"^[ ]{0,3}(#{1,6})[ \t]+(.*?)[ \t]*$", re.M)
 _FENCE = re.compile(r"^[ ]{0,3}(`{3,}|~{3,})")
 _ATTR_NAME = re.compile(r"(?:[:@]|v-bind:)?[A-Za-z_][\w.:-]*")
@@ -60,7 +65,7 @@ class _RouteTag:
 @dataclass(slots=True)
 class _Placed:
     tag: _RouteTag
-    headings: dict[int, str]  # active heading text by level when the tag appears
+    chain: list[_Heading]  # the headings open where the tag appears, shallowest first
 
 
 def parse_rsshub_docs(markdown: str, *, category: str | None = None, lang: str | None = None) -> ParseResult:
@@ -68,13 +73,14 @@ def parse_rsshub_docs(markdown: str, *, category: str | None = None, lang: str |
 
     `category` replaces every route's category. Otherwise the category is, for generated pages, the route's first
     RSSHub category other than `popular` in the page's language (`lang` "zh"/"en"; by default the language of the
-    page's category heading, else Chinese), and for the older forms the heading two levels above the route heading.
+    page's category heading, else Chinese), and for the older forms the heading above the route's site heading
+    (else the front matter's `title:`).
 
-    Heading levels: the level holding route headings is the one most routes sit under (a heading equal to the
-    route's own name counts as its route heading; a route with a `name` sits under its site heading). The level
-    above is the source (site), the level above that the category. A route directly under a site heading takes
-    the site name as channel. Malformed tags (never closed, no `example`, broken JSON) are skipped with a
-    warning `(line, message)`.
+    Headings, per route: a route named in its tag sits under its site heading (or under a heading equal to its
+    name); an unnamed route's nearest heading is its route heading, unless that heading is a site: one whose
+    siblings hold route headings or named routes, or at the page's usual site level, or right under the page
+    title. Headings between the site and the route join the channel (`Repository › Issues`). Every route tag is
+    imported or named in a warning `(line, message)`: never closed, no `example`, broken JSON, unknown tag name.
     """
     text = markdown.lstrip("\ufeff")
     out = _Collector()
@@ -85,51 +91,42 @@ def parse_rsshub_docs(markdown: str, *, category: str | None = None, lang: str |
         return bisect.bisect_right(newlines, offset - 1) + 1
 
     tags, spans = _scan_routes(masked, line_of, out)
+    _warn_unknown_tags(masked, tags, spans, line_of, out)
+    headings: list[_Heading] = []
     events: list[tuple[int, int, Any]] = []
     for m in _HEADING.finditer(masked):
         if any(a <= m.start() < b for a, b in spans):
             continue
-        heading = _clean_heading(m.group(2))
-        if heading:
-            events.append((m.start(), len(m.group(1)), heading))
+        text = _clean_heading(m.group(2))
+        if text:
+            events.append((m.start(), len(m.group(1)), text))
     for tag in tags:
         events.append((tag.offset, 0, tag))
     events.sort(key=lambda e: e[0])
 
-    active: dict[int, str] = {}
+    chain: list[_Heading] = []  # the open headings, shallowest first
     placed: list[_Placed] = []
     for _, level, payload in events:
         if level:
-            for deeper in [lv for lv in active if lv >= level]:
-                del active[deeper]
-            active[level] = payload
+            while chain and chain[-1].level >= level:
+                chain.pop()
+            heading = _Heading(len(headings), level, payload, chain[-1].index if chain else None)
+            headings.append(heading)
+            chain.append(heading)
         else:
-            placed.append(_Placed(payload, dict(active)))
+            placed.append(_Placed(payload, list(chain)))
 
     infos = [(p, _route_info(p.tag, out)) for p in placed]
-    votes: Counter[int] = Counter()
-    for p, info in infos:
-        if info is None or not p.headings:
-            continue
-        nearest = max(p.headings)
-        name = info["name"]
-        if name and _same(p.headings[nearest], name):
-            votes[nearest] += 1
-        elif name:
-            votes[nearest + 1] += 1
-        else:
-            votes[nearest] += 1
-    channel_level = max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0] if votes else None
-
+    outline = _Outline(headings, [(p.chain, info["name"] if info else "") for p, info in infos],
+                       has_page_title=bool(front.get("title")))
     for p, info in infos:
         if info is None:
             continue
-        h = p.headings
-        channel = info["name"] or (h.get(channel_level, "") if channel_level else "")
-        source = (h.get(channel_level - 1, "") if channel_level else "") or info["namespace"] or ""
-        if not channel:
-            channel = source
-        page_category = (h.get(channel_level - 2, "") if channel_level else "") or front.get("title", "")
+        site, channel_path = outline.place(p.chain, info["name"])
+        source = site.text if site else info["namespace"] or ""
+        channel = " › ".join([*channel_path, info["name"]] if info["name"] else channel_path) or source
+        above_site = [h.text for h in p.chain if site and h.level < site.level]
+        page_category = above_site[-1] if above_site else front.get("title", "")
         cat = category
         if cat is None and info["categories"] is not None:
             slug = pick_category(info["categories"])
@@ -141,6 +138,83 @@ def parse_rsshub_docs(markdown: str, *, category: str | None = None, lang: str |
                 route=info["route"])
     out.warnings.sort(key=lambda w: w.line or 0)
     return out.result()
+
+
+@dataclass(slots=True)
+class _Heading:
+    index: int
+    level: int
+    text: str
+    parent: int | None
+
+
+class _Outline:
+    """Which heading is each route's site (source), from the page's own structure around it.
+
+    RSSHub pages nest category › site › route heading, but not uniformly: a site with one route often has no route
+    heading, the oldest pages name the route in the tag and sit it under the site, and the single-page docs put the
+    category one level lower. So a heading's role is read from its neighbourhood, not from a page-wide level.
+    """
+
+    def __init__(self, headings: list[_Heading], routes: list[tuple[list[_Heading], str]], *, has_page_title: bool):
+        self.headings = headings
+        self.has_page_title = has_page_title
+        self.routes_below = [False] * len(headings)  # a deeper heading holds a route
+        self.site_like = [False] * len(headings)
+        for chain, name in routes:
+            for h in chain[:-1]:
+                self.routes_below[h.index] = True
+            if chain and name and not _same(chain[-1].text, name):
+                self.site_like[chain[-1].index] = True  # <route name="…"> sits right under its site
+        for h in headings:
+            self.site_like[h.index] = self.site_like[h.index] or self.routes_below[h.index]
+        self.children: dict[int | None, list[_Heading]] = {}
+        for h in headings:
+            self.children.setdefault(h.parent, []).append(h)
+        # Levels of headings known to be sites: the page's usual site level, for routes nothing else places.
+        votes: Counter[int] = Counter()
+        for chain, name in routes:
+            if not chain:
+                continue
+            nearest = chain[-1]
+            if name and _same(nearest.text, name):
+                if len(chain) > 1:
+                    votes[chain[-2].level] += 1
+            elif name or self._sibling_is_site(nearest):
+                votes[nearest.level] += 1
+        self.site_level = max(votes.items(), key=lambda kv: (kv[1], -kv[0]))[0] if votes else None
+
+    def _sibling_is_site(self, h: _Heading) -> bool:
+        return any(self.site_like[s.index] for s in self.children.get(h.parent, []) if s is not h and s.level == h.level)
+
+    def _is_site(self, h: _Heading, depth: int) -> bool:
+        """Whether the heading right above an unnamed route is its site (the route has no heading of its own)."""
+        if self._sibling_is_site(h) or self.routes_below[h.index]:
+            return True
+        if self.site_level is not None:
+            return h.level <= self.site_level
+        return depth < 2  # `# category`, `## site`, route: too shallow for a route heading
+
+    def place(self, chain: list[_Heading], name: str) -> tuple[_Heading | None, list[str]]:
+        """(site heading, channel headings below it) for a route under `chain`; the tag's name comes after them."""
+        if not chain:
+            return None, []
+        nearest = chain[-1]
+        ancestors = chain[:-1]
+        depth = len(ancestors) + (1 if self.has_page_title and chain[0].level > 1 else 0)
+        if name and not _same(nearest.text, name):
+            # the heading above a named route is its site, unless the page's sites sit higher (a group heading)
+            site = next((h for h in ancestors if h.level == self.site_level), nearest)
+            return site, [h.text for h in chain if h.level > site.level]
+        if not name and self._is_site(nearest, depth):
+            return nearest, [nearest.text]
+        if not ancestors:
+            return None, [] if name else [nearest.text]
+        site = ancestors[-1]
+        if self.site_level is not None:
+            site = next((h for h in ancestors if h.level == self.site_level), site)
+        below = [h.text for h in ancestors if h.level > site.level]
+        return site, below if name else [*below, nearest.text]
 
 
 # -- scanning --------------------------------------------------------------------------------------------------
@@ -207,6 +281,18 @@ def _scan_routes(s: str, line_of, out: _Collector) -> tuple[list[_RouteTag], lis
         spans.append((start, end))
         pos = end
     return tags, spans
+
+
+def _warn_unknown_tags(s: str, tags: list[_RouteTag], spans: list[tuple[int, int]], line_of,
+                       out: _Collector) -> None:
+    """Name every route-like tag that was not read, so that no documented route disappears without a word."""
+    read = {t.offset for t in tags}
+    for m in _ROUTE_LIKE.finditer(s):
+        if m.start() in read or any(a <= m.start() < b for a, b in spans):
+            continue
+        if _ROUTE_OPEN.match(s, m.start()):
+            continue  # a known tag that was skipped with its own warning
+        out.warn(line_of(m.start()), f"<{m.group(1)}> is not a route tag tidings knows (<Route>, <RouteEn>); skipped")
 
 
 def _parse_attrs(s: str, i: int) -> tuple[dict[str, _Attr], int, bool]:
@@ -330,7 +416,8 @@ def _route_info(tag: _RouteTag, out: _Collector) -> dict[str, Any] | None:
         path = data.get("path")
         name = data.get("name") if isinstance(data.get("name"), str) else ""
         cats = data.get("categories") if isinstance(data.get("categories"), list) else []
-        where = f"/{namespace}{path}" if namespace and isinstance(path, str) else (str(path) if path else "?")
+        paths = [path] if isinstance(path, str) else [x for x in path if isinstance(x, str)] if isinstance(path, list) else []
+        where = ", ".join(f"/{namespace}{x}" if namespace else x for x in paths) or "?"
         if not isinstance(example, str) or not example.strip():
             out.warn(tag.line, f"<Route> {where} has no example; skipped")
             return None
