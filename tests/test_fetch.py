@@ -4,7 +4,8 @@ import time
 
 from feedserver import rss
 
-from tidings.fetch import FetchOptions, fetch_all, retry_after_seconds
+from tidings.fetch import FetchOptions, fetch_all
+from tidings.http import retry_after_seconds
 from tidings.model import Source
 
 BODY = rss([{"title": "a", "guid": "1"}])

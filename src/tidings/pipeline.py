@@ -179,17 +179,18 @@ class FullText:
         return out, notes
 
     async def _fetch(self, urls: list[str]) -> list:
-        import httpx
-
         from .clean import fetch_article
+        from .http import HTML_ACCEPT, Limits, make_client
 
         sem = asyncio.Semaphore(self.concurrency)
         o = self.opts
-        async with httpx.AsyncClient(headers={"User-Agent": o.user_agent}, follow_redirects=False) as client:
+        # The feed fetcher's limits: body cap on decoded bytes, total time, redirects (each hop checked).
+        limits = Limits(timeout=o.timeout, max_bytes=o.max_bytes, max_redirects=o.max_redirects)
+        async with make_client(user_agent=o.user_agent, accept=HTML_ACCEPT, timeout=o.timeout,
+                               connections=self.concurrency) as client:
             async def one(url: str):
                 async with sem:
-                    return await fetch_article(client, url, allow_private=o.allow_private, max_bytes=o.max_bytes,
-                                               max_redirects=o.max_redirects, timeout=o.timeout)
+                    return await fetch_article(client, url, allow_private=o.allow_private, limits=limits)
 
             return await asyncio.gather(*(one(u) for u in urls), return_exceptions=True)
 

@@ -14,8 +14,8 @@ import httpx
 import lxml.html
 import pytest
 
-from tidings.clean import BlockedAddress, FetchError, check_public_url, extract_article, fetch_article
-from tidings.clean.fulltext import blocked_reason, decode_html
+from tidings.clean import extract_article, fetch_article
+from tidings.http import BlockedAddress, FetchError, Limits, blocked_reason, check_public_url, decode_html
 
 ARTICLE = (Path(__file__).parents[1] / "fixtures" / "clean" / "article.html").read_bytes()
 STORY = [f"STORY-{i}" for i in range(1, 8)]
@@ -197,13 +197,13 @@ def test_fetch_follows_redirects_itself(server) -> None:
 
 def test_fetch_redirect_loop_stops(server) -> None:
     with pytest.raises(FetchError, match="redirects"):
-        run(fetch(url(server, "/loop"), allow_private=True, max_redirects=3))
+        run(fetch(url(server, "/loop"), allow_private=True, limits=Limits(max_redirects=3)))
 
 
 def test_fetch_byte_cap(server) -> None:
     with pytest.raises(FetchError, match="too large"):
-        run(fetch(url(server, "/big"), allow_private=True, max_bytes=100_000))
-    assert len(run(fetch(url(server, "/big"), allow_private=True, max_bytes=300_000))) > 200_000
+        run(fetch(url(server, "/big"), allow_private=True, limits=Limits(max_bytes=100_000)))
+    assert len(run(fetch(url(server, "/big"), allow_private=True, limits=Limits(max_bytes=300_000)))) > 200_000
 
 
 def test_fetch_decodes_meta_charset(server) -> None:

@@ -4,23 +4,33 @@
     clean_text(s) -> str / repair_mojibake(s) -> str           XML-safe text, mojibake undone
     load_rules(extra=None) -> RuleSet                          shipped + user per-site rules
     pick_cover(html, candidates=(), base_url="", rules=None)   cover image URL or ''
-    extract_article(html, url) / fetch_article(client, url)    full text (see fulltext.py)
-    check_public_url(url, allow_private=False)                 SSRF guard, raises BlockedAddress
+    extract_article(html, url) / fetch_article(client, url)    full text (see fulltext.py; its HTTP,
+                                                               SSRF guard included, is tidings.http)
 
 See docs/cleaning.md.
 """
 from .images import pick_cover, usable_image_url
-from .rules import Rule, RuleSet, RulesError, load_rules, shipped_rules
+from .rules import Rule, RulesError, RuleSet, load_rules, shipped_rules
 from .sanitize import clean_html
 from .text import clean_text, repair_mojibake, strip_invalid_xml
 
 __all__ = [
-    "clean_html", "clean_text", "repair_mojibake", "strip_invalid_xml", "load_rules", "Rule",
-    "RuleSet", "RulesError", "shipped_rules", "pick_cover", "usable_image_url",
-    "extract_article", "fetch_article", "check_public_url", "BlockedAddress", "FetchError",
+    "Rule",
+    "RuleSet",
+    "RulesError",
+    "clean_html",
+    "clean_text",
+    "extract_article",
+    "fetch_article",
+    "load_rules",
+    "pick_cover",
+    "repair_mojibake",
+    "shipped_rules",
+    "strip_invalid_xml",
+    "usable_image_url",
 ]
 
-_FULLTEXT = {"extract_article", "fetch_article", "check_public_url", "BlockedAddress", "FetchError"}
+_FULLTEXT = {"extract_article", "fetch_article"}
 
 
 def __getattr__(name: str):
