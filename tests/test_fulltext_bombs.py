@@ -1,0 +1,70 @@
+"""A full-text article page that is a compression bomb: `tidings run` stays small and the item keeps
+its feed content (issue 11, part 6).
+
+The CLI runs in a child process so its peak RSS is its own (wait4), under a 3 GiB address-space
+limit so that a regression fails the test instead of eating the machine. Only the CLI is used here,
+no tidings internals, so this file also runs against older code (PYTHONPATH=<old checkout>/src).
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from bombs import MiB, brotli_zeros, gzip_gzip_zeros, gzip_zeros
+from feedserver import rss
+from util import posts, write_config
+
+GiB = 1 << 30
+# The child limits its own address space first (preexec_fn is unsafe beside the server's threads).
+RUN = (f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({3 * GiB}, {3 * GiB})); "
+       "from tidings.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def run_cli(*args: str) -> tuple[int, str, int]:
+    """(exit code, stdout + stderr, peak RSS in MiB) of `tidings ARGS` in a child process."""
+    proc = subprocess.Popen([sys.executable, "-c", RUN, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode("utf-8", "replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
+    return proc.returncode, out, usage.ru_maxrss // 1024  # ru_maxrss is in KiB on Linux
+
+
+BOMBS = {
+    "br": lambda: brotli_zeros(GiB + 8 * MiB),  # ~2 KB
+    "gzip, gzip": lambda: gzip_gzip_zeros(GiB + 8 * MiB),  # ~2 KB; each layer alone would be 1,000:1 at most
+    "gzip": lambda: gzip_zeros(GiB + 8 * MiB),  # ~1 MB: the plain kind
+}
+
+
+@pytest.mark.parametrize("encoding", list(BOMBS))
+def test_full_text_bomb_is_cut_at_the_cap(tmp_path, server, encoding):
+    server.server.handle_error = lambda request, address: None  # the client hangs up mid-body
+    bomb = BOMBS[encoding]()
+    assert len(bomb) < 1.1 * MiB
+    page = server.add("/story/1", bomb, content_type="text/html; charset=utf-8",
+                      headers={"Content-Encoding": encoding})
+    item = {"title": "Bridge reopens", "guid": "b1", "link": page,
+            "description": "<p>The feed's own summary of the bridge story.</p>",
+            "pubDate": "Mon, 14 Mar 2022 01:00:00 GMT"}
+    feed = server.add("/f", rss([item]))
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": feed, "full_text": True}],
+                       fetch={"allow_private": True, "timeout": 10})
+
+    code, out, peak = run_cli("run", "-c", str(cfg))
+
+    print(f"{encoding}: {len(bomb):,} bytes on the wire, peak RSS {peak} MiB")
+    assert code == 0, out
+    assert server.hits["/story/1"] == 1
+    assert peak < 400, f"peak RSS {peak} MiB"
+    # The operator is told why the article was not used...
+    assert f"full text of {page}: too large (more than 15 MiB)" in out, out
+    # ...and the item is published with the feed's content.
+    (post,) = posts(tmp_path)
+    assert "The feed's own summary of the bridge story." in post.read_text(encoding="utf-8")
+    db = sqlite3.connect(tmp_path / "store.db")
+    assert db.execute("select state, fulltext from items where guid = 'b1'").fetchall() == [("published", 0)]
