@@ -49,3 +49,16 @@ def test_plain_log_lines_when_not_a_terminal(tmp_path, server):
     assert "━" not in proc.stderr and "\x1b[" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if " new " in line or "new  " in line]
     assert len(lines) == 3 and all("c › s" in line and "1 new, 0 changed" in line for line in lines)
+
+
+def test_quiet_run_prints_only_the_summary_and_where_things_went(tmp_path, server):
+    cfg = write_config(tmp_path, _feeds(server, 2), site_dir="public")
+    proc = subprocess.run([sys.executable, "-m", "tidings.cli", "run", "-q", "-c", str(cfg)], check=False,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no per-source lines, no stage lines
+    out = proc.stdout.splitlines()
+    assert out[0].startswith("2 sources: 2 fetched")
+    assert f"hexo posts: 2 written, 0 unchanged, 0 deleted in {tmp_path / 'blog' / 'source' / '_posts'}" in out
+    site = [line for line in out if line.startswith("site: ")]
+    assert len(site) == 1 and site[0].endswith(f" in {tmp_path / 'public'}") and " 0 files written" not in site[0]

@@ -69,7 +69,8 @@ def log(msg: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
 
 
-def summary(report) -> str:
+def summary(report, cfg: Config | None = None) -> str:
+    """The run's figures; with `cfg`, also where the Hexo posts and the site were written."""
     outcomes = report.outcomes
     lines = []
     if outcomes:
@@ -81,11 +82,13 @@ def summary(report) -> str:
                      + (f", {report.filtered} filtered out" if report.filtered else ""))
     if report.hexo is not None:
         h = report.hexo
-        lines.append(f"hexo posts: {h.written} written, {h.unchanged} unchanged, {h.deleted} deleted")
+        where = f" in {cfg.resolve(cfg.hexo.dir) / 'source' / '_posts'}" if cfg is not None and cfg.hexo else ""
+        lines.append(f"hexo posts: {h.written} written, {h.unchanged} unchanged, {h.deleted} deleted{where}")
     if report.site is not None:
         s = report.site
+        where = f" in {cfg.resolve(cfg.site_dir)}" if cfg is not None and cfg.site_dir else ""
         lines.append(f"site: {getattr(s, 'written', '?')} files written, {getattr(s, 'unchanged', '?')} unchanged, "
-                     f"{getattr(s, 'deleted', '?')} deleted")
+                     f"{getattr(s, 'deleted', '?')} deleted{where}")
     notes = [(o, n) for o in outcomes for n in o.notes]
     if notes:
         lines.append("warnings:")
@@ -122,7 +125,7 @@ def _run_once(cfg: Config, args, *, do_fetch=True, do_build=True, interval: floa
                      force=getattr(args, "force", False), interval=interval)
     finally:
         display.stop()
-    print(summary(report))
+    print(summary(report, cfg))
     return report.exit_code
 
 
@@ -214,14 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dir", nargs="?", default="tidings-demo", help="output directory (default ./tidings-demo)")
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=cmd_demo)
-    s = sub.add_parser("sources", parents=[common], help="list, check, import and export sources")
-    s.add_argument("action", choices=["list", "check", "import", "export"])
-    s.add_argument("location", nargs="?", help="import: file or URL (RSSHub docs, /api/namespace, OPML)")
-    s.add_argument("--category", help="import: only this category")
-    s.add_argument("--route", help="import: only routes starting with this")
-    s.add_argument("--json", action="store_true", help="check/list: machine-readable output")
-    s.add_argument("-o", "--output", help="export: write OPML here (default stdout)")
-    s.add_argument("--dry-run", action="store_true", help="import: show what would be added, change nothing")
+    s = sub.add_parser("sources", help="list, check, import and export sources")
+    actions = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, what in (("list", "the configured sources and their health"),
+                       ("check", "health table: ok / failing / stale (exit 3 when a source is failing)")):
+        a = actions.add_parser(name, parents=[common], help=what)
+        a.add_argument("--json", action="store_true", help="machine-readable output")
+    a = actions.add_parser("import", parents=[common], help="add sources from RSSHub docs, /api/namespace, OPML or a feed URL")
+    a.add_argument("location", help="file or http(s) URL: RSSHub docs Markdown, /api/namespace JSON, OPML, or a feed")
+    a.add_argument("--category", help="only sources of this category (金融, finance and Finance are one)")
+    a.add_argument("--route", help="only routes at or below this path (/sina keeps /sina/finance)")
+    a.add_argument("--lang", choices=["zh", "en"],
+                   help="names in this language where the input has both (/api/namespace: zh by default; "
+                        "docs pages: the page's own language)")
+    a.add_argument("--dry-run", action="store_true", help="show what would be added, write nothing")
+    a = actions.add_parser("export", parents=[common], help="write the sources as OPML")
+    a.add_argument("-o", "--output", help="write OPML here (default stdout)")
     s.set_defaults(func=cmd_sources)
     return p
 

@@ -5,6 +5,7 @@ import json
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .config import load
 from .store import Store
@@ -46,29 +47,75 @@ def health(cfg, now: float | None = None) -> list[dict]:
 
 
 def import_sources(args) -> int:
-    from .catalog import CatalogError, append_sources, load_catalog
-    from .cli import UsageError, log
+    """Exit 0: every entry read was added (or was there, or filtered out); 3: some entries were skipped, each
+    named in a warning, the rest added; 2: nothing to import (unreadable, no entries, or all skipped)."""
+    from .catalog import CatalogError, append_sources
+    from .catalog.load import FORMAT_NAMES, catalog_from_bytes, detect_format, read_location
+    from .cli import EXIT_OK, EXIT_SOURCES_FAILED, UsageError
 
-    if not args.location:
-        raise UsageError("sources import: give a file or URL (RSSHub docs markdown, /api/namespace JSON, OPML)")
+    where = args.location
     try:
-        specs, warnings = load_catalog(args.location)
+        data = read_location(where)
+        specs, warnings = catalog_from_bytes(data, where, lang=args.lang)
     except CatalogError as e:
-        raise UsageError(f"{args.location}: {e}") from None
-    for w in warnings:
-        log(f"{args.location}:{w.line}: {w.message}" if w.line else f"{args.location}: {w.message}")
-    if not specs and warnings:
-        raise UsageError(f"{args.location}: no usable routes or feeds found")
-    result = append_sources(args.config, specs, category=args.category, route=args.route,
-                            dry_run=getattr(args, "dry_run", False))
-    for spec in result.added:
-        print(f"+ {' › '.join(x for x in (spec.category, spec.source, spec.channel) if x)}  {spec.route or spec.url}")
-    for spec, reason in result.skipped:
-        print(f"= skipped {spec.route or spec.url}: {reason}")
-    print(f"{len(result.added)} added, {len(result.skipped)} already there, {len(result.filtered)} filtered out"
-          f" → {args.config}")
-    load(args.config)  # the edited file must still be a valid configuration
-    return 0
+        raise UsageError(str(e)) from None  # the message names the location already
+
+    def show_warnings() -> None:
+        sys.stdout.flush()  # "warnings below": after the summary, also when both streams go to one terminal
+        for w in warnings:
+            print(f"warning: {where}:{w.line}: {w.message}" if w.line else f"warning: {where}: {w.message}",
+                  file=sys.stderr)
+
+    if not specs:
+        show_warnings()
+        if warnings:
+            raise UsageError(f"{where}: nothing imported: all {len(warnings)} entries found were skipped "
+                             "(warnings above)")
+        raise UsageError(f"{where}: no routes or feeds found in it (read as {FORMAT_NAMES[detect_format(data)]}); "
+                         "tidings imports RSSHub documentation Markdown, RSSHub /api/namespace JSON, OPML, "
+                         "or a feed by its URL")
+    if detect_format(data) == "feed":
+        specs = [_as_route_if_on_instance(spec, args.config) for spec in specs]
+    dry_run = args.dry_run
+    result = append_sources(args.config, specs, category=args.category, route=args.route, dry_run=dry_run)
+    if specs and len(result.filtered) == len(specs):
+        show_warnings()
+        wanted = " and ".join(f"{flag} {v}" for flag, v in (("--category", args.category), ("--route", args.route))
+                              if v)
+        categories = ", ".join(dict.fromkeys(s.category for s in specs if s.category)) or "none"
+        raise UsageError(f"{where}: {wanted} matches none of the {len(specs)} entries (their categories: "
+                         f"{categories})")
+    if not args.quiet:
+        for spec in result.added:
+            print(f"+ {spec.label}  {spec.route or spec.url}")
+        for _spec, reason in result.skipped:
+            print(f"= {reason}")
+    counts = [f"{len(result.added)} {'would be added' if dry_run else 'added'}"]
+    counts += [f"{n} {label}" for n, label in ((len(result.skipped), "already there"),
+                                               (len(result.filtered), "filtered out"),
+                                               (len(warnings), "skipped (warnings below)")) if n]
+    tail = f"nothing written to {args.config} (--dry-run)" if dry_run else f"→ {args.config}"
+    print(f"{', '.join(counts)}; {tail}" if dry_run else f"{', '.join(counts)} {tail}")
+    show_warnings()
+    if result.written:
+        load(args.config)  # the edited file must still be a valid configuration
+    return EXIT_SOURCES_FAILED if warnings else EXIT_OK
+
+
+def _as_route_if_on_instance(spec, config):
+    """A feed URL on the configured RSSHub instance is kept as its route, so a later change of `rsshub:` applies."""
+    from dataclasses import replace
+
+    from .catalog import CatalogError, read_config_sources
+
+    try:
+        _, rsshub, _ = read_config_sources(config)
+    except CatalogError:
+        return spec
+    base = rsshub.rstrip("/") + "/"
+    if spec.url and spec.url.startswith(base) and len(spec.url) > len(base):
+        return replace(spec, route="/" + spec.url[len(base):], url=None)
+    return spec
 
 
 def export_sources(args) -> int:
@@ -79,8 +126,6 @@ def export_sources(args) -> int:
                         limit=s.limit if s.limit != 15 else None) for s in cfg.sources]
     data = export_opml(specs, cfg.rsshub, cfg.site.title)
     if args.output:
-        from pathlib import Path
-
         Path(args.output).write_bytes(data)
         print(f"wrote {len(specs)} sources to {args.output}")
     else:

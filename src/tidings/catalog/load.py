@@ -9,7 +9,7 @@ from pathlib import Path
 from .opml import parse_opml
 from .rsshub_api import parse_rsshub_api
 from .rsshub_docs import parse_rsshub_docs
-from .spec import CatalogError, ParseResult
+from .spec import CatalogError, ParseResult, _Collector
 
 Fetch = Callable[[str], "bytes | str"]
 
@@ -18,14 +18,28 @@ MAX_BYTES = 64 * 1024 * 1024
 USER_AGENT = "tidings/0.1 (sources import)"
 
 
-def load_catalog(location: str, *, fetch: Fetch | None = None, category: str | None = None) -> ParseResult:
+# What each detected format is called in messages.
+FORMAT_NAMES = {"rsshub-api": "RSSHub /api/namespace JSON", "opml": "OPML", "feed": "a news feed",
+                 "html": "an HTML page", "rsshub-docs": "RSSHub documentation Markdown"}
+
+
+def load_catalog(location: str, *, fetch: Fetch | None = None, category: str | None = None,
+                 lang: str | None = None) -> ParseResult:
     """Specs and warnings from `location`: a file path or an http(s) URL.
 
     The content decides the importer: JSON → RSSHub `/api/namespace`; XML/OPML → OPML; anything else → RSSHub
-    documentation Markdown. `fetch(url) -> bytes` replaces the HTTP client (tests); by default httpx with a 20 s
-    timeout, following redirects. `category` replaces every imported source's category.
-    Raises CatalogError when the location cannot be read.
+    documentation Markdown. A feed (RSS, Atom, RDF, JSON Feed) at an http(s) URL is one `url:` source named after
+    the feed's title; a feed in a local file is a CatalogError (tidings fetches feeds by URL).
+    `fetch(url) -> bytes` replaces the HTTP client (tests); by default httpx with a 20 s timeout, following
+    redirects. `category` replaces every imported source's category; `lang` ("zh", "en") names categories,
+    sources and channels in that language where the input has both. Raises CatalogError when the location cannot
+    be read.
     """
+    return catalog_from_bytes(read_location(location, fetch=fetch), location, category=category, lang=lang)
+
+
+def read_location(location: str, *, fetch: Fetch | None = None) -> bytes:
+    """The bytes at a file path or an http(s) URL; CatalogError (naming the location) when they cannot be read."""
     if re.match(r"(?i)^https?://", location):
         raw = (fetch or http_get)(location)
     else:
@@ -33,24 +47,94 @@ def load_catalog(location: str, *, fetch: Fetch | None = None, category: str | N
             raw = Path(location).expanduser().read_bytes()
         except OSError as e:
             raise CatalogError(f"{location}: {e.strerror or e}") from e
-    data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-    return parse_catalog(data, category=category)
+    return raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
 
 
-def parse_catalog(data: bytes, *, category: str | None = None) -> ParseResult:
+def catalog_from_bytes(data: bytes, location: str, *, category: str | None = None,
+                       lang: str | None = None) -> ParseResult:
+    """`load_catalog` once the bytes are read: a feed becomes its own source, anything else goes to parse_catalog."""
+    if detect_format(data) == "feed":
+        return _feed_source(data, location, category)
+    return parse_catalog(data, category=category, lang=lang)
+
+
+def parse_catalog(data: bytes, *, category: str | None = None, lang: str | None = None) -> ParseResult:
     """Dispatch on content: JSON, then XML (OPML), then Markdown."""
-    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    kind = detect_format(data)
+    if kind == "rsshub-api":
+        return parse_rsshub_api(json.loads(_head(data).decode("utf-8")), category=category,
+                                **({"lang": lang} if lang else {}))
+    if kind in ("opml", "feed"):
+        return parse_opml(data, category=category)
+    return parse_rsshub_docs(data.decode("utf-8", errors="replace").lstrip("\ufeff"), category=category, lang=lang)
+
+
+def detect_format(data: bytes) -> str:
+    """One of FORMAT_NAMES' keys, from the content alone (names and extensions say nothing)."""
+    head = _head(data)
     if head[:1] in (b"{", b"["):
         try:
             decoded = json.loads(head.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             decoded = None
+        if isinstance(decoded, dict) and str(decoded.get("version", "")).startswith("https://jsonfeed.org/"):
+            return "feed"
         if decoded is not None:
-            return parse_rsshub_api(decoded, category=category)
-    if head[:1] == b"<" and re.match(rb"(?is)<\?xml|<!doctype\s+opml|<opml[\s>]", head[:4096]) \
-            or re.search(rb"(?i)<opml[\s>]", head[:1024]):
-        return parse_opml(data, category=category)
-    return parse_rsshub_docs(data.decode("utf-8", errors="replace").lstrip("\ufeff"), category=category)
+            return "rsshub-api"
+    start = head[:4096]
+    if re.search(rb"(?i)<opml[\s>]", start) or re.match(rb"(?is)<!doctype\s+opml", start):
+        return "opml"
+    if re.match(rb"<(?:[\w-]+:)?(?:rss|feed|RDF)[\s>]", _without_prolog(start)):
+        return "feed"
+    if re.match(rb"(?is)<!doctype\s+html|<html[\s>]", _without_prolog(start)):
+        return "html"
+    if head[:1] == b"<" and re.match(rb"(?is)<\?xml", start):
+        return "opml"  # other XML: the OPML reader says what it is not
+    return "rsshub-docs"
+
+
+def _head(data: bytes) -> bytes:
+    return data.lstrip(b"\xef\xbb\xbf \t\r\n")
+
+
+def _without_prolog(head: bytes) -> bytes:
+    """The document from its root element on: past `<?xml …?>`, `<?xml-stylesheet …?>`, comments, the doctype."""
+    return re.sub(rb"(?s)\A(?:\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>))*\s*", b"", head, count=1)
+
+
+def _feed_source(data: bytes, location: str, category: str | None) -> ParseResult:
+    """A feed is not a catalogue, but a user who imports a feed URL means "subscribe to this feed"."""
+    if not re.match(r"(?i)^https?://", location):
+        raise CatalogError(f"{location} is a news feed, not a list of sources; import it by its http(s) URL "
+                           "(tidings sources import https://…/feed.xml), or add it under sources: as `url: …`")
+    out = _Collector()
+    out.add(None, f"feed {location}", category=category or "", source=_feed_title(data) or location, url=location)
+    return out.result()
+
+
+def _feed_title(data: bytes) -> str:
+    head = _head(data)
+    if head[:1] == b"{":
+        try:
+            title = json.loads(head.decode("utf-8")).get("title")
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            return ""
+        return " ".join(title.split()) if isinstance(title, str) else ""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=True, huge_tree=False)
+    try:
+        root = etree.fromstring(head, parser)
+    except etree.XMLSyntaxError:
+        return ""
+    if root is None:
+        return ""
+    # RSS and RDF: channel/title; Atom: feed/title (any namespace)
+    for path in ("./*[local-name()='channel']/*[local-name()='title']", "./*[local-name()='title']"):
+        found = root.xpath(path)
+        if found:
+            return " ".join("".join(found[0].itertext()).split())
+    return ""
 
 
 def http_get(url: str) -> bytes:
