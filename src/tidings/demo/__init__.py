@@ -64,6 +64,41 @@ def demo_config(port: int) -> dict:
     }
 
 
+# Where the sample feeds say their images are. The cleaner makes every image URL absolute, as it must for real feeds,
+# so the demo turns these into site-root paths in the store before it builds: the images then come from the built
+# site (and from the Hexo site's source/) on whatever host and port serve it.
+MEDIA_URLS = ("http://127.0.0.1:8000/demo-media/", "https://127.0.0.1:8000/demo-media/")
+MEDIA_PATH = "/demo-media/"
+
+
+def localize_media(store_path: Path) -> int:
+    """Point stored items' images and covers at MEDIA_PATH; returns the rows changed (0 once done)."""
+    from ..store import Store
+
+    def replaced(column: str) -> str:
+        expr = column
+        for url in MEDIA_URLS:
+            expr = f"replace({expr}, '{url}', '{MEDIA_PATH}')"
+        return expr
+
+    found = " OR ".join(f"{c} LIKE '%{url}%'" for c in ("html", "cover") for url in MEDIA_URLS)
+    with Store(store_path) as store, store.transaction():
+        cur = store.db.execute(f"UPDATE items SET html = {replaced('html')}, cover = {replaced('cover')} "
+                               f"WHERE {found}")
+        return cur.rowcount
+
+
+def _copy_media(target: Path) -> None:
+    """The bundled images into target/, each written only when missing or different (Hexo and builds keep mtimes)."""
+    media = resources.files(__package__).joinpath("media")
+    target.mkdir(parents=True, exist_ok=True)
+    for f in media.iterdir():
+        if f.is_file():
+            data, dest = f.read_bytes(), target / f.name
+            if not dest.is_file() or dest.read_bytes() != data:
+                dest.write_bytes(data)
+
+
 def run_demo(out: Path, quiet: bool = False) -> int:
     from .. import config as config_mod
     from ..cli import Display, summary
@@ -79,27 +114,26 @@ def run_demo(out: Path, quiet: bool = False) -> int:
         cfg = config_mod.load(cfg_path)
         display = Display(quiet)
         try:
-            report = run(cfg, progress=display, force=True)  # a demo always fetches
+            report = run(cfg, do_build=False, progress=display, force=True)  # a demo always fetches
         finally:
             display.stop()
     finally:
         server.shutdown()
         server.server_close()
-    media = resources.files(__package__).joinpath("media")
-    site = cfg.resolve(cfg.site_dir)
-    if media.is_dir() and site.is_dir():
-        target = site / "demo-media"
-        target.mkdir(exist_ok=True)
-        for f in media.iterdir():
-            if f.is_file():
-                (target / f.name).write_bytes(f.read_bytes())
-    print(summary(report))
-    print(f"\nHexo posts: {cfg.resolve(cfg.hexo.dir) / 'source' / '_posts'}")
-    print(f"Built-in site: {site}")
+    localize_media(cfg.store_path)
+    display = Display(quiet)
+    try:
+        built = run(cfg, do_fetch=False, progress=display)
+    finally:
+        display.stop()
+    report.hexo, report.site, report.seconds = built.hexo, built.site, report.seconds + built.seconds
+    _copy_media(cfg.resolve(cfg.site_dir) / "demo-media")
+    _copy_media(cfg.resolve(cfg.hexo.dir) / "source" / "demo-media")
+    print(summary(report, cfg))
     exe = sys.argv[0] if Path(sys.argv[0]).name == "tidings" else "tidings"
     try:
         exe = os.path.relpath(exe) if os.path.isabs(exe) and "/" in exe else exe
     except ValueError:
         pass
-    print(f"Open it with:  {exe} serve -c {cfg_path}   →  http://127.0.0.1:8000/")
+    print(f"\nOpen it with:  {exe} serve -c {cfg_path}   →  http://127.0.0.1:8000/  (another port: --port 8080)")
     return report.exit_code
