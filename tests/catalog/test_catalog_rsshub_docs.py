@@ -183,3 +183,9 @@ def test_generated_route_with_several_paths_and_no_example_is_named_readably():
     specs, warnings = parse_rsshub_docs(md)
     assert specs == []
     assert warnings == [CatalogWarning(7, "<Route> /ns/a, /ns/b/:id has no example; skipped")]
+
+
+def test_first_generator_wrote_data_as_a_jsx_expression():
+    md = ("# 💰 金融\n\n## 新浪\n\n### 国内\n\n<Route namespace=\"sina\" data={{\"path\":\"/finance/china\","
+          "\"categories\":[\"finance\"],\"example\":\"/sina/finance/china\",\"name\":\"国内\"}} />\n")
+    assert parse_rsshub_docs(md) == ([S("金融", "新浪", "国内", "/sina/finance/china")], [])
