@@ -124,8 +124,9 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 # --- bounded content decoding ------------------------------------------------------------------------
 # httpx decodes a whole network chunk at once: 1.5 KB of brotli can become 1 GB in one call, before any
-# size check runs. So the body is read raw and decoded here, at most about PIECE bytes per step, and the
-# size cap is checked after every step: a compression bomb costs at most max_bytes + a few MiB.
+# size check runs. So the body is read raw and decoded here in steps of about PIECE bytes (zlib's
+# max_length is exact; brotli's output_buffer_limit is where its buffer stops growing, so up to about
+# twice that), and the size cap is checked after every step: a bomb costs max_bytes + a few MiB.
 
 PIECE = 1 << 20
 
@@ -240,8 +241,8 @@ class _Chain:
 
 
 def content_decoder(header: str | None) -> Decoder:
-    """A bounded decoder for a Content-Encoding header value: each piece it yields is at most about
-    PIECE bytes, made only when asked for. Names nobody uses for compression (`utf-8`, `none`:
+    """A bounded decoder for a Content-Encoding header value: each piece it yields is a few PIECEs at
+    most, made only when asked for. Names nobody uses for compression (`utf-8`, `none`:
     misconfigured servers) are ignored, as httpx does. Raises DecodeError for zstd, compress, ..."""
     decoders: list[Decoder] = []
     for name in reversed([n.strip().lower() for n in (header or "").split(",")]):

@@ -1,0 +1,204 @@
+"""The shared HTTP layer (tidings.http): bounded decoding with the cap on decoded bytes, redirects
+and the total-time limit, Retry-After, HTML charsets. Requests go to the local server on 127.0.0.1."""
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+import zlib
+from collections.abc import Callable
+
+import brotli
+import pytest
+from bombs import MiB, brotli_zeros, gzip_gzip_zeros, gzip_zeros
+
+from tidings import http
+from tidings.http import (
+    FetchError,
+    Limits,
+    content_decoder,
+    decode_html,
+    open_url,
+    retry_after_seconds,
+)
+
+
+def raw_deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return c.compress(data) + c.flush()
+
+
+ENCODERS: dict[str, Callable[[bytes], bytes]] = {
+    "identity": lambda b: b,
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "gzip, br": lambda b: brotli.compress(gzip.compress(b)),
+}
+
+
+def test_brotli_is_decoded_in_bounded_steps_here():
+    # brotli >= 1.2 is what makes br safe to offer; without it the br tests below would prove nothing.
+    assert http.BROTLI and "br" in http.ACCEPT_ENCODING
+
+
+# --- the decoder: no single step makes more than PIECE bytes -------------------------------------------
+
+BOMBS = {
+    "br": lambda: brotli_zeros(1 << 30),
+    "gzip": lambda: gzip_zeros(256 * MiB),
+    "gzip, gzip": lambda: gzip_gzip_zeros(1 << 30),
+    "deflate": lambda: zlib.compress(bytes(64 * MiB), 1),
+    "deflate (raw)": lambda: raw_deflate(bytes(64 * MiB)),
+}
+
+
+@pytest.mark.parametrize("name", list(BOMBS))
+def test_a_bomb_fed_whole_comes_out_in_bounded_pieces(name):
+    bomb = BOMBS[name]()
+    decoder = content_decoder(name.split(" (")[0])
+    started, total, biggest = time.monotonic(), 0, 0
+    for piece in decoder.feed(bomb):  # the whole bomb in one call, as one network chunk could carry it
+        biggest = max(biggest, len(piece))
+        total += len(piece)
+        if total > 32 * MiB:  # a reader would have stopped at its cap by now
+            break
+    assert total > 32 * MiB
+    # zlib's max_length is exact; brotli's output_buffer_limit is where its buffer stops growing,
+    # so one brotli step can give about twice PIECE. Either way: MiBs, never the whole GiB.
+    assert biggest <= 4 * http.PIECE
+    assert time.monotonic() - started < 2
+
+
+def test_unsupported_and_corrupt_encodings():
+    with pytest.raises(http.DecodeError, match="zstd"):
+        content_decoder("zstd")
+    assert b"".join(content_decoder("utf-8").feed(b"abc")) == b"abc"  # a misconfigured label: ignored
+    with pytest.raises(http.DecodeError):
+        list(content_decoder("gzip").feed(b"\x1f\x8b\x08\x00not gzip at all"))
+
+
+# --- reading a response: the cap counts decoded bytes as they arrive -------------------------------------
+
+PAGE = b"".join(b"<p>line %d of the story, told at some length</p>\n" % i for i in range(6000))  # ~300 KB
+
+
+def get(url: str, limits: Limits) -> tuple[bytes, str]:
+    async def go() -> tuple[bytes, str]:
+        async with http.make_client(user_agent="tidings-test") as client, \
+                open_url(client, url, limits) as reply:
+            return await reply.read(), reply.url
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("encoding", list(ENCODERS))
+def test_cap_is_on_decoded_bytes(server, encoding):
+    body = ENCODERS[encoding](PAGE)
+    assert len(body) < 100_000 or encoding == "identity"
+    headers = {} if encoding == "identity" else {"Content-Encoding": encoding}
+    url = server.add("/" + encoding.replace(", ", "-"), body, content_type="text/html", headers=headers)
+    assert get(url, Limits(max_bytes=len(PAGE)))[0] == PAGE  # exactly at the cap: fine
+    with pytest.raises(FetchError, match=r"^too large") as e:
+        get(url, Limits(max_bytes=100_000))
+    assert not e.value.retry
+    if encoding != "identity":  # cut while decoding, not from the small Content-Length
+        assert str(e.value) == "too large (more than 100,000 bytes)"
+
+
+def test_identity_without_content_length_is_counted_as_it_arrives(server):
+    def close_delimited(h) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.close_connection = True
+        try:
+            for _ in range(100):
+                h.wfile.write(b"x" * 10_000)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    server.server.handle_error = lambda request, address: None
+    url = server.add("/stream", handler=close_delimited)
+    with pytest.raises(FetchError, match=r"^too large \(more than 100,000 bytes\)$"):
+        get(url, Limits(max_bytes=100_000))
+    assert len(get(url, Limits(max_bytes=1_000_000))[0]) == 1_000_000
+
+
+def test_declared_length_over_the_cap_fails_before_reading(server):
+    url = server.add("/big", b"x" * 5000, content_type="text/html")
+    with pytest.raises(FetchError, match=r"^too large \(5,000 bytes > 4,096 bytes\)$"):
+        get(url, Limits(max_bytes=4096))
+
+
+def test_undecodable_body_has_a_reason(server):
+    url = server.add("/z", b"\x28\xb5\x2f\xfd" + b"x" * 100, headers={"Content-Encoding": "zstd"})
+    with pytest.raises(FetchError, match="cannot decode the response: unsupported Content-Encoding 'zstd'"):
+        get(url, Limits())
+
+
+# --- redirects and the total time --------------------------------------------------------------------
+
+def test_redirects_are_followed_here_up_to_the_limit(server):
+    final = server.add("/final", b"done", content_type="text/plain")
+    server.add("/hop2", status=307, headers={"Location": "/final"})
+    server.add("/hop1", status=302, headers={"Location": server.url("/hop2")})
+    assert get(server.url("/hop1"), Limits(max_redirects=2)) == (b"done", final)
+    with pytest.raises(FetchError, match=r"^too many redirects \(more than 1\)$"):
+        get(server.url("/hop1"), Limits(max_redirects=1))
+
+
+def test_the_time_limit_covers_the_body(server):
+    url = server.add("/trickle", b"x" * 200, trickle=0.02)  # each byte on time, the whole far too slow
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"^timed out after 0.5 s$") as e:
+        get(url, Limits(timeout=0.5))
+    assert e.value.retry
+    assert time.monotonic() - started < 2
+
+
+def test_address_policy_refuses_loopback_before_sending(server):
+    url = server.add("/private", b"secret", content_type="text/html")
+
+    async def go(policy: http.AddressPolicy) -> bytes:
+        async with http.make_client(user_agent="tidings-test") as client, \
+                open_url(client, url, Limits(), policy=policy) as reply:
+            return await reply.read()
+
+    with pytest.raises(http.BlockedAddress, match="loopback"):
+        asyncio.run(go(http.AddressPolicy()))
+    assert server.hits["/private"] == 0
+    assert asyncio.run(go(http.AddressPolicy(allow_private=True))) == b"secret"
+
+
+# --- Retry-After ---------------------------------------------------------------------------------------
+
+def test_retry_after():
+    assert retry_after_seconds("120") == 120
+    assert retry_after_seconds(" 7 ") == 7
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412420) == 60
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412600) == 0  # already past
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("-5") is None
+    assert retry_after_seconds("") is None and retry_after_seconds(None) is None
+
+
+# --- HTML charset --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body,content_type,expected", [
+    ("<p>长春</p>".encode("gbk"), "text/html; charset=GBK", "<p>长春</p>"),
+    ("<p>长春</p>".encode(), "text/html; charset=gb2312", "<p>长春</p>"),  # UTF-8 labelled gb2312
+    ('<meta charset="big5"><p>長春</p>'.encode("big5"), None, '<meta charset="big5"><p>長春</p>'),
+    ('<meta http-equiv="Content-Type" content="text/html; charset=gb2312"><p>长春</p>'.encode("gb2312"),
+     "text/html", '<meta http-equiv="Content-Type" content="text/html; charset=gb2312"><p>长春</p>'),
+    ("<p>长春</p>".encode("gb18030"), None, "<p>长春</p>"),  # no label, not UTF-8: GB18030
+    (b"\xff\xfe" + "<p>é</p>".encode("utf-16-le"), None, "<p>é</p>"),  # a BOM decides
+    ("café".encode("cp1252"), "text/html; charset=iso-8859-1", "café"),
+    (b"<p>x</p>", "text/html; charset=base64", "<p>x</p>"),  # not a text encoding: ignored
+])
+def test_decode_html(body, content_type, expected):
+    assert decode_html(body, content_type) == expected
+
+
+def test_decode_html_never_fails():
+    assert decode_html(b"caf\xe9 \x81\xff", None).startswith("caf")
