@@ -44,11 +44,11 @@ def test_content_encoded_preferred_and_first_img_is_cover():
     assert e.id == item_id("", "http://e.com/p")
 
 
-def test_rss_091_and_id_from_title_and_date_when_no_guid_or_link():
+def test_rss_091_and_id_from_title_and_text_when_no_guid_link_or_date():
     body = b"""<rss version="0.91"><channel><title>T</title><link>http://e.com/</link>
     <item><title>only title</title><description>d</description></item></channel></rss>"""
     (e,) = parse_feed(body, SRC).entries
-    assert e.id == item_id("", "", "only title", "") and e.published is None
+    assert e.id == item_id("", "", "only title", "", "d") and e.published is None
 
 
 def test_rdf_rss_1_0():
@@ -123,7 +123,7 @@ def test_html_named_entities_are_tolerated():
 @pytest.mark.parametrize("body,reason", [
     (b"", "empty"),
     (b"<!DOCTYPE html><html><body>hi</body></html>", "HTML page"),
-    (b"<rss><channel><item><title>x</title></item>", "malformed XML"),
+    (b"<rss <channel><item><title>x</title></item>", "malformed XML"),  # beyond recovery
     (b"<foo/>", "not a feed"),
     (b'{"a": 1}', "not a JSON Feed"),
     (b"{broken", "malformed JSON"),

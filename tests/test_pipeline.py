@@ -95,7 +95,7 @@ def test_broken_sources_do_not_stop_the_good_ones(tmp_path, server, capsys):
         "timeout": server.add("/slow", rss(items(1)), delay=4),
         "loop": server.url("/loop"),
         "html": server.add("/html", "<!DOCTYPE html><html><body>Blocked</body></html>", content_type="text/html"),
-        "malformed": server.add("/broken", "<rss><channel><item><title>x</item>"),
+        "malformed": server.add("/broken", "<rss <channel><item><title>x</item>"),  # beyond recovery
         "too big": server.add("/huge", rss(items(400))),
     }
     sources = [{"category": "ok", "source": f"good{i}", "url": u} for i, u in enumerate(good)]

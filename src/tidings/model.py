@@ -87,7 +87,11 @@ class Entry:
         return h.hexdigest()[:32]
 
 
-def item_id(guid: str = "", link: str = "", title: str = "", date: str = "") -> str:
-    """16 hex characters from the guid, else the link, else title + date."""
-    basis = guid.strip() or link.strip() or f"{title}\x00{date}"
+def item_id(guid: str = "", link: str = "", title: str = "", date: str = "", content: str = "") -> str:
+    """16 hex characters from the guid, else the link, else title + date, else title + content.
+
+    Items with neither guid, link nor date are told apart by their text (description-only RSS items
+    would otherwise all share one id); a dated item keeps its id when its text is edited.
+    """
+    basis = guid.strip() or link.strip() or (f"{title}\x00{date}" if date.strip() else f"{title}\x00\x00{content}")
     return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:16]

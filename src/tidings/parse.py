@@ -1,24 +1,33 @@
-"""bytes → Entries for RSS 0.9x/1.0/2.0, Atom 1.0 and JSON Feed 1.x.
+"""bytes → Entries for RSS 0.9x/1.0/2.0, Atom 0.3/1.0 and JSON Feed 1.x.
 
 lxml parses XML with entity expansion, DTD loading and network access off, so a hostile feed cannot
 expand entities or read files. Content HTML is kept exactly as the feed gave it; cleaning is a later
-stage. Dates without a zone are read in the source's time zone.
+stage. Dates without a zone are read in the source's time zone. Breakage a tolerant reader recovers
+from (a raw `&`, HTML entities, a truncated end tag, a wrong charset) is recovered and reported in
+`ParsedFeed.notes`; a document that holds items but yields none is a ParseError, never an empty feed.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import html.entities
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from urllib.parse import urljoin as _urljoin
 from zoneinfo import ZoneInfo
 
 from lxml import etree
+from lxml import html as lxml_html
 
 from .dates import MAX_DATE_CHARS, parse_date
 from .model import Entry, Source, item_id
+
+__all__ = ["MAX_DATE_CHARS", "MAX_ITEMS", "MAX_JSON_VALUES", "MAX_XML_NODES", "SCAN_BYTES", "ParseError",
+           "ParsedFeed", "decode_xml", "parse_date", "parse_feed"]
 
 
 class ParseError(Exception):
@@ -31,35 +40,65 @@ class ParsedFeed:
     link: str = ""
     ttl_minutes: int | None = None
     entries: list[Entry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # breakage recovered while reading (shown in `sources check`)
 
 
-NS = {
-    "atom": "http://www.w3.org/2005/Atom",
-    "rss1": "http://purl.org/rss/1.0/",
-    "rss090": "http://my.netscape.com/rdf/simple/0.9/",
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "dc": "http://purl.org/dc/elements/1.1/",
-    "content": "http://purl.org/rss/1.0/modules/content/",
-    "media": "http://search.yahoo.com/mrss/",
+# Namespace URI → the prefix tidings reads its elements under. RSS 0.90/1.0 and Userland's RSS namespaces
+# read as plain RSS; Atom 0.3 as Atom. Element names are lower-cased, as feedparser does.
+PREFIXES = {
+    "http://purl.org/rss/1.0/": "",
+    "http://my.netscape.com/rdf/simple/0.9/": "",
+    "http://backend.userland.com/rss2": "",
+    "http://backend.userland.com/rss": "",
+    "http://www.w3.org/2005/Atom": "atom",
+    "http://purl.org/atom/ns#": "atom",
+    "http://purl.org/dc/elements/1.1/": "dc",
+    "http://purl.org/dc/terms/": "dcterms",
+    "http://purl.org/rss/1.0/modules/content/": "content",
+    "http://search.yahoo.com/mrss/": "media",
+    "http://search.yahoo.com/mrss": "media",
+    "http://www.w3.org/1999/xhtml": "xhtml",
+    "http://www.itunes.com/dtds/podcast-1.0.dtd": "itunes",
+    "http://example.com/DTDs/PodCast-1.0.dtd": "itunes",
+    "http://www.itunes.com/DTDs/Podcast-1.0.dtd": "itunes",
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#": "rdf",
 }
-_ATOM = "{%s}" % NS["atom"]
-_XHTML = "http://www.w3.org/1999/xhtml"
+_RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
+_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+_XHTML_DIV = "{http://www.w3.org/1999/xhtml}div"
 
-# Chinese sources label GBK text as gb2312; GB18030 is a superset of both.
+# Item fields, each a list of element names in order of preference (first present wins).
+ITEM_TITLE = ("title", "atom:title", "dc:title", "media:title")
+ITEM_GUID = ("guid", "atom:id", "dc:identifier")
+ITEM_PUBLISHED = ("pubdate", "atom:published", "atom:issued", "dc:date", "dcterms:issued", "dcterms:created",
+                  "atom:created", "atom:updated", "atom:modified", "dcterms:modified")
+ITEM_UPDATED = ("atom:updated", "atom:modified", "dcterms:modified", "dc:modified")
+# Full content before summaries; RSS puts HTML in all of these, Atom uses its text constructs.
+ITEM_CONTENT = ("content:encoded", "atom:content", "xhtml:body", "body", "fullitem", "description",
+                "atom:summary", "dc:description", "itunes:summary", "summary")
+ITEM_AUTHOR = ("author", "dc:creator", "atom:author", "dc:author", "itunes:author")
+ITEM_CATEGORIES = ("category", "atom:category", "dc:subject", "itunes:category", "media:category")
+FEED_TITLE = ("title", "atom:title", "dc:title")
+
 _CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "big5": "big5hkscs",
-                    "iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252"}
-_XML_DECL = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.S)
-_DECL_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
+                    "iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252",
+                    "ascii": "cp1252", "x-euc-jp": "euc_jp", "x-sjis": "shift_jis", "unicode": "utf-16"}
+_XML_DECL = re.compile(r"<\?xml\s[^>]*?\?>", re.S)
+_DECL_ENCODING = re.compile(rb"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _HTML_ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]{1,31});")
+_RAW_AMP = re.compile(r"&(?!(?:[A-Za-z][A-Za-z0-9]{0,31}|#[0-9]{1,12}|#[xX][0-9a-fA-F]{1,12});)")
 _XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.I)
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xef\xbb\xbf", "utf-8"),
+         (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
+# Without a BOM, the first character of an XML document is `<` (or white space): its bytes give the width.
+_SNIFF = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"), (b"\x00<\x00", "utf-16-be"),
+          (b"<\x00", "utf-16-le"))
 
 MAX_ITEMS = 10000  # more items than any real feed carries: the rest is refused, not parsed
-# A tree costs ~200-400 bytes per XML element or attribute (with its text) and ~60 bytes per JSON
-# value, so a 15 MiB body of `<a>x</a>`, `<a b="" c=""/>` or `{},` would need 0.4-1 GB. Bodies above
-# SCAN_BYTES are counted first (in C, without building anything) and refused when they hold more than
-# these; a real feed of MAX_ITEMS items has ~20 elements and attributes per item.
+# Node budgets that keep a 15 MiB body from building a 1 GB tree (figures in docs/reliability.md):
+# bodies above SCAN_BYTES are counted first, in C, and refused when they hold more than these.
 MAX_XML_NODES = 500_000
 MAX_JSON_VALUES = 2_000_000
 SCAN_BYTES = 1 << 20
@@ -70,64 +109,142 @@ def urljoin(base: str, url: str) -> str:
     """urljoin, skipping the work for the common case of an absolute http(s) URL."""
     if url.startswith(("https://", "http://")) and "/." not in url:
         return url
-    return _urljoin(base, url)
+    return _urljoin(base, url) if base else url
 
 
 def charset_of(content_type: str) -> str | None:
-    m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9._\-]+)", content_type or "", re.I)
+    m = re.search(r"charset\s*=\s*[\"']?\s*([A-Za-z0-9._\-]+)", content_type or "", re.I)
     return m.group(1).lower() if m else None
 
 
-def _codec(name: str) -> str:
-    name = name.lower()
-    return _CHARSET_ALIASES.get(name, name)
+def _codec(name: str) -> str | None:
+    """Python's codec for a charset label, or None when Python knows no such charset."""
+    import codecs
 
-
-def decode_xml(body: bytes, content_type: str = "") -> str:
-    """Decode an XML document to text: HTTP charset first, then the XML prolog, then BOM/UTF-8."""
-    declared = charset_of(content_type)
-    if not declared:
-        m = _XML_DECL.match(body)
-        if m:
-            enc = _DECL_ENCODING.search(m.group(0))
-            declared = enc.group(1).decode("ascii").lower() if enc else None
-    if body.startswith(b"\xef\xbb\xbf"):
-        declared, body = "utf-8", body[3:]
-    elif body[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        declared = "utf-16"
-    codec = _codec(declared or "utf-8")
+    name = _CHARSET_ALIASES.get(name.lower(), name.lower())
     try:
-        text = body.decode(codec, errors="replace")
+        return codecs.lookup(name).name
     except LookupError:
-        raise ParseError(f"unknown character encoding {declared!r}") from None
-    text = re.sub(r"^\s*<\?xml[^>]*?\?>", "", text, count=1, flags=re.S)
+        return None
+
+
+def decode_xml(body: bytes, content_type: str = "", notes: list[str] | None = None) -> str:
+    """Decode an XML document: BOM, then the HTTP charset, then the XML prolog, else UTF-8.
+
+    When the body is not valid in the charset it claims, it is read as UTF-8 if it is that, else in the
+    charset a detector finds; what was done is added to `notes`.
+    """
+    notes = notes if notes is not None else []
+    codec = declared = None
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            codec, body = name, body[len(bom):]
+            break
+    else:
+        for start, name in _SNIFF:
+            if body.startswith(start):
+                codec = name
+                break
+    if codec is None:
+        declared = charset_of(content_type)
+        if not declared:
+            m = _DECL_ENCODING.search(body[:1024])
+            declared = m.group(1).decode("ascii").lower() if m else None
+        codec = _codec(declared) if declared else "utf-8"
+        if codec is None or codec.startswith(("utf-16", "utf-32")):
+            # a charset Python does not know, or a 16/32-bit one that the bytes themselves contradict
+            notes.append(f"declared charset {declared!r} does not fit the document")
+            codec = "utf-8"
+    text = None
+    if codec != "utf-8" and declared and not body.isascii():
+        # Multi-byte UTF-8 is almost never valid by accident: a body that is UTF-8 is read as UTF-8,
+        # whatever it declares (a GB2312 label on UTF-8 bytes would otherwise decode to mojibake).
+        text = _decode_strict(body, "utf-8")
+        if text is not None:
+            notes.append(f"declared {declared} but the document is UTF-8; read as UTF-8")
+    text = text if text is not None else _decode_strict(body, codec)
+    if text is None:
+        text, used = _decode_guess(body, codec)
+        notes.append(f"the document is not valid {declared or codec}; read as {used}")
+    text = _XML_DECL.sub("", text, count=1) if "<?xml" in text[:2048] else text
     return _INVALID_XML_CHARS.sub("", text)
 
 
-def _xml_root(text: str, base_url: str) -> etree._Element:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             remove_comments=False, strip_cdata=True, recover=False)
+def _decode_strict(body: bytes, codec: str) -> str | None:
+    try:
+        return body.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _decode_guess(body: bytes, codec: str) -> tuple[str, str]:
+    """The body in UTF-8 when it is that, else in the charset charset_normalizer finds, else `codec`
+    with the undecodable bytes replaced."""
+    if codec != "utf-8" and (text := _decode_strict(body, "utf-8")) is not None:
+        return text, "UTF-8"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body[:65536]).best()
+    if best is not None and best.encoding not in ("utf_8", codec):
+        text = _decode_strict(body, best.encoding)
+        if text is not None:
+            return text, best.encoding
+    return body.decode(codec, errors="replace"), f"{codec} (undecodable bytes replaced)"
+
+
+_STRICT = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                          remove_comments=False, strip_cdata=True, recover=False)
+_RECOVER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                           remove_comments=False, strip_cdata=True, recover=True)
+
+
+# libxml2's resource limits (nesting depth, a text node over 10 MB): hostile documents, never recovered.
+_PARSER_LIMITS = ("Excessive depth", "Resource limit exceeded", "huge text node", "section too big")
+
+
+def _xml_root(text: str, base_url: str, notes: list[str]) -> etree._Element:
     data = text.encode("utf-8")
     _check_elements(data)
+    base = base_url or None
     try:
-        return etree.fromstring(data, parser, base_url=base_url or None)
+        return etree.fromstring(data, _STRICT, base_url=base)
     except etree.XMLSyntaxError as e:
         if "amplification" in str(e):
             # libxml2 refuses entity declarations that would blow up (billion laughs, quadratic
             # blow-up) even though we never expand entities.
             raise ParseError("XML entity bomb (entity declarations past libxml2's amplification limit; "
                              "entities are never expanded)") from None
-        # Feeds often use HTML named entities (&nbsp;) that XML does not define, or numeric references
-        # to characters XML forbids (&#1;, &#xFFFF;): retry once with the former written as numeric
-        # references and the latter dropped (as raw forbidden characters are) before calling it malformed.
-        msg = str(e)
-        if ("Entity" in msg and "not defined" in msg) or "CharRef" in msg:
-            fixed = _BAD_CHARREF.sub(_drop_bad_charref, _HTML_ENTITY.sub(_numeric_entity, text)).encode("utf-8")
-            try:
-                return etree.fromstring(fixed, parser, base_url=base_url or None)
-            except etree.XMLSyntaxError as e2:
-                e = e2
-        raise ParseError(f"malformed XML: {_reason(e)}") from None
+        if any(limit in (e.msg or "") for limit in _PARSER_LIMITS):
+            raise ParseError(f"malformed XML: {_reason(e)}") from None  # a limit, not breakage to recover
+        first = e
+    # What loose readers repair: raw `&`, HTML named entities, forbidden or upper-case-X character
+    # references; then libxml2's recovering parser for the rest (unclosed or truncated tags).
+    fixed = _repair(text)
+    if fixed != text:
+        try:
+            root = etree.fromstring(fixed.encode("utf-8"), _STRICT, base_url=base)
+            notes.append(f"repaired malformed XML ({_reason(first, 120)})")
+            return root
+        except etree.XMLSyntaxError:
+            pass
+    try:
+        root = etree.fromstring(fixed.encode("utf-8"), _RECOVER, base_url=base)
+    except etree.XMLSyntaxError:
+        root = None
+    if root is None or not isinstance(root.tag, str):
+        raise ParseError(f"malformed XML: {_reason(first)}") from None
+    notes.append(f"{_RECOVERED}{_reason(first, 120)})")
+    return root
+
+
+_RECOVERED = "recovered malformed XML ("
+
+
+def _repair(text: str) -> str:
+    text = _RAW_AMP.sub("&amp;", text)
+    text = text.replace("&#X", "&#x")
+    text = _HTML_ENTITY.sub(_numeric_entity, text)
+    return _BAD_CHARREF.sub(_drop_bad_charref, text)
 
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
@@ -148,7 +265,7 @@ def _xml_char_ok(cp: int) -> bool:
     return cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD or 0x10000 <= cp <= 0x10FFFF
 
 
-def _drop_bad_charref(m: re.Match) -> str:
+def _drop_bad_charref(m: re.Match[str]) -> str:
     ref = m.group(0)[2:-1]
     cp = int(ref[1:], 16) if ref[0] in "xX" else int(ref)
     return m.group(0) if _xml_char_ok(cp) else ""
@@ -172,10 +289,8 @@ def _check_elements(data: bytes) -> None:
 def _check_json_values(body: bytes) -> None:
     """Refuse a JSON body with more than MAX_JSON_VALUES values before decoding it.
 
-    Every value after the first in an array or object follows a comma, so commas + brackets bound the
-    number of Python objects json.loads would make. Commas inside strings count too (no string-aware
-    recount: that would itself allocate one object per string); prose has one every ~60 bytes, so a
-    real feed under the size cap stays far below the limit.
+    Commas + brackets bound the number of Python objects json.loads would make (commas inside strings
+    count too: a real feed under the size cap stays far below the limit).
     """
     if len(body) <= SCAN_BYTES:
         return
@@ -184,12 +299,12 @@ def _check_json_values(body: bytes) -> None:
         raise ParseError(f"too many JSON values (up to {n:,}; at most {MAX_JSON_VALUES:,} are read)")
 
 
-def _numeric_entity(m: re.Match) -> str:
+def _numeric_entity(m: re.Match[str]) -> str:
     name = m.group(1)
     if name in _XML_ENTITIES:
         return m.group(0)
     ch = html.entities.html5.get(name + ";")
-    return "".join(f"&#{ord(c)};" for c in ch) if ch else m.group(0)
+    return "".join(f"&#{ord(c)};" for c in ch) if ch else "&amp;" + m.group(0)[1:]
 
 
 def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str = "",
@@ -204,32 +319,63 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
         return _parse_json(body, source, tz, now, url)
     if re.match(rb"(?is)<!doctype\s+html|<html", head):
         raise ParseError("got an HTML page, not a feed")
-    text = decode_xml(body, content_type)
-    root = _xml_root(text, url or source.url)
-    tag = etree.QName(root).localname.lower() if isinstance(root.tag, str) else ""
-    if tag == "rss":
-        return _parse_rss(root, source, tz, now)
-    if tag == "rdf":
-        return _parse_rdf(root, source, tz, now)
-    if tag == "feed":
-        return _parse_atom(root, source, tz, now)
-    if tag == "html":
+    notes: list[str] = []
+    text = decode_xml(body, content_type, notes)
+    doc_url = url or source.url
+    root = _xml_root(text, doc_url, notes)
+    namespace, _, local = root.tag[1:].rpartition("}") if root.tag[:1] == "{" else ("", "", root.tag)
+    tag = local.lower()
+    if tag in ("rss", "rdf", "channel") and local != "CHANNEL":  # CHANNEL: CDF, a 1997 format
+        feed = _parse_rss(root, source, tz, now, doc_url)
+    elif tag == "feed" and PREFIXES.get(namespace, "atom") == "atom":
+        feed = _parse_atom(root, source, tz, now, doc_url)
+    elif tag == "html":
         raise ParseError("got an HTML page, not a feed")
-    raise ParseError(f"not a feed: root element <{tag or root.tag}>")
+    else:
+        raise ParseError(f"not a feed: root element <{_reason(ValueError(local), 60)}>")
+    feed.notes = notes
+    recovered = next((n for n in notes if n.startswith(_RECOVERED)), None)
+    if recovered and not feed.entries:  # what libxml2 salvaged holds no item: the document is broken
+        raise ParseError("malformed XML: " + recovered[len(_RECOVERED):-1])
+    if not feed.entries:
+        held = int(root.xpath("count(//*[local-name()='item' or local-name()='entry'])"))
+        if held:
+            raise ParseError(f"the document holds {held} <item>/<entry> elements, but none could be read")
+    return feed
 
 
-# --- helpers ---------------------------------------------------------------------------------------
+# --- element names ----------------------------------------------------------------------------------
 
-def _inner_html(el: etree._Element | None) -> str:
-    """Element content as markup: its text, or — when a feed put raw (unescaped) HTML elements inside —
-    the serialized children too, instead of silently keeping only the text before the first one."""
-    if el is None:
-        return ""
-    if not len(el):
-        return el.text or ""
-    parts = [html.escape(el.text, quote=False) if el.text else ""]
-    parts += [etree.tostring(child, encoding="unicode", with_tail=True) for child in el]
-    return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", "".join(parts))
+@lru_cache(maxsize=1024)
+def _name(tag: str, bare: str) -> str:
+    """`{uri}local` → `prefix:local` (lower-cased); elements in no namespace read as `bare`."""
+    if tag[:1] != "{":
+        local, prefix = tag, bare
+    else:
+        uri, _, local = tag[1:].partition("}")
+        found = PREFIXES.get(uri)
+        prefix = found if found is not None else "{" + uri + "}"
+    local = local.lower()
+    return prefix + ":" + local if prefix else local
+
+
+Children = dict[str, list[etree._Element]]
+
+
+def _children(el: etree._Element, bare: str = "") -> Children:
+    out: Children = {}
+    for child in el:
+        if isinstance(child.tag, str):
+            out.setdefault(_name(child.tag, bare), []).append(child)
+    return out
+
+
+def _first(kids: Children, names: tuple[str, ...]) -> etree._Element | None:
+    for name in names:
+        found = kids.get(name)
+        if found:
+            return found[0]
+    return None
 
 
 def _text(el: etree._Element | None) -> str:
@@ -238,27 +384,233 @@ def _text(el: etree._Element | None) -> str:
     return "".join(el.itertext()).strip()
 
 
-def _child(el: etree._Element, *names: str) -> etree._Element | None:
-    """First child whose tag is any of `names` (Clark notation or a bare local name, no namespace)."""
-    for name in names:
-        found = el.find(name)
-        if found is not None:
-            return found
-    return None
+def _plain(markup: str) -> str:
+    """What a reader sees of an HTML fragment (titles): its text, entities decoded."""
+    if "<" not in markup:
+        return html.unescape(markup).strip()
+    try:
+        root = lxml_html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return html.unescape(markup).strip()
+    for hidden in root.xpath(".//script|.//style"):
+        hidden.drop_tree()
+    return " ".join(root.text_content().split())
 
 
-def _entry(source: Source, *, guid: str, link: str, title: str, date_raw: str, content: str,
-           author: str, published: datetime | None, updated: datetime | None, covers: list[str],
-           tags: list[str], base: str) -> Entry:
-    link = urljoin(base, link) if link else ""
-    cover = next((urljoin(base, c) for c in covers if c), "")
+def _inner_xml(el: etree._Element) -> str:
+    """The element's content as markup: its text escaped, then its children serialized."""
+    parts = [html.escape(el.text, quote=False) if el.text else ""]
+    parts += [etree.tostring(child, encoding="unicode", with_tail=True) for child in el]
+    return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", "".join(parts))
+
+
+def _html_of(el: etree._Element | None) -> str:
+    """RSS-style content as HTML: escaped or CDATA text, or — when a feed put raw (unescaped) HTML
+    elements inside — the serialized children too, not only the text before the first one."""
+    if el is None:
+        return ""
+    if not len(el):
+        return el.text or ""
+    return _inner_xml(el)
+
+
+_LOOKS_HTML = re.compile(r"<[A-Za-z][A-Za-z0-9]*[\s/>]")
+_ATOM_KIND = {"text": "text", "text/plain": "text", "html": "html", "text/html": "html", "xhtml": "xhtml",
+              "application/xhtml+xml": "xhtml"}
+
+
+def _atom_content(el: etree._Element) -> str:
+    """An Atom 1.0 / 0.3 text construct as HTML."""
+    kind_attr = (el.get("type") or "text").strip().lower()
+    kind = _ATOM_KIND.get(kind_attr)
+    text = el.text or ""
+    mode = (el.get("mode") or "").lower()
+    # Atom 0.3 `mode="base64"`, and Atom 1.0 content of any other media type, is base64.
+    if mode == "base64" or (kind is None and not kind_attr.endswith(("+xml", "/xml")) and not len(el)):
+        try:
+            text = base64.b64decode(text, validate=False).decode("utf-8", errors="replace")
+        except (binascii.Error, ValueError):
+            return ""
+        if kind is None:  # some other media type: HTML if it looks like it
+            kind = "html" if "html" in kind_attr or _LOOKS_HTML.search(text) else "text"
+        if kind == "text":
+            return _text_as_html(text)
+        return text
+    if kind == "xhtml" or (len(el) and kind != "text"):
+        div = el.find(_XHTML_DIV) if kind == "xhtml" else None
+        return _inner_xml(div if div is not None and len(el) == 1 else el)
+    if kind == "text" and mode != "escaped":
+        return _text_as_html("".join(el.itertext()))
+    return text
+
+
+def _text_as_html(text: str) -> str:
+    return "<p>" + html.escape(text.strip()).replace("\n\n", "</p><p>") + "</p>" if text.strip() else ""
+
+
+def _atom_title(el: etree._Element) -> str:
+    """An Atom title as plain text, whatever its type."""
+    kind = _ATOM_KIND.get((el.get("type") or "text").strip().lower())
+    if kind == "text" and not el.get("mode"):
+        return _text(el)  # children in a text title are a publisher's mistake: keep all their text
+    return _plain(_atom_content(el))
+
+
+def _resolve(el: etree._Element, url: str, fallback: str, doc_url: str) -> str:
+    """`url` resolved once: against the element's xml:base when it has one in scope, else `fallback`
+    (the channel link, for RSS), else the document URL."""
+    if not url:
+        return ""
+    base = el.base
+    if base and base != doc_url:
+        return urljoin(base, url)
+    return urljoin(fallback or doc_url, url)
+
+
+# --- items -------------------------------------------------------------------------------------------
+
+_MEDIA = ("{http://search.yahoo.com/mrss/}", "{http://search.yahoo.com/mrss}")
+
+
+@dataclass(slots=True)
+class _Context:
+    source: Source
+    tz: ZoneInfo
+    now: datetime
+    doc_url: str
+    base_fallback: str  # RSS: the channel link; Atom: '' (xml:base and the document URL only)
+    bare: str  # the prefix of elements in no namespace: '' for RSS, 'atom' for Atom without a namespace
+    feed_author: str = ""
+
+
+def _entry(source: Source, *, guid: str, link: str, title: str, date_raw: str, content: str, author: str,
+           published: datetime | None, updated: datetime | None, covers: list[str], tags: list[str],
+           base: str) -> Entry:
+    """An Entry from fields already resolved (link and covers absolute where the feed allows)."""
+    cover = next((c for c in covers if c), "")
     if not cover:
         m = _IMG_SRC.search(content)
         if m and not m.group(1).startswith("data:"):
             cover = urljoin(base, html.unescape(m.group(1)))
-    return Entry(source_key=source.key, id=item_id(guid, link, title, date_raw), title=title, link=link,
+    return Entry(source_key=source.key, id=item_id(guid, link, title, date_raw, content), title=title, link=link,
                  guid=guid, author=author, published=published, updated=updated, content=content,
                  cover=cover, cover_explicit=any(covers), tags=tags, base=base or link)
+
+
+def _is_atom(el: etree._Element, bare: str) -> bool:
+    return _name(el.tag, bare).startswith("atom:")
+
+
+def _item(it: etree._Element, ctx: _Context) -> Entry:
+    k = _children(it, ctx.bare)
+    title_el = _first(k, ITEM_TITLE)
+    if title_el is None:
+        title = ""
+    elif _is_atom(title_el, ctx.bare):
+        title = _atom_title(title_el)
+    else:
+        title = _text(title_el)  # RSS titles are text: `a <b> c` is what the feed means to show
+
+    link_el, link = _item_link(k)
+    guid_el = _first(k, ITEM_GUID)
+    guid = _text(guid_el) or it.get(_RDF_ABOUT, "")
+    if not link and guid_el is not None and guid_el.get("isPermaLink", "true").lower() == "true" \
+            and guid.startswith(("http://", "https://")):
+        link_el, link = guid_el, guid
+    link = _resolve(link_el, link, ctx.base_fallback, ctx.doc_url) if link_el is not None else ""
+
+    content_el, content = _item_content(k, ctx.bare)
+    published_raw = _text(_first(k, ITEM_PUBLISHED))
+    updated_raw = _text(_first(k, ITEM_UPDATED))
+    scope = content_el if content_el is not None else it
+    in_scope = scope.base if scope.base and scope.base != ctx.doc_url else ""
+    base = in_scope or link or urljoin(ctx.doc_url, ctx.base_fallback) or ctx.doc_url
+    return _entry(
+        ctx.source, guid=guid, link=link, title=title, date_raw=published_raw or updated_raw, content=content,
+        author=_item_author(k, ctx.bare) or ctx.feed_author,
+        published=_date_or_none(published_raw or updated_raw, ctx.tz, ctx.now),
+        updated=_date_or_none(updated_raw, ctx.tz, ctx.now), covers=_covers(it, k, ctx), tags=_categories(k),
+        base=base)
+
+
+def _item_link(k: Children) -> tuple[etree._Element | None, str]:
+    for el in k.get("link", ()):
+        text = _text(el) or el.get("href", "")  # Atom without a namespace: <link href=…/>
+        if text:
+            return el, text
+    for el in k.get("atom:link", ()):
+        if el.get("rel", "alternate") == "alternate" and el.get("href"):
+            return el, el.get("href", "").strip()
+    return None, ""
+
+
+def _item_content(k: Children, bare: str) -> tuple[etree._Element | None, str]:
+    for name in ITEM_CONTENT:
+        for el in k.get(name, ()):
+            if not (el.text and el.text.strip()) and not len(el):
+                continue
+            if name.startswith("atom:"):
+                return el, _atom_content(el)
+            if name == "xhtml:body":
+                return el, _inner_xml(el)
+            return el, _html_of(el)
+    return None, ""
+
+
+def _item_author(k: Children, bare: str) -> str:
+    for name in ITEM_AUTHOR:
+        els = k.get(name)
+        if not els:
+            continue
+        if name == "atom:author":
+            names = [_text(_first(_children(a, bare), ("atom:name",))) for a in els]
+            found = ", ".join(n for n in names if n)
+        else:
+            found = _text(els[0])
+            for pattern in _NAME_WITH_EMAIL:  # RSS: `me@x.com (Name)`, `Name <me@x.com>`: the name alone
+                if m := pattern.match(found):
+                    found = m.group("name").strip()
+                    break
+        if found:
+            return found
+    return ""
+
+
+_NAME_WITH_EMAIL = (re.compile(r"^\S+@\S+\s*\((?P<name>[^()]+)\)$"), re.compile(r"^(?P<name>[^()<>]+?)\s*\(\S+@\S+\)$"),
+                    re.compile(r"^(?P<name>[^<>]+?)\s*<\S+@\S+>$"))
+
+
+def _categories(k: Children) -> list[str]:
+    tags: list[str] = []
+    for name in ITEM_CATEGORIES:
+        for el in k.get(name, ()):
+            if name == "atom:category":
+                terms = [el.get("term") or _text(el)]
+            elif name == "itunes:category":  # iTunes nests subcategories
+                terms = [el.get("text") or ""] + [sub.get("text") or "" for sub in el if isinstance(sub.tag, str)]
+            else:
+                terms = [(el.text or "") if len(el) else _text(el)]  # not the text of nested elements
+            for term in terms:
+                term = term.strip()
+                if term and term not in tags:
+                    tags.append(term)
+    return tags
+
+
+def _covers(it: etree._Element, k: Children, ctx: _Context) -> list[str]:
+    found: list[tuple[etree._Element, str]] = []
+    for ns in _MEDIA:
+        found += [(t, t.get("url", "")) for t in it.iter(ns + "thumbnail")]
+        found += [(mc, mc.get("url", "")) for mc in it.iter(ns + "content")
+                  if mc.get("medium") == "image" or _is_image(mc.get("type", ""), mc.get("url", ""))]
+    found += [(e, e.get("url", "")) for e in k.get("enclosure", ()) if _is_image(e.get("type", ""), e.get("url", ""))]
+    found += [(a, a.get("href", "")) for a in k.get("atom:link", ())
+              if a.get("rel") == "enclosure" and _is_image(a.get("type", ""), a.get("href", ""))]
+    return [_resolve(el, url.strip(), ctx.base_fallback, ctx.doc_url) for el, url in found if url.strip()]
+
+
+def _is_image(mime: str, url: str) -> bool:
+    return mime.startswith("image/") or bool(re.search(r"\.(jpe?g|png|gif|webp|avif|svg)(\?|$)", url, re.I))
 
 
 def _finish(feed: ParsedFeed, entries: list[Entry]) -> ParsedFeed:
@@ -276,156 +628,47 @@ def _too_many(n: int) -> None:
         raise ParseError(f"too many items ({n}; at most {MAX_ITEMS} are read)")
 
 
-# --- RSS 2.0 / 0.9x --------------------------------------------------------------------------------
+# --- RSS 0.9x / 1.0 (RDF) / 2.0 ------------------------------------------------------------------------
 
-def _parse_rss(root, source: Source, tz, now) -> ParsedFeed:
-    channel = root.find("channel")
-    if channel is None:
-        raise ParseError("RSS without <channel>")
-    feed = ParsedFeed(title=_text(channel.find("title")), link=_text(channel.find("link")))
-    ttl = _text(channel.find("ttl"))
+_COUNT_ITEMS = etree.XPath("count(*[local-name()='item']) + count(*[local-name()='channel']/*[local-name()='item'])")
+
+
+def _parse_rss(root: etree._Element, source: Source, tz: ZoneInfo, now: datetime, doc_url: str) -> ParsedFeed:
+    _too_many(int(_COUNT_ITEMS(root)))  # counted in C: no Python object per item
+    kids = _children(root)
+    if root.tag.rpartition("}")[2].lower() == "channel":
+        channel: etree._Element | None = root
+    else:
+        channel = _first(kids, ("channel",))
+    ch = _children(channel) if channel is not None else {}
+    link_el, link = _item_link(ch)
+    feed = ParsedFeed(title=_text(_first(ch, FEED_TITLE)),
+                      link=_resolve(link_el, link, "", doc_url) if link_el is not None else "")
+    ttl = _text(_first(ch, ("ttl",)))
     # ASCII digits only ("²".isdigit() is true but int() refuses it); 9 digits at most, so neither
     # int() (4,300-digit limit) nor ttl * 60.0 (float overflow) can raise on a hostile value.
     feed.ttl_minutes = int(ttl) if re.fullmatch(r"[0-9]{1,9}", ttl) else None
-    where = channel if channel.find("item") is not None else root
-    _too_many(int(where.xpath("count(item)")))  # counted in C: no Python object per item
-    items = where.findall("item")
-    base_default = feed.link or source.url
-    entries = []
-    for it in items:
-        guid = _text(it.find("guid"))
-        link = _text(it.find("link"))
-        if not link:
-            atom_link = it.find(_ATOM + "link")
-            link = atom_link.get("href", "") if atom_link is not None else ""
-        g = it.find("guid")
-        if not link and g is not None and g.get("isPermaLink", "true").lower() == "true" and guid.startswith("http"):
-            link = guid
-        encoded = it.find("{%s}encoded" % NS["content"])
-        desc = it.find("description")
-        content = _inner_html(encoded) if encoded is not None and (encoded.text or len(encoded)) else (
-            _inner_html(desc))
-        date_el = _child(it, "pubDate", "{%s}date" % NS["dc"], _ATOM + "published", _ATOM + "updated")
-        date_raw = _text(date_el)
-        updated_raw = _text(_child(it, _ATOM + "updated", "{%s}modified" % NS["dc"]))
-        author = _text(_child(it, "author", "{%s}creator" % NS["dc"]))
-        covers = _media_covers(it)
-        for enc in it.findall("enclosure"):
-            if _is_image(enc.get("type", ""), enc.get("url", "")):
-                covers.append(enc.get("url", ""))
-        tags = [t for t in (_text(c) for c in it.findall("category")) if t]
-        base = it.base if it.get("{http://www.w3.org/XML/1998/namespace}base") else (link or base_default)
-        entries.append(_entry(
-            source, guid=guid, link=link, title=_text(it.find("title")), date_raw=date_raw,
-            content=content or "", author=author, published=_date_or_none(date_raw, tz, now),
-            updated=_date_or_none(updated_raw, tz, now), covers=covers, tags=tags,
-            base=urljoin(base_default, base)))
-    return _finish(feed, entries)
+    # Items belong in <channel> (RSS 2.0) or beside it (RSS 1.0); loose feeds put them anywhere.
+    items = ch.get("item", []) + (kids.get("item", []) if channel is not root else [])
+    ctx = _Context(source, tz, now, doc_url, base_fallback=feed.link, bare="")
+    return _finish(feed, [_item(it, ctx) for it in items])
 
 
-def _media_covers(it) -> list[str]:
-    covers = [t.get("url", "") for t in it.iter("{%s}thumbnail" % NS["media"])]
-    for mc in it.iter("{%s}content" % NS["media"]):
-        if mc.get("medium") == "image" or _is_image(mc.get("type", ""), mc.get("url", "")):
-            covers.append(mc.get("url", ""))
-    return covers
+# --- Atom 1.0 / 0.3 ----------------------------------------------------------------------------------
 
-
-def _is_image(mime: str, url: str) -> bool:
-    return mime.startswith("image/") or bool(re.search(r"\.(jpe?g|png|gif|webp|avif|svg)(\?|$)", url, re.I))
-
-
-# --- RSS 1.0 / 0.90 (RDF) ---------------------------------------------------------------------------
-
-def _parse_rdf(root, source: Source, tz, now) -> ParsedFeed:
-    ns = NS["rss1"] if root.find("{%s}channel" % NS["rss1"]) is not None or root.find(
-        "{%s}item" % NS["rss1"]) is not None else NS["rss090"]
-    q = lambda name: "{%s}%s" % (ns, name)  # noqa: E731
-    channel = root.find(q("channel"))
-    feed = ParsedFeed(title=_text(channel.find(q("title"))) if channel is not None else "",
-                      link=_text(channel.find(q("link"))) if channel is not None else "")
-    _too_many(int(root.xpath("count(i:item)", namespaces={"i": ns})))
-    items = root.findall(q("item"))
-    entries = []
-    for it in items:
-        link = _text(it.find(q("link")))
-        about = it.get("{%s}about" % NS["rdf"], "")
-        encoded = it.find("{%s}encoded" % NS["content"])
-        content = encoded.text if encoded is not None and encoded.text else (
-            (it.find(q("description")).text or "") if it.find(q("description")) is not None else "")
-        date_raw = _text(it.find("{%s}date" % NS["dc"]))
-        entries.append(_entry(
-            source, guid=about, link=link, title=_text(it.find(q("title"))), date_raw=date_raw, content=content,
-            author=_text(it.find("{%s}creator" % NS["dc"])), published=_date_or_none(date_raw, tz, now),
-            updated=None, covers=_media_covers(it),
-            tags=[t for t in (_text(s) for s in it.findall("{%s}subject" % NS["dc"])) if t],
-            base=link or feed.link or source.url))
-    return _finish(feed, entries)
-
-
-# --- Atom 1.0 ----------------------------------------------------------------------------------------
-
-def _atom_text(el: etree._Element | None) -> str:
-    """An Atom text construct as HTML (type html/xhtml) or plain text (type text)."""
-    if el is None:
-        return ""
-    kind = el.get("type", "text").lower()
-    if kind == "xhtml":
-        div = el.find("{%s}div" % _XHTML)
-        holder = div if div is not None else el
-        inner = (holder.text and html.escape(holder.text, quote=False) or "")
-        for child in holder:
-            inner += etree.tostring(child, encoding="unicode", with_tail=True)
-        # drop the xhtml namespace declarations lxml writes on each top-level child
-        return re.sub(r'\s+xmlns(:\w+)?="http://www.w3.org/1999/xhtml"', "", inner)
-    return el.text or ""
-
-
-def _atom_plain(el: etree._Element | None) -> str:
-    """An Atom text construct as plain text (for titles)."""
-    if el is None:
-        return ""
-    kind = el.get("type", "text").lower()
-    if kind == "html":
-        return html.unescape(re.sub(r"<[^>]+>", "", el.text or "")).strip()
-    return _text(el)
-
-
-def _atom_link(el: etree._Element, rel: str = "alternate") -> str:
-    for link in el.findall(_ATOM + "link"):
-        if link.get("rel", "alternate") == rel and link.get("href"):
-            return urljoin(link.base or "", link.get("href"))
-    return ""
-
-
-def _parse_atom(root, source: Source, tz, now) -> ParsedFeed:
-    feed = ParsedFeed(title=_atom_plain(root.find(_ATOM + "title")), link=_atom_link(root))
-    _too_many(int(root.xpath("count(a:entry)", namespaces={"a": NS["atom"]})))
-    items = root.findall(_ATOM + "entry")
-    feed_author = _text(root.find(_ATOM + "author/" + _ATOM + "name"))
-    entries = []
-    for it in items:
-        content_el = it.find(_ATOM + "content")
-        if content_el is None or not (content_el.text or len(content_el)):
-            content_el = it.find(_ATOM + "summary")
-        content = _atom_text(content_el)
-        if content_el is not None and content_el.get("type", "text").lower() == "text":
-            content = "<p>" + html.escape(content).replace("\n\n", "</p><p>") + "</p>" if content.strip() else ""
-        published_raw = _text(it.find(_ATOM + "published"))
-        updated_raw = _text(it.find(_ATOM + "updated"))
-        covers = _media_covers(it)
-        for link in it.findall(_ATOM + "link"):
-            if link.get("rel") == "enclosure" and _is_image(link.get("type", ""), link.get("href", "")):
-                covers.append(urljoin(link.base or "", link.get("href", "")))
-        author = ", ".join(n for n in (_text(a.find(_ATOM + "name")) for a in it.findall(_ATOM + "author")) if n)
-        base = (content_el.base if content_el is not None else None) or it.base or source.url
-        entries.append(_entry(
-            source, guid=_text(it.find(_ATOM + "id")), link=_atom_link(it), title=_atom_plain(it.find(_ATOM + "title")),
-            date_raw=published_raw or updated_raw, content=content, author=author or feed_author,
-            published=_date_or_none(published_raw or updated_raw, tz, now),
-            updated=_date_or_none(updated_raw, tz, now), covers=covers,
-            tags=[c.get("term") for c in it.findall(_ATOM + "category") if c.get("term")], base=base))
-    return _finish(feed, entries)
+def _parse_atom(root: etree._Element, source: Source, tz: ZoneInfo, now: datetime, doc_url: str) -> ParsedFeed:
+    _too_many(int(root.xpath("count(*[local-name()='entry' or local-name()='item'])")))
+    kids = _children(root, "atom")
+    title_el = _first(kids, ("atom:title",))
+    link = ""
+    for el in kids.get("atom:link", ()):
+        if el.get("rel", "alternate") == "alternate" and el.get("href"):
+            link = _resolve(el, el.get("href", "").strip(), "", doc_url)
+            break
+    feed = ParsedFeed(title=_atom_title(title_el) if title_el is not None else "", link=link)
+    ctx = _Context(source, tz, now, doc_url, base_fallback="", bare="atom", feed_author=_item_author(kids, "atom"))
+    # <item> in an Atom feed is a publisher's slip that loose readers accept
+    return _finish(feed, [_item(it, ctx) for it in kids.get("atom:entry", []) + kids.get("atom:item", [])])
 
 
 # --- JSON Feed 1.x ----------------------------------------------------------------------------------
@@ -456,13 +699,14 @@ def _parse_json(body: bytes, source: Source, tz, now, url: str) -> ParsedFeed:
             content = html.escape(_str(it.get("summary")))
         date_raw = _str(it.get("date_published")) or _str(it.get("date_modified"))
         link = _str(it.get("url")) or _str(it.get("external_url"))
+        link = urljoin(base, link) if link else ""
         entries.append(_entry(
             source, guid=_str(it.get("id")), link=link, title=_str(it.get("title")).strip(), date_raw=date_raw,
             content=content, author=_json_author(it) or feed_author, published=_date_or_none(date_raw, tz, now),
             updated=_date_or_none(_str(it.get("date_modified")), tz, now),
-            covers=[_str(it.get("image")), _str(it.get("banner_image"))],
+            covers=[urljoin(base, c) for c in (_str(it.get("image")), _str(it.get("banner_image"))) if c],
             tags=[_str(t) for t in it.get("tags", []) if isinstance(t, (str, int))] if isinstance(it.get("tags"), list) else [],
-            base=link and urljoin(base, link) or base))
+            base=link or base))
     return _finish(feed, entries)
 
 
