@@ -81,3 +81,23 @@ def test_source_with_nothing_new_for_stale_days_is_stale(tmp_path, server):
     assert [r["state"] for r in health(cfg)] == ["ok"]
     assert [r["state"] for r in health(cfg, now=time.time() + 2 * 86400)] == ["ok"]
     assert [r["state"] for r in health(cfg, now=time.time() + 4 * 86400)] == ["stale"]
+
+
+def test_recovered_breakage_is_noted_in_sources_check(tmp_path, server, capsys):
+    """A feed read only after repair is fine (exit 0, state ok) and says what was repaired; a clean
+    fetch later clears the note."""
+    broken = '<rss version="2.0"><channel><item><title>Q&A</title><guid>1</guid></item></channel></rss>'
+    url = server.add("/amp", broken)
+    cfg = write_config(tmp_path, [{"category": "c", "source": "amp", "url": url}])
+    assert cli("run", "-c", cfg) == 0
+    capsys.readouterr()
+    assert cli("sources", "check", "-c", cfg, "--json") == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["state"] == "ok" and "repaired malformed XML" in row["last_note"]
+    assert cli("sources", "check", "-c", cfg) == 0
+    assert "note: repaired malformed XML" in capsys.readouterr().out
+    server.add("/amp", broken.replace("Q&A", "Q&amp;A"))
+    assert cli("run", "--force", "-c", cfg) == 0
+    capsys.readouterr()
+    assert cli("sources", "check", "-c", cfg, "--json") == 0
+    assert json.loads(capsys.readouterr().out)[0]["last_note"] is None

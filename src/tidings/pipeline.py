@@ -270,8 +270,10 @@ def _store_feed(store: Store, result: FetchResult, feed, clean: Cleaner, now: fl
                                         categories=source.categories + e.tags)
         staged.append((e, html, "published" if ok else "filtered", fulltext))
     new, changed = store.upsert_entries(staged, now=now)
+    notes = feed.notes + notes  # recovered breakage first, then what full text skipped
     store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
-                         next_fetch=schedule.after_success(now, result, feed.ttl_minutes))
+                         next_fetch=schedule.after_success(now, result, feed.ttl_minutes),
+                         note="; ".join(notes) or None)
     for note in notes:
         log.warning("%s: %s", source.label, note)
     return SourceOutcome(source, "new", new=new, changed=changed, notes=notes,

@@ -41,6 +41,7 @@ def health(cfg, now: float | None = None) -> list[dict]:
                 state = "ok"
             rows.append({"category": r["category"], "source": r["source"], "channel": r["channel"], "url": r["url"],
                          "state": state, "last_success": r["last_success"], "last_error": r["last_error"],
+                         "last_note": r["last_note"],
                          "errors_in_a_row": r["error_count"], "items_7d": recent.get(r["key"], 0),
                          "next_fetch": r["next_fetch"]})
     return rows
@@ -147,16 +148,18 @@ def main(args) -> int:
             print()
             return code
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=f"{len(rows)} sources")
-        for col in ("source", "state", "last success", "last error", "in a row", "items 7d", "next fetch"):
+        for col in ("source", "state", "last success", "last error / note", "in a row", "items 7d", "next fetch"):
             table.add_column(col)
         colour = {"ok": "green", "failing": "red", "stale": "yellow", "new": "cyan"}
         for r in rows:
             label = " › ".join(x for x in (r["category"], r["source"], r["channel"]) if x)
             table.add_row(label, f"[{colour[r['state']]}]{r['state']}[/]", _when(r["last_success"]),
-                          r["last_error"] or "", str(r["errors_in_a_row"]), str(r["items_7d"]),
+                          r["last_error"] or (f"[yellow]note:[/] {escape(r['last_note'])}" if r["last_note"] else ""),
+                          str(r["errors_in_a_row"]), str(r["items_7d"]),
                           _when(r["next_fetch"]) if r["next_fetch"] else "now")
         Console(width=180 if not sys.stdout.isatty() else None).print(table)
         return code

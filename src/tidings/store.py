@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS sources(
   last_error TEXT,
   error_count INTEGER NOT NULL DEFAULT 0,
   next_fetch REAL,
-  feed_title TEXT
+  feed_title TEXT,
+  last_note TEXT
 );
 CREATE TABLE IF NOT EXISTS items(
   source_key TEXT NOT NULL,
@@ -135,6 +136,8 @@ class Store:
         have = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
         if "fulltext" not in have:
             self.db.execute("ALTER TABLE items ADD COLUMN fulltext INTEGER NOT NULL DEFAULT 0")
+        if "last_note" not in {r[1] for r in self.db.execute("PRAGMA table_info(sources)")}:
+            self.db.execute("ALTER TABLE sources ADD COLUMN last_note TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -175,13 +178,14 @@ class Store:
 
     def record_success(self, key: str, etag: str | None, last_modified: str | None,
                        feed_title: str | None = None, now: float | None = None,
-                       next_fetch: float | None = None) -> None:
+                       next_fetch: float | None = None, note: str | None = None) -> None:
+        """A fetch that worked; `note` is what was recovered or skipped on the way (None: nothing)."""
         now = now or time.time()
         self.db.execute(
             "UPDATE sources SET etag = ?, last_modified = ?, last_fetch = ?, last_success = ?, "
-            "last_error = NULL, error_count = 0, feed_title = COALESCE(?, feed_title), next_fetch = ? "
-            "WHERE key = ?",
-            (etag, last_modified, now, now, feed_title, next_fetch, key),
+            "last_error = NULL, error_count = 0, feed_title = COALESCE(?, feed_title), next_fetch = ?, "
+            "last_note = ? WHERE key = ?",
+            (etag, last_modified, now, now, feed_title, next_fetch, note, key),
         )
 
     def record_failure(self, key: str, reason: str, now: float | None = None,
