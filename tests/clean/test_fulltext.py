@@ -15,7 +15,14 @@ import lxml.html
 import pytest
 
 from tidings.clean import extract_article, fetch_article
-from tidings.http import BlockedAddress, FetchError, Limits, blocked_reason, check_public_url, decode_html
+from tidings.http import (
+    BlockedAddress,
+    FetchError,
+    Limits,
+    blocked_reason,
+    check_public_url,
+    decode_html,
+)
 
 ARTICLE = (Path(__file__).parents[1] / "fixtures" / "clean" / "article.html").read_bytes()
 STORY = [f"STORY-{i}" for i in range(1, 8)]
