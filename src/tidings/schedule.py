@@ -68,12 +68,9 @@ def parse_expires(value: str | None, now: float) -> float | None:
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """`Retry-After` as seconds from `now`: delta-seconds or an HTTP date; None when absent or invalid."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    return _http_date_delta(value, now)
+    from .http import retry_after_seconds  # the one reader of the header, shared with the fetchers
+
+    return retry_after_seconds(value, now)
 
 
 def _clamp(delay: float, policy: Policy) -> float:
