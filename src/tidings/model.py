@@ -7,6 +7,26 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+
+
+class ItemState(StrEnum):
+    """What the store holds an item as. Values are the strings stored in the database."""
+
+    PUBLISHED = "published"
+    FILTERED = "filtered"  # kept out by the source's include/exclude filters; re-checked when they change
+    DELETED = "deleted"  # a tombstone: never comes back
+    PRUNED = "pruned"  # removed by retention; a tombstone too
+
+
+class OutcomeStatus(StrEnum):
+    """What happened to one source in one run."""
+
+    NEW = "new"  # fetched and stored (possibly nothing new)
+    NOT_MODIFIED = "not-modified"  # 304
+    FAILED = "failed"
+    WAITING = "waiting"  # not due yet
+    BACKOFF = "backoff"  # not due yet, and failing: still reported as failing
 
 
 @dataclass(slots=True)
