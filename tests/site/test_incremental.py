@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tidings.publish.site import build_site, render, search, urls
-from tidings.publish.site.build import Builder
+from tidings.publish.site.generators import Feeds
 from tidings.publish.site.lists import Paginator
 from tidings.publish.site import samples
 
@@ -187,7 +187,7 @@ def test_interrupted_build_leaves_no_orphans(site, monkeypatch):
     src = next(s for s in samples.make_sources() if s.key == items[0].source_key)
     e, html = samples.entry(src, 77_777, items[0].published + timedelta(minutes=5), random.Random(9))
     store.upsert_entries([(e, html)])
-    monkeypatch.setattr(Builder, "summary_pages", lambda self, counts: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(Feeds, "generate", lambda self: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError):
         build_site(store, config(), out)
     monkeypatch.undo()

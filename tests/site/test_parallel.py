@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tidings.publish.site import build_site, pages, render, search
-from tidings.publish.site.build import Builder
+from tidings.publish.site.generators import Feeds
 from tidings.publish.site import samples
 
 from site_helpers import config, make_store
@@ -37,7 +37,7 @@ def workers(monkeypatch):
     monkeypatch.setattr(pages, "INLINE", 5)
     monkeypatch.setattr(pages, "CHUNK", 4)
     monkeypatch.setattr(pages, "AHEAD", 1)
-    monkeypatch.setattr(pages, "WORKERS", 2)
+    monkeypatch.setenv("TIDINGS_SITE_WORKERS", "2")
     sent = []
     submit = pages.Workers.submit
     monkeypatch.setattr(pages.Workers, "submit", lambda self, chunk: (sent.append(len(chunk)), submit(self, chunk))[1])
@@ -50,7 +50,7 @@ def serial(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serial")
     store = make_store(tmp / "t.db")
     mp = pytest.MonkeyPatch()
-    mp.setattr(pages, "WORKERS", 0)
+    mp.setenv("TIDINGS_SITE_WORKERS", "0")
     try:
         build_site(store, config(), tmp / "out")
         plain = files(tmp / "out"), manifest(tmp / "out")
@@ -107,7 +107,7 @@ def test_interrupted_build_with_workers_leaves_no_orphans(workers, tmp_path, mon
     entries = [samples.entry(src, 70_000 + k, items[0].published + timedelta(minutes=5 + k), random.Random(k))
                for k in range(20)]
     store.upsert_entries(entries)
-    monkeypatch.setattr(Builder, "summary_pages", lambda self, counts: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(Feeds, "generate", lambda self: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError, match="boom"):
         build_site(store, config(), out)
     monkeypatch.undo()

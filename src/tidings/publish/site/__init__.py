@@ -52,9 +52,9 @@ def build_site(store, cfg: SiteConfig, out_dir: Path, *, progress=None) -> SiteR
     `progress`, if given, is called as progress(stage, done, total) with stage 'pages' (done/total items)
     or 'search' (done/total shards to index).
     """
-    from .build import Builder
+    from .build import build
 
-    return Builder(store, cfg, Path(out_dir), progress).run()
+    return build(store, cfg, Path(out_dir), progress)
 
 
 from .serve import make_server, serve  # noqa: E402

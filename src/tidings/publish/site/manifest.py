@@ -106,6 +106,11 @@ class Output:
             self._since = self._marker.stat().st_mtime
         self._marker.touch()
 
+    @property
+    def same_inputs(self) -> bool:
+        """Whether the last build was made from the same templates, static files, config and code."""
+        return bool(self.old_files) and self.old_fingerprint == self.fingerprint
+
     def fresh(self, path: str, fp: str) -> bool:
         """True (and the file is kept as it is) when `path` was made from the same inputs and still exists."""
         old = self.old_files.get(path)

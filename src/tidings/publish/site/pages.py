@@ -3,7 +3,7 @@
 An item page depends only on its item, its two channel neighbours and the templates, so once the stream
 has found an item's older neighbour its page can be made anywhere. Item pages are most of a full build's
 CPU time; past the first `INLINE` renders of a build (a full build, a theme change) the builder hands
-them, `CHUNK` at a time, to `WORKERS` processes (`Workers`), each with its own Jinja environment, which
+them, `CHUNK` at a time, to `worker_count()` processes (`Workers`), each with its own Jinja environment, which
 render, hash and write them and send back one `Result` per page — with the item's excerpt and listing
 card, so the main process, busy streaming the store and writing listings and feeds, need not make them.
 Incremental builds render a handful of pages and never start a worker.
@@ -23,9 +23,11 @@ import sys
 import threading
 import traceback
 from datetime import datetime, timezone
-from multiprocessing.connection import wait
-from typing import NamedTuple
+from pathlib import Path
+from multiprocessing.connection import Connection, wait
+from typing import Any, NamedTuple
 
+import jinja2
 from markupsafe import Markup
 
 from ...store import StoredItem
@@ -35,10 +37,11 @@ from .manifest import Writer
 INLINE = 100  # item pages a build renders itself before it starts workers
 CHUNK = 32  # item pages per message to a worker
 AHEAD = 3  # chunks sent to a worker and not yet answered, at most
-NICE = int(os.environ.get("TIDINGS_SITE_NICE", "10"))  # niceness increment of worker processes
 
 
-def _workers() -> int:
+def worker_count() -> int:
+    """Worker processes for item pages (TIDINGS_SITE_WORKERS, else min(CPUs, 4), none on one CPU); 0 = render
+    every page in the build's process. Read when a build starts, so the environment of that moment counts."""
     env = os.environ.get("TIDINGS_SITE_WORKERS", "").strip()
     if env.isdigit():
         return int(env)
@@ -49,7 +52,16 @@ def _workers() -> int:
     return min(cpus, 4) if cpus > 1 else 0
 
 
-WORKERS = _workers()  # worker processes for item pages; 0 = render every page in the build's process
+def nice_increment() -> int:
+    """Niceness increment of worker processes (TIDINGS_SITE_NICE, default 10)."""
+    return int(os.environ.get("TIDINGS_SITE_NICE", "10"))
+
+
+def __getattr__(name: str) -> int:
+    # `pages.WORKERS` as bench/site.py prints it: computed when asked, not at import.
+    if name == "WORKERS":
+        return worker_count()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def web(link: str) -> str:
@@ -61,30 +73,30 @@ class Job(NamedTuple):
     path: str
     fp: str  # fingerprint of the page's inputs
     old: str | None  # sha256 of the file the last build wrote there
-    item: object  # StoredItem, with its html
+    item: StoredItem  # with its html
     s: render.Summary
     newer: render.Summary | None
     older: render.Summary | None
-    crumbs: list
+    crumbs: list[tuple[str, str]]
 
 
 class PageJob(NamedTuple):
-    """Any other page (listings): the template and its context, as Builder.page would render it."""
+    """Any other page: the template and its context, as SiteWriter.page would render it."""
     template: str
     path: str
     fp: str
     old: str | None
-    ctx: dict
+    ctx: dict[str, Any]
 
 
 class FeedJob(NamedTuple):
-    """A feed: feeds.<kind>(meta, items), its items' bodies and excerpts loaded (Builder.load_feed)."""
+    """A feed: feeds.<kind>(meta, items), its items' bodies and excerpts loaded (FeedGenerator)."""
     kind: str  # "rss", "atom" or "json_feed"
     path: str
     fp: str
     old: str | None
-    meta: object
-    items: list
+    meta: feeds.FeedMeta
+    items: list[feeds.FeedItem]
 
 
 class Result(NamedTuple):
@@ -96,12 +108,21 @@ class Result(NamedTuple):
     card: str | None = None  # its card (its <li> in listings)
 
 
+class Reply(NamedTuple):
+    """A worker's answer to one chunk: the results of the jobs it finished, and its traceback if one failed."""
+    results: list[Result]
+    error: str | None = None
+
+
+AnyJob = Job | PageJob | FeedJob
+
+
 # Jobs travel to workers as plain tuples (pickled several times faster than dataclasses and datetimes).
 _ITEM_FIELDS = [f.name for f in dataclasses.fields(StoredItem)]
 _ITEM_DATES = [i for i, f in enumerate(dataclasses.fields(StoredItem)) if "datetime" in str(f.type)]
 
 
-def _pack_summary(s: render.Summary | None, raw: bool = True):
+def _pack_summary(s: render.Summary | None, raw: bool = True) -> tuple[Any, ...] | None:
     """Summary(*_pack_summary(s)) in a worker: without `load` (it reads the store or holds the body) and,
     unless `raw`, without the start of the body (the worker has the body)."""
     if s is None:
@@ -112,11 +133,11 @@ def _pack_summary(s: render.Summary | None, raw: bool = True):
     return (s.href, s.title, s.cover, s.time, s.iso, s.label, s.node_href, s.key, text, None, s._excerpt, s._card)
 
 
-def _unpack_summary(v) -> render.Summary | None:
+def _unpack_summary(v: tuple[Any, ...] | None) -> render.Summary | None:
     return None if v is None else render.Summary(*v)
 
 
-def pack(job: Job | PageJob | FeedJob, neighbour_text: bool = True) -> tuple:
+def pack(job: AnyJob, neighbour_text: bool = True) -> tuple[Any, ...]:
     """`neighbour_text`: send the start of the neighbours' bodies too (their excerpts), which only a theme
     whose item page shows them needs: ~11 KB more per job."""
     if isinstance(job, PageJob):
@@ -131,7 +152,7 @@ def pack(job: Job | PageJob | FeedJob, neighbour_text: bool = True) -> tuple:
             _pack_summary(job.newer, neighbour_text), _pack_summary(job.older, neighbour_text), job.crumbs)
 
 
-def unpack(t: tuple) -> Job | PageJob | FeedJob:
+def unpack(t: tuple[Any, ...]) -> AnyJob:
     if t[0] == "p":
         return PageJob(*t[1:])
     if t[0] == "f":
@@ -147,16 +168,18 @@ def unpack(t: tuple) -> Job | PageJob | FeedJob:
 class ItemPages:
     """Renders and writes item pages (and the items' cards) with one Jinja environment."""
 
-    def __init__(self, env, site: dict, t: dict, static_v: str, base_url: str, out_dir: str):
+    def __init__(self, env: jinja2.Environment, site: dict[str, Any], t: dict[str, str], static_v: str,
+                 base_url: str, out_dir: str) -> None:
         self.env, self.site, self.t, self.static_v, self.base_url = env, site, t, static_v, base_url
         self.item_tpl = env.get_template("item.html")
         self.card_tpl = env.get_template("_card.html")
         self.writer = Writer(out_dir)
-        self._chrome: dict = {}
+        self._chrome: dict[tuple[str, str], dict[str, Markup]] = {}
         self._root_mark = Markup(render.ROOT_MARK)
 
     @classmethod
-    def spawned(cls, theme_dir, site, t, static_v, base_url, out_dir) -> ItemPages:
+    def spawned(cls, theme_dir: Path | None, site: dict[str, Any], t: dict[str, str], static_v: str,
+                base_url: str, out_dir: str) -> ItemPages:
         return cls(render.environment(theme_dir), site, t, static_v, base_url, out_dir)
 
     def chrome(self, root: str, feed_base: str) -> dict[str, Markup]:
@@ -174,7 +197,7 @@ class ItemPages:
             s._card = self.card_tpl.render(s=s, t=self.t, site=self.site, root=self._root_mark)
         return s._card
 
-    def page(self, template: str, path: str, ctx: dict) -> str:
+    def page(self, template: str, path: str, ctx: dict[str, Any]) -> str:
         """Render `template` for the page at `path`, with what every page gets besides `ctx`."""
         root = ctx.pop("root", None) or urls.root_for(path)
         feed_base = ctx.pop("feed_base", "")
@@ -182,7 +205,7 @@ class ItemPages:
             site=self.site, t=self.t, root=root, feed_base=feed_base, path=path, static_v=self.static_v,
             canonical=urls.absolute(self.base_url, path), chrome=self.chrome(root, feed_base), **ctx)
 
-    def render(self, job: Job | PageJob | FeedJob) -> Result:
+    def render(self, job: AnyJob) -> Result:
         if isinstance(job, FeedJob):
             data = getattr(feeds, job.kind)(job.meta, job.items)
             digest, written = self.writer.put(job.path, data, job.old)
@@ -192,7 +215,7 @@ class ItemPages:
             digest, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
             return Result(job.path, digest, job.fp, written)
         it, s = job.item, job.s
-        if not isinstance(it.html, str):  # UTF-8 bytes (see Builder.stream)
+        if not isinstance(it.html, str):  # UTF-8 bytes (see build.py)
             it.html = it.html.decode("utf-8")
         if s._excerpt is None and not s.raw:
             s.raw, s.load = render.excerpt_source(it.html), None
@@ -211,7 +234,8 @@ class ItemPages:
         return Result(job.path, digest, job.fp, written, s.excerpt, card)
 
 
-def _work(tasks, results, pages, close) -> None:
+def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, ...], close: list[Connection],
+          nice: int) -> None:
     """A worker's loop: a chunk of jobs in, their results out; None or a closed pipe ends it.
 
     A thread reads the chunks as they come, so the builder's send never waits for this process to finish
@@ -219,12 +243,12 @@ def _work(tasks, results, pages, close) -> None:
     the size of the messages; the builder bounds what is in flight)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:  # the builder's process feeds every worker: it goes first when they compete for a core
-        os.nice(NICE)
+        os.nice(nice)
     except (AttributeError, OSError):  # pragma: no cover - no os.nice
         pass
     for conn in close:  # the builder's ends of the pipes, inherited through fork
         conn.close()
-    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    inbox: queue.SimpleQueue[list[tuple[Any, ...]] | None] = queue.SimpleQueue()
 
     def read() -> None:
         try:
@@ -247,10 +271,10 @@ def _work(tasks, results, pages, close) -> None:
         try:
             for job in chunk:
                 done.append(pages.render(unpack(job)))
-            results.send(("ok", done))
+            results.send(Reply(done))
         except BaseException:
             try:
-                results.send(("error", done, traceback.format_exc()))
+                results.send(Reply(done, traceback.format_exc()))
             except OSError:
                 pass
             return
@@ -262,26 +286,34 @@ def _fork_ok() -> bool:
 
 
 class WorkerError(RuntimeError):
-    results: list[Result] = []
+    """A worker failed or died; `results` holds what came back before (those pages are written)."""
+
+    def __init__(self, message: str, results: list[Result]) -> None:
+        super().__init__(message)
+        self.results = results
 
 
 class Workers:
     """`n` processes rendering item pages. `submit()` sends a chunk (waiting first, while every worker has
     AHEAD chunks unanswered) and returns the results that came back meanwhile; `drain()` waits for all."""
 
-    def __init__(self, n: int, pages: ItemPages, spawn_args: tuple):
+    def __init__(self, n: int, pages: ItemPages, spawn_args: tuple[Any, ...]) -> None:
         ctx = mp.get_context("fork" if _fork_ok() else "spawn")
+        nice = nice_increment()
         forked = ctx.get_start_method() == "fork"
         # An item page shows its neighbours' titles; their excerpts only if the theme's item page uses them.
         self.neighbour_text = render.mentions(pages.env, "item.html", "excerpt")
-        self.tasks, self.results, self.ahead, self.procs = [], [], [], []
+        self.tasks: list[Connection] = []
+        self.results: list[Connection] = []
+        self.ahead: list[int] = []
+        self.procs: list[Any] = []
         try:
             for _ in range(n):
                 task_r, task_w = ctx.Pipe(duplex=False)
                 res_r, res_w = ctx.Pipe(duplex=False)
                 _grow(task_w)
                 close = [task_w, res_r, *self.tasks, *self.results] if forked else []
-                proc = ctx.Process(target=_work, args=(task_r, res_w, pages if forked else spawn_args, close),
+                proc = ctx.Process(target=_work, args=(task_r, res_w, pages if forked else spawn_args, close, nice),
                                    name="tidings-site-pages", daemon=True)
                 proc.start()
                 task_r.close()
@@ -294,7 +326,7 @@ class Workers:
             self.close()
             raise
 
-    def submit(self, chunk: list[Job]) -> list[Result]:
+    def submit(self, chunk: list[AnyJob]) -> list[Result]:
         got = self.collect(block=False)
         while min(self.ahead) >= AHEAD:
             got += self.collect(block=True)
@@ -321,21 +353,19 @@ class Workers:
                 self.procs[k].join(1)
                 raise self._failed(k, got, f"site worker {self.procs[k].pid} died (exit code {self.procs[k].exitcode})")
             self.ahead[k] -= 1
-            got += msg[1]
-            if msg[0] == "error":
-                raise self._failed(k, got, f"rendering an item page failed in a site worker:\n{msg[2]}")
+            got += msg.results
+            if msg.error is not None:
+                raise self._failed(k, got, f"rendering an item page failed in a site worker:\n{msg.error}")
         return got
 
     def _failed(self, k: int, got: list[Result], message: str) -> WorkerError:
         self.ahead[k] = 0  # a worker stops at its first error: what was queued for it is not done
-        err = WorkerError(message)
-        err.results = got
-        return err
+        return WorkerError(message, got)
 
     def drain(self) -> tuple[list[Result], WorkerError | None]:
         """Wait for every chunk out; returns what came back and the first error."""
         got: list[Result] = []
-        error = None
+        error: WorkerError | None = None
         while any(self.ahead):
             try:
                 got += self.collect(block=True)
@@ -361,7 +391,7 @@ class Workers:
         self.tasks, self.results, self.procs, self.ahead = [], [], [], []
 
 
-def _grow(conn) -> None:
+def _grow(conn: Connection) -> None:
     """Let a task pipe hold a few chunks (Linux: 64 KB by default), so sending rarely waits for a worker."""
     try:
         import fcntl

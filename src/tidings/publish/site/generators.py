@@ -1,0 +1,371 @@
+"""The site's generators, one per kind of output, all writing through one `SiteWriter`.
+
+The build makes one newest-first pass over the store and hands every item (`Entry`) to the generators that
+need items (`add`); once the pass is over each writes what is left (`generate`). So the store is read once
+and no generator holds more than its own bounded state: item pages one pending item per channel, listings
+at most two pages of summaries each, feeds their first `feed_items` items, the sitemap a temporary file.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass
+from typing import IO, Any, NamedTuple
+from urllib.parse import urlsplit
+
+from . import feeds, lists, render, search, urls
+from .context import BuildContext, Entry, Node, Progress, Tree, fingerprint
+from .pages import web
+from .reader import StoreReader
+from .writer import SiteWriter
+
+
+class Generator:
+    """One kind of output. `add` takes each item of the pass, newest first; `generate` writes the rest."""
+
+    def add(self, entry: Entry) -> None:
+        """Take in one item of the pass (most generators need none)."""
+
+    def generate(self) -> None:
+        """Write what this generator makes once the pass is over."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    entry: Entry
+    newer: render.Summary | None  # its newer neighbour in the channel
+
+
+class ItemPages(Generator):
+    """One page per item, linking its newer and older neighbours in its channel: an item's page is made
+    once the pass reaches its older neighbour."""
+
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, reader: StoreReader, light: bool) -> None:
+        self.ctx, self.writer, self.tree, self.reader, self.light = ctx, writer, tree, reader, light
+        self.pending: dict[Node, _Pending] = {}
+
+    def add(self, entry: Entry) -> None:
+        prev = self.pending.get(entry.node)
+        if prev is not None:
+            self._page(prev.entry, prev.newer, entry.summary)
+        self.pending[entry.node] = _Pending(entry, prev.entry.summary if prev else None)
+
+    def generate(self) -> None:
+        for p in self.pending.values():
+            self._page(p.entry, p.newer, None)
+        self.pending.clear()
+
+    def _page(self, e: Entry, newer: render.Summary | None, older: render.Summary | None) -> None:
+        s = e.summary
+        fp = fingerprint(self.ctx.fp, s.key, newer.key if newer else "", older.key if older else "")
+        if self.writer.fresh(e.path, fp):
+            s.wait = False
+            return
+        it = e.item
+        if self.light and not it.html:
+            it.html = self.reader.item_html(it.source_key, it.id)
+        self.writer.item_page(e.path, fp, it, s, newer, older, self.tree.crumbs(e.node))
+
+
+@dataclass(slots=True)
+class _Deferred:
+    """A listing page whose items' cards are still with the workers."""
+
+    kind: str
+    page: lists.Page
+    items: list[render.Summary]
+    extra: dict[str, Any]
+    ready: int = 0  # items[:ready] are back
+
+
+class Listings(Generator):
+    """Home, category nodes and months: newest-first listings with stable pagination (lists.py), each page
+    written as soon as the pass has filled it."""
+
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree) -> None:
+        self.ctx, self.writer, self.tree = ctx, writer, tree
+        self.home = lists.Listing("", tree.counts.total, ctx.cfg.per_page, self._home_page)
+        self.nodes: dict[Node, lists.Listing] = {}
+        self.months: dict[tuple[int, int], lists.Listing] = {}
+        self._month_counts = tree.counts.months()
+        self._deferred: list[_Deferred] = []
+        self._flushing = False
+        writer.on_results(self._flush)
+
+    def add(self, entry: Entry) -> None:
+        s = entry.summary
+        self.home.add(s)
+        nodes = self.nodes
+        for node in self.tree.chain(entry.node):
+            listing = nodes.get(node)
+            if listing is None:
+                listing = nodes[node] = self._node_listing(node)
+            listing.add(s)
+        ym = (entry.local.year, entry.local.month)
+        listing = self.months.get(ym)
+        if listing is None:
+            listing = self.months[ym] = self._month_listing(ym)
+        listing.add(s)
+
+    def generate(self) -> None:
+        """The listings' last pages; with workers, call once every card is back (SiteWriter.settle)."""
+        for listing in (self.home, *self.nodes.values(), *self.months.values()):
+            listing.close()
+
+    def _home_page(self, page: lists.Page, items: list[render.Summary]) -> None:
+        children = self.tree.children(()) if page.number == 0 else []
+        self._page("home", page, items, {"children": children, "feed_base": ""})
+
+    def _node_listing(self, node: Node) -> lists.Listing:
+        n = self.tree.counts.nodes[node]
+        extra = {"heading": node[-1], "crumbs": self.tree.crumbs(node), "feed_base": urls.href(self.tree.segs[node]),
+                 "description": f"{' › '.join(node)} - {self.ctx.cfg.title}", "count": n}
+
+        def emit(page: lists.Page, items: list[render.Summary]) -> None:
+            children = self.tree.children(node) if page.number == 0 else []
+            self._page("node", page, items, {"children": children, **extra})
+
+        return lists.Listing(self.tree.segs[node], n, self.ctx.cfg.per_page, emit)
+
+    def _month_listing(self, ym: tuple[int, int]) -> lists.Listing:
+        y, m = ym
+        n = self._month_counts[ym]
+        extra = {"count": n, "heading": f"{y}-{m:02d}",
+                 "crumbs": [(self.ctx.t["archives"], "archives/"), (str(y), f"archives/{y}/")]}
+        return lists.Listing(f"archives/{y}/{m:02d}/", n, self.ctx.cfg.per_page,
+                             functools.partial(self._page, "month", extra=extra))
+
+    def _page(self, kind: str, page: lists.Page, items: list[render.Summary], extra: dict[str, Any]) -> None:
+        if self.writer.offloading and any(s.wait for s in items):
+            self._deferred.append(_Deferred(kind, page, items, extra))
+            return
+        first = page.number == 0
+        if not first:
+            extra = {k: v for k, v in extra.items() if k in ("heading", "crumbs", "feed_base")}
+        extra_key = json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
+        fp = fingerprint(self.ctx.fp, kind, page.path, page.newer or "", page.older or "", extra_key,
+                         "\n".join(s.key for s in items))
+        if self.writer.fresh(page.path, fp):
+            return
+        t, cfg = self.ctx.t, self.ctx.cfg
+        heading = extra.get("heading") or ""
+        label = t["page"].format(n=page.number) if page.number else ""
+        page_title = (f"{heading} · {label}" if heading else label) if page.number else heading
+        ctx = {k: v for k, v in extra.items() if k != "description"}
+        # Rendered here, not by a worker: ~30 finished cards cost more to pickle and send than to render.
+        self.writer.page("list.html", page.path, fp, kind=kind, cards=self.writer.cards(items, urls.root_for(page.path)),
+                         pager=page, first=first, page_title=page_title,
+                         description=extra.get("description", "") or cfg.description or cfg.title,
+                         newer=urls.href(page.newer) if page.newer is not None else None,
+                         older=urls.href(page.older) if page.older is not None else None,
+                         page_label=label, **ctx)
+
+    def _flush(self) -> None:
+        """Render the deferred pages whose cards have all come back. Rendering them sends jobs, which brings
+        results back, which may complete more pages: hence the loop (and no recursion)."""
+        if not self._deferred or self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._deferred:
+                ready, keep = [], []
+                for d in self._deferred:
+                    while d.ready < len(d.items) and not d.items[d.ready].wait:
+                        d.ready += 1
+                    (ready if d.ready == len(d.items) else keep).append(d)
+                self._deferred = keep
+                if not ready:
+                    break
+                for d in ready:
+                    self._page(d.kind, d.page, d.items, d.extra)
+        finally:
+            self._flushing = False
+
+
+_FEED_FILES = (("rss.xml", "rss"), ("atom.xml", "atom"), ("feed.json", "json_feed"))
+
+
+class Feeds(Generator):
+    """RSS, Atom and JSON Feed for the site and every node: their newest `feed_items` items."""
+
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, reader: StoreReader) -> None:
+        self.ctx, self.writer, self.tree, self.reader = ctx, writer, tree, reader
+        self.lists: dict[Node, list[feeds.FeedItem]] = {(): []}
+
+    def add(self, entry: Entry) -> None:
+        limit, lists_ = self.ctx.cfg.feed_items, self.lists
+        item = None
+        for node in self.tree.lineage(entry.node):
+            items = lists_.setdefault(node, [])
+            if len(items) < limit:
+                item = item or self._item(entry)
+                items.append(item)
+
+    def _item(self, e: Entry) -> feeds.FeedItem:
+        """Body and excerpt are filled in only if a feed that lists the item is rendered (_load)."""
+        it = e.item
+        html = (it.html.decode("utf-8") if isinstance(it.html, bytes) else it.html) or None
+        return feeds.FeedItem(urls.absolute(self.ctx.base_url, e.path), web(it.link), it.title, html, e.summary,
+                              it.published, it.updated, it.author, list(it.categories), it.cover, e.summary.key,
+                              (it.source_key, it.id))
+
+    def generate(self) -> None:
+        cfg, base_url = self.ctx.cfg, self.ctx.base_url
+        for node, items in self.lists.items():
+            base = self.tree.segs[node] if node else ""
+            title = f"{' › '.join(node)} - {cfg.title}" if node else cfg.title
+            home = urls.absolute(base_url, base + "index.html")
+            meta = feeds.FeedMeta(title, cfg.description, home, home, cfg.language, self.ctx.t["original"])
+            fp = fingerprint(self.ctx.fp, "feed", base, *(i.key for i in items))
+            for name, kind in _FEED_FILES:
+                if not self.writer.fresh(base + name, fp):
+                    self._load(items)
+                    self.writer.feed(kind, base + name, fp, meta, items)
+
+    def _load(self, items: list[feeds.FeedItem]) -> None:
+        for i in items:
+            if i.html is None:
+                i.html = self.reader.item_html(*i.src)
+            if not isinstance(i.summary, str):
+                i.summary = i.summary.excerpt
+            if not i.safe:
+                i.html, i.safe = render.safe_body(i.html), True
+
+
+class Archives(Generator):
+    """The category tree and the year pages of the archive (month pages are listings)."""
+
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree) -> None:
+        self.ctx, self.writer, self.tree = ctx, writer, tree
+
+    def generate(self) -> None:
+        t, title, write = self.ctx.t, self.ctx.cfg.title, self.writer.page
+        write("categories.html", "categories/index.html", None, offload=True, page_title=t["categories"],
+              description=f"{t['categories']} - {title}", tree=self.tree.tree(), total=self.tree.counts.total)
+        years = self.tree.years
+        write("archives.html", "archives/index.html", None, offload=True, page_title=t["archives"],
+              description=f"{t['archives']} - {title}", years=years, crumbs=[])
+        for y in years:
+            write("archives.html", f"archives/{y['year']}/index.html", None, offload=True, page_title=str(y["year"]),
+                  description=f"{y['year']} - {title}", years=[y], crumbs=[(t["archives"], "archives/")])
+
+
+class Extras(Generator):
+    """404.html, robots.txt and the static files."""
+
+    def __init__(self, ctx: BuildContext, writer: SiteWriter) -> None:
+        self.ctx, self.writer = ctx, writer
+
+    def generate(self) -> None:
+        base_url, t = self.ctx.base_url, self.ctx.t
+        # Served for missing URLs at any depth: links from the site's base path, not relative.
+        self.writer.page("404.html", "404.html", None, page_title=t["not_found"], description=self.ctx.cfg.title,
+                         root=urlsplit(base_url).path or "/")
+        self.writer.write("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {base_url}sitemap.xml\n".encode())
+
+    def static(self) -> None:
+        for name, path in self.ctx.static.items():
+            self.writer.write(f"static/{name}", path.read_bytes())
+
+
+class Sitemap(Generator):
+    """sitemap.xml: every item (kept in a temporary file during the pass), home, nodes and archives; past
+    feeds.SITEMAP_MAX URLs a sitemap index of several files."""
+
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, spool: IO[str]) -> None:
+        self.ctx, self.writer, self.tree, self.spool = ctx, writer, tree, spool
+
+    def add(self, entry: Entry) -> None:
+        it = entry.item
+        self.spool.write(feeds.url_entry(urls.absolute(self.ctx.base_url, entry.path), it.updated or it.published))
+
+    def generate(self) -> None:
+        base_url, tree = self.ctx.base_url, self.tree
+        paths = ["index.html", "categories/index.html", "archives/index.html"]
+        paths += [tree.segs[n] + "index.html" for n in sorted(tree.counts.nodes)]
+        for y in tree.years:
+            paths.append(f"{y['href']}index.html")
+            paths += [f"{m['href']}index.html" for m in y["months"]]
+        chunks: list[list[str]] = [[feeds.url_entry(urls.absolute(base_url, p)) for p in paths]]
+        self.spool.seek(0)
+        for line in self.spool:
+            if len(chunks[-1]) >= feeds.SITEMAP_MAX:
+                chunks.append([])
+            chunks[-1].append(line)
+        if len(chunks) == 1:
+            self.writer.write("sitemap.xml", feeds.urlset(chunks[0]))
+            return
+        locs = []
+        for k, chunk in enumerate(chunks, 1):
+            self.writer.write(f"sitemap-{k}.xml", feeds.urlset(chunk))
+            locs.append(urls.absolute(base_url, f"sitemap-{k}.xml"))
+        self.writer.write("sitemap.xml", feeds.sitemap_index(locs))
+
+
+class IndexStats(NamedTuple):
+    shards: int  # Pagefind bundles that make up the index
+    indexed: int  # of those, re-indexed by this build
+    seconds: float
+
+
+class Search(Generator):
+    """The search page, then (`index`, once every page is written and stale ones deleted) the Pagefind
+    bundles of the shards whose pages changed."""
+
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, progress: Progress | None) -> None:
+        self.ctx, self.writer, self.progress = ctx, writer, progress
+        counts = tree.counts
+        self.shards = search.plan(counts.days, heads=counts.heads) if ctx.cfg.search else []
+
+    def generate(self) -> None:
+        if self.ctx.cfg.search:
+            t = self.ctx.t
+            self.writer.page("search.html", "search/index.html", None, page_title=t["search"],
+                             description=f"{t['search']} - {self.ctx.cfg.title}",
+                             bundles=[f"{search.BUNDLE_DIR}/{s.name}/" for s in self.shards])
+
+    def index(self) -> IndexStats:
+        t0 = time.perf_counter()
+        out = self.writer.out
+        if not self.ctx.cfg.search:
+            search.remove_bundles(out.dir, [])
+            return IndexStats(0, 0, 0.0)
+        todo = []
+        by_dir = search.pages_by_dir(out.files)
+        for shard in self.shards:
+            fp = search.shard_fingerprint(shard, out.files, self.ctx.cfg.language, by_dir)
+            out.shards[shard.name] = fp
+            bundle = out.dir / search.BUNDLE_DIR / shard.name / "pagefind-entry.json"
+            if out.old_shards.get(shard.name) != fp or not bundle.is_file():
+                todo.append(shard)
+        fps = {shard.name: out.shards.pop(shard.name) for shard in todo}  # recorded once its bundle is in place
+        finished: list[search.Shard] = []
+
+        def done(shard: search.Shard) -> None:
+            out.shards[shard.name] = fps[shard.name]
+            finished.append(shard)
+            if self.progress:
+                self.progress("search", len(finished), len(todo))
+
+        search.index_shards(out.dir, todo, done)
+        search.remove_bundles(out.dir, [s.name for s in self.shards])
+        return IndexStats(len(self.shards), len(todo), time.perf_counter() - t0)
+
+
+@dataclass
+class Generators:
+    """Every generator of one build, in the order the build runs them."""
+
+    items: ItemPages
+    listings: Listings
+    feeds: Feeds
+    archives: Archives
+    extras: Extras
+    sitemap: Sitemap
+    search: Search
+
+    @property
+    def feeders(self) -> list[Generator]:
+        """The generators the pass hands its items to, in this order."""
+        return [self.listings, self.feeds, self.sitemap, self.items]

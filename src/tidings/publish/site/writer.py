@@ -1,0 +1,160 @@
+"""The one way generators write: `SiteWriter` renders (here, or in worker processes) and records every file
+in the manifest (`manifest.Output`)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from markupsafe import Markup
+
+from . import feeds, pages, render
+from .context import BuildContext
+from .manifest import Output
+
+
+class SiteWriter:
+    """Writes pages, feeds and plain files through the manifest; hands item pages (and, while workers run,
+    other pages and feeds) to `pages.Workers` and records what they wrote.
+
+    A page whose fingerprint matches the last build's (`fresh`) is not even rendered. Item pages are
+    rendered here until `pages.INLINE` of them were, then by workers; `start_workers()` starts them at once.
+    Callbacks given to `on_results` run when results come back (listing pages wait for their items' cards)."""
+
+    def __init__(self, ctx: BuildContext, out: Output) -> None:
+        self.out = out
+        self.pages = pages.ItemPages(ctx.env, ctx.site, ctx.t, ctx.static_v, ctx.base_url, str(out.dir))
+        self._spawn_args = (ctx.theme, ctx.site, ctx.t, ctx.static_v, ctx.base_url, str(out.dir))
+        self._worker_count = pages.worker_count()
+        self.workers: pages.Workers | None = None
+        self._inline = 0  # item pages rendered in this process
+        self._chunk: list[pages.AnyJob] = []  # jobs for the workers, not sent yet
+        self._waiting: dict[str, render.Summary] = {}  # path -> summary, for item pages the workers have
+        self._listeners: list[Callable[[], None]] = []
+
+    # --- what generators call ----------------------------------------------------------------------
+    @property
+    def offloading(self) -> bool:
+        """Whether pages go to workers (so their excerpts and cards come back later)."""
+        return self.workers is not None
+
+    def fresh(self, path: str, fp: str) -> bool:
+        return self.out.fresh(path, fp)
+
+    def on_results(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
+
+    def write(self, path: str, data: bytes, fp: str = "") -> None:
+        self.out.write(path, data, fp)
+
+    def page(self, template: str, path: str, fp: str | None = None, *, offload: bool = False, **ctx: Any) -> None:
+        """Render `template` to `path`, skipping the render when `fp` matches the last build. With
+        `offload`, a worker renders and writes it when there are workers."""
+        if fp is not None and self.out.fresh(path, fp):
+            return
+        if offload and self.workers is not None:
+            self._queue(pages.PageJob(template, path, fp or "", self.out.old_digest(path), ctx))
+            return
+        self.out.write(path, self.pages.page(template, path, ctx).encode("utf-8"), fp or "")
+
+    def feed(self, kind: str, path: str, fp: str, meta: feeds.FeedMeta, items: list[feeds.FeedItem]) -> None:
+        """feeds.<kind>(meta, items) to `path`; the caller checked `fresh` and loaded the items' bodies."""
+        if self.workers is not None:
+            self._queue(pages.FeedJob(kind, path, fp, self.out.old_digest(path), meta, items))
+        else:
+            self.out.write(path, getattr(feeds, kind)(meta, items), fp)
+
+    def item_page(self, path: str, fp: str, item: Any, s: render.Summary, newer: render.Summary | None,
+                  older: render.Summary | None, crumbs: list[tuple[str, str]]) -> None:
+        """An item page that is not fresh; its summary gets the excerpt and card the render makes."""
+        job = pages.Job(path, fp, self.out.old_digest(path), item, s, newer, older, crumbs)
+        if self.workers is None and self._inline == pages.INLINE and self._worker_count:
+            self.start_workers()
+        if self.workers is None:
+            self._inline += 1
+            self._done(self.pages.render(job), s)
+            return
+        self._waiting[path] = s
+        self._queue(job)
+
+    def cards(self, items: list[render.Summary], root: str) -> Markup:
+        """The listing's <li>s. Each item's card is rendered once per build, with a mark where the root goes."""
+        card = self.pages.card
+        return Markup("".join([s._card if s._card is not None else card(s) for s in items])
+                      .replace(render.ROOT_MARK, root))
+
+    # --- worker processes (pages.py) -----------------------------------------------------------------
+    def start_workers(self) -> None:
+        if not self._worker_count:
+            return
+        try:
+            self.workers = pages.Workers(self._worker_count, self.pages, self._spawn_args)
+        except OSError:  # no processes to be had (limits, sandbox): the pages are rendered here
+            self.workers = None
+
+    def settle(self) -> None:
+        """Send what is queued and wait for every result."""
+        if self.workers is None:
+            return
+        self._send()
+        got, err = self.workers.drain()
+        self._results(got)
+        if err is not None:
+            raise err
+
+    def stop_workers(self, error: BaseException | None = None) -> None:
+        """Send what is left, record everything the workers finish (the manifest must list every file they
+        wrote) and stop them. After an `error` elsewhere, only record."""
+        if self.workers is None:
+            return
+        err: pages.WorkerError | None = None
+        try:
+            if error is None:
+                try:
+                    self._send()
+                except pages.WorkerError as e:  # _send() recorded what came back with it
+                    err = e
+            got, drained = self.workers.drain()
+            err = err or drained
+            for r in got:
+                self._done(r)
+        finally:
+            self.workers.close()
+            self.workers = None
+        if error is None:
+            if err is not None:
+                raise err
+            self._notify()
+
+    def _queue(self, job: pages.AnyJob) -> None:
+        self._chunk.append(job)
+        if len(self._chunk) >= pages.CHUNK:
+            self._send()
+
+    def _send(self) -> None:
+        chunk, self._chunk = self._chunk, []
+        if chunk and self.workers is not None:
+            try:
+                got = self.workers.submit(chunk)
+            except pages.WorkerError as e:
+                self._results(e.results)
+                raise
+            self._results(got)
+
+    def _results(self, results: list[pages.Result]) -> None:
+        for r in results:
+            self._done(r)
+        if results:
+            self._notify()
+
+    def _notify(self) -> None:
+        for callback in self._listeners:
+            callback()
+
+    def _done(self, r: pages.Result, s: render.Summary | None = None) -> None:
+        self.out.record(r.path, r.digest, r.fp, r.written)
+        if r.excerpt is None:
+            return
+        s = s or self._waiting.pop(r.path)
+        s._excerpt, s.raw, s.load, s.wait = r.excerpt, "", None, False
+        if s._card is None:
+            s._card = r.card
