@@ -1,4 +1,4 @@
-"""Command line: argument parsing, progress display and the run summary. The work is in pipeline.py."""
+"""Command line: parses arguments and dispatches. Display and summary are in display.py, the work in pipeline.py."""
 from __future__ import annotations
 
 import argparse
@@ -12,93 +12,9 @@ import traceback
 from pathlib import Path
 
 from . import __version__
-from .config import INIT_TEMPLATE, Config, ConfigError, load
-
-EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_SOURCES_FAILED = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    pass
-
-
-# --- progress ---------------------------------------------------------------------------------------
-
-class Display:
-    """A rich progress bar on a terminal; plain log lines otherwise (cron, CI, pipes)."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet = quiet
-        self.tty = sys.stderr.isatty() and not quiet
-        self._progress = None
-        self._task = None
-
-    def __call__(self, event: str, **d) -> None:
-        if self.quiet:
-            return
-        if event == "start":
-            self.stop()
-            label = {"fetch": "fetching", "hexo": "hexo posts", "site": "site"}.get(d["stage"], d["stage"])
-            if self.tty:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-                self._progress = Progress(TextColumn(f"{label:10}"), BarColumn(), MofNCompleteColumn(),
-                                          TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
-                self._progress.start()
-                self._task = self._progress.add_task("", total=d.get("total"))
-            elif d["stage"] == "fetch":
-                log(f"fetching {d['total']} sources")
-            else:
-                log(f"building {label}")
-        elif event == "source":
-            o = d["outcome"]
-            if self._progress is not None:
-                self._progress.update(self._task, advance=1, description=o.source.label[:60])
-            else:
-                detail = o.reason if o.status == "failed" else f"{o.new} new, {o.changed} changed"
-                log(f"{o.status:12} {o.source.label} — {detail}")
-        elif event == "step" and self._progress is not None:
-            self._progress.update(self._task, completed=d["done"], total=d["total"], description=d.get("what", ""))
-
-    def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-
-
-def log(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
-
-
-def summary(report, cfg: Config | None = None) -> str:
-    """The run's figures; with `cfg`, also where the Hexo posts and the site were written."""
-    outcomes = report.outcomes
-    lines = []
-    if outcomes:
-        nm = sum(o.status == "not-modified" for o in outcomes)
-        waiting = sum(o.status in ("waiting", "backoff") for o in outcomes)
-        fetched = sum(o.status in ("new", "failed") for o in outcomes)
-        lines.append(f"{len(outcomes)} sources: {fetched} fetched, {nm} not modified, {waiting} not due yet, "
-                     f"{len(report.failed)} failing; {report.new} new items, {report.changed} changed"
-                     + (f", {report.filtered} filtered out" if report.filtered else ""))
-    if report.hexo is not None:
-        h = report.hexo
-        where = f" in {cfg.resolve(cfg.hexo.dir) / 'source' / '_posts'}" if cfg is not None and cfg.hexo else ""
-        lines.append(f"hexo posts: {h.written} written, {h.unchanged} unchanged, {h.deleted} deleted{where}")
-    if report.site is not None:
-        s = report.site
-        where = f" in {cfg.resolve(cfg.site_dir)}" if cfg is not None and cfg.site_dir else ""
-        lines.append(f"site: {getattr(s, 'written', '?')} files written, {getattr(s, 'unchanged', '?')} unchanged, "
-                     f"{getattr(s, 'deleted', '?')} deleted{where}")
-    notes = [(o, n) for o in outcomes for n in o.notes]
-    if notes:
-        lines.append("warnings:")
-        lines += [f"  ! {o.source.label}: {n}" for o, n in notes]
-    if report.failed:
-        lines.append("failed sources:")
-        lines += [f"  ✗ {o.source.label} <{o.source.url}>: {o.reason}" for o in report.failed]
-    lines.append(f"done in {report.seconds:.1f} s")
-    return "\n".join(lines)
-
+from .config import INIT_TEMPLATE, Config, load
+from .display import EXIT_BUG, EXIT_OK, EXIT_USAGE, Display, log, summary
+from .errors import ConfigError, LockBusy, UsageError
 
 # --- commands ---------------------------------------------------------------------------------------
 
@@ -240,8 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    from .pipeline import LockBusy
-
     try:
         return args.func(args)
     except (ConfigError, UsageError, LockBusy) as e:

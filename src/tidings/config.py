@@ -10,15 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import ConfigError
 from .filters import ItemFilter
 from .model import Source
 
 
 MAX_NAME_BYTES = 180
-
-
-class ConfigError(Exception):
-    """A configuration problem; str() is the one line shown to the operator (exit 2)."""
 
 
 class _Strict(BaseModel):
@@ -206,7 +203,7 @@ class Config(_Strict):
             name = s.source or host
             out.append(Source(url=url, category=s.category or "Uncategorized", source=name, channel=s.channel,
                               limit=s.limit, timezone=s.timezone or self.site.timezone,
-                              clean=self.hexo.clean if self.hexo else True, full_text=s.full_text,
+                              full_text=s.full_text,
                               retain_days=s.retain_days or self.retain_days,
                               retain_per_source=s.retain_per_source or self.retain_per_source,
                               item_filter=ItemFilter.from_rules(self.filters.include + s.include,

@@ -10,7 +10,8 @@ import asyncio
 import dataclasses
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -90,6 +91,23 @@ async def fetch_one(client: httpx.AsyncClient, source: Source, opts: FetchOption
             await asyncio.sleep(delay)
 
 
+class HostLimits:
+    """At most `concurrency` requests at once, and at most `per_host` of them to one host.
+
+    One per event loop, shared by every fetch of a run (asyncio semaphores belong to the loop that uses them).
+    """
+
+    def __init__(self, concurrency: int, per_host: int) -> None:
+        self.overall = asyncio.Semaphore(concurrency)
+        self.per_host: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        # The host first: a request waiting for a busy host does not hold one of the overall slots.
+        async with self.per_host[urlsplit(url).netloc], self.overall:
+            yield
+
+
 async def fetch_all(sources: Iterable[Source], opts: FetchOptions, *,
                     state: Callable[[Source], tuple[str | None, str | None]] = lambda s: (None, None),
                     on_result: Callable[[FetchResult], Awaitable[None] | None] | None = None,
@@ -101,14 +119,12 @@ async def fetch_all(sources: Iterable[Source], opts: FetchOptions, *,
     returned results carry no body (the callback had it), so memory does not grow with the sources.
     """
     sources = list(sources)
-    overall = asyncio.Semaphore(opts.concurrency)
-    per_host: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(opts.per_host))
+    limits = HostLimits(opts.concurrency, opts.per_host)
     own = client is None
     client = client or make_client(opts)
 
     async def run(source: Source) -> FetchResult:
-        host = urlsplit(source.url).netloc
-        async with per_host[host], overall:
+        async with limits.slot(source.url):
             etag, lm = state(source)
             result = await fetch_one(client, source, opts, etag=etag, last_modified=lm)
         if on_result is not None:

@@ -12,12 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from .errors import FilterError
+
 FIELDS = ("title", "content", "author", "link", "category")
 _TAGS = re.compile(r"<[^>]+>")
-
-
-class FilterError(ValueError):
-    pass
 
 
 def compile_rule(rule: str | Mapping[str, str]) -> dict[str, re.Pattern]:

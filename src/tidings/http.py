@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .errors import BlockedAddress, DecodeError, FetchError
+
 __all__ = [
     "ACCEPT_ENCODING",
     "BROTLI",
@@ -64,19 +66,6 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 Resolver = Callable[[str, int], Iterable[str]]
-
-
-class FetchError(Exception):
-    """A request gave no usable response; `reason` says why in one short line."""
-
-    def __init__(self, reason: str, *, retry: bool = False, retry_after: float | None = None,
-                 status: int = 0) -> None:
-        super().__init__(reason)
-        self.reason, self.retry, self.retry_after, self.status = reason, retry, retry_after, status
-
-
-class BlockedAddress(FetchError):
-    """The URL is not allowed: not http(s), or its host is (or resolves to) a non-public address."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +130,6 @@ except Exception:  # noqa: BLE001 - ImportError, TypeError (old API), brotlicffi
 ACCEPT_ENCODING = "gzip, deflate, br" if BROTLI else "gzip, deflate"
 # Compressions we recognise but cannot decode: fail with a reason instead of handing on raw bytes.
 _UNSUPPORTED = {"zstd", "compress", "x-compress", "br"} - ({"br"} if BROTLI else set())
-
-
-class DecodeError(Exception):
-    """The body cannot be decoded (corrupt stream, unsupported Content-Encoding)."""
 
 
 class Decoder(Protocol):
@@ -460,7 +445,11 @@ async def _follow(client: httpx.AsyncClient, url: str, limits: Limits, headers: 
             return current, resp
         # The redirect's body is not read: it could be as big as any other, and is of no use.
         await resp.aclose()
-        current = str(httpx.URL(current).join(location))
+        nxt = httpx.URL(current).join(location)
+        # Checked here, not left to httpx: with cookies in the jar, httpx raises a bare ValueError for it.
+        if policy is None and nxt.scheme not in ("http", "https"):  # a policy refuses it on the next hop
+            raise FetchError("unsupported URL scheme")
+        current = str(nxt)
     raise FetchError(f"too many redirects (more than {limits.max_redirects})")
 
 

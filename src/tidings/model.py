@@ -1,13 +1,36 @@
 """The one intermediate every stage speaks: Source in, FetchResult out of fetch, Entry out of parse.
 
 Times are timezone-aware UTC datetimes; everything a publisher needs about an item is on Entry.
+The bottom layer: it imports nothing of tidings but the exception tree (errors.py), which it re-exports.
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
+
+from .errors import (
+    BlockedAddress,
+    CatalogError,
+    ConfigError,
+    DecodeError,
+    FetchError,
+    FilterError,
+    LockBusy,
+    ParseError,
+    RulesError,
+    TidingsError,
+    UsageError,
+)
+
+__all__ = [
+    "BlockedAddress", "CatalogError", "ConfigError", "DecodeError", "Entry", "EntryFilter", "FetchError",
+    "FetchResult", "FilterError", "ItemState", "LockBusy", "OutcomeStatus", "ParseError", "RulesError", "Source",
+    "TidingsError", "UsageError", "item_id",
+]
 
 
 class ItemState(StrEnum):
@@ -29,6 +52,19 @@ class OutcomeStatus(StrEnum):
     BACKOFF = "backoff"  # not due yet, and failing: still reported as failing
 
 
+class EntryFilter(Protocol):
+    """What a source's include/exclude filter offers (filters.ItemFilter); model does not import filters."""
+
+    @property
+    def active(self) -> bool: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def accepts(self, *, title: str = "", content: str = "", author: str = "", link: str = "",
+                categories: Iterable[str] = ()) -> bool: ...
+
+
 @dataclass(slots=True)
 class Source:
     """One feed as configured. `key` is its identity in the store: the resolved feed URL."""
@@ -39,11 +75,10 @@ class Source:
     channel: str
     limit: int = 15
     timezone: str = "UTC"
-    clean: bool = True
     full_text: bool | str = False  # False | True | "auto"
     retain_days: float | None = None  # prune items published longer ago than this
     retain_per_source: int | None = None  # keep only the newest N items of this source
-    item_filter: object | None = None  # filters.ItemFilter; None = publish everything
+    item_filter: EntryFilter | None = None  # None = publish everything
 
     @property
     def key(self) -> str:
@@ -90,7 +125,7 @@ class Entry:
     author: str = ""
     published: datetime | None = None  # None = the feed gave no date; the store uses first-seen
     updated: datetime | None = None
-    content: str = ""  # item HTML as the feed gave it (or after cleaning, see `clean`)
+    content: str = ""  # item HTML as the feed gave it; the cleaned HTML is stored beside it
     cover: str = ""  # cover image URL, '' when none
     cover_explicit: bool = False  # the feed named it (enclosure, media:thumbnail, JSON image)
     tags: list[str] = field(default_factory=list)

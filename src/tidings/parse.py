@@ -24,14 +24,11 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from .dates import MAX_DATE_CHARS, parse_date
+from .errors import ParseError
 from .model import Entry, Source, item_id
 
 __all__ = ["MAX_DATE_CHARS", "MAX_ITEMS", "MAX_JSON_VALUES", "MAX_XML_NODES", "SCAN_BYTES", "ParseError",
            "ParsedFeed", "decode_xml", "parse_date", "parse_feed"]
-
-
-class ParseError(Exception):
-    """The body is not a feed we can read; str() is the reason shown to the operator."""
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import Config
+from .errors import LockBusy
 from .fetch import FetchOptions, fetch_all
 from .model import Entry, FetchResult, Source
 from .parse import ParseError, parse_feed
@@ -66,10 +67,6 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         return 3 if self.failed else 0
-
-
-class LockBusy(Exception):
-    pass
 
 
 class RunLock:
@@ -128,7 +125,7 @@ class Cleaner:
         # The feed's own cover (enclosure, media, JSON image) comes first; then the images of the cleaned
         # HTML, where pick_cover skips tracking pixels, icons, QR codes and blocks the site rules remove.
         explicit = [e.cover] if e.cover and e.cover_explicit else []
-        e.cover = self._pick_cover(html, explicit, e.base or e.link, self.rules)
+        e.cover = self._pick_cover(html, explicit, e.base or e.link, self.rules, cleaned=True)
         return e, html
 
 
@@ -174,7 +171,7 @@ class FullText:
                 notes.append(f"full text of {e.link}: no article found on the page")
                 continue
             if not e.cover:
-                e.cover = pick_cover(article, [], e.link, self.rules)
+                e.cover = pick_cover(article, [], e.link, self.rules, cleaned=True)
             out[i] = (e, article, True)
         return out, notes
 

@@ -79,14 +79,14 @@ def _clamp(delay: float, policy: Policy) -> float:
 
 def next_fetch_after_success(now: float, *, ttl_minutes: int | None = None,
                              headers: Mapping[str, str] | None = None, interval: float = 1800.0,
-                             policy: Policy = Policy(), rng: random.Random | None = None) -> float:
+                             policy: Policy = Policy()) -> float:
     """Next fetch time after a successful fetch (200 or 304).
 
     The delay is the largest positive value the feed asks for (`<ttl>`, HTTP freshness, Retry-After),
     or `interval` when it asks for nothing, clamped to [min_interval, max_interval].
     HTTP freshness follows RFC 9111: `Cache-Control: max-age` wins over `Expires`, and
-    `no-cache`/`no-store` make it 0, i.e. no request at all. Deterministic: `rng` is unused
-    (kept for a uniform signature); see docs/scheduling.md for why there is no jitter here.
+    `no-cache`/`no-store` make it 0, i.e. no request at all. Deterministic, no jitter: see
+    docs/scheduling.md for why.
     """
     h = {k.lower(): v for k, v in (headers or {}).items()}
     max_age = parse_cache_control_max_age(h.get("cache-control"))

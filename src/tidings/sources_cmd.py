@@ -52,7 +52,8 @@ def import_sources(args) -> int:
     named in a warning, the rest added; 2: nothing to import (unreadable, no entries, or all skipped)."""
     from .catalog import CatalogError, append_sources
     from .catalog.load import FORMAT_NAMES, catalog_from_bytes, detect_format, read_location
-    from .cli import EXIT_OK, EXIT_SOURCES_FAILED, UsageError
+    from .display import EXIT_OK, EXIT_SOURCES_FAILED
+    from .errors import UsageError
 
     where = args.location
     try:

@@ -91,3 +91,31 @@ def test_no_images_at_all() -> None:
 def test_protocol_relative_and_srcset_only() -> None:
     assert pick_cover('<img src="//cdn.example.com/a.jpg">', [], "") == "https://cdn.example.com/a.jpg"
     assert pick_cover('<img srcset="/a.jpg 1x, /b.jpg 2x">', [], "http://example.com/") == "http://example.com/a.jpg"
+
+
+def test_clean_html_and_pick_cover_agree_without_hidden_shared_state() -> None:
+    """The cover of cleaned HTML depends on that HTML alone: not on which clean_html ran last, in which
+    thread, or whether the string is the very object clean_html returned."""
+    import threading
+
+    rules = load_rules()
+    raw = seed_description()
+    cleaned = clean_html(raw, SEED_BASE, rules)
+    others = [f'<p>other {i}<img src="https://example.com/{i}.jpg" width="400"></p>' for i in range(64)]
+
+    def interleave() -> None:
+        for html in others:
+            pick_cover(clean_html(html, "https://example.com/", rules), [], "https://example.com/", rules,
+                       cleaned=True)
+
+    worker = threading.Thread(target=interleave)
+    worker.start()
+    interleave()  # and in this thread, between clean_html(raw) and pick_cover below
+    worker.join()
+    copy = "".join(list(cleaned))  # equal text, another object
+    assert copy is not cleaned
+    covers = {pick_cover(cleaned, [], SEED_BASE, rules, cleaned=True),
+              pick_cover(copy, [], SEED_BASE, rules, cleaned=True),
+              pick_cover(cleaned, [], SEED_BASE, rules),  # read as any HTML: the rules run again
+              pick_cover(clean_html(raw, SEED_BASE, rules), [], SEED_BASE, rules, cleaned=True)}
+    assert covers == {SEED_IMAGE}

@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from ..errors import CatalogError as CatalogError  # raised here; defined with the others
+
 DEFAULT_RSSHUB = "https://rsshub.app"  # the same default as tidings.config
-
-
-class CatalogError(Exception):
-    """A catalogue could not be read at all (missing file, HTTP error, unreadable config)."""
 
 
 class CatalogWarning(NamedTuple):

@@ -3,7 +3,9 @@
     clean_html(html, base_url="", rules=None) -> str          sanitized, boilerplate-free HTML
     clean_text(s) -> str / repair_mojibake(s) -> str           XML-safe text, mojibake undone
     load_rules(extra=None) -> RuleSet                          shipped + user per-site rules
-    pick_cover(html, candidates=(), base_url="", rules=None)   cover image URL or ''
+    pick_cover(html, candidates=(), base_url="", rules=None, *, cleaned=False)
+                                                               cover image URL or ''; cleaned=True:
+                                                               html is clean_html's output
     extract_article(html, url) / fetch_article(client, url)    full text (see fulltext.py; its HTTP,
                                                                SSRF guard included, is tidings.http)
 

@@ -19,14 +19,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ..errors import RulesError
+
 __all__ = ["Rule", "RuleSet", "RulesError", "load_rules", "shipped_rules", "host_of"]
 
 _LIST_KEYS = ("remove", "unwrap", "drop_patterns")
 _KEYS = set(_LIST_KEYS) | {"replace"}
-
-
-class RulesError(ValueError):
-    """A rule that cannot be used: unknown key, bad selector, bad regex. The message names the host."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +105,6 @@ class RuleSet:
             self._cache.clear()
         self._cache[host] = compiled
         return compiled
-
-    def for_url(self, url: str) -> CompiledRule:
-        return self.for_host(host_of(url))
 
     def __contains__(self, host: str) -> bool:
         return _norm_host(host) in self.rules
@@ -213,12 +208,7 @@ def load_rules(extra: Mapping[str, Any] | None = None) -> RuleSet:
     return RuleSet({h: r for h, r in rules.items() if r})
 
 
-_DEFAULT: RuleSet | None = None
-
-
+@lru_cache(maxsize=1)
 def default_rules() -> RuleSet:
-    """The shipped rules alone (shared instance)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = load_rules()
-    return _DEFAULT
+    """The shipped rules alone, built on first use; callers with the user's rules pass their own RuleSet."""
+    return load_rules()

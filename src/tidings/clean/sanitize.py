@@ -19,7 +19,7 @@ Three passes, each cheap:
 from __future__ import annotations
 
 import re
-from collections import deque
+from functools import lru_cache
 
 import nh3
 from selectolax.lexbor import LexborHTMLParser
@@ -31,7 +31,7 @@ from .urls import (
     normalize_url_text, parse_srcset, resolve, strip_tracking,
 )
 
-__all__ = ["clean_html", "apply_rules", "is_clean_output", "guard_depth", "ALLOWED_TAGS", "ALLOWED_ATTRIBUTES"]
+__all__ = ["clean_html", "apply_rules", "guard_depth", "ALLOWED_TAGS", "ALLOWED_ATTRIBUTES"]
 
 ALLOWED_TAGS = frozenset({
     "a", "abbr", "article", "aside", "audio", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite",
@@ -274,7 +274,6 @@ _INTERESTING = frozenset(_DROP_WITH_CONTENT | set(_HANDLERS))
 # Tag names as the HTML tokenizer sees them ('<' + ASCII letter); a superset of the elements the
 # parser builds, except that it turns <image> into <img>.
 _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
-_SELECTORS: dict[frozenset[str], str] = {}
 
 
 def _selector_for(html: str) -> str:
@@ -282,13 +281,13 @@ def _selector_for(html: str) -> str:
     names = {n.lower() for n in _TAG_NAME.findall(html)}
     if "image" in names:
         names.add("img")
-    wanted = frozenset(names & _INTERESTING)
-    sel = _SELECTORS.get(wanted)
-    if sel is None:
-        sel = ", ".join(sorted(wanted))
-        if len(_SELECTORS) < 4096:
-            _SELECTORS[wanted] = sel
-    return sel
+    return _selector(frozenset(names & _INTERESTING))
+
+
+@lru_cache(maxsize=4096)
+def _selector(wanted: frozenset[str]) -> str:
+    # A pure function of the tag set, memoised: feeds repeat a handful of tag mixes.
+    return ", ".join(sorted(wanted))
 
 
 def apply_rules(html: str, base_url: str = "", rules: RuleSet | None = None) -> str:
@@ -449,17 +448,4 @@ def clean_html(html: str, base_url: str = "", rules: RuleSet | None = None) -> s
     for pattern in rule.drop:
         html = pattern.sub("", html)
     html = _dom_pass(guard_depth(html), base_url, rule)
-    out = _tidy(_sanitize(html))
-    _RECENT.append(out)
-    return out
-
-
-# The last few outputs, by identity: pick_cover(clean_html(x), ...) can then read the <img> tags
-# of canonical output with a regex instead of parsing again. Identity, not equality: a caller's
-# own string that happens to be equal is parsed as usual.
-_RECENT: deque[str] = deque(maxlen=16)
-
-
-def is_clean_output(html: str) -> bool:
-    """True when `html` is (the very object) one of the last strings clean_html returned."""
-    return any(html is o for o in tuple(_RECENT))
+    return _tidy(_sanitize(html))

@@ -101,7 +101,7 @@ def _copy_media(target: Path) -> None:
 
 def run_demo(out: Path, quiet: bool = False) -> int:
     from .. import config as config_mod
-    from ..cli import Display, summary
+    from ..display import Display, summary
     from ..pipeline import run
 
     out.mkdir(parents=True, exist_ok=True)
