@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .context import Progress
 
 
 @dataclass
@@ -46,7 +50,7 @@ class SiteReport:
         return s
 
 
-def build_site(store, cfg: SiteConfig, out_dir: Path, *, progress=None) -> SiteReport:
+def build_site(store: Any, cfg: SiteConfig, out_dir: Path, *, progress: Progress | None = None) -> SiteReport:
     """Build (incrementally) the site for `cfg` from `store` into `out_dir`.
 
     `progress`, if given, is called as progress(stage, done, total) with stage 'pages' (done/total items)
@@ -57,6 +61,6 @@ def build_site(store, cfg: SiteConfig, out_dir: Path, *, progress=None) -> SiteR
     return build(store, cfg, Path(out_dir), progress)
 
 
-from .serve import make_server, serve  # noqa: E402
+from .serve import make_server, serve
 
-__all__ = ["SiteConfig", "SiteReport", "build_site", "serve", "make_server"]
+__all__ = ["SiteConfig", "SiteReport", "build_site", "make_server", "serve"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import pages, render, search, urls
 from .context import BuildContext, Entry, Progress, Tree
-from .generators import Archives, Extras, Feeds, Generators, ItemPages, Listings, Search, Sitemap
+from .generators import Generators
 from .manifest import Output
 from .reader import StoreReader
 from .writer import SiteWriter
@@ -75,9 +75,7 @@ def build(store: Any, cfg: SiteConfig, out_dir: Path, progress: Progress | None 
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
             with reader.snapshot():
                 tree = Tree(reader.counts(ctx.tz, search.SHARD_MAX if cfg.search else None))
-                gens = Generators(ItemPages(ctx, writer, tree, reader, out.same_inputs), Listings(ctx, writer, tree),
-                                  Feeds(ctx, writer, tree, reader), Archives(ctx, writer, tree), Extras(ctx, writer),
-                                  Sitemap(ctx, writer, tree, spool), Search(ctx, writer, tree, progress))
+                gens = Generators.create(ctx, writer, tree, reader, out.same_inputs, spool, progress)
                 _pass(ItemStream(ctx, reader, tree, writer, out.same_inputs), gens, writer, tree.counts.total, progress)
                 # Feeds, the category tree and the archives go to the workers (if any) while they finish the
                 # last item pages; then the listings' last pages, once every card is back.

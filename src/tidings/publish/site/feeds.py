@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from .render import xml_text
+from .render import Summary, xml_text
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -21,8 +21,8 @@ class FeedItem:
     url: str  # absolute URL of the item's page here
     link: str  # the original article
     title: str
-    html: str | None  # None until loaded (see Builder.load_feed)
-    summary: object  # the excerpt (str) once loaded
+    html: str | None  # None until loaded (see generators.Feeds)
+    summary: str | Summary  # the excerpt (str) once loaded
     published: datetime
     updated: datetime | None
     author: str
@@ -58,14 +58,14 @@ def _newest(items: list[FeedItem]) -> datetime:
 
 
 def rss(meta: FeedMeta, items: list[FeedItem]) -> bytes:
-    out = ['<?xml version="1.0" encoding="utf-8"?>\n'
-           '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
-           'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">\n'
-           f"<channel>\n<title>{_x(meta.title)}</title>\n<link>{_x(meta.home)}</link>\n"
-           f"<description>{_x(meta.description or meta.title)}</description>\n"
-           f"<language>{_x(meta.language)}</language>\n"
-           f"<lastBuildDate>{format_datetime(_newest(items), usegmt=True)}</lastBuildDate>\n"
-           f'<atom:link href={quoteattr(meta.base + "rss.xml")} rel="self" type="application/rss+xml"/>\n']
+    out = [('<?xml version="1.0" encoding="utf-8"?>\n'
+            '<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/">\n'
+            f"<channel>\n<title>{_x(meta.title)}</title>\n<link>{_x(meta.home)}</link>\n"
+            f"<description>{_x(meta.description or meta.title)}</description>\n"
+            f"<language>{_x(meta.language)}</language>\n"
+            f"<lastBuildDate>{format_datetime(_newest(items), usegmt=True)}</lastBuildDate>\n"
+            f'<atom:link href={quoteattr(meta.base + "rss.xml")} rel="self" type="application/rss+xml"/>\n')]
     for i in items:
         out.append(f"<item>\n<title>{_x(i.title)}</title>\n<link>{_x(i.url)}</link>\n"
                    f'<guid isPermaLink="true">{_x(i.url)}</guid>\n'
@@ -80,16 +80,16 @@ def rss(meta: FeedMeta, items: list[FeedItem]) -> bytes:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def atom(meta: FeedMeta, items: list[FeedItem]) -> bytes:
-    out = ['<?xml version="1.0" encoding="utf-8"?>\n'
-           f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(meta.language)}>\n'
-           f"<id>{_x(meta.base + 'atom.xml')}</id>\n<title>{_x(meta.title)}</title>\n"
-           f"<updated>{_iso(_newest(items))}</updated>\n"
-           f'<link rel="self" type="application/atom+xml" href={quoteattr(meta.base + "atom.xml")}/>\n'
-           f'<link rel="alternate" type="text/html" href={quoteattr(meta.home)}/>\n']
+    out = [('<?xml version="1.0" encoding="utf-8"?>\n'
+            f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(meta.language)}>\n'
+            f"<id>{_x(meta.base + 'atom.xml')}</id>\n<title>{_x(meta.title)}</title>\n"
+            f"<updated>{_iso(_newest(items))}</updated>\n"
+            f'<link rel="self" type="application/atom+xml" href={quoteattr(meta.base + "atom.xml")}/>\n'
+            f'<link rel="alternate" type="text/html" href={quoteattr(meta.home)}/>\n')]
     if meta.description:
         out.append(f"<subtitle>{_x(meta.description)}</subtitle>\n")
     for i in items:

@@ -365,6 +365,13 @@ class Generators:
     sitemap: Sitemap
     search: Search
 
+    @classmethod
+    def create(cls, ctx: BuildContext, writer: SiteWriter, tree: Tree, reader: StoreReader, light: bool,
+               spool: IO[str], progress: Progress | None) -> Generators:
+        return cls(ItemPages(ctx, writer, tree, reader, light), Listings(ctx, writer, tree),
+                   Feeds(ctx, writer, tree, reader), Archives(ctx, writer, tree), Extras(ctx, writer),
+                   Sitemap(ctx, writer, tree, spool), Search(ctx, writer, tree, progress))
+
     @property
     def feeders(self) -> list[Generator]:
         """The generators the pass hands its items to, in this order."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import urls
+from .render import Summary
 
 
 @dataclass(slots=True)
@@ -54,14 +55,14 @@ class Listing:
     """Collects a newest-first stream of item summaries and hands out one page at a time, so a listing
     never holds more than two pages' worth of items."""
 
-    def __init__(self, base: str, n: int, per_page: int, emit: Callable[[Page, list], None]):
+    def __init__(self, base: str, n: int, per_page: int, emit: Callable[[Page, list[Summary]], None]) -> None:
         self.pager = Paginator(base, n, per_page)
         self.emit = emit
         self.rank = 0
         self.current = 0
-        self.buf: list = []
+        self.buf: list[Summary] = []
 
-    def add(self, summary) -> None:
+    def add(self, summary: Summary) -> None:
         number = self.pager.page_of(self.rank)
         if number != self.current and self.buf:
             self.emit(self.pager.page(self.current), self.buf)

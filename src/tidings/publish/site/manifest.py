@@ -56,7 +56,7 @@ def write_file(path: str, data: bytes) -> None:
 class Writer:
     """Writes files under one directory unless they already hold the same bytes."""
 
-    def __init__(self, out_dir):
+    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
         self.prefix = os.path.join(os.fspath(out_dir), "")
 
     def put(self, path: str, data: bytes, old_digest: str | None) -> tuple[str, bool]:
@@ -73,7 +73,7 @@ class Writer:
 class Output:
     """The output directory, with the previous build's manifest and the one being made."""
 
-    def __init__(self, out_dir: Path, fingerprint: str):
+    def __init__(self, out_dir: Path, fingerprint: str) -> None:
         self.dir = out_dir
         self.fingerprint = fingerprint  # of templates, static files, config and renderer code
         self.old_files: dict[str, tuple] = {}

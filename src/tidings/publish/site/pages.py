@@ -22,15 +22,14 @@ import signal
 import sys
 import threading
 import traceback
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jinja2
 from markupsafe import Markup
 
-from ...errors import TidingsError
 from ...store import StoredItem
 from . import feeds, render, urls
 from .manifest import Writer
@@ -161,7 +160,7 @@ def unpack(t: tuple[Any, ...]) -> AnyJob:
     _, path, fp, old, v, s, newer, older, crumbs = t
     for i in _ITEM_DATES:
         if v[i] is not None:
-            v[i] = datetime.fromtimestamp(v[i], timezone.utc)
+            v[i] = datetime.fromtimestamp(v[i], UTC)
     return Job(path, fp, old, StoredItem(*v), _unpack_summary(s), _unpack_summary(newer), _unpack_summary(older),
                crumbs)
 
@@ -273,7 +272,7 @@ def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, 
             for job in chunk:
                 done.append(pages.render(unpack(job)))
             results.send(Reply(done))
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - any failure goes back to the builder, which fails the build
             try:
                 results.send(Reply(done, traceback.format_exc()))
             except OSError:
@@ -286,7 +285,7 @@ def _fork_ok() -> bool:
             and threading.active_count() == 1)
 
 
-class WorkerError(TidingsError, RuntimeError):
+class WorkerError(RuntimeError):
     """A worker failed or died; `results` holds what came back before (those pages are written)."""
 
     def __init__(self, message: str, results: list[Result]) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 import hashlib
 import html as htmllib
 import re
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
+from typing import Any
 
 import jinja2
 import markupsafe
@@ -37,7 +40,7 @@ except ImportError:  # pragma: no cover - markupsafe without its C speedups, or 
     _escape_inner = None
 
 
-def _escape_out(s) -> str:
+def _escape_out(s: object) -> str:
     """markupsafe.escape for what a template outputs, minus the Markup object it wraps every value in
     (a third of an item page's render time): the output is joined into a str anyway."""
     if type(s) is str:
@@ -53,17 +56,18 @@ class _Template(jinja2.Template):
     """jinja2.Template, rendering the same output with less overhead per call: pages are rendered
     tens of thousands of times per build."""
 
-    _plain_globals: dict | None = None
+    _plain_globals: dict[str, Any] | None = None
 
     @classmethod
-    def from_code(cls, environment, code, globals, uptodate=None):
+    def from_code(cls, environment: jinja2.Environment, code: CodeType, globals: MutableMapping[str, Any],
+                  uptodate: Callable[[], bool] | None = None) -> jinja2.Template:
         t = super().from_code(environment, code, globals, uptodate)
         # Compiled templates call `escape` only on output (jinja2.compiler: _output_child_pre).
         if _escape_inner is not None and t.root_render_func.__globals__.get("escape") is markupsafe.escape:
             t.root_render_func.__globals__["escape"] = _escape_out
         return t
 
-    def render(self, *args, **kwargs) -> str:
+    def render(self, *args: Any, **kwargs: Any) -> str:
         # Template.render, with the template's globals (a ChainMap, slow to copy and to iterate) copied
         # into a plain dict once, not at every call.
         env = self.environment
@@ -75,7 +79,7 @@ class _Template(jinja2.Template):
         ctx = env.context_class(env, {**g, **dict(*args, **kwargs)}, self.name, self.blocks, globals=g)
         try:
             return env.concat(self.root_render_func(ctx))
-        except Exception:
+        except Exception:  # noqa: BLE001 - as jinja2.Template.render: rewrites the traceback
             env.handle_exception()
 
 
@@ -137,7 +141,7 @@ def fingerprint(env: jinja2.Environment, theme_dir: Path | None, config: str) ->
 
 
 _TAG = re.compile(r"<[^>]*>")
-_IMG_NO_POLICY = re.compile(r"<img\b(?![^>]*\breferrerpolicy\s*=)", re.I)
+_IMG_NO_POLICY = re.compile(r"<img\b(?![^>]*\breferrerpolicy\s*=)", re.IGNORECASE)
 _IMG_POLICY = '<img referrerpolicy="no-referrer"'
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -205,7 +209,7 @@ class Summary:
     node_href: str  # link to the item's channel node
     key: str  # fingerprint of everything shown
     raw: str | bytes = ""  # the start of the body, for the excerpt (or its UTF-8 bytes)
-    load: object = None  # when raw is not there: a function that returns it
+    load: Callable[[], str] | None = None  # when raw is not there: a function that returns it
     _excerpt: str | None = None
     _card: str | None = None
     wait: bool = False  # its page is with a worker, which sends back its excerpt and card (pages.py)
@@ -220,4 +224,4 @@ class Summary:
         return self._excerpt
 
 
-ROOT_MARK = "\x00"  # cards are rendered once, with this in place of the page's root; see Builder.cards
+ROOT_MARK = "\x00"  # cards are rendered once, with this in place of the page's root; see SiteWriter.cards

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ...model import Entry, Source, item_id
 
@@ -12,15 +12,19 @@ SOURCES = [
     ("Tech", "Ars Technica", "AI"), ("World", "BBC", "Asia"), ("World", "BBC", "Europe"),
     ("体育", "新浪体育", "NBA"), ("Odd / Names", "A:B?C", "#1 <chan>"),
 ]
-ZH = ("经济 发展 市场 银行 利率 股市 政策 改革 科技 创新 人工智能 芯片 半导体 新能源 汽车 电池 出口 贸易 消费 投资 企业 "
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+ZH = _words("经济 发展 市场 银行 利率 股市 政策 改革 科技 创新 人工智能 芯片 半导体 新能源 汽车 电池 出口 贸易 消费 投资 企业 "
       "公司 行业 政府 会议 部署 推进 稳定 就业 收入 增长 下降 上涨 数据 报告 季度 同比 价格 指数 基金 债券 人民币 北京 上海 "
       "深圳 长春 吉林 国际 全球 城市 教育 医疗 文化 体育 旅游 房地产 交通 能源 电力 环境 气候 安全 监管 记者 表示 指出 强调 "
-      "宣布 发布 合作 项目 计划 目标 措施 服务 平台 用户 产品 技术 研发 手机 互联网 数字 网络 软件 机器人 卫星 航天 研究").split()
-EN = ("market economy growth bank rate stock technology energy vehicle chip trade export policy reform government "
+      "宣布 发布 合作 项目 计划 目标 措施 服务 平台 用户 产品 技术 研发 手机 互联网 数字 网络 软件 机器人 卫星 航天 研究")
+EN = _words("market economy growth bank rate stock technology energy vehicle chip trade export policy reform government "
       "inflation interest reserve investors shares index bond yield currency dollar oil gas price quarter report "
       "company revenue profit earnings analyst forecast demand supply factory production data survey china europe "
       "world talks minister president election court police storm weather climate health hospital school research "
-      "space rocket software internet users platform model robot network security deal merger").split()
+      "space rocket software internet users platform model robot network security deal merger")
 
 
 def _sentence(rng: random.Random, zh: bool, words: int) -> str:
@@ -89,7 +93,7 @@ def fill(store, n: int, *, size: int = 1500, seed: int = 7, start: datetime | No
     rng = random.Random(seed)
     sources = sources or make_sources()
     store.sync_sources(sources)
-    when = start or datetime(2024, 6, 30, 12, 0, tzinfo=timezone.utc)
+    when = start or datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
     batch = []
     for k in range(n):
         src = sources[rng.randrange(len(sources))]

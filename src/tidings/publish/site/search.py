@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
@@ -120,7 +120,9 @@ def plan(days: dict[date, int], max_pages: int | None = None, heads: Counter | N
 
 def executable() -> Path:
     try:
-        from pagefind.service import get_executable  # pagefind[extended] ships the binary in a wheel
+        from pagefind.service import (
+            get_executable,  # pagefind[extended] ships the binary in a wheel
+        )
     except ImportError as e:  # pragma: no cover - a dependency of tidings
         raise RuntimeError("site.search needs the pagefind[extended] package") from e
     exe = get_executable()
@@ -162,7 +164,7 @@ class Service:
     def __init__(self, exe: Path):
         env = dict(os.environ)
         env.setdefault("_RJEM_MALLOC_CONF", MALLOC_CONF)
-        self.err = tempfile.TemporaryFile()
+        self.err = tempfile.TemporaryFile()  # noqa: SIM115 - the service's stderr, read when it fails
         self.proc = subprocess.Popen([str(exe), "--service"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.err, env=env)
         self.next_id = 0
@@ -245,7 +247,7 @@ class Service:
                 self.proc.wait()
 
 
-def index_shards(out_dir: Path, shards: list[Shard], done=None) -> None:
+def index_shards(out_dir: Path, shards: list[Shard], done: Callable[[Shard], None] | None = None) -> None:
     """Index `shards`, WORKERS Pagefind services at a time; `done(shard)` is called (in this thread) as each
     one is in place. The first failure stops the others and is raised."""
     if not shards:

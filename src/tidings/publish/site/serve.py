@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import functools
 import http.server
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
+    extensions_map: ClassVar[dict[str, str]] = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
         ".js": "text/javascript", ".json": "application/json", ".xml": "application/xml",
         ".css": "text/css", ".html": "text/html; charset=utf-8", ".wasm": "application/wasm",
@@ -16,11 +18,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         ".pf_filter": "application/octet-stream",
     }
 
-    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+    def log_message(self, format: str, *args: Any) -> None:
         if getattr(self.server, "verbose", True):
             super().log_message(format, *args)
 
-    def send_error(self, code, message=None, explain=None):
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         page = Path(self.directory) / "404.html"
         if code == 404 and page.is_file():
             body = page.read_bytes()
@@ -34,13 +36,17 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         super().send_error(code, message, explain)
 
 
-def make_server(out_dir: Path, port: int = 8000, host: str = "127.0.0.1", verbose: bool = True):
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Callable[..., _Handler], verbose: bool) -> None:
+        super().__init__(address, handler)
+        self.verbose = verbose  # log each request
+
+
+def make_server(out_dir: Path, port: int = 8000, host: str = "127.0.0.1", verbose: bool = True) -> _Server:
     """A ThreadingHTTPServer for out_dir (port 0 = any free port: read it from server.server_address)."""
-    handler = functools.partial(_Handler, directory=str(out_dir))
-    server = http.server.ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    server.verbose = verbose
-    return server
+    return _Server((host, port), functools.partial(_Handler, directory=str(out_dir)), verbose)
 
 
 def serve(out_dir: Path, port: int = 8000, host: str = "127.0.0.1") -> None:

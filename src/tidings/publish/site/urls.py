@@ -79,7 +79,7 @@ def node_segments(paths: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], str
     for node in nodes:
         by_parent.setdefault((node[:-1], segment(node[-1]).lower()), []).append(node)
     seg: dict[tuple[str, ...], str] = {}
-    for (_, _), group in by_parent.items():
+    for group in by_parent.values():
         for node in group:
             s = segment(node[-1])
             seg[node] = s if len(group) == 1 else f"{s}-{short_hash(node[-1])}"
@@ -99,8 +99,7 @@ _PLAIN = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 def href(path: str) -> str:
     """Link form of a site path: percent-encoded, directory index pages as their directory."""
-    if path.endswith("index.html"):
-        path = path[: -len("index.html")]
+    path = path.removesuffix("index.html")
     return path if _PLAIN.fullmatch(path) else quote(path, safe="/")
 
 
