@@ -64,7 +64,7 @@ def main() -> None:
 
     from tidings import pipeline
     from tidings.config import Config
-    from tidings.store import Store
+    from tidings.store import open_store
 
     q = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(q, args.delay), daemon=True)
@@ -79,7 +79,7 @@ def main() -> None:
                             for n in range(args.feeds)],
             })
             ideal = math.ceil(args.feeds / args.concurrency) * args.delay
-            with Store(cfg.store_path) as store:
+            with open_store(cfg.store_path) as store:
                 t = time.perf_counter()
                 outcomes = pipeline.fetch(cfg, store, force=True)
                 first = time.perf_counter() - t

@@ -20,7 +20,7 @@ from tidings.config import Config  # noqa: E402
 from tidings.model import FetchResult, Source  # noqa: E402
 from tidings.pipeline import Cleaner, ingest  # noqa: E402
 from tidings.publish.hexo import build_posts  # noqa: E402
-from tidings.store import Store  # noqa: E402
+from tidings.store import open_store  # noqa: E402
 
 WORDS = "市场 经济 政策 公司 投资 增长 数据 银行 科技 发布 报告 会议 城市 企业 消费 出口".split()
 
@@ -62,7 +62,7 @@ def once(args, bodies, tmp: Path, k: int) -> tuple[float, float]:
         cleaner = lambda e: (e, e.content)  # noqa: E731
     sources = [Source(url=f"http://127.0.0.1/feed/{n}", category="金融", source="新浪财经", channel=f"频道{n % 5}",
                       limit=args.per_feed) for n in range(len(bodies))]
-    store = Store(tmp / f"bench-{k}.db")
+    store = open_store(tmp / f"bench-{k}.db")
     store.sync_sources(sources)
     started = time.perf_counter()
     for src, body in zip(sources, bodies):

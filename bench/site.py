@@ -45,9 +45,9 @@ sys.path.insert(0, str(ROOT / "src"))
 def _child(args: argparse.Namespace) -> None:
     """Run one build in this process and print its figures as JSON."""
     from tidings.publish.site import SiteConfig, build_site
-    from tidings.store import Store
+    from tidings.store import open_store
 
-    store = Store(args.store)
+    store = open_store(args.store)
     cfg = SiteConfig(title="资讯聚合", url="https://news.example.com/", timezone="Asia/Shanghai", language="zh-CN",
                      search=args.search)
     t0 = time.perf_counter()
@@ -130,13 +130,13 @@ def build(store: Path, out: Path, search: bool) -> dict:
 
 def add_one(store_path: Path, k: int) -> None:
     from tidings.publish.site import samples
-    from tidings.store import Store
+    from tidings.store import IngestRow, open_store
 
-    store = Store(store_path)
+    store = open_store(store_path)
     newest = next(store.iter_items())
     src = next(s for s in samples.make_sources() if s.key == newest.source_key)
-    store.upsert_entries([samples.entry(src, k, newest.published + timedelta(minutes=3), random.Random(k), size=5000,
-                                         clean=True)])
+    e, html = samples.entry(src, k, newest.published + timedelta(minutes=3), random.Random(k), size=5000, clean=True)
+    store.upsert_entries([IngestRow(e, html)])
     store.close()
 
 
@@ -161,12 +161,12 @@ def hexo_comparison(store_path: Path, tmp: Path) -> tuple[dict, list[tuple[str, 
     import hexo_site
 
     from tidings.publish.hexo import build_posts
-    from tidings.store import Store
+    from tidings.store import open_store
 
     sites = [("Hexo as `hexo init` makes it (landscape theme, + feed + sitemap)",
               hexo_site.make_site(tmp / "hexo-init")),
              ("Hexo, minimal test theme (lower bound)", hexo_harness.make_site(tmp / "hexo-minimal"))]
-    store = Store(store_path)
+    store = open_store(store_path)
     t0 = time.perf_counter()
     report = build_posts(store, sites[0][1], preset="seed", clean=True, timezone="Asia/Shanghai")
     posts_s = time.perf_counter() - t0
@@ -200,12 +200,12 @@ def main() -> None:
 
     from tidings.publish.site import pages, samples
     from tidings.publish.site import search as pf
-    from tidings.store import Store
+    from tidings.store import open_store
 
     with tempfile.TemporaryDirectory(prefix="tidings-bench-site-", dir=args.dir) as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        store = Store(tmp / "bench.db")
+        store = open_store(tmp / "bench.db")
         samples.fill(store, args.items, size=args.size, step_minutes=args.days * 24 * 60 / args.items, clean=True)
         store.close()
         print(f"generated {args.items} items of ~{args.size} B HTML (before cleaning) over {args.days:g} days "

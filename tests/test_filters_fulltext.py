@@ -49,10 +49,10 @@ def test_filters_are_re_evaluated_only_when_they_change(tmp_path, server, monkey
     assert cli("run", "-q", "-c", cfg) == 0
     assert states(tmp_path)["2"] == "filtered"
 
-    import tidings.store as store_mod
+    from tidings.store import SQLiteStore
     calls = []
-    real = store_mod.Store.refilter
-    monkeypatch.setattr(store_mod.Store, "refilter", lambda self, *a: calls.append(1) or real(self, *a))
+    real = SQLiteStore.refilter
+    monkeypatch.setattr(SQLiteStore, "refilter", lambda self, *a: calls.append(1) or real(self, *a))
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert calls == []  # same filters: nothing re-evaluated
     cfg = write_config(tmp_path, sources, filters={"exclude": ["Football"]})

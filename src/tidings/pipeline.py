@@ -17,10 +17,10 @@ from pathlib import Path
 from .config import Config
 from .errors import LockBusy
 from .fetch import FetchOptions, fetch_all
-from .model import Entry, FetchResult, Source
+from .model import Entry, FetchResult, ItemState, Source
 from .parse import ParseError, parse_feed
 from .schedule import Policy, is_due, next_fetch_after_failure, next_fetch_after_success
-from .store import Store
+from .store import IngestRow, Store, open_store
 
 log = logging.getLogger("tidings")
 Progress = Callable[..., None]  # progress(event, **details); events: start, source, stage
@@ -265,7 +265,7 @@ def _store_feed(store: Store, result: FetchResult, feed, clean: Cleaner, now: fl
     for e, html, fulltext in rows:
         ok = flt is None or flt.accepts(title=e.title, content=html, author=e.author, link=e.link,
                                         categories=source.categories + e.tags)
-        staged.append((e, html, "published" if ok else "filtered", fulltext))
+        staged.append(IngestRow(e, html, ItemState.PUBLISHED if ok else ItemState.FILTERED, fulltext))
     new, changed = store.upsert_entries(staged, now=now)
     notes = feed.notes + notes  # recovered breakage first, then what full text skipped
     store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
@@ -274,7 +274,7 @@ def _store_feed(store: Store, result: FetchResult, feed, clean: Cleaner, now: fl
     for note in notes:
         log.warning("%s: %s", source.label, note)
     return SourceOutcome(source, "new", new=new, changed=changed, notes=notes,
-                         filtered=sum(r[2] == "filtered" for r in staged))
+                         filtered=sum(r.state == ItemState.FILTERED for r in staged))
 
 
 def apply_filter_changes(store: Store, sources: list[Source]) -> None:
@@ -373,7 +373,7 @@ def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: 
         force: bool = False, interval: float | None = None) -> RunReport:
     started = time.monotonic()
     report = RunReport()
-    with RunLock(cfg.store_path), Store(cfg.store_path) as store:
+    with RunLock(cfg.store_path), open_store(cfg.store_path) as store:
         store.sync_sources(cfg.feed_sources())
         apply_filter_changes(store, cfg.feed_sources())
         if do_fetch:

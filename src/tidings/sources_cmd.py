@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .config import load
-from .store import Store
+from .store import open_store
 
 WEEK = 7 * 86400
 
@@ -24,26 +24,22 @@ def health(cfg, now: float | None = None) -> list[dict]:
     now = now or time.time()
     stale_days = cfg.stale_days
     rows = []
-    with Store(cfg.store_path) as store:
+    with open_store(cfg.store_path) as store:
         store.sync_sources(cfg.feed_sources())
-        recent = dict(store.db.execute(
-            "SELECT source_key, count(*) FROM items WHERE state = 'published' AND first_seen >= ? GROUP BY source_key",
-            (now - WEEK,)))
-        latest = dict(store.db.execute("SELECT source_key, max(first_seen) FROM items GROUP BY source_key"))
-        for r in store.source_rows():
-            if r["error_count"]:
+        for r in store.source_health(since=now - WEEK):
+            if r.error_count:
                 state = "failing"
-            elif r["last_success"] is None:
+            elif r.last_success is None:
                 state = "new"
-            elif (latest.get(r["key"]) or 0) < now - stale_days * 86400:
+            elif (r.last_first_seen or 0) < now - stale_days * 86400:
                 state = "stale"
             else:
                 state = "ok"
-            rows.append({"category": r["category"], "source": r["source"], "channel": r["channel"], "url": r["url"],
-                         "state": state, "last_success": r["last_success"], "last_error": r["last_error"],
-                         "last_note": r["last_note"],
-                         "errors_in_a_row": r["error_count"], "items_7d": recent.get(r["key"], 0),
-                         "next_fetch": r["next_fetch"]})
+            rows.append({"category": r.category, "source": r.source, "channel": r.channel, "url": r.url,
+                         "state": state, "last_success": r.last_success, "last_error": r.last_error,
+                         "last_note": r.last_note,
+                         "errors_in_a_row": r.error_count, "items_7d": r.items_since,
+                         "next_fetch": r.next_fetch})
     return rows
 
 

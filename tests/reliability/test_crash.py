@@ -241,7 +241,7 @@ import os, signal, sys
 from pathlib import Path
 import tidings.publish.atomic as atomic
 import tidings.publish.hexo as hexo
-import tidings.store as store
+import tidings.store.sqlite as store
 
 op, when, n = os.environ["CRASH_AT"].split(":")
 n = int(n)

@@ -36,7 +36,7 @@ from tidings.pipeline import Cleaner, ingest  # noqa: E402
 from tidings.publish.frontmatter import yaml_safe_text  # noqa: E402
 from tidings.publish.hexo import build_posts, render_hexo, render_seed  # noqa: E402
 from tidings.publish.paths import safe_component, unique_post_path  # noqa: E402
-from tidings.store import Store, StoredItem  # noqa: E402
+from tidings.store import IngestRow, Store, StoredItem, open_store  # noqa: E402
 
 # Characters that break YAML, Hexo, file names or terminals, to mix into random text.
 SPECIAL_CHARS = list("\x00\x01\x08\t\n\r\x0b\x0c\x1b\x7f\x85\xa0\u2028\u2029\ufeff\ufffe\uffff\u200b\u200d\u202e"
@@ -276,7 +276,7 @@ _CLEANER = Cleaner(Config())
        preset=st.sampled_from(["seed", "hexo"]))
 def test_any_bytes_through_ingest_and_hexo_build(body, content_type, preset):
     """The pipeline's own ingest (parse → clean → store) and the Hexo build never raise on a feed body."""
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "s.db") as store:
         store.sync_sources([SOURCE])
         outcome = ingest(store, FetchResult(SOURCE, status=200, body=body, content_type=content_type,
                                             final_url=SOURCE.url), _CLEANER)
@@ -345,7 +345,7 @@ def test_build_posts_with_hostile_names(items, names, preset):
     # Names come from tidings.yml (UTF-8, so never a lone surrogate); anything else goes.
     names = [yaml_safe_text(n) for n in names]
     source = Source(url=SOURCE.url, category=names[0], source=names[1], channel=names[2])
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "s.db") as store:
+    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "s.db") as store:
         store.sync_sources([source])
         cleaned = []
         for e in items:  # as the pipeline's Cleaner leaves them: text XML-safe
@@ -353,7 +353,7 @@ def test_build_posts_with_hostile_names(items, names, preset):
             e.tags = [_CLEANER._clean_text(t) for t in e.tags]
             e.content = _CLEANER._clean_text(e.content)
             cleaned.append((e, e.content))
-        store.upsert_entries(cleaned)
+        store.upsert_entries(IngestRow(e, html) for e, html in cleaned)
         posts_dir = Path(tmp) / "blog" / "source" / "_posts"
         report = build_posts(store, Path(tmp) / "blog", preset=preset)
         check_posts(store, posts_dir, report)

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from tidings.publish.site import SiteConfig
 from tidings.publish.site import samples
-from tidings.store import Store
+from tidings.store import IngestRow, Store, open_store
 
 N_ITEMS = 160
 NEEDLE_ZH = "量子纠缠"  # only in one item: the search tests look for it
@@ -17,13 +17,13 @@ NEEDLE_EN = "zephyrine"
 
 
 def make_store(path: Path, n: int = N_ITEMS) -> Store:
-    store = Store(path)
+    store = open_store(path)
     sources = samples.fill(store, n, step_minutes=300, start=datetime(2024, 6, 30, 12, tzinfo=timezone.utc))
     # One findable item in the middle of the range.
     import random
     e, html = samples.entry(sources[0], 10_000, datetime(2024, 6, 10, 8, tzinfo=timezone.utc), random.Random(1),
                             word=f"{NEEDLE_ZH}实验 {NEEDLE_EN}")
-    store.upsert_entries([(e, html)])
+    store.upsert_entries([IngestRow(e, html)])
     return store
 
 

@@ -15,6 +15,7 @@ from tidings.publish.site import build_site, render, search, urls
 from tidings.publish.site.generators import Feeds
 from tidings.publish.site.lists import Paginator
 from tidings.publish.site import samples
+from tidings.store import IngestRow
 
 from site_helpers import config, html_files, internal_targets, make_store
 
@@ -65,7 +66,7 @@ def test_one_new_item_rewrites_a_small_known_set(site):
     src = next(s for s in samples.make_sources() if s.key == newest.source_key)
     before = mtimes(out)
     e, html = samples.entry(src, 99_999, newest.published + timedelta(hours=1), random.Random(3))
-    store.upsert_entries([(e, html)])
+    store.upsert_entries([IngestRow(e, html)])
     report = build_site(store, config(), out)
     after = mtimes(out)
     got = changed(before, after) - {".tidings-manifest.json"}
@@ -170,7 +171,7 @@ def test_search_shards_reindex_only_what_changed(tmp_path, monkeypatch):
     items = list(store.iter_items())
     src = next(s for s in samples.make_sources() if s.key == items[0].source_key)
     e, html = samples.entry(src, 88_888, items[0].published + timedelta(minutes=5), random.Random(5))
-    store.upsert_entries([(e, html)])
+    store.upsert_entries([IngestRow(e, html)])
     third = build_site(store, config(search=True), out)
     assert 1 <= third.search_indexed <= 2 < third.search_shards
     # search off: no index, no search page, no search UI
@@ -186,7 +187,7 @@ def test_interrupted_build_leaves_no_orphans(site, monkeypatch):
     items = list(store.iter_items())
     src = next(s for s in samples.make_sources() if s.key == items[0].source_key)
     e, html = samples.entry(src, 77_777, items[0].published + timedelta(minutes=5), random.Random(9))
-    store.upsert_entries([(e, html)])
+    store.upsert_entries([IngestRow(e, html)])
     monkeypatch.setattr(Feeds, "generate", lambda self: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError):
         build_site(store, config(), out)

@@ -17,6 +17,7 @@ import pytest
 from tidings.publish.site import build_site, pages, render, search
 from tidings.publish.site.generators import Feeds
 from tidings.publish.site import samples
+from tidings.store import IngestRow
 
 from site_helpers import config, make_store
 
@@ -106,7 +107,7 @@ def test_interrupted_build_with_workers_leaves_no_orphans(workers, tmp_path, mon
     src = next(s for s in samples.make_sources() if s.key == items[0].source_key)
     entries = [samples.entry(src, 70_000 + k, items[0].published + timedelta(minutes=5 + k), random.Random(k))
                for k in range(20)]
-    store.upsert_entries(entries)
+    store.upsert_entries(IngestRow(e, html) for e, html in entries)
     monkeypatch.setattr(Feeds, "generate", lambda self: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError, match="boom"):
         build_site(store, config(), out)

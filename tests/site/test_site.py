@@ -251,10 +251,10 @@ def test_needle_page_exists(built):
 
 
 def test_empty_store_and_hostile_link(tmp_path):
-    from tidings.store import Store
+    from tidings.store import IngestRow, open_store
     from tidings.model import Entry, Source
     from datetime import datetime, timezone
-    store = Store(tmp_path / "t.db")
+    store = open_store(tmp_path / "t.db")
     store.sync_sources([Source(url="https://feeds.example.com/x.xml", category="测试", source="源", channel="")])
     report = build_site(store, config(search=True), tmp_path / "out")
     assert report.items == 0 and (tmp_path / "out" / "index.html").is_file()
@@ -262,7 +262,7 @@ def test_empty_store_and_hostile_link(tmp_path):
     e = Entry(source_key="https://feeds.example.com/x.xml", id="0123456789abcdef", title="<b>标题</b>",
               link="javascript:alert(1)", published=datetime(2024, 1, 2, tzinfo=timezone.utc),
               content="<p>正文<img src='https://img.example.com/a.png'></p>")
-    store.upsert_entries([(e, e.content)])
+    store.upsert_entries([IngestRow(e, e.content)])
     build_site(store, config(search=True, theme_dir=str(tmp_path / "no-theme")), tmp_path / "out")
     page = next((tmp_path / "out" / "a").rglob("*.html")).read_text("utf-8")
     assert "javascript:" not in page and "&lt;b&gt;标题&lt;/b&gt;" in page

@@ -73,19 +73,10 @@ MEDIA_PATH = "/demo-media/"
 
 def localize_media(store_path: Path) -> int:
     """Point stored items' images and covers at MEDIA_PATH; returns the rows changed (0 once done)."""
-    from ..store import Store
+    from ..store import open_store
 
-    def replaced(column: str) -> str:
-        expr = column
-        for url in MEDIA_URLS:
-            expr = f"replace({expr}, '{url}', '{MEDIA_PATH}')"
-        return expr
-
-    found = " OR ".join(f"{c} LIKE '%{url}%'" for c in ("html", "cover") for url in MEDIA_URLS)
-    with Store(store_path) as store, store.transaction():
-        cur = store.db.execute(f"UPDATE items SET html = {replaced('html')}, cover = {replaced('cover')} "
-                               f"WHERE {found}")
-        return cur.rowcount
+    with open_store(store_path) as store:
+        return store.replace_urls(MEDIA_URLS, MEDIA_PATH)
 
 
 def _copy_media(target: Path) -> None:

@@ -5,6 +5,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from ...model import Entry, Source, item_id
+from ...store import IngestRow
 
 SOURCES = [
     ("金融", "新浪财经", "新浪财经－国內"), ("金融", "新浪财经", "新浪财经－国际"), ("金融", "华尔街见闻", "快讯"),
@@ -97,7 +98,7 @@ def fill(store, n: int, *, size: int = 1500, seed: int = 7, start: datetime | No
     batch = []
     for k in range(n):
         src = sources[rng.randrange(len(sources))]
-        batch.append(entry(src, k, when, rng, size, cover_rate, clean=clean))
+        batch.append(IngestRow(*entry(src, k, when, rng, size, cover_rate, clean=clean)))
         when -= timedelta(minutes=rng.uniform(0.2, 2 * step_minutes))
         if len(batch) >= 1000:
             store.upsert_entries(batch)

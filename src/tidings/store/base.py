@@ -1,0 +1,257 @@
+"""The Store protocol and the typed rows that go in and out of it.
+
+Backend-neutral on purpose: nothing here knows about SQLite (issue 13 adds PostgreSQL behind the same
+protocol). Every implementation must pass tests/store/test_contract.py.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import TracebackType
+from typing import Literal, NamedTuple, Protocol, Self
+from zoneinfo import ZoneInfo
+
+from ..errors import TidingsError
+from ..model import Entry, ItemState, Source
+
+
+class StoreVersionError(TidingsError):
+    """The store was written by a newer tidings than this one (its schema version is unknown here)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRow:
+    """One item to store: the entry, the HTML to publish, its state if new, and whether that HTML is
+    the full article fetched from the page."""
+
+    entry: Entry
+    html: str
+    state: ItemState = ItemState.PUBLISHED
+    fulltext: bool = False
+
+
+class UpsertResult(NamedTuple):
+    new: int  # items stored as published for the first time
+    changed: int  # published items whose content changed
+
+
+class RefilterResult(NamedTuple):
+    filtered: int  # published items now kept out by the filters
+    published: int  # filtered items now let through
+
+
+class ItemKey(NamedTuple):
+    source_key: str
+    id: str
+
+
+class Post(NamedTuple):
+    """A Hexo ledger row: the post file (relative to _posts) and the fingerprint of what was written."""
+
+    path: str
+    hash: str
+
+
+@dataclass(slots=True)
+class SourceState:
+    key: str
+    etag: str | None
+    last_modified: str | None
+    last_success: float | None
+    last_error: str | None
+    error_count: int
+    fetched_before: bool
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    """One active source as `sources check` reads it: fetch state and item figures (unix seconds UTC)."""
+
+    key: str
+    url: str
+    category: str
+    source: str
+    channel: str
+    last_success: float | None
+    last_error: str | None
+    last_note: str | None
+    error_count: int
+    next_fetch: float | None
+    items_since: int  # published items first seen at or after the `since` asked for
+    last_first_seen: float | None  # when the newest item of any state was first seen
+
+
+@dataclass(slots=True)
+class StoredItem:
+    """An item as publishers read it, joined with its source's current names.
+
+    The site workers pack and unpack these by field order (publish/site/pages.py): keep the order, and
+    keep "datetime" in the annotations of the date fields.
+    """
+
+    source_key: str
+    id: str
+    guid: str
+    link: str
+    title: str
+    author: str
+    published: datetime
+    updated: datetime | None
+    first_seen: datetime
+    content: str
+    html: str  # UTF-8 bytes instead when read with iter_site_items(html="utf-8")
+    cover: str
+    tags: list[str]
+    hash: str
+    category: str
+    source: str
+    channel: str
+
+    @property
+    def categories(self) -> list[str]:
+        return [c for c in (self.category, self.source, self.channel) if c]
+
+
+@dataclass(slots=True)
+class Counts:
+    """What the site's listings and search shards need before the item stream starts."""
+
+    total: int = 0
+    nodes: Counter[tuple[str, ...]] = field(default_factory=Counter)  # category path -> items under it
+    days: Counter[date] = field(default_factory=Counter)  # local date -> items published that day
+    heads: Counter[tuple[date, str]] = field(default_factory=Counter)  # (local date, first id char) -> items
+
+    def months(self) -> Counter[tuple[int, int]]:
+        c: Counter[tuple[int, int]] = Counter()
+        for d, n in self.days.items():
+            c[(d.year, d.month)] += n
+        return c
+
+    def years(self) -> Counter[int]:
+        c: Counter[int] = Counter()
+        for d, n in self.days.items():
+            c[d.year] += n
+        return c
+
+
+class Accepts(Protocol):
+    """A source's item filter (filters.ItemFilter.accepts)."""
+
+    def __call__(self, *, title: str, content: str, author: str, link: str, categories: list[str]) -> bool: ...
+
+
+SiteHtml = bool | Literal["utf-8"]
+
+
+class Store(Protocol):
+    """Fetch state per source, every item once per (source, id), the Hexo ledger, and the site's reads.
+
+    Times are unix seconds UTC; `now=None` means the current time.
+    """
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Writes inside commit together, or not at all if the block raises."""
+        ...
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside see one state of the store, even while another process writes.
+        Inside a transaction, that transaction is the snapshot."""
+        ...
+
+    # --- sources ---------------------------------------------------------------------------------
+    def sync_sources(self, sources: Iterable[Source]) -> None:
+        """Record the configured sources (names may change between runs); the others become inactive."""
+        ...
+
+    def source_state(self, key: str) -> SourceState: ...
+
+    def record_success(self, key: str, etag: str | None, last_modified: str | None,
+                       feed_title: str | None = None, now: float | None = None,
+                       next_fetch: float | None = None, note: str | None = None) -> None:
+        """A fetch that worked: clears the error count; `note` is what was recovered or skipped (None: nothing)."""
+        ...
+
+    def record_failure(self, key: str, reason: str, now: float | None = None,
+                       next_fetch: float | None = None) -> int:
+        """One more failure in a row; returns the new count."""
+        ...
+
+    def set_next_fetch(self, key: str, when: float) -> None: ...
+
+    def next_fetch(self, key: str) -> float | None: ...
+
+    def source_health(self, since: float) -> list[SourceHealth]:
+        """Active sources ordered by category, source, channel."""
+        ...
+
+    # --- items -----------------------------------------------------------------------------------
+    def upsert_entries(self, rows: Iterable[IngestRow], now: float | None = None) -> UpsertResult:
+        """Store new items; update changed ones in place. A known item keeps its state (tombstones stay
+        dead, filters are re-run only by `refilter`), and a full-text item keeps its fetched article
+        when only the feed's summary changed. An unchanged item only has its last-seen time moved."""
+        ...
+
+    def refilter(self, source: Source, accepts: Accepts) -> RefilterResult:
+        """Re-evaluate the source's published and filtered items."""
+        ...
+
+    def prune(self, source: Source, now: float | None = None) -> int:
+        """Apply the source's retention: old or surplus published items become tombstones; returns how many."""
+        ...
+
+    def known_ids(self, key: str) -> set[str]:
+        """Ids of every item of the source, tombstones included."""
+        ...
+
+    def set_state(self, key: str, item_id: str, state: ItemState) -> None: ...
+
+    def count_items(self, state: ItemState = ItemState.PUBLISHED) -> int: ...
+
+    def iter_items(self, newest_first: bool = True, *, bodies: bool = True) -> Iterator[StoredItem]:
+        """Published items of active sources, streamed. `bodies=False` leaves content and html empty
+        (see load_bodies), so a pass over an unchanged store reads no HTML."""
+        ...
+
+    def load_bodies(self, item: StoredItem) -> StoredItem:
+        """Fill in content and html of an item streamed with bodies=False."""
+        ...
+
+    def replace_urls(self, prefixes: Sequence[str], replacement: str) -> int:
+        """Replace each prefix by `replacement` in every item's html and cover; returns the items changed."""
+        ...
+
+    # --- site reads ------------------------------------------------------------------------------
+    def site_counts(self, tz: ZoneInfo, heads_over: int | None = None) -> Counts:
+        """Items per category node and per local day of what iter_site_items streams; and, for days of
+        more than `heads_over` items (None: none), per first character of their ids."""
+        ...
+
+    def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
+        """iter_items(newest_first=True) without `content` (the site never shows it) and with html=''
+        unless `html`; html="utf-8" gives the html as undecoded UTF-8 bytes."""
+        ...
+
+    def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
+        """One item's published HTML ('' if unknown), only its first `limit` characters when given."""
+        ...
+
+    # --- Hexo ledger and settings ----------------------------------------------------------------
+    def posts(self) -> dict[ItemKey, Post]: ...
+
+    def set_post(self, key: str, item_id: str, path: str, hash: str) -> None: ...
+
+    def delete_post(self, key: str, item_id: str) -> None: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...

@@ -1,0 +1,512 @@
+"""The SQLite store (WAL mode): the default backend, nothing to run.
+
+Tables: `sources` (one row per feed URL ever configured; `active` = in the current config), `items` (one
+row per (source_key, id); `published` is first-seen when the feed gave no date; `content` is the HTML as
+the feed gave it, `html` what is published), `posts` (the Hexo ledger) and `meta` (settings such as
+filter fingerprints). Only this module reads or writes them.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from weakref import WeakValueDictionary
+from zoneinfo import ZoneInfo
+
+from ..model import ItemState, Source
+from .base import (
+    Accepts,
+    Counts,
+    IngestRow,
+    ItemKey,
+    Post,
+    RefilterResult,
+    SiteHtml,
+    SourceHealth,
+    SourceState,
+    StoredItem,
+    StoreVersionError,
+    UpsertResult,
+)
+
+# --- schema versions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sql:
+    statement: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddColumn:
+    """Skipped when the column exists: stores from before versioning (user_version 0) may have it already."""
+
+    table: str
+    column: str
+    declaration: str
+
+
+Step = Sql | AddColumn
+
+# MIGRATIONS[v] takes a store from version v to v + 1; a new store runs them all. Append, never edit.
+MIGRATIONS: tuple[tuple[Step, ...], ...] = (
+    (  # 1: the schema as first released (IF NOT EXISTS: unversioned stores already have it)
+        Sql("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)"),
+        Sql("""CREATE TABLE IF NOT EXISTS sources(
+  key TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  category TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL DEFAULT '',
+  active INTEGER NOT NULL DEFAULT 1,
+  etag TEXT,
+  last_modified TEXT,
+  last_fetch REAL,
+  last_success REAL,
+  last_error TEXT,
+  error_count INTEGER NOT NULL DEFAULT 0,
+  next_fetch REAL,
+  feed_title TEXT
+)"""),
+        Sql("""CREATE TABLE IF NOT EXISTS items(
+  source_key TEXT NOT NULL,
+  id TEXT NOT NULL,
+  guid TEXT NOT NULL DEFAULT '',
+  link TEXT NOT NULL DEFAULT '',
+  title TEXT NOT NULL,
+  author TEXT NOT NULL DEFAULT '',
+  published REAL NOT NULL,
+  has_date INTEGER NOT NULL DEFAULT 1,
+  updated REAL,
+  first_seen REAL NOT NULL,
+  last_seen REAL NOT NULL,
+  content TEXT NOT NULL,
+  html TEXT NOT NULL,
+  cover TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '[]',
+  hash TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT 'published',
+  PRIMARY KEY (source_key, id)
+)"""),
+        Sql("CREATE INDEX IF NOT EXISTS items_by_date ON items(state, published DESC)"),
+        Sql("""CREATE TABLE IF NOT EXISTS posts(
+  source_key TEXT NOT NULL,
+  id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  PRIMARY KEY (source_key, id)
+)"""),
+        Sql("CREATE UNIQUE INDEX IF NOT EXISTS posts_by_path ON posts(path)"),
+    ),
+    (  # 2: whether an item's html is the article fetched from its page (full_text)
+        AddColumn("items", "fulltext", "INTEGER NOT NULL DEFAULT 0"),
+    ),
+    (  # 3: what parsing recovered or full text skipped on the last fetch (sources check)
+        AddColumn("sources", "last_note", "TEXT"),
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _apply(db: sqlite3.Connection, step: Step) -> None:
+    if isinstance(step, Sql):
+        db.execute(step.statement)
+    elif step.column not in {r[1] for r in db.execute(f"PRAGMA table_info({step.table})")}:
+        db.execute(f"ALTER TABLE {step.table} ADD COLUMN {step.column} {step.declaration}")
+
+
+def migrate(db: sqlite3.Connection, where: str = "store") -> int:
+    """Bring the schema to SCHEMA_VERSION in one transaction; returns the version found."""
+    with _Tx(db):  # IMMEDIATE: two processes opening an old store migrate it once
+        found: int = db.execute("PRAGMA user_version").fetchone()[0]
+        if found > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"{where} has schema version {found}, newer than this tidings knows ({SCHEMA_VERSION}): "
+                "it was written by a newer tidings; upgrade tidings to use it")
+        for steps in MIGRATIONS[found:]:
+            for step in steps:
+                _apply(db, step)
+        if found != SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return found
+
+
+# --- rows -----------------------------------------------------------------------------------------------
+
+_PUBLISHED = ItemState.PUBLISHED.value
+_FILTERED = ItemState.FILTERED.value
+_PRUNED = ItemState.PRUNED.value
+
+# The items publishers see: published, of a source still configured.
+_VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active = 1"
+# StoredItem's fields in order; {content} and {html} are columns or empty literals.
+_ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
+                 "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel")
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt else None
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _item(r: Sequence[Any], tags: list[str]) -> StoredItem:
+    """The one place a StoredItem is made from a row of _ITEM_COLUMNS."""
+    return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
+                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16])
+
+
+# Per 15-minute bucket (every UTC offset in use is a multiple of 15 minutes, so a bucket is within one local
+# day). `fl` is floor(published), so the arithmetic is exact integers and matches Python's `//` before 1970.
+_BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
+            "(SELECT CAST(i.published AS INTEGER) - (i.published < CAST(i.published AS INTEGER)) AS fl "
+            f"{_VISIBLE}) GROUP BY bucket")
+_CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_VISIBLE} GROUP BY s.key"
+_HEADS = f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= ? AND i.published < ? GROUP BY 1"
+
+
+# Connection id -> the store that owns it, for SQLiteStore.owning. Weak: an entry goes with its store, and so
+# before its connection (whose id could then be reused).
+_OWNERS: WeakValueDictionary[int, SQLiteStore] = WeakValueDictionary()
+
+
+class SQLiteStore:
+    """The Store protocol on one SQLite file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: the pipeline hands the store to one ingest thread while it fetches;
+        # it is never used from two threads at once.
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            migrate(self.db, str(self.path))
+        except BaseException:
+            self.db.close()
+            raise
+        _OWNERS[id(self.db)] = self
+
+    @classmethod
+    def owning(cls, db: sqlite3.Connection) -> SQLiteStore:
+        """The open store whose connection `db` is: for publish.site.queries, deprecated, whose callers
+        still pass `store.db`."""
+        store = _OWNERS.get(id(db))
+        if store is None or store.db is not db:
+            raise ValueError("not the connection of an open SQLiteStore")
+        return store
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return _Tx(self.db)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")  # deferred: a read transaction, which WAL keeps consistent
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
+    # --- sources ---------------------------------------------------------------------------------------
+    def sync_sources(self, sources: Iterable[Source]) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE sources SET active = 0")
+            for s in sources:
+                self.db.execute(
+                    "INSERT INTO sources(key, url, category, source, channel, active) VALUES (?,?,?,?,?,1) "
+                    "ON CONFLICT(key) DO UPDATE SET url=excluded.url, category=excluded.category, "
+                    "source=excluded.source, channel=excluded.channel, active=1",
+                    (s.key, s.url, s.category, s.source, s.channel),
+                )
+
+    def source_state(self, key: str) -> SourceState:
+        row = self.db.execute(
+            "SELECT etag, last_modified, last_success, last_error, error_count, last_fetch "
+            "FROM sources WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return SourceState(key, None, None, None, None, 0, False)
+        has_items = self.db.execute("SELECT 1 FROM items WHERE source_key = ? LIMIT 1", (key,)).fetchone()
+        return SourceState(key, row[0], row[1], row[2], row[3], row[4] or 0,
+                           row[5] is not None or has_items is not None)
+
+    def record_success(self, key: str, etag: str | None, last_modified: str | None,
+                       feed_title: str | None = None, now: float | None = None,
+                       next_fetch: float | None = None, note: str | None = None) -> None:
+        now = now or time.time()
+        self.db.execute(
+            "UPDATE sources SET etag = ?, last_modified = ?, last_fetch = ?, last_success = ?, "
+            "last_error = NULL, error_count = 0, feed_title = COALESCE(?, feed_title), next_fetch = ?, "
+            "last_note = ? WHERE key = ?",
+            (etag, last_modified, now, now, feed_title, next_fetch, note, key),
+        )
+
+    def record_failure(self, key: str, reason: str, now: float | None = None,
+                       next_fetch: float | None = None) -> int:
+        self.db.execute(
+            "UPDATE sources SET last_fetch = ?, last_error = ?, error_count = error_count + 1, next_fetch = ? "
+            "WHERE key = ?",
+            (now or time.time(), reason, next_fetch, key),
+        )
+        row = self.db.execute("SELECT error_count FROM sources WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_next_fetch(self, key: str, when: float) -> None:
+        self.db.execute("UPDATE sources SET next_fetch = ? WHERE key = ?", (when, key))
+
+    def next_fetch(self, key: str) -> float | None:
+        row = self.db.execute("SELECT next_fetch FROM sources WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def source_health(self, since: float) -> list[SourceHealth]:
+        recent = dict(self.db.execute(
+            "SELECT source_key, count(*) FROM items WHERE state = 'published' AND first_seen >= ? "
+            "GROUP BY source_key", (since,)))
+        latest = dict(self.db.execute("SELECT source_key, max(first_seen) FROM items GROUP BY source_key"))
+        rows = self.db.execute(
+            "SELECT key, url, category, source, channel, last_success, last_error, last_note, error_count, "
+            "next_fetch FROM sources WHERE active = 1 ORDER BY category, source, channel").fetchall()
+        return [SourceHealth(key=r[0], url=r[1], category=r[2], source=r[3], channel=r[4], last_success=r[5],
+                             last_error=r[6], last_note=r[7], error_count=r[8] or 0, next_fetch=r[9],
+                             items_since=recent.get(r[0], 0), last_first_seen=latest.get(r[0])) for r in rows]
+
+    # --- items -----------------------------------------------------------------------------------------
+    def upsert_entries(self, rows: Iterable[IngestRow], now: float | None = None) -> UpsertResult:
+        now = now or time.time()
+        new = changed = 0
+        rows = list(rows)
+        known = self._known_rows(rows)
+        with self.transaction():
+            for row in rows:
+                e, html, fulltext = row.entry, row.html, row.fulltext
+                old = known.get((e.source_key, e.id))
+                h = e.content_hash()
+                tags = json.dumps(e.tags, ensure_ascii=False)
+                if old is None:
+                    published = _ts(e.published) if e.published else now
+                    self.db.execute(
+                        "INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
+                        "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (e.source_key, e.id, e.guid, e.link, e.title, e.author, published, e.published is not None,
+                         _ts(e.updated), now, now, e.content, html, e.cover, tags, h, str(row.state), fulltext),
+                    )
+                    new += row.state == ItemState.PUBLISHED
+                elif old.state not in (_PUBLISHED, _FILTERED) or old.hash == h:
+                    self.db.execute("UPDATE items SET last_seen = ? WHERE source_key = ? AND id = ?",
+                                    (now, e.source_key, e.id))
+                else:
+                    # An undated item keeps its first-seen date, so its post does not move on every edit.
+                    published = _ts(e.published) if e.published else old.published
+                    if old.fulltext and not fulltext:
+                        html, fulltext = old.html, True
+                    self.db.execute(
+                        "UPDATE items SET guid=?, link=?, title=?, author=?, published=?, has_date=?, updated=?, "
+                        "last_seen=?, content=?, html=?, cover=?, tags=?, hash=?, fulltext=? "
+                        "WHERE source_key=? AND id=?",
+                        (e.guid, e.link, e.title, e.author, published, e.published is not None, _ts(e.updated), now,
+                         e.content, html, e.cover, tags, h, fulltext, e.source_key, e.id),
+                    )
+                    changed += old.state == _PUBLISHED
+        return UpsertResult(new, changed)
+
+    def _known_rows(self, rows: list[IngestRow]) -> dict[tuple[str, str], _Known]:
+        """The stored rows of these entries, in one query per source (not one per entry)."""
+        by_source: dict[str, list[str]] = {}
+        for row in rows:
+            by_source.setdefault(row.entry.source_key, []).append(row.entry.id)
+        known: dict[tuple[str, str], _Known] = {}
+        for key, ids in by_source.items():
+            for start in range(0, len(ids), 500):  # under SQLite's limit on bound parameters
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in self.db.execute(
+                        f"SELECT id, hash, state, published, fulltext, html FROM items "
+                        f"WHERE source_key = ? AND id IN ({marks})", (key, *chunk)):
+                    known[(key, r[0])] = _Known(r[1], r[2], r[3], bool(r[4]), r[5])
+        return known
+
+    def refilter(self, source: Source, accepts: Accepts) -> RefilterResult:
+        flips: list[tuple[str, str, str]] = []
+        for r in self.db.execute("SELECT id, title, html, author, link, tags, state FROM items "
+                                 "WHERE source_key = ? AND state IN ('published', 'filtered')", (source.key,)):
+            ok = accepts(title=r[1], content=r[2], author=r[3], link=r[4],
+                         categories=source.categories + json.loads(r[5]))
+            want = _PUBLISHED if ok else _FILTERED
+            if want != r[6]:
+                flips.append((want, source.key, r[0]))
+        if flips:
+            with self.transaction():
+                self.db.executemany("UPDATE items SET state = ? WHERE source_key = ? AND id = ?", flips)
+        return RefilterResult(sum(f[0] == _FILTERED for f in flips), sum(f[0] == _PUBLISHED for f in flips))
+
+    def prune(self, source: Source, now: float | None = None) -> int:
+        # A pruned item keeps its key, so it never comes back as new; its HTML is dropped to free space.
+        now = now or time.time()
+        doomed: set[str] = set()
+        if source.retain_days:
+            doomed |= {r[0] for r in self.db.execute(
+                "SELECT id FROM items WHERE source_key = ? AND state = 'published' AND published < ?",
+                (source.key, now - source.retain_days * 86400))}
+        if source.retain_per_source:
+            doomed |= {r[0] for r in self.db.execute(
+                "SELECT id FROM items WHERE source_key = ? AND state = 'published' "
+                "ORDER BY published DESC, id LIMIT -1 OFFSET ?", (source.key, source.retain_per_source))}
+        if doomed:
+            with self.transaction():
+                self.db.executemany(
+                    "UPDATE items SET state = ?, content = '', html = '' WHERE source_key = ? AND id = ?",
+                    [(_PRUNED, source.key, i) for i in doomed])
+        return len(doomed)
+
+    def known_ids(self, key: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = ?", (key,))}
+
+    def set_state(self, key: str, item_id: str, state: ItemState) -> None:
+        self.db.execute("UPDATE items SET state = ? WHERE source_key = ? AND id = ?",
+                        (ItemState(state).value, key, item_id))
+
+    def count_items(self, state: ItemState = ItemState.PUBLISHED) -> int:
+        return int(self.db.execute("SELECT count(*) FROM items WHERE state = ?",
+                                   (ItemState(state).value,)).fetchone()[0])
+
+    def iter_items(self, newest_first: bool = True, *, bodies: bool = True) -> Iterator[StoredItem]:
+        order = "DESC" if newest_first else "ASC"
+        columns = _ITEM_COLUMNS.format(content="i.content" if bodies else "''", html="i.html" if bodies else "''")
+        for r in self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"):
+            yield _item(r, json.loads(r[12]))
+
+    def load_bodies(self, item: StoredItem) -> StoredItem:
+        row = self.db.execute("SELECT content, html FROM items WHERE source_key = ? AND id = ?",
+                              (item.source_key, item.id)).fetchone()
+        if row:
+            item.content, item.html = row
+        return item
+
+    def replace_urls(self, prefixes: Sequence[str], replacement: str) -> int:
+        def replaced(column: str) -> str:
+            expr = column
+            for _ in prefixes:
+                expr = f"replace({expr}, ?, ?)"
+            return expr
+
+        pairs = [v for p in prefixes for v in (p, replacement)]
+        found = " OR ".join(f"instr({c}, ?) > 0" for c in ("html", "cover") for _ in prefixes)
+        with self.transaction():
+            cur = self.db.execute(f"UPDATE items SET html = {replaced('html')}, cover = {replaced('cover')} "
+                                  f"WHERE {found}", (*pairs, *pairs, *prefixes, *prefixes))
+            return cur.rowcount
+
+    # --- site reads ------------------------------------------------------------------------------------
+    def site_counts(self, tz: ZoneInfo, heads_over: int | None = None) -> Counts:
+        counts = Counts()
+        for category, source, channel, n in self.db.execute(_CHANNELS):
+            path = tuple(c for c in (category, source, channel) if c)
+            for i in range(1, len(path) + 1):
+                counts.nodes[path[:i]] += n
+            counts.total += n
+        spans: dict[date, list[int]] = {}  # local date -> [first, last] bucket (a day's buckets are consecutive)
+        for bucket, n in self.db.execute(_BUCKETS):
+            d = _utc(bucket * 900).astimezone(tz).date()
+            counts.days[d] += n
+            span = spans.get(d)
+            if span is None:
+                spans[d] = [bucket, bucket]
+            else:
+                span[0], span[1] = min(span[0], bucket), max(span[1], bucket)
+        if heads_over is not None:
+            for d, n in counts.days.items():
+                if n > heads_over:
+                    first, last = spans[d]
+                    for head, k in self.db.execute(_HEADS, (first * 900, (last + 1) * 900)):
+                        counts.heads[(d, head)] += k
+        return counts
+
+    def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
+        col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"
+        columns = _ITEM_COLUMNS.format(content="''", html=col)
+        tags: dict[str, list[str] | None] = {}  # most items of a source share their tags: parse each text once
+        for r in self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published DESC, i.id"):
+            t = tags.get(r[12])
+            if t is None:
+                t = tags[r[12]] = json.loads(r[12]) if len(tags) < 10_000 else None
+            yield _item(r, list(t) if t is not None else json.loads(r[12]))
+
+    def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
+        col = f"substr(html, 1, {int(limit)})" if limit else "html"
+        row = self.db.execute(f"SELECT {col} FROM items WHERE source_key = ? AND id = ?",
+                              (source_key, item_id)).fetchone()
+        return str(row[0]) if row else ""
+
+    # --- Hexo ledger and settings ----------------------------------------------------------------------
+    def posts(self) -> dict[ItemKey, Post]:
+        return {ItemKey(r[0], r[1]): Post(r[2], r[3])
+                for r in self.db.execute("SELECT source_key, id, path, hash FROM posts")}
+
+    def set_post(self, key: str, item_id: str, path: str, hash: str) -> None:
+        self.db.execute(
+            "INSERT INTO posts(source_key, id, path, hash) VALUES (?,?,?,?) "
+            "ON CONFLICT(source_key, id) DO UPDATE SET path=excluded.path, hash=excluded.hash",
+            (key, item_id, path, hash),
+        )
+
+    def delete_post(self, key: str, item_id: str) -> None:
+        self.db.execute("DELETE FROM posts WHERE source_key = ? AND id = ?", (key, item_id))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What upsert_entries needs of an item already stored."""
+
+    hash: str
+    state: str
+    published: float
+    fulltext: bool
+    html: str
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the block raises."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
