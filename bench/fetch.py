@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     args = ap.parse_args()
 
-    from tidings import pipeline
+    from tidings import jobs, pipeline
     from tidings.config import Config
     from tidings.store import open_store
 
@@ -85,14 +85,14 @@ def main() -> None:
                 first = time.perf_counter() - t
                 assert all(o.status == "new" for o in outcomes), [o.reason for o in outcomes if o.reason][:3]
                 parsed = 0
-                real_parse = pipeline.parse_feed
+                real_parse = jobs.parse_feed
 
                 def counting(*a, **k):
                     nonlocal parsed
                     parsed += 1
                     return real_parse(*a, **k)
 
-                pipeline.parse_feed = counting
+                jobs.parse_feed = counting
                 t = time.perf_counter()
                 outcomes = pipeline.fetch(cfg, store, force=True)
                 second = time.perf_counter() - t

@@ -129,12 +129,12 @@ def test_not_modified_costs_no_parse(tmp_path, server, monkeypatch):
     url = server.add("/feed", rss(items(2)), etag='"e1"')
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
     assert cli("run", "--force", "-q", "-c", cfg) == 0
-    import tidings.pipeline as pipeline
+    import tidings.jobs as jobs
 
     def boom(*a, **k):
         raise AssertionError("parsed a 304")
 
-    monkeypatch.setattr(pipeline, "parse_feed", boom)
+    monkeypatch.setattr(jobs, "parse_feed", boom)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert server.requests[-1][1].get("If-None-Match") == '"e1"'
 
@@ -235,18 +235,18 @@ def test_site_rules_from_config_remove_boilerplate(tmp_path, server):
 
 
 def test_a_bug_on_one_feed_fails_that_source_only(tmp_path, server, monkeypatch, capsys):
-    import tidings.pipeline as pipeline
+    import tidings.jobs as jobs
 
     good = server.add("/good", rss(items(2)))
     cursed = server.add("/cursed", rss([{"title": "CURSED", "guid": "x"}]))
-    real = pipeline.Cleaner.__call__
+    real = jobs.Cleaner.__call__
 
     def flaky(self, e):
         if e.title == "CURSED":
             raise KeyError("simulated bug")
         return real(self, e)
 
-    monkeypatch.setattr(pipeline.Cleaner, "__call__", flaky)
+    monkeypatch.setattr(jobs.Cleaner, "__call__", flaky)
     cfg = write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
                                   {"category": "c", "source": "cursed", "url": cursed}])
     assert cli("run", "-c", cfg) == 3

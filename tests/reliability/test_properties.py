@@ -32,6 +32,7 @@ from hostile_values import HOSTILE  # noqa: E402
 from tidings.config import Config  # noqa: E402
 from tidings.model import Entry, FetchResult, Source, item_id  # noqa: E402
 from tidings.parse import ParseError, parse_feed  # noqa: E402
+from tidings.clean import clean_text  # noqa: E402
 from tidings.pipeline import Cleaner, ingest  # noqa: E402
 from tidings.publish.frontmatter import yaml_safe_text  # noqa: E402
 from tidings.publish.hexo import build_posts, render_hexo, render_seed  # noqa: E402
@@ -349,9 +350,9 @@ def test_build_posts_with_hostile_names(items, names, preset):
         store.sync_sources([source])
         cleaned = []
         for e in items:  # as the pipeline's Cleaner leaves them: text XML-safe
-            e.title, e.author, e.link, e.cover = (_CLEANER._clean_text(v) for v in (e.title, e.author, e.link, e.cover))
-            e.tags = [_CLEANER._clean_text(t) for t in e.tags]
-            e.content = _CLEANER._clean_text(e.content)
+            e.title, e.author, e.link, e.cover = (clean_text(v) for v in (e.title, e.author, e.link, e.cover))
+            e.tags = [clean_text(t) for t in e.tags]
+            e.content = clean_text(e.content)
             cleaned.append((e, e.content))
         store.upsert_entries(IngestRow(e, html) for e, html in cleaned)
         posts_dir = Path(tmp) / "blog" / "source" / "_posts"

@@ -1,0 +1,332 @@
+"""One unit of work per source: `refresh_source` fetches one feed, then parses, cleans, filters and stores it.
+
+    outcome = refresh_source(cfg, source_key, store)          # a job queue's call: keys in, outcome out
+    ctx = JobContext(cfg)                                      # what is compiled from the config, kept
+    outcome = refresh_source(ctx, source_key, store)           # between jobs of one worker
+
+A job carries keys (the source's feed URL), never compiled objects: everything compiled — cleaning rules,
+filters, the schedule policy — is rebuilt from the configuration by JobContext, so any process that has the
+configuration can run any job. `refresh_source_async` is the same job for callers that run many at once on
+one event loop (pipeline.fetch): they share a `Shared` (HTTP client, host limits, and the one thread that
+touches the store). A source's failure is an outcome, never an exception.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar
+
+import httpx
+
+from .clean import RuleSet, clean_html, clean_text, load_rules, pick_cover, strip_invalid_xml
+from .config import Config
+from .errors import ConfigError, ParseError
+from .fetch import FetchOptions, HostLimits, fetch_one, make_client
+from .model import Entry, FetchResult, ItemState, OutcomeStatus, Source
+from .parse import ParsedFeed, parse_feed
+from .schedule import Policy, is_due, next_fetch_after_failure, next_fetch_after_success
+from .store import IngestRow, Store
+
+__all__ = ["Cleaner", "FullText", "JobContext", "Schedule", "Shared", "SourceOutcome", "fetch_options", "ingest",
+           "newest", "not_due", "refresh_source", "refresh_source_async"]
+
+log = logging.getLogger("tidings")
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    source: Source
+    status: OutcomeStatus
+    new: int = 0
+    changed: int = 0
+    reason: str = ""
+    filtered: int = 0
+    notes: list[str] = field(default_factory=list)  # problems that did not fail the source
+
+
+def fetch_options(cfg: Config) -> FetchOptions:
+    f = cfg.fetch
+    return FetchOptions(concurrency=f.concurrency, per_host=f.per_host, timeout=f.timeout, max_bytes=f.max_bytes,
+                        max_redirects=f.max_redirects, retries=f.retries, user_agent=f.user_agent)
+
+
+# --- clean ------------------------------------------------------------------------------------------
+
+class Cleaner:
+    """Turns a parsed Entry into (entry with cleaned text fields, publishable HTML)."""
+
+    def __init__(self, cfg: Config):
+        self.rules: RuleSet = load_rules(cfg.rules or None)
+
+    def __call__(self, e: Entry) -> tuple[Entry, str]:
+        for name in ("title", "author", "link", "guid"):
+            setattr(e, name, clean_text(getattr(e, name)))
+        e.tags = [clean_text(t) for t in e.tags]
+        # `content` stays as the feed gave it (hexo `clean: false` publishes it verbatim), less the
+        # characters no XML/HTML file may hold; the published HTML also gets mojibake repair.
+        e.content = strip_invalid_xml(e.content)
+        html = clean_html(e.content, e.base or e.link, self.rules)  # repairs mojibake itself
+        # The feed's own cover (enclosure, media, JSON image) comes first; then the images of the cleaned
+        # HTML, where pick_cover skips tracking pixels, icons, QR codes and blocks the site rules remove.
+        explicit = [e.cover] if e.cover and e.cover_explicit else []
+        e.cover = pick_cover(html, explicit, e.base or e.link, self.rules, cleaned=True)
+        return e, html
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+class FullText:
+    """Fetches the article page of new items from `full_text` sources and extracts the story.
+
+    Only items not yet in the store are fetched, so a page is fetched once; with `full_text: auto`
+    only items whose cleaned text is shorter than `fetch.full_text_min_chars`. Requests go through
+    the SSRF guard: never to loopback/private/link-local addresses unless `fetch.allow_private`.
+    """
+
+    def __init__(self, cfg: Config, rules: RuleSet):
+        self.opts, self.rules = cfg.fetch, rules
+        self.concurrency = max(1, min(self.opts.concurrency, 4))
+
+    def wanted(self, source: Source, html: str) -> bool:
+        if source.full_text is True:
+            return True
+        return source.full_text == "auto" and len(_TAGS.sub("", html).strip()) < self.opts.full_text_min_chars
+
+    def enrich(self, store: Store, source: Source,
+               pairs: list[tuple[Entry, str]]) -> tuple[list[tuple[Entry, str, bool]], list[str]]:
+        """(entry, html) → (entry, html, fulltext); notes say which articles could not be fetched."""
+        known = store.known_ids(source.key)
+        todo = [i for i, (e, html) in enumerate(pairs) if e.id not in known and e.link and self.wanted(source, html)]
+        out = [(e, html, False) for e, html in pairs]
+        if not todo:
+            return out, []
+        # Runs on the store's thread, which has no event loop of its own.
+        pages = asyncio.run(self._fetch([pairs[i][0].link for i in todo]))
+        notes = []
+        from .clean import extract_article
+
+        for i, page in zip(todo, pages, strict=True):
+            e, _html = pairs[i]
+            if isinstance(page, BaseException):
+                notes.append(f"full text of {e.link}: {page}")
+                continue
+            article = extract_article(page, e.link, self.rules)
+            if not article:
+                notes.append(f"full text of {e.link}: no article found on the page")
+                continue
+            if not e.cover:
+                e.cover = pick_cover(article, [], e.link, self.rules, cleaned=True)
+            out[i] = (e, article, True)
+        return out, notes
+
+    async def _fetch(self, urls: list[str]) -> list[str | BaseException]:
+        from .clean import fetch_article
+        from .http import HTML_ACCEPT, Limits
+        from .http import make_client as make_http_client
+
+        sem = asyncio.Semaphore(self.concurrency)
+        o = self.opts
+        # The feed fetcher's limits: body cap on decoded bytes, total time, redirects (each hop checked).
+        limits = Limits(timeout=o.timeout, max_bytes=o.max_bytes, max_redirects=o.max_redirects)
+        async with make_http_client(user_agent=o.user_agent, accept=HTML_ACCEPT, timeout=o.timeout,
+                                    connections=self.concurrency) as client:
+            async def one(url: str) -> str:
+                async with sem:
+                    page: str = await fetch_article(client, url, allow_private=o.allow_private, limits=limits)
+                    return page
+
+            return await asyncio.gather(*(one(u) for u in urls), return_exceptions=True)
+
+
+def newest(entries: list[Entry], limit: int) -> list[Entry]:
+    """The newest `limit` entries; undated ones keep their feed position and count as newest."""
+    far = datetime.max.replace(tzinfo=UTC)
+    ranked = sorted(enumerate(entries), key=lambda p: (-(p[1].published or far).timestamp(), p[0]))
+    return [e for _, e in ranked[:limit]]
+
+
+# --- schedule ---------------------------------------------------------------------------------------
+
+class Schedule:
+    """Next-fetch times per source from the configured policy (see schedule.py)."""
+
+    def __init__(self, cfg: Config | None = None, interval: float | None = None):
+        f = cfg.fetch if cfg else None
+        self.policy = Policy(min_interval=f.min_interval, max_interval=f.max_interval,
+                             backoff_cap=max(f.backoff_cap, 600.0)) if f else Policy()
+        self.interval = interval or (f.interval if f else 1800.0)
+
+    def after_success(self, now: float, result: FetchResult, ttl_minutes: int | None = None) -> float:
+        return next_fetch_after_success(now, ttl_minutes=ttl_minutes, headers=result.headers,
+                                        interval=self.interval, policy=self.policy)
+
+    def after_failure(self, now: float, errors_in_a_row: int, retry_after: float | None) -> float:
+        return next_fetch_after_failure(now, errors_in_a_row=errors_in_a_row, retry_after=retry_after,
+                                        policy=self.policy)
+
+
+# --- the job ----------------------------------------------------------------------------------------
+
+class JobContext:
+    """What refresh_source needs that is compiled from the configuration; rebuilt from it, never shipped."""
+
+    def __init__(self, cfg: Config, interval: float | None = None):
+        self.cfg = cfg
+        self.sources: dict[str, Source] = {s.key: s for s in cfg.feed_sources()}
+        self.cleaner = Cleaner(cfg)
+        self.schedule = Schedule(cfg, interval)
+        self.fetch_options = fetch_options(cfg)
+        self._full_text: FullText | None = None
+
+    @property
+    def full_text(self) -> FullText:
+        if self._full_text is None:  # only sources with `full_text` need it (and trafilatura)
+            self._full_text = FullText(self.cfg, self.cleaner.rules)
+        return self._full_text
+
+    def source(self, key: str) -> Source:
+        try:
+            return self.sources[key]
+        except KeyError:
+            raise ConfigError(f"no source {key!r} in the configuration") from None
+
+
+class StoreLane(Protocol):
+    """Runs a piece of store work somewhere off the event loop and gives back its result."""
+
+    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
+
+
+@dataclass(slots=True)
+class Shared:
+    """What concurrent refreshes on one event loop share.
+
+    `lane` runs the store work (parse, clean, store) off the event loop, all on one thread for SQLite;
+    `validators` are the (etag, last-modified) pairs when the caller read them up front, so that a fetch
+    starts without waiting for the store's thread.
+    """
+
+    client: httpx.AsyncClient
+    limits: HostLimits
+    lane: StoreLane
+    validators: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+
+def not_due(store: Store, source: Source) -> SourceOutcome:
+    """The outcome of a source that is not fetched now: waiting, or backoff when it is failing."""
+    st = store.source_state(source.key)
+    if not st.error_count:
+        return SourceOutcome(source, OutcomeStatus.WAITING)
+    when = datetime.fromtimestamp(store.next_fetch(source.key) or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return SourceOutcome(source, OutcomeStatus.BACKOFF,
+                         reason=f"{st.last_error} ({st.error_count} in a row; next try {when})")
+
+
+async def refresh_source_async(ctx: Config | JobContext, source_key: str, store: Store, *,
+                               now: float | None = None, force: bool = False,
+                               shared: Shared | None = None) -> SourceOutcome:
+    """refresh_source on a running event loop; with `shared`, one of many running at once."""
+    job = ctx if isinstance(ctx, JobContext) else JobContext(ctx)
+    source = job.source(source_key)
+    own = shared is None
+    if shared is None:
+        opts = job.fetch_options
+        shared = Shared(make_client(opts), HostLimits(opts.concurrency, opts.per_host), lane=asyncio.to_thread)
+    try:
+        validators = shared.validators.get(source_key)
+        if not force or validators is None:
+            def prepare() -> SourceOutcome | tuple[str | None, str | None]:
+                if not is_due(store.next_fetch(source_key), now or time.time(), force=force):
+                    return not_due(store, source)
+                st = store.source_state(source_key)
+                return st.etag, st.last_modified
+
+            ready = await shared.lane(prepare)
+            if isinstance(ready, SourceOutcome):
+                return ready
+            validators = ready
+        etag, last_modified = validators
+        async with shared.limits.slot(source.url):
+            result = await fetch_one(shared.client, source, job.fetch_options, etag=etag, last_modified=last_modified)
+        full_text = job.full_text if source.full_text else None
+        return await shared.lane(lambda: ingest(store, result, job.cleaner, now=now, schedule=job.schedule,
+                                                full_text=full_text))
+    finally:
+        if own:
+            await shared.client.aclose()
+
+
+def refresh_source(ctx: Config | JobContext, source_key: str, store: Store, *, now: float | None = None,
+                   force: bool = False) -> SourceOutcome:
+    """Fetch one source and store what is new: the job a queue runs, one per due source.
+
+    Not due (and not `force`): nothing is fetched and the outcome says waiting or backoff. The source must
+    be in the store (`store.sync_sources`), as it is once a run or the scheduler has seen the configuration.
+    """
+    return asyncio.run(refresh_source_async(ctx, source_key, store, now=now, force=force))
+
+
+# --- parse → clean → filter → store ---------------------------------------------------------------------
+
+def ingest(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Entry, str]],
+           now: float | None = None, schedule: Schedule | None = None,
+           full_text: FullText | None = None) -> SourceOutcome:
+    """parse → clean → store for one fetched source. Never raises for a bad feed."""
+    source = result.source
+    now = now or time.time()
+    schedule = schedule or Schedule()
+
+    def failed(reason: str) -> SourceOutcome:
+        count = store.record_failure(source.key, reason, now)
+        store.set_next_fetch(source.key, schedule.after_failure(now, count, result.retry_after))
+        return SourceOutcome(source, OutcomeStatus.FAILED, reason=reason)
+
+    if not result.ok:
+        return failed(result.error or "failed")
+    if result.not_modified:
+        store.record_success(source.key, result.etag, result.last_modified, now=now,
+                             next_fetch=schedule.after_success(now, result))
+        return SourceOutcome(source, OutcomeStatus.NOT_MODIFIED)
+    try:
+        feed = parse_feed(result.body, source, content_type=result.content_type, url=result.final_url)
+    except ParseError as e:
+        return failed(str(e))
+    except RecursionError:
+        return failed("nested too deeply to parse")
+    try:
+        return _store_feed(store, result, feed, clean, now, schedule, full_text)
+    except RecursionError:
+        return failed("nested too deeply to clean")
+    except Exception as e:  # a bug on one feed must not stop the others
+        log.exception("%s: unexpected error while reading the feed", source.label)
+        return failed(f"bug while reading the feed: {type(e).__name__}: {e}")
+
+
+def _store_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Callable[[Entry], tuple[Entry, str]],
+                now: float, schedule: Schedule, full_text: FullText | None) -> SourceOutcome:
+    source = result.source
+    pairs = [clean(e) for e in newest(feed.entries, source.limit)]
+    rows, notes = (full_text.enrich(store, source, pairs) if full_text and source.full_text
+                   else ([(e, html, False) for e, html in pairs], []))
+    flt = source.item_filter
+    staged = []
+    for e, html, fulltext in rows:
+        ok = flt is None or flt.accepts(title=e.title, content=html, author=e.author, link=e.link,
+                                        categories=source.categories + e.tags)
+        staged.append(IngestRow(e, html, ItemState.PUBLISHED if ok else ItemState.FILTERED, fulltext))
+    new, changed = store.upsert_entries(staged, now=now)
+    notes = feed.notes + notes  # recovered breakage first, then what full text skipped
+    store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
+                         next_fetch=schedule.after_success(now, result, feed.ttl_minutes),
+                         note="; ".join(notes) or None)
+    for note in notes:
+        log.warning("%s: %s", source.label, note)
+    return SourceOutcome(source, OutcomeStatus.NEW, new=new, changed=changed, notes=notes,
+                         filtered=sum(r.state == ItemState.FILTERED for r in staged))
