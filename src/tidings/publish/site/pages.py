@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import jinja2
 from markupsafe import Markup
 
+from ...errors import TidingsError
 from ...store import StoredItem
 from . import feeds, render, urls
 from .manifest import Writer
@@ -285,7 +286,7 @@ def _fork_ok() -> bool:
             and threading.active_count() == 1)
 
 
-class WorkerError(RuntimeError):
+class WorkerError(TidingsError, RuntimeError):
     """A worker failed or died; `results` holds what came back before (those pages are written)."""
 
     def __init__(self, message: str, results: list[Result]) -> None:
