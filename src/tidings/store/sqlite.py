@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from weakref import WeakValueDictionary
 from zoneinfo import ZoneInfo
 
 from ..model import ItemState, Source
@@ -174,11 +173,6 @@ _CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_VISIBLE} GROUP 
 _HEADS = f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= ? AND i.published < ? GROUP BY 1"
 
 
-# Connection id -> the store that owns it, for SQLiteStore.owning. Weak: an entry goes with its store, and so
-# before its connection (whose id could then be reused).
-_OWNERS: WeakValueDictionary[int, SQLiteStore] = WeakValueDictionary()
-
-
 class SQLiteStore:
     """The Store protocol on one SQLite file."""
 
@@ -196,16 +190,6 @@ class SQLiteStore:
         except BaseException:
             self.db.close()
             raise
-        _OWNERS[id(self.db)] = self
-
-    @classmethod
-    def owning(cls, db: sqlite3.Connection) -> SQLiteStore:
-        """The open store whose connection `db` is: for publish.site.queries, deprecated, whose callers
-        still pass `store.db`."""
-        store = _OWNERS.get(id(db))
-        if store is None or store.db is not db:
-            raise ValueError("not the connection of an open SQLiteStore")
-        return store
 
     def close(self) -> None:
         self.db.close()

@@ -13,11 +13,11 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...store import Store
 from . import pages, render, search, urls
 from .context import BuildContext, Entry, Progress, Tree
 from .generators import Generators
 from .manifest import Output
-from .reader import StoreReader
 from .writer import SiteWriter
 
 if TYPE_CHECKING:
@@ -32,13 +32,13 @@ class ItemStream:
     a light one (same templates and config as last time: most pages will be skipped) reads none and fetches
     a body only for the pages, excerpts and feeds that are rendered."""
 
-    def __init__(self, ctx: BuildContext, reader: StoreReader, tree: Tree, writer: SiteWriter, light: bool) -> None:
-        self.ctx, self.reader, self.tree, self.writer, self.light = ctx, reader, tree, writer, light
+    def __init__(self, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, light: bool) -> None:
+        self.ctx, self.store, self.tree, self.writer, self.light = ctx, store, tree, writer, light
         self._day_dirs: dict[date, str] = {}
 
     def __iter__(self) -> Iterator[Entry]:
         tz, day_dirs = self.ctx.tz, self._day_dirs
-        for it in self.reader.items(html=False if self.light else "utf-8"):
+        for it in self.store.iter_site_items(False if self.light else "utf-8"):
             local = it.published.astimezone(tz)
             day = local.date()
             ddir = day_dirs.get(day)
@@ -53,7 +53,7 @@ class ItemStream:
         key = f"{path}|{it.hash}|{'/'.join(node)}|{it.updated.timestamp() if it.updated else ''}"
         if self.light:
             raw: str | bytes = ""
-            load = partial(self.reader.item_html, it.source_key, it.id, render.EXCERPT * 10)
+            load = partial(self.store.item_html, it.source_key, it.id, render.EXCERPT * 10)
         else:  # it.html: UTF-8 bytes; most excerpts are made by the workers, from the page's body
             raw, load = it.html[: render.EXCERPT * 40], None
         return render.Summary(urls.href(path), it.title.replace(render.ROOT_MARK, ""), it.cover,
@@ -69,14 +69,14 @@ def build(store: Any, cfg: SiteConfig, out_dir: Path, progress: Progress | None 
     ctx = BuildContext.create(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = Output(out_dir, ctx.fp)
-    writer, reader = SiteWriter(ctx, out), StoreReader(store)
+    writer = SiteWriter(ctx, out)
     complete = False
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            with reader.snapshot():
-                tree = Tree(reader.counts(ctx.tz, search.SHARD_MAX if cfg.search else None))
-                gens = Generators.create(ctx, writer, tree, reader, out.same_inputs, spool, progress)
-                _pass(ItemStream(ctx, reader, tree, writer, out.same_inputs), gens, writer, tree.counts.total, progress)
+            with store.snapshot():
+                tree = Tree(store.site_counts(ctx.tz, search.SHARD_MAX if cfg.search else None))
+                gens = Generators.create(ctx, writer, tree, store, out.same_inputs, spool, progress)
+                _pass(ItemStream(ctx, store, tree, writer, out.same_inputs), gens, writer, tree.counts.total, progress)
                 # Feeds, the category tree and the archives go to the workers (if any) while they finish the
                 # last item pages; then the listings' last pages, once every card is back.
                 gens.feeds.generate()

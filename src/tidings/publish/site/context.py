@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from ...store import Counts
 from . import render, urls
-from .queries import Counts
 
 if TYPE_CHECKING:
     from ...store import StoredItem

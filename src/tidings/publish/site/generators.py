@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 from urllib.parse import urlsplit
 
+from ...store import Store
 from . import feeds, lists, render, search, urls
 from .context import BuildContext, Entry, Node, Progress, Tree, fingerprint
 from .pages import web
-from .reader import StoreReader
 from .writer import SiteWriter
 
 
@@ -41,8 +41,8 @@ class ItemPages(Generator):
     """One page per item, linking its newer and older neighbours in its channel: an item's page is made
     once the pass reaches its older neighbour."""
 
-    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, reader: StoreReader, light: bool) -> None:
-        self.ctx, self.writer, self.tree, self.reader, self.light = ctx, writer, tree, reader, light
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store, light: bool) -> None:
+        self.ctx, self.writer, self.tree, self.store, self.light = ctx, writer, tree, store, light
         self.pending: dict[Node, _Pending] = {}
 
     def add(self, entry: Entry) -> None:
@@ -64,7 +64,7 @@ class ItemPages(Generator):
             return
         it = e.item
         if self.light and not it.html:
-            it.html = self.reader.item_html(it.source_key, it.id)
+            it.html = self.store.item_html(it.source_key, it.id)
         self.writer.item_page(e.path, fp, it, s, newer, older, self.tree.crumbs(e.node))
 
 
@@ -189,8 +189,8 @@ _FEED_FILES = (("rss.xml", "rss"), ("atom.xml", "atom"), ("feed.json", "json_fee
 class Feeds(Generator):
     """RSS, Atom and JSON Feed for the site and every node: their newest `feed_items` items."""
 
-    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, reader: StoreReader) -> None:
-        self.ctx, self.writer, self.tree, self.reader = ctx, writer, tree, reader
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store) -> None:
+        self.ctx, self.writer, self.tree, self.store = ctx, writer, tree, store
         self.lists: dict[Node, list[feeds.FeedItem]] = {(): []}
 
     def add(self, entry: Entry) -> None:
@@ -226,7 +226,7 @@ class Feeds(Generator):
     def _load(self, items: list[feeds.FeedItem]) -> None:
         for i in items:
             if i.html is None:
-                i.html = self.reader.item_html(*i.src)
+                i.html = self.store.item_html(*i.src)
             if not isinstance(i.summary, str):
                 i.summary = i.summary.excerpt
             if not i.safe:
@@ -366,10 +366,10 @@ class Generators:
     search: Search
 
     @classmethod
-    def create(cls, ctx: BuildContext, writer: SiteWriter, tree: Tree, reader: StoreReader, light: bool,
+    def create(cls, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store, light: bool,
                spool: IO[str], progress: Progress | None) -> Generators:
-        return cls(ItemPages(ctx, writer, tree, reader, light), Listings(ctx, writer, tree),
-                   Feeds(ctx, writer, tree, reader), Archives(ctx, writer, tree), Extras(ctx, writer),
+        return cls(ItemPages(ctx, writer, tree, store, light), Listings(ctx, writer, tree),
+                   Feeds(ctx, writer, tree, store), Archives(ctx, writer, tree), Extras(ctx, writer),
                    Sitemap(ctx, writer, tree, spool), Search(ctx, writer, tree, progress))
 
     @property
