@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__
 from .config import INIT_TEMPLATE, Config, load
 from .display import EXIT_BUG, EXIT_OK, EXIT_USAGE, Display, log, summary
-from .errors import ConfigError, LockBusy, UsageError
+from .errors import ConfigError, LockBusy, StoreVersionError, UsageError
 
 # --- commands ---------------------------------------------------------------------------------------
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, UsageError, LockBusy) as e:
+    except (ConfigError, UsageError, LockBusy, StoreVersionError) as e:
         print(f"tidings: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

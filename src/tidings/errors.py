@@ -4,6 +4,7 @@
     ├── ConfigError               tidings.yml cannot be used; names the file, line and key (exit 2)
     ├── UsageError                a command line or command that cannot be carried out (exit 2)
     ├── LockBusy                  another tidings process holds the store (exit 2)
+    ├── StoreVersionError         the store was written by a newer tidings (exit 2; nothing is changed)
     ├── CatalogError              a catalogue (RSSHub docs or API, OPML) cannot be read at all
     ├── FilterError               a bad include/exclude rule (also a ValueError, for pydantic)
     ├── RulesError                a bad per-site cleaning rule (also a ValueError, for pydantic)
@@ -21,7 +22,7 @@ stops the others. Each class is importable from the module that raises it as wel
 from __future__ import annotations
 
 __all__ = ["BlockedAddress", "CatalogError", "ConfigError", "DecodeError", "FetchError", "FilterError",
-           "LockBusy", "ParseError", "RulesError", "TidingsError", "UsageError"]
+           "LockBusy", "ParseError", "RulesError", "StoreVersionError", "TidingsError", "UsageError"]
 
 
 class TidingsError(Exception):
@@ -38,6 +39,10 @@ class UsageError(TidingsError):
 
 class LockBusy(TidingsError):
     """Another tidings process is using the same store."""
+
+
+class StoreVersionError(TidingsError):
+    """The store was written by a newer tidings than this one (its schema version is unknown here)."""
 
 
 class CatalogError(TidingsError):

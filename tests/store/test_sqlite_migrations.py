@@ -136,3 +136,17 @@ def test_store_from_a_newer_tidings_is_refused(tmp_path):
     with pytest.raises(StoreVersionError, match=rf"schema version {SCHEMA_VERSION + 1}.*newer.*upgrade tidings"):
         SQLiteStore(path)
     assert user_version(path) == SCHEMA_VERSION + 1  # left as it was
+
+
+def test_the_cli_refuses_a_newer_store_with_exit_2(tmp_path, capsys):
+    from util import cli, write_config
+
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": "http://127.0.0.1:9/feed"}])
+    assert cli("sources", "check", "-c", cfg) in (0, 3)  # creates the store
+    path = next(tmp_path.rglob("*.db"))
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    capsys.readouterr()
+    assert cli("run", "-c", cfg) == 2
+    assert "upgrade tidings" in capsys.readouterr().err

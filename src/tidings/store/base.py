@@ -14,12 +14,8 @@ from types import TracebackType
 from typing import Literal, NamedTuple, Protocol, Self
 from zoneinfo import ZoneInfo
 
-from ..errors import TidingsError
+from ..errors import StoreVersionError
 from ..model import Entry, ItemState, Source
-
-
-class StoreVersionError(TidingsError):
-    """The store was written by a newer tidings than this one (its schema version is unknown here)."""
 
 
 @dataclass(frozen=True, slots=True)
