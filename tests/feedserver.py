@@ -7,8 +7,8 @@ import socketserver
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Route:
     etag: str | None = None  # answer 304 to a matching If-None-Match
     gzip: bool = False
     trickle: float | None = None  # seconds between single bytes of the body
-    handler: Callable[["http.server.BaseHTTPRequestHandler"], None] | None = None
+    handler: Callable[[http.server.BaseHTTPRequestHandler], None] | None = None
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -100,7 +100,7 @@ class FeedServer:
         self.routes[path] = Route(body=body, **kw)
         return self.url(path)
 
-    def start(self) -> "FeedServer":
+    def start(self) -> FeedServer:
         self.thread.start()
         return self
 

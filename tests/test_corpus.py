@@ -10,8 +10,7 @@ import calendar
 import html
 import re
 import warnings
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import CORPUS, need_corpus
@@ -63,7 +62,7 @@ def text_of(markup: str) -> str:
 
 def fp_date(entry) -> datetime | None:
     st = entry.get("published_parsed") or entry.get("updated_parsed")
-    return datetime.fromtimestamp(calendar.timegm(st), timezone.utc) if st else None
+    return datetime.fromtimestamp(calendar.timegm(st), UTC) if st else None
 
 
 def fp_content(entry) -> str:
@@ -103,7 +102,7 @@ def differences(fp_entry, entry: Entry, fp_feed) -> list[str]:
     }
     date = fp_date(fp_entry)
     # tidings drops dates before 1970 and more than a day ahead (they would pin an item to a listing's top)
-    if date and 1970 <= date.year and date < datetime.now(timezone.utc) + timedelta(days=1):
+    if date and 1970 <= date.year and date < datetime.now(UTC) + timedelta(days=1):
         checks["date"] = (date, entry.published and entry.published.replace(microsecond=0))
     for name, (want, got) in checks.items():
         if want != got:

@@ -1,6 +1,6 @@
 """parse.py: every format, encodings, dates, ids, covers."""
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,7 +9,7 @@ from tidings.model import Source, item_id
 from tidings.parse import ParseError, parse_date, parse_feed
 
 SRC = Source(url="http://feeds.example.com/f", category="c", source="s", channel="ch", timezone="Asia/Shanghai")
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_rss2_fields_and_cover_from_enclosure():

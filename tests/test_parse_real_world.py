@@ -1,7 +1,7 @@
 """Hand-made feeds for what real feeds do (SPEC §9): links, ids, Atom 0.3, recovery, encodings, dates."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -77,14 +77,14 @@ def test_atom_03():
     one, two = feed.entries
     assert feed.title == "Old" and feed.link == "http://example.org/"
     assert one.title == "A bold title" and one.link == "http://example.org/1" and one.author == "Mark"
-    assert one.published == datetime(2003, 12, 13, 12, 29, 29, tzinfo=timezone.utc)
+    assert one.published == datetime(2003, 12, 13, 12, 29, 29, tzinfo=UTC)
     assert one.content == "<p>Hello</p>" and two.content == "<p>World</p>"
 
 
 def test_atom_without_a_namespace():
     (e,) = parse('<feed><entry><id>1</id><title>t</title><link href="http://e.org/1"/>'
                  '<updated>2024-01-02T03:04:05Z</updated></entry></feed>').entries
-    assert e.link == "http://e.org/1" and e.published == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert e.link == "http://e.org/1" and e.published == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def test_atom_html_content_holding_raw_markup_is_kept():
@@ -168,4 +168,4 @@ def test_gbk_labelled_as_utf8_is_detected():
 def test_dcterms_dates_and_offsets():
     (e,) = parse('<rss version="2.0" xmlns:dcterms="http://purl.org/dc/terms/"><channel><item><title>t</title>'
                  '<dcterms:issued>2024-03-01T08:00:00+08:00</dcterms:issued></item></channel></rss>').entries
-    assert e.published == datetime(2024, 3, 1, 0, 0, tzinfo=timezone.utc)
+    assert e.published == datetime(2024, 3, 1, 0, 0, tzinfo=UTC)

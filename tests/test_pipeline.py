@@ -1,5 +1,4 @@
 """The whole pipeline through the CLI against a local server: dedup, updates in place, failing sources."""
-import json
 import sqlite3
 
 from feedserver import rss

@@ -4,8 +4,15 @@ from email.utils import formatdate
 
 import pytest
 
-from tidings.schedule import (Policy, is_due, next_fetch_after_failure, next_fetch_after_success,
-                              parse_cache_control_max_age, parse_expires, parse_retry_after)
+from tidings.schedule import (
+    Policy,
+    is_due,
+    next_fetch_after_failure,
+    next_fetch_after_success,
+    parse_cache_control_max_age,
+    parse_expires,
+    parse_retry_after,
+)
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 MIN, HOUR = 60.0, 3600.0

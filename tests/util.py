@@ -1,7 +1,6 @@
 """Helpers shared by tests: write a tidings.yml, run the CLI in-process, snapshot a directory."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import yaml

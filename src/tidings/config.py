@@ -14,7 +14,6 @@ from .errors import ConfigError
 from .filters import ItemFilter
 from .model import Source
 
-
 MAX_NAME_BYTES = 180
 
 
@@ -144,7 +143,7 @@ class SourceSettings(FilterSettings):
         return v
 
     @model_validator(mode="after")
-    def _one_address(self) -> "SourceSettings":
+    def _one_address(self) -> SourceSettings:
         if not self.url and not self.route:
             raise ValueError("a source needs `url` or `route`")
         if self.url and self.route:

@@ -40,7 +40,7 @@ class ItemFilter:
     exclude: tuple[dict[str, re.Pattern], ...] = ()
 
     @classmethod
-    def from_rules(cls, include: Iterable = (), exclude: Iterable = ()) -> "ItemFilter":
+    def from_rules(cls, include: Iterable = (), exclude: Iterable = ()) -> ItemFilter:
         return cls(tuple(compile_rule(r) for r in include), tuple(compile_rule(r) for r in exclude))
 
     @property

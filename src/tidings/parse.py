@@ -15,7 +15,7 @@ import html.entities
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urljoin as _urljoin
 from zoneinfo import ZoneInfo
@@ -307,7 +307,7 @@ def _numeric_entity(m: re.Match[str]) -> str:
 def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str = "",
                now: datetime | None = None) -> ParsedFeed:
     """Parse a feed body. Raises ParseError with a short reason when it is not a readable feed."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     tz = ZoneInfo(source.timezone or "UTC")
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:

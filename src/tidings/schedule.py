@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import email.utils
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timezone
-from typing import Mapping
+from datetime import UTC
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def _http_date_delta(value: str, now: float) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are GMT
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 

@@ -1,5 +1,5 @@
 """OPML 1.0 / 2.0 import, OPML 2.0 export and the round trip."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lxml import etree
@@ -52,7 +52,7 @@ SPECS = [
 
 def test_export_then_import_gives_the_same_list():
     data = export_opml(SPECS, "https://rsshub.example.org/base/", "资讯聚合",
-                       created=datetime(2024, 6, 3, 8, 0, tzinfo=timezone.utc))
+                       created=datetime(2024, 6, 3, 8, 0, tzinfo=UTC))
     specs, warnings = parse_opml(data)
     assert warnings == []
     assert specs == SPECS
@@ -60,7 +60,7 @@ def test_export_then_import_gives_the_same_list():
 
 def test_export_document_shape():
     data = export_opml(SPECS, "https://rsshub.example.org/base/", "资讯聚合",
-                       created=datetime(2024, 6, 3, 8, 0, tzinfo=timezone.utc))
+                       created=datetime(2024, 6, 3, 8, 0, tzinfo=UTC))
     assert data.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
     root = etree.fromstring(data)
     assert root.get("version") == "2.0"

@@ -7,11 +7,12 @@ import re
 
 import lxml.html
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
+from xss_vectors import VECTORS
 
 from tidings.clean import clean_html
-from xss_vectors import VECTORS
 
 FORBIDDEN = {
     "script", "style", "object", "embed", "applet", "form", "input", "button", "textarea", "select",

@@ -10,7 +10,7 @@ import random
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -81,7 +81,7 @@ def test_seed_values():
     assert yaml_scalar(SEED_IMG, "single") == f"'{SEED_IMG}'"
     assert yaml_scalar("", "single") == "''"
     assert yaml_scalar("", "plain") == "''"
-    assert rfc2822_gmt(datetime(2022, 3, 14, 6, 22, 47, tzinfo=timezone.utc)) == "Mon, 14 Mar 2022 06:22:47 GMT"
+    assert rfc2822_gmt(datetime(2022, 3, 14, 6, 22, 47, tzinfo=UTC)) == "Mon, 14 Mar 2022 06:22:47 GMT"
 
 
 def test_seed_lines_are_reproduced():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -84,7 +84,7 @@ def test_hostile_titles_paths_and_categories_build(tmp_path):
     site = make_site(tmp_path / "site")
     posts = site / "source" / "_posts"
     written: dict[str, str] = {}
-    date = rfc2822_gmt(datetime(2022, 3, 14, 6, 22, 47, tzinfo=timezone.utc))
+    date = rfc2822_gmt(datetime(2022, 3, 14, 6, 22, 47, tzinfo=UTC))
     for i, raw in enumerate(HOSTILE):
         value = yaml_safe_text(raw)
         rel = unique_post_path([value, "src", "chan"], value, f"{i:016x}", lambda p: p in written)

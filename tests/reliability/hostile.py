@@ -14,7 +14,6 @@ import zlib
 from pathlib import Path
 
 import yaml
-
 from feedserver import FeedServer, Route
 
 HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
@@ -29,7 +28,7 @@ def load_cases() -> list[dict]:
 
 def _rss(items: str) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Hostile</title>'
-            f"<link>http://news.example.com/</link>{items}</channel></rss>").encode("utf-8")
+            f"<link>http://news.example.com/</link>{items}</channel></rss>").encode()
 
 
 def _rss_items(n: int) -> bytes:

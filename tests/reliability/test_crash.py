@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from feedserver import FeedServer, rss
 from util import write_config
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from feedserver import FeedServer  # noqa: E402
 from hostile import load_cases, serve  # noqa: E402
-from util import cli, write_config  # noqa: E402
+from util import write_config  # noqa: E402
 
 from tidings.publish.frontmatter import yaml_safe_text  # noqa: E402
 

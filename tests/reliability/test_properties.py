@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hostile_values import HOSTILE  # noqa: E402
 
+from tidings.clean import clean_text  # noqa: E402
 from tidings.config import Config  # noqa: E402
 from tidings.model import Entry, FetchResult, Source, item_id  # noqa: E402
 from tidings.parse import ParseError, parse_feed  # noqa: E402
-from tidings.clean import clean_text  # noqa: E402
 from tidings.pipeline import Cleaner, ingest  # noqa: E402
 from tidings.publish.frontmatter import yaml_safe_text  # noqa: E402
 from tidings.publish.hexo import build_posts, render_hexo, render_seed  # noqa: E402
@@ -51,7 +51,7 @@ TEXT = st.one_of(
     st.sampled_from(HOSTILE),
 )
 HEX_ID = st.one_of(st.text("0123456789abcdef", min_size=16, max_size=16), st.text("0123456789", min_size=16, max_size=16))
-WHEN = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(timezone.utc))
+WHEN = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC))
 FORBIDDEN_IN_NAMES = set('/\\:*?"<>|#%') | {chr(c) for c in range(0x20)} | {chr(c) for c in range(0x7F, 0xA0)} | set(
     "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufffe\uffff")
 
@@ -95,8 +95,8 @@ def _no_nulls(v):
 
 @settings(max_examples=400, deadline=None)
 @given(item=stored_items(), preset=st.sampled_from(["seed", "hexo"]), clean=st.booleans())
-@example(item=StoredItem("k", "1234567890123456", "", "", "t", "", datetime(2022, 3, 14, tzinfo=timezone.utc), None,
-                         datetime(2022, 3, 14, tzinfo=timezone.utc), "", "", "", [], "", "c", "s", ""),
+@example(item=StoredItem("k", "1234567890123456", "", "", "t", "", datetime(2022, 3, 14, tzinfo=UTC), None,
+                         datetime(2022, 3, 14, tzinfo=UTC), "", "", "", [], "", "c", "s", ""),
          preset="hexo", clean=True)
 def test_front_matter_reads_back_in_pyyaml(item, preset, clean):
     post = render(item, preset, clean)
@@ -369,7 +369,7 @@ def test_build_posts_with_hostile_names(items, names, preset):
 
 def test_numeric_ids_stay_strings():
     """An id of 16 decimal digits (1 in ~1,800 items) must not become a YAML number in the hexo preset."""
-    item = StoredItem("k", "0123456789012345", "", "", "t", "", datetime(2022, 3, 14, tzinfo=timezone.utc), None,
-                      datetime(2022, 3, 14, tzinfo=timezone.utc) - timedelta(days=1), "", "", "", [], "", "c", "s", "")
+    item = StoredItem("k", "0123456789012345", "", "", "t", "", datetime(2022, 3, 14, tzinfo=UTC), None,
+                      datetime(2022, 3, 14, tzinfo=UTC) - timedelta(days=1), "", "", "", [], "", "c", "s", "")
     meta = yaml.safe_load(front_matter(render_hexo(item, True, ZoneInfo("UTC"))))
     assert meta["id"] == "0123456789012345"

@@ -3,12 +3,11 @@ without cover) and helpers to walk a built site."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tidings.publish.site import SiteConfig
-from tidings.publish.site import samples
+from tidings.publish.site import SiteConfig, samples
 from tidings.store import IngestRow, Store, open_store
 
 N_ITEMS = 160
@@ -18,10 +17,10 @@ NEEDLE_EN = "zephyrine"
 
 def make_store(path: Path, n: int = N_ITEMS) -> Store:
     store = open_store(path)
-    sources = samples.fill(store, n, step_minutes=300, start=datetime(2024, 6, 30, 12, tzinfo=timezone.utc))
+    sources = samples.fill(store, n, step_minutes=300, start=datetime(2024, 6, 30, 12, tzinfo=UTC))
     # One findable item in the middle of the range.
     import random
-    e, html = samples.entry(sources[0], 10_000, datetime(2024, 6, 10, 8, tzinfo=timezone.utc), random.Random(1),
+    e, html = samples.entry(sources[0], 10_000, datetime(2024, 6, 10, 8, tzinfo=UTC), random.Random(1),
                             word=f"{NEEDLE_ZH}实验 {NEEDLE_EN}")
     store.upsert_entries([IngestRow(e, html)])
     return store

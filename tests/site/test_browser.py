@@ -2,17 +2,15 @@
 serve(): home, a category, an article, and a Chinese search merged from several Pagefind shards."""
 from __future__ import annotations
 
-import shutil
+import struct
 import threading
 import zlib
-import struct
 from pathlib import Path
 
 import pytest
+from site_helpers import NEEDLE_EN, NEEDLE_ZH, config, make_store
 
 from tidings.publish.site import build_site, make_server
-
-from site_helpers import NEEDLE_EN, NEEDLE_ZH, config, make_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"

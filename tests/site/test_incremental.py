@@ -4,20 +4,17 @@ shards whose pages changed."""
 from __future__ import annotations
 
 import random
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from site_helpers import config, html_files, internal_targets, make_store
 
-from tidings.publish.site import build_site, render, search, urls
+from tidings.publish.site import build_site, render, samples, search, urls
 from tidings.publish.site.generators import Feeds
 from tidings.publish.site.lists import Paginator
-from tidings.publish.site import samples
 from tidings.store import IngestRow
-
-from site_helpers import config, html_files, internal_targets, make_store
 
 TZ = ZoneInfo("Asia/Shanghai")
 

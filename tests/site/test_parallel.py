@@ -13,13 +13,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-
-from tidings.publish.site import build_site, pages, render, search
-from tidings.publish.site.generators import Feeds
-from tidings.publish.site import samples
-from tidings.store import IngestRow
-
 from site_helpers import config, make_store
+
+from tidings.publish.site import build_site, pages, render, samples, search
+from tidings.publish.site.generators import Feeds
+from tidings.store import IngestRow
 
 
 def files(out: Path) -> dict[str, bytes]:

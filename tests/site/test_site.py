@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import pytest
-from lxml import etree, html as lhtml
+from lxml import etree
+from lxml import html as lhtml
+from site_helpers import N_ITEMS, NEEDLE_ZH, config, html_files, internal_targets, make_store, resolve
 
 from tidings.publish.site import build_site, urls
 from tidings.publish.site.lists import Paginator
-
-from site_helpers import N_ITEMS, NEEDLE_ZH, config, html_files, internal_targets, make_store, resolve
 
 BASE = "https://news.example.com/"
 NS = {"a": "http://www.w3.org/2005/Atom", "s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
@@ -251,16 +252,17 @@ def test_needle_page_exists(built):
 
 
 def test_empty_store_and_hostile_link(tmp_path):
-    from tidings.store import IngestRow, open_store
+    from datetime import datetime
+
     from tidings.model import Entry, Source
-    from datetime import datetime, timezone
+    from tidings.store import IngestRow, open_store
     store = open_store(tmp_path / "t.db")
     store.sync_sources([Source(url="https://feeds.example.com/x.xml", category="测试", source="源", channel="")])
     report = build_site(store, config(search=True), tmp_path / "out")
     assert report.items == 0 and (tmp_path / "out" / "index.html").is_file()
     etree.parse(str(tmp_path / "out" / "rss.xml"))
     e = Entry(source_key="https://feeds.example.com/x.xml", id="0123456789abcdef", title="<b>标题</b>",
-              link="javascript:alert(1)", published=datetime(2024, 1, 2, tzinfo=timezone.utc),
+              link="javascript:alert(1)", published=datetime(2024, 1, 2, tzinfo=UTC),
               content="<p>正文<img src='https://img.example.com/a.png'></p>")
     store.upsert_entries([IngestRow(e, e.content)])
     build_site(store, config(search=True, theme_dir=str(tmp_path / "no-theme")), tmp_path / "out")

@@ -7,8 +7,8 @@ source (commented-out examples, a blank line and the comment of the next key) st
 from __future__ import annotations
 
 import io
-import re
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path

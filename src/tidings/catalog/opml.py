@@ -18,7 +18,7 @@ Parsing is safe: no DTD loading, no entity expansion, no network.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from lxml import etree
@@ -125,10 +125,10 @@ def export_opml(specs: Iterable[SourceSpec], rsshub_base: str, title: str, *,
     root = etree.Element("opml", version="2.0", nsmap=nsmap)
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = title
-    when = created or datetime.now(timezone.utc)
+    when = created or datetime.now(UTC)
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    etree.SubElement(head, "dateCreated").text = format_datetime(when.astimezone(timezone.utc), usegmt=True)
+        when = when.replace(tzinfo=UTC)
+    etree.SubElement(head, "dateCreated").text = format_datetime(when.astimezone(UTC), usegmt=True)
     etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = etree.SubElement(root, "body")
 

@@ -63,7 +63,7 @@ class SourceSpec:
 
     # -- conversions ---------------------------------------------------------------------------------------
     @classmethod
-    def from_mapping(cls, m: Mapping[str, Any]) -> "SourceSpec":
+    def from_mapping(cls, m: Mapping[str, Any]) -> SourceSpec:
         """Build from a tidings.yml source mapping (extra keys such as `timezone` are ignored)."""
         limit = m.get("limit")
         return cls(

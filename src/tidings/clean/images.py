@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from html import unescape
-from typing import Iterable, Iterator
 
 from selectolax.lexbor import LexborHTMLParser
 
 from .rules import RuleSet, default_rules, host_of
 from .sanitize import guard_depth
 from .urls import (
-    is_pixel_url, is_placeholder_src, lists, normalize_url_text, parse_srcset, resolve,
+    is_pixel_url,
+    is_placeholder_src,
+    lists,
+    normalize_url_text,
+    parse_srcset,
+    resolve,
 )
 
 __all__ = ["pick_cover", "usable_image_url"]

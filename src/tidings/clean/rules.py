@@ -11,10 +11,11 @@ rule off).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -36,7 +37,7 @@ class Rule:
     def __bool__(self) -> bool:
         return bool(self.remove or self.unwrap or self.drop_patterns)
 
-    def merged(self, other: "Rule") -> "Rule":
+    def merged(self, other: Rule) -> Rule:
         def cat(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(dict.fromkeys(a + b))
 

@@ -27,8 +27,16 @@ from selectolax.lexbor import LexborHTMLParser
 from .rules import CompiledRule, RuleSet, default_rules, host_of
 from .text import clean_text
 from .urls import (
-    allowed_iframe_src, format_srcset, is_pixel_url, is_placeholder_src, is_safe_url, lists,
-    normalize_url_text, parse_srcset, resolve, strip_tracking,
+    allowed_iframe_src,
+    format_srcset,
+    is_pixel_url,
+    is_placeholder_src,
+    is_safe_url,
+    lists,
+    normalize_url_text,
+    parse_srcset,
+    resolve,
+    strip_tracking,
 )
 
 __all__ = ["clean_html", "apply_rules", "guard_depth", "ALLOWED_TAGS", "ALLOWED_ATTRIBUTES"]

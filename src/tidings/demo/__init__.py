@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import http.server
 import os
-import sys
 import socketserver
+import sys
 import threading
 from importlib import resources
 from pathlib import Path

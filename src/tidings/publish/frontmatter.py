@@ -22,7 +22,7 @@ a double-quoted scalar.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 __all__ = ["yaml_safe_text", "yaml_scalar", "rfc2822_gmt"]
@@ -164,7 +164,7 @@ def rfc2822_gmt(dt: datetime) -> str:
     Sub-second precision is dropped.
     """
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     else:
-        dt = dt.astimezone(timezone.utc)
+        dt = dt.astimezone(UTC)
     return format_datetime(dt.replace(microsecond=0), usegmt=True)

@@ -10,7 +10,7 @@ characters Windows forbids.  See ``docs/hexo-output.md``.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["safe_component", "unique_post_path"]
 

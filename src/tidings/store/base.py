@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import Literal, NamedTuple, Protocol, Self
 from zoneinfo import ZoneInfo
 
-from ..errors import StoreVersionError
 from ..model import Entry, ItemState, Source
 
 
