@@ -1,11 +1,11 @@
 # make demo — build the demo site from the bundled sample feeds (no network)
-# make test — the whole test suite (installs what it needs: venv, test extras, Chromium, Hexo via npm)
+# make test — ruff, mypy, then the whole test suite (installs what it needs: venv, test extras, Chromium, Hexo via npm)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast browser-deps bench clean
+.PHONY: demo test test-fast lint browser-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ browser-deps:
 	  else echo "no /usr/bin/chromium and cannot apt-get: browser tests will be skipped"; fi; \
 	fi
 
-test: $(STAMP) browser-deps
+# ruff and mypy (settings in pyproject.toml) must be clean before any test runs.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint browser-deps
 	$(BIN)/pytest -q
 
 # Everything but the slow suites (real Hexo, browser, crash loops).
