@@ -11,10 +11,15 @@
 
 See docs/cleaning.md.
 """
+from typing import TYPE_CHECKING
+
 from .images import pick_cover, usable_image_url
 from .rules import Rule, RulesError, RuleSet, load_rules, shipped_rules
 from .sanitize import clean_html
 from .text import clean_text, repair_mojibake, strip_invalid_xml
+
+if TYPE_CHECKING:  # imported lazily at run time, by __getattr__ below
+    from .fulltext import extract_article, fetch_article
 
 __all__ = [
     "Rule",
@@ -35,7 +40,7 @@ __all__ = [
 _FULLTEXT = {"extract_article", "fetch_article"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # fulltext imports httpx; keep `import tidings.clean` light for the ingest path.
     if name in _FULLTEXT:
         from . import fulltext

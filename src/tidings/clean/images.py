@@ -5,9 +5,9 @@ import re
 from collections.abc import Iterable, Iterator
 from html import unescape
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .rules import RuleSet, default_rules, host_of
+from .rules import CompiledRule, RuleSet, default_rules, host_of
 from .sanitize import guard_depth
 from .urls import (
     is_pixel_url,
@@ -30,7 +30,7 @@ def _small(value: str | None) -> bool:
     if not value:
         return False
     m = _DIM.match(value)
-    return bool(m) and float(m.group(1)) < _MIN_SIDE
+    return m is not None and float(m.group(1)) < _MIN_SIDE
 
 
 def usable_image_url(url: str, base_url: str = "") -> str:
@@ -62,7 +62,7 @@ _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _SPACES = re.compile(r"\s+")
 
 
-def _words(values) -> str:
+def _words(values: Iterable[str | None]) -> str:
     """Attribute words as "/a/b/c/": camelCase split, lower-cased, so the URL patterns apply."""
     text = " ".join(v for v in values if v)
     if not text.strip():
@@ -70,16 +70,17 @@ def _words(values) -> str:
     return "/" + _SPACES.sub("/", _CAMEL.sub(r"\1 \2", text).strip()).lower() + "/"
 
 
-def _in_qr_block(node, levels: int = 3) -> bool:
+def _in_qr_block(img: LexborNode, levels: int = 3) -> bool:
     L = lists()
+    node = img.parent
     for _ in range(levels):
-        node = node.parent
         if node is None or node.tag in ("-undef", "html", "body", "#document"):
             return False
         attrs = node.attributes
         words = _words((attrs.get("class"), attrs.get("id")))
         if words and L.qr_re.search(words):
             return True
+        node = node.parent
     return False
 
 
@@ -132,7 +133,7 @@ def pick_cover(html: str, candidates: Iterable[str] = (), base_url: str = "",
     return ""
 
 
-def _dom_images(html: str, rule) -> Iterator[tuple[dict[str, str | None], bool]]:
+def _dom_images(html: str, rule: CompiledRule) -> Iterator[tuple[dict[str, str | None], bool]]:
     for pattern in rule.drop:
         html = pattern.sub("", html)
     tree = LexborHTMLParser(guard_depth(html), is_fragment=True)

@@ -19,10 +19,12 @@ Three passes, each cheap:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypedDict
 
 import nh3
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .rules import CompiledRule, RuleSet, default_rules, host_of
 from .text import clean_text
@@ -166,25 +168,25 @@ def guard_depth(html: str) -> str:
     if peak <= _MAX_DEPTH:
         return html
 
-    def keep(m: re.Match) -> str:
+    def keep(m: re.Match[str]) -> str:
         return m.group(0) if m.group(2).lower() in _KEEP_WHEN_FLATTENING else ""
 
     return _TAG.sub(keep, html)
 
 
-def _decompose_all(nodes) -> None:
+def _decompose_all(nodes: list[LexborNode]) -> None:
     # Reverse document order: a descendant always goes before its ancestor, so no node is touched
     # after an ancestor freed it.
     for node in reversed(nodes):
         node.decompose()
 
 
-def _unwrap_all(nodes) -> None:
+def _unwrap_all(nodes: list[LexborNode]) -> None:
     for node in reversed(nodes):
         node.unwrap()
 
 
-def _img(img, base: str) -> None:
+def _img(img: LexborNode, base: str) -> None:
     L = lists()
     attrs = img.attributes
     src = attrs.get("src")
@@ -220,7 +222,7 @@ def _img(img, base: str) -> None:
     a["loading"] = "lazy"
 
 
-def _source(node, base: str) -> None:
+def _source(node: LexborNode, base: str) -> None:
     L = lists()
     attrs = node.attributes
     src = attrs.get("src")
@@ -239,7 +241,7 @@ def _source(node, base: str) -> None:
             del node.attrs["srcset"]
 
 
-def _iframe(frame, base: str) -> None:
+def _iframe(frame: LexborNode, base: str) -> None:
     attrs = frame.attributes
     raw = attrs.get("src") or attrs.get("data-src") or ""
     src = allowed_iframe_src(resolve(raw, base)) if raw else None
@@ -254,7 +256,7 @@ def _iframe(frame, base: str) -> None:
         a[k] = v
 
 
-def _link(a, base: str) -> None:
+def _link(a: LexborNode, base: str) -> None:
     href = resolve(a.attributes.get("href") or "", base)
     if not href or not is_safe_url(href):
         a.unwrap()  # a link to nowhere (or to javascript:) is just its text
@@ -262,22 +264,23 @@ def _link(a, base: str) -> None:
     a.attrs["href"] = strip_tracking(href)
 
 
-def _media(node, base: str) -> None:
+def _media(node: LexborNode, base: str) -> None:
     attrs = node.attributes
     if base:
         for key in ("src", "poster", "cite"):
             v = attrs.get(key)
             if v:
                 node.attrs[key] = resolve(v, base)
-    extra = _SET_ATTRS.get(node.tag)
+    extra = _SET_ATTRS.get(node.tag or "")
     if extra:
         for k, v in extra.items():
             node.attrs[k] = v
 
 
-_HANDLERS = {"img": _img, "source": _source, "track": _source, "iframe": _iframe, "a": _link,
-             "video": _media, "audio": _media, "blockquote": _media, "q": _media, "del": _media,
-             "ins": _media}
+_HANDLERS: dict[str, Callable[[LexborNode, str], None]] = {
+    "img": _img, "source": _source, "track": _source, "iframe": _iframe, "a": _link,
+    "video": _media, "audio": _media, "blockquote": _media, "q": _media, "del": _media, "ins": _media,
+}
 _INTERESTING = frozenset(_DROP_WITH_CONTENT | set(_HANDLERS))
 # Tag names as the HTML tokenizer sees them ('<' + ASCII letter); a superset of the elements the
 # parser builds, except that it turns <image> into <img>.
@@ -336,7 +339,7 @@ def _dom_pass(html: str, base: str, rule: CompiledRule) -> str:
         if tag in _DROP_WITH_CONTENT:
             node.decompose()
         else:
-            _HANDLERS.get(tag, _media)(node, base)
+            _HANDLERS.get(tag or "", _media)(node, base)
     return tree.html or ""
 
 
@@ -359,7 +362,20 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     return value
 
 
-_NH3_OPTIONS = dict(
+class _Nh3Options(TypedDict):
+    """The keyword arguments given to nh3.Cleaner / nh3.clean."""
+
+    tags: set[str]
+    clean_content_tags: set[str]
+    attributes: dict[str, set[str]]
+    attribute_filter: Callable[[str, str, str], str | None]
+    strip_comments: bool
+    link_rel: str
+    tag_attribute_values: dict[str, dict[str, set[str]]]
+    url_schemes: set[str]
+
+
+_NH3_OPTIONS = _Nh3Options(
     tags=set(ALLOWED_TAGS),
     clean_content_tags=_NH3_CLEAN_CONTENT,
     attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
@@ -417,7 +433,7 @@ def _ensure_set_attrs(html: str) -> str:
         if f"<{tag}" not in html:
             continue
 
-        def fix(m: re.Match) -> str:
+        def fix(m: re.Match[str], checks: list[tuple[re.Pattern[str], str]] = checks) -> str:
             t = m.group(0)
             missing = "".join(text for rx, text in checks if not rx.search(t))
             return t[:-1] + missing + ">" if missing else t

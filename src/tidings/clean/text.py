@@ -23,7 +23,7 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _join_pair(m: re.Match) -> str:
+def _join_pair(m: re.Match[str]) -> str:
     hi, lo = ord(m.group(1)), ord(m.group(2))
     return chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
 
@@ -83,7 +83,7 @@ _OK_GBK = _CJK + _SYMBOLS + ((0x00A4, 0x00A4), (0x00A7, 0x00A8), (0x00B0, 0x00B1
                              (0x00D7, 0x00D7), (0x00F7, 0x00F7))
 
 
-def _in(cp: int, ranges) -> bool:
+def _in(cp: int, ranges: tuple[tuple[int, int], ...]) -> bool:
     for lo, hi in ranges:
         if lo <= cp <= hi:
             return True
@@ -136,7 +136,7 @@ def _utf8_round(s: str) -> tuple[str, int, bool]:
     total = 0
     odd = False
 
-    def fix_run(m: re.Match) -> str:
+    def fix_run(m: re.Match[str]) -> str:
         nonlocal total, odd
         run = m.group(0)
         if len(run) < 2:
@@ -187,7 +187,7 @@ def _gbk_decode(run: str) -> str | None:
 
 
 def _repair_gbk(s: str, high_total: int) -> str:
-    good: list[tuple[re.Match, str]] = []
+    good: list[tuple[re.Match[str], str]] = []
     for m in _GBK_RUN.finditer(s):
         dec = _gbk_decode(m.group(0))
         if dec is not None:
