@@ -16,7 +16,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def replace_atomic(path, data: bytes) -> None:
+def replace_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Temp file beside `path`, then os.replace: a reader or a killed process never sees half a file.
 
     One writer per store (RunLock), so pid + name is a unique temp name, cheaper than mkstemp's retries.

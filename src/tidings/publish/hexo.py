@@ -19,10 +19,12 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..store import Store, StoredItem
+from ..store import ItemKey, Post, Store, StoredItem
 from .atomic import remove_stale_temp_files, write_atomic
 from .frontmatter import rfc2822_gmt, yaml_safe_text, yaml_scalar
 from .paths import safe_component, unique_post_path
@@ -79,13 +81,15 @@ def _wrap(body: str) -> str:
     return f"<div>   \n{body}  \n</div>\n            "
 
 
-def _local(dt, tz: ZoneInfo) -> str:
+def _local(dt: datetime, tz: ZoneInfo) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo) -> str:
     """Hexo's own conventions: local dates, id and original link, Nunjucks off."""
-    s = lambda v, p="plain": yaml_scalar(yaml_safe_text(v), p)  # noqa: E731
+    def s(v: str, p: str = "plain") -> str:
+        return yaml_scalar(yaml_safe_text(v), p)
+
     lines = ["---", f"title: {s(item.title)}", f"date: {_local(item.published, tz)}",
              f"updated: {_local(item.updated or item.published, tz)}", "categories:"]
     lines += [f"  - {s(c)}" for c in item.categories]
@@ -153,7 +157,7 @@ def _inside(posts_dir: Path, rel: str) -> bool:
     return bool(parts) and not Path(rel).is_absolute() and ".." not in parts
 
 
-def _recover(posts_dir: Path, journal: _Journal, ledger: dict, owner: dict) -> int:
+def _recover(posts_dir: Path, journal: _Journal, ledger: dict[ItemKey, Post], owner: dict[str, ItemKey]) -> int:
     """Undo what a killed build left behind (see the module docstring). Returns files removed."""
     removed = remove_stale_temp_files(posts_dir)
     for rel in journal.pending():
@@ -161,7 +165,7 @@ def _recover(posts_dir: Path, journal: _Journal, ledger: dict, owner: dict) -> i
             continue
         me = owner.get(rel)
         if me is not None:
-            ledger[me] = (rel, "")  # content in doubt: re-render; rewritten only if the bytes differ
+            ledger[me] = Post(rel, "")  # content in doubt: re-render; rewritten only if the bytes differ
         elif (posts_dir / rel).is_file():
             _remove(posts_dir, rel)
             removed += 1
@@ -177,12 +181,12 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
     ledger = store.posts()
     owner = {path: key for key, (path, _) in ledger.items()}
     report = HexoReport()
-    live: set[tuple[str, str]] = set()
+    live: set[ItemKey] = set()
     journal = _Journal(posts_dir / JOURNAL)
     if journal.exists():
         _recover(posts_dir, journal, ledger, owner)
 
-    def taken(rel: str, me: tuple[str, str]) -> bool:
+    def taken(rel: str, me: ItemKey) -> bool:
         # A directory of that name (a channel called "x.md" beside a post "x.md") is taken too.
         return owner.get(rel, me) != me or (posts_dir / rel).is_dir()
 
@@ -190,7 +194,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
         with store.transaction():
             # Bodies are read only for the posts that are rendered: an unchanged store costs no HTML I/O.
             for item in store.iter_items(newest_first=False, bodies=False):
-                me = (item.source_key, item.id)
+                me = ItemKey(item.source_key, item.id)
                 live.add(me)
                 fp = hashlib.sha256(f"{settings}|{item.hash}|{'/'.join(item.categories)}".encode()).hexdigest()[:32]
                 old = ledger.get(me)
@@ -200,7 +204,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                 store.load_bodies(item)
                 if preset == "seed":
                     rel = unique_post_path([safe_component(c) for c in item.categories], item.title, item.id,
-                                           lambda p: taken(p, me))
+                                           partial(taken, me=me))
                     text = render_seed(item, clean)
                 else:
                     local = item.published.astimezone(tz)
