@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .serve import make_server, serve
+
 if TYPE_CHECKING:
     from .context import Progress
 
@@ -60,7 +62,5 @@ def build_site(store: Any, cfg: SiteConfig, out_dir: Path, *, progress: Progress
 
     return build(store, cfg, Path(out_dir), progress)
 
-
-from .serve import make_server, serve
 
 __all__ = ["SiteConfig", "SiteReport", "build_site", "make_server", "serve"]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypedDict
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -74,6 +74,21 @@ class Entry(NamedTuple):
     summary: render.Summary
 
 
+class MonthEntry(TypedDict):
+    month: int
+    count: int
+    href: str  # 'archives/yyyy/mm/'
+
+
+class YearEntry(TypedDict):
+    """One year of the archive, as archive pages and the sitemap list it."""
+
+    year: int
+    count: int
+    href: str  # 'archives/yyyy/'
+    months: list[MonthEntry]  # newest first
+
+
 class Tree:
     """The category tree and the archive's years and months, from the counts made before the pass."""
 
@@ -114,7 +129,7 @@ class Tree:
     def tree(self, node: Node = ()) -> list[dict[str, object]]:
         return [{**c, "children": self.tree(node + (str(c["name"]),))} for c in self.children(node)]
 
-    def _years(self) -> list[dict[str, object]]:
+    def _years(self) -> list[YearEntry]:
         """Years, newest first, each with its months: what archive pages and the sitemap list."""
         months, years = self.counts.months(), self.counts.years()
         return [{"year": y, "count": years[y], "href": f"archives/{y}/",

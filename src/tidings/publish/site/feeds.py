@@ -48,9 +48,17 @@ def _x(text: str) -> str:
 
 
 def _body(item: FeedItem, meta: FeedMeta) -> str:
+    html = item.html
+    assert html is not None, "FeedItem not loaded (generators.Feeds._load)"
     if item.link:
-        return item.html + f'<p><a href={quoteattr(item.link)}>{escape(meta.original_label)}</a></p>'
-    return item.html
+        return html + f'<p><a href={quoteattr(item.link)}>{escape(meta.original_label)}</a></p>'
+    return html
+
+
+def _summary(item: FeedItem) -> str:
+    summary = item.summary
+    assert isinstance(summary, str), "FeedItem not loaded (generators.Feeds._load)"
+    return summary
 
 
 def _newest(items: list[FeedItem]) -> datetime:
@@ -73,7 +81,7 @@ def rss(meta: FeedMeta, items: list[FeedItem]) -> bytes:
         if i.author:
             out.append(f"<dc:creator>{_x(i.author)}</dc:creator>\n")
         out.extend(f"<category>{_x(c)}</category>\n" for c in i.categories)
-        out.append(f"<description>{_x(i.summary)}</description>\n"
+        out.append(f"<description>{_x(_summary(i))}</description>\n"
                    f"<content:encoded>{_x(_body(i, meta))}</content:encoded>\n</item>\n")
     out.append("</channel>\n</rss>\n")
     return "".join(out).encode("utf-8")
@@ -94,32 +102,35 @@ def atom(meta: FeedMeta, items: list[FeedItem]) -> bytes:
         out.append(f"<subtitle>{_x(meta.description)}</subtitle>\n")
     for i in items:
         out.append(f"<entry>\n<id>{_x(i.url)}</id>\n<title>{_x(i.title)}</title>\n"
-                   f"<published>{_iso(i.published)}</published>\n<updated>{_iso(i.updated or i.published)}</updated>\n"
+                   f"<published>{_iso(i.published)}</published>\n"
+                   f"<updated>{_iso(i.updated or i.published)}</updated>\n"
                    f'<link rel="alternate" type="text/html" href={quoteattr(i.url)}/>\n')
         if i.link:
             out.append(f'<link rel="related" type="text/html" href={quoteattr(i.link)}/>\n')
-        out.append(f"<author><name>{_x(i.author or (i.categories[-1] if i.categories else meta.title))}</name></author>\n")
+        author = i.author or (i.categories[-1] if i.categories else meta.title)
+        out.append(f"<author><name>{_x(author)}</name></author>\n")
         out.extend(f"<category term={quoteattr(xml_text(c))}/>\n" for c in i.categories)
-        out.append(f"<summary>{_x(i.summary)}</summary>\n"
+        out.append(f"<summary>{_x(_summary(i))}</summary>\n"
                    f'<content type="html">{_x(_body(i, meta))}</content>\n</entry>\n')
     out.append("</feed>\n")
     return "".join(out).encode("utf-8")
 
 
 def json_feed(meta: FeedMeta, items: list[FeedItem]) -> bytes:
-    feed = {
+    entries: list[dict[str, object]] = []
+    feed: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": meta.title,
         "home_page_url": meta.home,
         "feed_url": meta.base + "feed.json",
         "language": meta.language,
-        "items": [],
+        "items": entries,
     }
     if meta.description:
         feed["description"] = meta.description
     for i in items:
-        entry = {"id": i.url, "url": i.url, "title": i.title, "content_html": _body(i, meta), "summary": i.summary,
-                 "date_published": i.published.isoformat()}
+        entry: dict[str, object] = {"id": i.url, "url": i.url, "title": i.title, "content_html": _body(i, meta),
+                                    "summary": _summary(i), "date_published": i.published.isoformat()}
         if i.link:
             entry["external_url"] = i.link
         if i.updated:
@@ -130,7 +141,7 @@ def json_feed(meta: FeedMeta, items: list[FeedItem]) -> bytes:
             entry["tags"] = list(i.categories)
         if i.cover:
             entry["image"] = i.cover
-        feed["items"].append(entry)
+        entries.append(entry)
     return json.dumps(feed, ensure_ascii=False, indent=1).encode("utf-8")
 
 
@@ -150,4 +161,5 @@ def urlset(entries: list[str]) -> bytes:
 def sitemap_index(locs: list[str]) -> bytes:
     body = "".join(f"<sitemap><loc>{_x(loc)}</loc></sitemap>\n" for loc in locs)
     return ('<?xml version="1.0" encoding="utf-8"?>\n'
-            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + body + "</sitemapindex>\n").encode()
+            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+            + body + "</sitemapindex>\n").encode()

@@ -154,8 +154,9 @@ class Listings(Generator):
         page_title = (f"{heading} · {label}" if heading else label) if page.number else heading
         ctx = {k: v for k, v in extra.items() if k != "description"}
         # Rendered here, not by a worker: ~30 finished cards cost more to pickle and send than to render.
-        self.writer.page("list.html", page.path, fp, kind=kind, cards=self.writer.cards(items, urls.root_for(page.path)),
-                         pager=page, first=first, page_title=page_title,
+        self.writer.page("list.html", page.path, fp, kind=kind,
+                         cards=self.writer.cards(items, urls.root_for(page.path)), pager=page, first=first,
+                         page_title=page_title,
                          description=extra.get("description", "") or cfg.description or cfg.title,
                          newer=urls.href(page.newer) if page.newer is not None else None,
                          older=urls.href(page.older) if page.older is not None else None,
@@ -169,7 +170,8 @@ class Listings(Generator):
         self._flushing = True
         try:
             while self._deferred:
-                ready, keep = [], []
+                ready: list[_Deferred] = []
+                keep: list[_Deferred] = []
                 for d in self._deferred:
                     while d.ready < len(d.items) and not d.items[d.ready].wait:
                         d.ready += 1

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import cast
 
 from ..atomic import remove_stale_temp_files, replace_atomic, write_all
 
@@ -18,6 +19,8 @@ NAME = ".tidings-manifest.json"
 BUILDING = ".tidings-building"  # present while a build runs (see Output)
 BUNDLE_PREFIX = "_pagefind/"  # search bundles: tracked by shard, not by file
 VERSION = 1
+
+FileEntry = tuple[str, str]  # (sha256 of the content, fingerprint of the inputs)
 
 
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -76,12 +79,12 @@ class Output:
     def __init__(self, out_dir: Path, fingerprint: str) -> None:
         self.dir = out_dir
         self.fingerprint = fingerprint  # of templates, static files, config and renderer code
-        self.old_files: dict[str, tuple] = {}
+        self.old_files: dict[str, FileEntry] = {}
         self.old_shards: dict[str, str] = {}
         self.old_fingerprint = ""
         # Entries are (sha256, fingerprint) tuples of str: the garbage collector stops tracking those, so a
         # 100,000-file manifest does not make every collection during the build walk it.
-        self.files: dict[str, tuple] = {}
+        self.files: dict[str, FileEntry] = {}
         self.shards: dict[str, str] = {}
         self.written: list[str] = []
         self.unchanged = 0
@@ -91,7 +94,8 @@ class Output:
         try:
             data = json.loads((out_dir / NAME).read_text("utf-8"))
             if data.get("version") == VERSION:
-                self.old_files = {p: tuple(v) for p, v in data.get("files", {}).items()}
+                # Read back as written (JSON arrays of two str); not checked, like the rest of the file.
+                self.old_files = {p: cast(FileEntry, tuple(v)) for p, v in data.get("files", {}).items()}
                 self.old_shards = data.get("shards", {})
                 self.old_fingerprint = data.get("fingerprint", "")
         except (OSError, ValueError):

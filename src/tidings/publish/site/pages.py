@@ -25,7 +25,7 @@ import traceback
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jinja2
 from markupsafe import Markup
@@ -128,7 +128,7 @@ def _pack_summary(s: render.Summary | None, raw: bool = True) -> tuple[Any, ...]
     unless `raw`, without the start of the body (the worker has the body)."""
     if s is None:
         return None
-    text = ""
+    text: str | bytes = ""
     if s._excerpt is None and raw:
         text = s.raw or (s.load() if s.load is not None else "")
     return (s.href, s.title, s.cover, s.time, s.iso, s.label, s.node_href, s.key, text, None, s._excerpt, s._card)
@@ -162,7 +162,7 @@ def unpack(t: tuple[Any, ...]) -> AnyJob:
     for i in _ITEM_DATES:
         if v[i] is not None:
             v[i] = datetime.fromtimestamp(v[i], UTC)
-    return Job(path, fp, old, StoredItem(*v), _unpack_summary(s), _unpack_summary(newer), _unpack_summary(older),
+    return Job(path, fp, old, StoredItem(*v), render.Summary(*s), _unpack_summary(newer), _unpack_summary(older),
                crumbs)
 
 
@@ -299,7 +299,7 @@ class Workers:
     AHEAD chunks unanswered) and returns the results that came back meanwhile; `drain()` waits for all."""
 
     def __init__(self, n: int, pages: ItemPages, spawn_args: tuple[Any, ...]) -> None:
-        ctx = mp.get_context("fork" if _fork_ok() else "spawn")
+        ctx = mp.get_context("fork") if _fork_ok() else mp.get_context("spawn")
         nice = nice_increment()
         forked = ctx.get_start_method() == "fork"
         # An item page shows its neighbours' titles; their excerpts only if the theme's item page uses them.
@@ -335,7 +335,7 @@ class Workers:
         try:
             self.tasks[k].send([pack(job, self.neighbour_text) for job in chunk])
         except OSError as e:
-            raise self._failed(k, got, f"site worker {self.procs[k].pid} is gone ({e})")
+            raise self._failed(k, got, f"site worker {self.procs[k].pid} is gone ({e})") from e
         self.ahead[k] += 1
         return got
 
@@ -346,13 +346,15 @@ class Workers:
         if not busy:
             return []
         got: list[Result] = []
-        for conn in wait(busy, None if block else 0):
+        # wait() hands back the objects it was given: Connections here.
+        for conn in cast("list[Connection]", wait(busy, None if block else 0)):
             k = self.results.index(conn)
             try:
-                msg = conn.recv()
+                msg: Reply = conn.recv()
             except (EOFError, OSError):
                 self.procs[k].join(1)
-                raise self._failed(k, got, f"site worker {self.procs[k].pid} died (exit code {self.procs[k].exitcode})")
+                proc = self.procs[k]
+                raise self._failed(k, got, f"site worker {proc.pid} died (exit code {proc.exitcode})") from None
             self.ahead[k] -= 1
             got += msg.results
             if msg.error is not None:

@@ -36,8 +36,10 @@ def strings(language: str) -> dict[str, str]:
 
 try:
     from markupsafe._speedups import _escape_inner
+
+    _SPEEDUPS = True
 except ImportError:  # pragma: no cover - markupsafe without its C speedups, or a future one
-    _escape_inner = None
+    _SPEEDUPS = False  # _escape_inner is then undefined, and _escape_out never installed
 
 
 def _escape_out(s: object) -> str:
@@ -63,7 +65,7 @@ class _Template(jinja2.Template):
                   uptodate: Callable[[], bool] | None = None) -> jinja2.Template:
         t = super().from_code(environment, code, globals, uptodate)
         # Compiled templates call `escape` only on output (jinja2.compiler: _output_child_pre).
-        if _escape_inner is not None and t.root_render_func.__globals__.get("escape") is markupsafe.escape:
+        if _SPEEDUPS and t.root_render_func.__globals__.get("escape") is markupsafe.escape:
             t.root_render_func.__globals__["escape"] = _escape_out
         return t
 
@@ -100,19 +102,22 @@ def mentions(env: jinja2.Environment, name: str, word: str) -> bool:
     (True when one of those is chosen at render time: it could be anything)."""
     from jinja2 import meta
 
-    seen, todo = set(), [name]
+    loader = env.loader
+    assert loader is not None  # environment() always sets one
+    seen: set[str] = set()
+    todo = [name]
     while todo:
         current = todo.pop()
         if current in seen:
             continue
         seen.add(current)
-        source = env.loader.get_source(env, current)[0]
+        source = loader.get_source(env, current)[0]
         if word in source:
             return True
         refs = list(meta.find_referenced_templates(env.parse(source)))
         if None in refs:
             return True
-        todo += refs
+        todo += [r for r in refs if r is not None]  # (there is none by now)
     return False
 
 
@@ -127,9 +132,11 @@ def static_files(theme_dir: Path | None) -> dict[str, Path]:
 def fingerprint(env: jinja2.Environment, theme_dir: Path | None, config: str) -> str:
     """Changes when anything a page is made from changes, other than its items: templates, static files,
     the site config and this package's code."""
+    loader = env.loader
+    assert loader is not None  # environment() always sets one
     h = hashlib.sha256(config.encode())
     for name in sorted(env.list_templates()):
-        source, filename, _ = env.loader.get_source(env, name)
+        source, filename, _ = loader.get_source(env, name)
         h.update(f"\0{name}\0{filename}\0".encode())
         h.update(source.encode())
     for name, path in static_files(theme_dir).items():

@@ -5,7 +5,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from ...model import Entry, Source, item_id
-from ...store import IngestRow
+from ...store import IngestRow, Store
 
 SOURCES = [
     ("金融", "新浪财经", "新浪财经－国內"), ("金融", "新浪财经", "新浪财经－国际"), ("金融", "华尔街见闻", "快讯"),
@@ -17,15 +17,20 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-ZH = _words("经济 发展 市场 银行 利率 股市 政策 改革 科技 创新 人工智能 芯片 半导体 新能源 汽车 电池 出口 贸易 消费 投资 企业 "
-      "公司 行业 政府 会议 部署 推进 稳定 就业 收入 增长 下降 上涨 数据 报告 季度 同比 价格 指数 基金 债券 人民币 北京 上海 "
-      "深圳 长春 吉林 国际 全球 城市 教育 医疗 文化 体育 旅游 房地产 交通 能源 电力 环境 气候 安全 监管 记者 表示 指出 强调 "
-      "宣布 发布 合作 项目 计划 目标 措施 服务 平台 用户 产品 技术 研发 手机 互联网 数字 网络 软件 机器人 卫星 航天 研究")
-EN = _words("market economy growth bank rate stock technology energy vehicle chip trade export policy reform government "
-      "inflation interest reserve investors shares index bond yield currency dollar oil gas price quarter report "
-      "company revenue profit earnings analyst forecast demand supply factory production data survey china europe "
-      "world talks minister president election court police storm weather climate health hospital school research "
-      "space rocket software internet users platform model robot network security deal merger")
+ZH = _words(
+    "经济 发展 市场 银行 利率 股市 政策 改革 科技 创新 人工智能 芯片 半导体 新能源 汽车 电池 出口 贸易 消费 投资 "
+    "企业 公司 行业 政府 会议 部署 推进 稳定 就业 收入 增长 下降 上涨 数据 报告 季度 同比 价格 指数 基金 债券 "
+    "人民币 北京 上海 深圳 长春 吉林 国际 全球 城市 教育 医疗 文化 体育 旅游 房地产 交通 能源 电力 环境 气候 安全 "
+    "监管 记者 表示 指出 强调 宣布 发布 合作 项目 计划 目标 措施 服务 平台 用户 产品 技术 研发 手机 互联网 数字 "
+    "网络 软件 机器人 卫星 航天 研究"
+)
+EN = _words(
+    "market economy growth bank rate stock technology energy vehicle chip trade export policy reform government "
+    "inflation interest reserve investors shares index bond yield currency dollar oil gas price quarter report "
+    "company revenue profit earnings analyst forecast demand supply factory production data survey china europe "
+    "world talks minister president election court police storm weather climate health hospital school research "
+    "space rocket software internet users platform model robot network security deal merger"
+)
 
 
 def _sentence(rng: random.Random, zh: bool, words: int) -> str:
@@ -58,7 +63,8 @@ def body(rng: random.Random, zh: bool, size: int, cover: str) -> str:
 
 def make_sources(n_sources: int | None = None) -> list[Source]:
     names = SOURCES[: n_sources or len(SOURCES)]
-    return [Source(url=f"https://feeds.example.com/{i}.xml", category=c, source=s, channel=ch) for i, (c, s, ch) in enumerate(names)]
+    return [Source(url=f"https://feeds.example.com/{i}.xml", category=c, source=s, channel=ch)
+            for i, (c, s, ch) in enumerate(names)]
 
 
 def entry(src: Source, k: int, when: datetime, rng: random.Random, size: int = 1500, cover_rate: float = 0.7,
@@ -87,8 +93,9 @@ def entry(src: Source, k: int, when: datetime, rng: random.Random, size: int = 1
     return e, html
 
 
-def fill(store, n: int, *, size: int = 1500, seed: int = 7, start: datetime | None = None, step_minutes: float = 7,
-         sources: list[Source] | None = None, cover_rate: float = 0.7, clean: bool = False) -> list[Source]:
+def fill(store: Store, n: int, *, size: int = 1500, seed: int = 7, start: datetime | None = None,
+         step_minutes: float = 7, sources: list[Source] | None = None, cover_rate: float = 0.7,
+         clean: bool = False) -> list[Source]:
     """Add n items, newest at `start` (default 2024-06-30 12:00 UTC), spread `step_minutes` apart on
     average, round-robin-ish over `sources` (default: make_sources()); `clean`: see entry()."""
     rng = random.Random(seed)

@@ -24,11 +24,12 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
 from pathlib import Path
+from typing import IO, Any
 
 from . import urls
 
@@ -82,12 +83,13 @@ class Shard:
         return name.endswith(".html") and (not self.part or name[:1] in self.part)
 
 
-def plan(days: dict[date, int], max_pages: int | None = None, heads: Counter | None = None) -> list[Shard]:
+def plan(days: dict[date, int], max_pages: int | None = None,
+         heads: Counter[tuple[date, str]] | None = None) -> list[Shard]:
     """Shards, newest first. Depends only on the per-day counts (and, for days split in parts, the
     per-day counts of first characters `heads`: (date, character) -> pages): adding items to the newest
     day changes only the shards of that day."""
     max_pages = max_pages or SHARD_MAX
-    by_day: dict[date, list] = {}
+    by_day: dict[date, list[tuple[str, int]]] = {}
     for (d, c), k in (heads or {}).items():
         if days.get(d, 0) > max_pages:
             by_day.setdefault(d, []).append((c, k))
@@ -149,7 +151,7 @@ def pages_by_dir(files: Iterable[str]) -> dict[str, list[str]]:
     return by
 
 
-def shard_fingerprint(shard: Shard, files: dict[str, list], language: str,
+def shard_fingerprint(shard: Shard, files: Mapping[str, Sequence[str]], language: str,
                       by_dir: dict[str, list[str]] | None = None) -> str:
     h = hashlib.sha256(f"{version()}\0service\0{language}\0{shard.glob}".encode())
     by_dir = by_dir if by_dir is not None else pages_by_dir(files)
@@ -167,15 +169,19 @@ class Service:
         self.err = tempfile.TemporaryFile()  # noqa: SIM115 - the service's stderr, read when it fails
         self.proc = subprocess.Popen([str(exe), "--service"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.err, env=env)
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None  # both are PIPEs
+        self.stdin: IO[bytes] = stdin
+        self.stdout: IO[bytes] = stdout
         self.next_id = 0
         self.buf = b""
 
-    def call(self, payload: dict) -> dict:
+    def call(self, payload: dict[str, Any]) -> dict[str, Any]:
         self.next_id += 1
         msg = json.dumps({"message_id": self.next_id, "payload": payload}).encode()
         try:
-            self.proc.stdin.write(base64.b64encode(msg) + b",")
-            self.proc.stdin.flush()
+            self.stdin.write(base64.b64encode(msg) + b",")
+            self.stdin.flush()
         except OSError as e:
             raise self.failed(f"pagefind service is gone ({e})") from e
         while True:
@@ -189,7 +195,7 @@ class Service:
                 if resp.get("message_id") == self.next_id:
                     return out
                 continue
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+            chunk = os.read(self.stdout.fileno(), 1 << 16)
             if not chunk:
                 raise self.failed("pagefind service exited")
             self.buf += chunk
@@ -237,7 +243,7 @@ class Service:
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.close()
+                self.stdin.close()
             except OSError:
                 pass
             try:
@@ -253,12 +259,12 @@ def index_shards(out_dir: Path, shards: list[Shard], done: Callable[[Shard], Non
     if not shards:
         return
     exe = executable()
-    todo: queue.SimpleQueue = queue.SimpleQueue()
+    todo: queue.SimpleQueue[Shard] = queue.SimpleQueue()
     # Biggest first (newest first among equals): the last shards are small ones, so both services finish at
     # about the same time instead of one indexing a full shard alone at the end.
     for shard in sorted(shards, key=lambda s: -s.pages):
         todo.put(shard)
-    finished: queue.SimpleQueue = queue.SimpleQueue()
+    finished: queue.SimpleQueue[Shard | BaseException | None] = queue.SimpleQueue()
     stop = threading.Event()
 
     def work() -> None:

@@ -5,11 +5,11 @@ import functools
 import http.server
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {
+    extensions_map = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
         ".js": "text/javascript", ".json": "application/json", ".xml": "application/xml",
         ".css": "text/css", ".html": "text/html; charset=utf-8", ".wasm": "application/wasm",
@@ -56,6 +56,8 @@ def serve(out_dir: Path, port: int = 8000, host: str = "127.0.0.1") -> None:
         raise FileNotFoundError(f"{out_dir} has no index.html: build the site first")
     with make_server(out_dir, port, host) as server:
         h, p = server.server_address[:2]
+        if isinstance(h, bytes):  # never for an AF_INET server; typeshed allows it
+            h = h.decode()
         print(f"Serving {out_dir} at http://{h}:{p}/ (Ctrl-C to stop)", flush=True)
         try:
             server.serve_forever()
