@@ -138,7 +138,7 @@ def _lock(path: Path, timeout: float = 1800.0):
             break
         except FileExistsError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"lock {path} held for too long")
+                raise TimeoutError(f"lock {path} held for too long") from None
             time.sleep(0.5)
     try:  # pragma: no cover
         yield

@@ -16,6 +16,7 @@ from tidings.schedule import (
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 MIN, HOUR = 60.0, 3600.0
+NO_JITTER = Policy(jitter=0)
 
 
 def http_date(t: float) -> str:
@@ -27,7 +28,7 @@ def after_success(**kw):
     return next_fetch_after_success(NOW, **kw) - NOW
 
 
-def after_failure(n, retry_after=None, policy=Policy(jitter=0), seed=0):
+def after_failure(n, retry_after=None, policy=NO_JITTER, seed=0):
     return next_fetch_after_failure(NOW, errors_in_a_row=n, retry_after=retry_after,
                                     policy=policy, rng=random.Random(seed)) - NOW
 

@@ -9,7 +9,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from . import __version__
 from .config import INIT_TEMPLATE, Config, load
@@ -18,11 +20,11 @@ from .errors import ConfigError, LockBusy, StoreVersionError, UsageError
 
 # --- commands ---------------------------------------------------------------------------------------
 
-def _config(args) -> Config:
+def _config(args: argparse.Namespace) -> Config:
     return load(args.config)
 
 
-def cmd_init(args) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     target = Path(args.dir or ".") / "tidings.yml"
     if target.exists() and not args.force:
         raise UsageError(f"{target} already exists (use --force to overwrite)")
@@ -32,7 +34,8 @@ def cmd_init(args) -> int:
     return EXIT_OK
 
 
-def _run_once(cfg: Config, args, *, do_fetch=True, do_build=True, interval: float | None = None) -> int:
+def _run_once(cfg: Config, args: argparse.Namespace, *, do_fetch: bool = True, do_build: bool = True,
+              interval: float | None = None) -> int:
     from .pipeline import run
 
     display = Display(args.quiet)
@@ -45,11 +48,11 @@ def _run_once(cfg: Config, args, *, do_fetch=True, do_build=True, interval: floa
     return report.exit_code
 
 
-def cmd_fetch(args) -> int:
+def cmd_fetch(args: argparse.Namespace) -> int:
     return _run_once(_config(args), args, do_build=False)
 
 
-def cmd_build(args) -> int:
+def cmd_build(args: argparse.Namespace) -> int:
     return _run_once(_config(args), args, do_fetch=False)
 
 
@@ -60,14 +63,14 @@ def parse_interval(text: str) -> float:
     return float(m.group(1)) * {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if not args.every:
         return _run_once(cfg, args)
     interval = parse_interval(args.every)
     stop = threading.Event()
 
-    def request_stop(signum, _frame):
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
         log(f"received {signal.Signals(signum).name}: finishing the current cycle, then stopping")
         stop.set()
 
@@ -76,7 +79,8 @@ def cmd_run(args) -> int:
     code = EXIT_OK
     while not stop.is_set():
         started = time.monotonic()
-        code = _run_once(load(args.config), args, interval=interval)  # re-read: the operator may edit sources between cycles
+        # re-read: the operator may edit sources between cycles
+        code = _run_once(load(args.config), args, interval=interval)
         wait = max(0.0, interval - (time.monotonic() - started))
         if not stop.is_set():
             log(f"next run in {wait:.0f} s")
@@ -84,7 +88,7 @@ def cmd_run(args) -> int:
     return code
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if not cfg.site_dir:
         raise UsageError("serve: no `site_dir` in the configuration, so there is no site to serve")
@@ -94,13 +98,13 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(Path(args.dir), quiet=args.quiet)
 
 
-def cmd_sources(args) -> int:
+def cmd_sources(args: argparse.Namespace) -> int:
     from . import sources_cmd
 
     return sources_cmd.main(args)
@@ -121,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fetch", parents=[common], help="fetch the sources that are due and store new items")
     s.add_argument("--force", action="store_true", help="fetch every source now, whatever its schedule")
     s.set_defaults(func=cmd_fetch)
-    sub.add_parser("build", parents=[common], help="write Hexo posts and the built-in site").set_defaults(func=cmd_build)
+    s = sub.add_parser("build", parents=[common], help="write Hexo posts and the built-in site")
+    s.set_defaults(func=cmd_build)
     s = sub.add_parser("run", parents=[common], help="fetch, then build (the main job)")
     s.add_argument("--every", help="repeat every interval (30m, 1h, 90s) until stopped")
     s.add_argument("--force", action="store_true", help="fetch every source now, whatever its schedule")
@@ -139,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("check", "health table: ok / failing / stale (exit 3 when a source is failing)")):
         a = actions.add_parser(name, parents=[common], help=what)
         a.add_argument("--json", action="store_true", help="machine-readable output")
-    a = actions.add_parser("import", parents=[common], help="add sources from RSSHub docs, /api/namespace, OPML or a feed URL")
+    a = actions.add_parser("import", parents=[common],
+                           help="add sources from RSSHub docs, /api/namespace, OPML or a feed URL")
     a.add_argument("location", help="file or http(s) URL: RSSHub docs Markdown, /api/namespace JSON, OPML, or a feed")
     a.add_argument("--category", help="only sources of this category (金融, finance and Finance are one)")
     a.add_argument("--route", help="only routes at or below this path (/sina keeps /sina/finance)")
@@ -156,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return args.func(args)
+        return func(args)
     except (ConfigError, UsageError, LockBusy, StoreVersionError) as e:
         print(f"tidings: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
-from .errors import ConfigError
+from .errors import ConfigError, FilterError
 from .filters import ItemFilter
 from .model import Source
 
@@ -42,7 +43,7 @@ class SiteSettings(_Strict):
     timezone: str = "UTC"
     language: str = "en"
     description: str = ""
-    per_page: int = Field(30, ge=1, le=1000)
+    per_page: int = Field(default=30, ge=1, le=1000)
     search: bool = True
 
     @field_validator("timezone")
@@ -63,26 +64,26 @@ class HexoSettings(_Strict):
 
 
 class FetchSettings(_Strict):
-    concurrency: int = Field(16, ge=1, le=512)
-    timeout: float = Field(20.0, gt=0)
-    max_bytes: int = Field(15 * 1024 * 1024, ge=1024)
-    max_redirects: int = Field(5, ge=0, le=20)
-    retries: int = Field(2, ge=0, le=10)
+    concurrency: int = Field(default=16, ge=1, le=512)
+    timeout: float = Field(default=20.0, gt=0)
+    max_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    retries: int = Field(default=2, ge=0, le=10)
     user_agent: str = "tidings/0.1 (+https://github.com/tidings)"
-    per_host: int = Field(4, ge=1, le=256)  # politeness: at most this many requests to one host at once
+    per_host: int = Field(default=4, ge=1, le=256)  # politeness: at most this many requests to one host at once
     allow_private: bool = False  # full-text requests may go to loopback/private addresses
-    full_text_min_chars: int = Field(400, ge=0)  # `full_text: auto` fetches items with less text than this
-    interval: float = Field(1800, ge=60)  # seconds between runs when nothing else is known (cron period)
-    min_interval: float = Field(600, ge=0)  # never fetch one source more often, whatever it asks
-    max_interval: float = Field(86400, ge=60)
-    backoff_cap: float = Field(86400, ge=60)  # longest wait after failures (a source is never disabled)
+    full_text_min_chars: int = Field(default=400, ge=0)  # `full_text: auto` fetches items with less text than this
+    interval: float = Field(default=1800, ge=60)  # seconds between runs when nothing else is known (cron period)
+    min_interval: float = Field(default=600, ge=0)  # never fetch one source more often, whatever it asks
+    max_interval: float = Field(default=86400, ge=60)
+    backoff_cap: float = Field(default=86400, ge=60)  # longest wait after failures (a source is never disabled)
 
 
 FilterRule = str | dict[str, str]
 
 
-def _check_filters(rules: list) -> list:
-    from .filters import FilterError, compile_rule
+def _check_filters(rules: list[FilterRule]) -> list[FilterRule]:
+    from .filters import compile_rule
 
     for rule in rules:
         try:
@@ -100,7 +101,7 @@ class FilterSettings(_Strict):
 
     @field_validator("include", "exclude")
     @classmethod
-    def _rules_ok(cls, v: list) -> list:
+    def _rules_ok(cls, v: list[FilterRule]) -> list[FilterRule]:
         return _check_filters(v)
 
 
@@ -110,11 +111,11 @@ class SourceSettings(FilterSettings):
     category: str = ""
     source: str = ""
     channel: str = ""
-    limit: int = Field(15, ge=1, le=10000)
+    limit: int = Field(default=15, ge=1, le=10000)
     timezone: str | None = None
     full_text: bool | Literal["auto"] = False
-    retain_days: float | None = Field(None, gt=0)
-    retain_per_source: int | None = Field(None, ge=1)
+    retain_days: float | None = Field(default=None, gt=0)
+    retain_per_source: int | None = Field(default=None, ge=1)
 
     @field_validator("timezone")
     @classmethod
@@ -161,9 +162,9 @@ class Config(_Strict):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     rules: dict[str, Any] = Field(default_factory=dict)
     filters: FilterSettings = Field(default_factory=FilterSettings)
-    retain_days: float | None = Field(None, gt=0)  # default for every source; none = keep forever
-    retain_per_source: int | None = Field(None, ge=1)
-    stale_days: float = Field(7, gt=0)  # `sources check` flags a source that published nothing this long
+    retain_days: float | None = Field(default=None, gt=0)  # default for every source; none = keep forever
+    retain_per_source: int | None = Field(default=None, ge=1)
+    stale_days: float = Field(default=7, gt=0)  # `sources check` flags a source that published nothing this long
     sources: list[SourceSettings] = Field(default_factory=list)
 
     @field_validator("rsshub")
@@ -173,7 +174,7 @@ class Config(_Strict):
 
     @field_validator("rules")
     @classmethod
-    def _rules(cls, v: dict) -> dict:
+    def _rules(cls, v: dict[str, Any]) -> dict[str, Any]:
         from .clean import RulesError, load_rules
 
         try:
@@ -197,7 +198,7 @@ class Config(_Strict):
         out = []
         base = self.rsshub.rstrip("/") + "/"
         for s in self.sources:
-            url = s.url or urljoin(base, s.route.lstrip("/"))
+            url = s.url or urljoin(base, (s.route or "").lstrip("/"))  # a source has one of the two
             host = urlsplit(url).hostname or url
             name = s.source or host
             out.append(Source(url=url, category=s.category or "Uncategorized", source=name, channel=s.channel,
@@ -210,7 +211,7 @@ class Config(_Strict):
         return out
 
 
-def _node_at(root: yaml.Node | None, loc: tuple) -> yaml.Node | None:
+def _node_at(root: yaml.Node | None, loc: tuple[int | str, ...]) -> yaml.Node | None:
     """Follow a pydantic error location through the YAML node tree; the deepest node found."""
     node = root
     for part in loc:
@@ -228,7 +229,7 @@ def _node_at(root: yaml.Node | None, loc: tuple) -> yaml.Node | None:
     return node
 
 
-def _describe(err: dict) -> str:
+def _describe(err: ErrorDetails) -> tuple[str, str]:
     loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal[")))]
     key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
     msg = err["msg"].removeprefix("Value error, ")
@@ -276,7 +277,7 @@ def parse(text: str, path: Path) -> Config:
     return cfg
 
 
-def _apply_env(data: dict) -> None:
+def _apply_env(data: dict[str, Any]) -> None:
     """Environment overrides for values that may be secret or differ per machine."""
     if os.environ.get("TIDINGS_RSSHUB"):
         data["rsshub"] = os.environ["TIDINGS_RSSHUB"]
@@ -284,7 +285,7 @@ def _apply_env(data: dict) -> None:
         data["store"] = os.environ["TIDINGS_STORE"]
 
 
-def _check_duplicates(cfg: Config, root: yaml.Node, path: Path) -> None:
+def _check_duplicates(cfg: Config, root: yaml.Node | None, path: Path) -> None:
     seen: dict[str, int] = {}
     for i, s in enumerate(cfg.feed_sources()):
         if s.url in seen:

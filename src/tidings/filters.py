@@ -16,9 +16,10 @@ from .errors import FilterError
 
 FIELDS = ("title", "content", "author", "link", "category")
 _TAGS = re.compile(r"<[^>]+>")
+Rule = str | Mapping[str, str]  # a bare string is short for {"title": ...}
 
 
-def compile_rule(rule: str | Mapping[str, str]) -> dict[str, re.Pattern]:
+def compile_rule(rule: Rule) -> dict[str, re.Pattern[str]]:
     if isinstance(rule, str):
         rule = {"title": rule}
     if not isinstance(rule, Mapping) or not rule:
@@ -36,11 +37,11 @@ def compile_rule(rule: str | Mapping[str, str]) -> dict[str, re.Pattern]:
 
 @dataclass(frozen=True)
 class ItemFilter:
-    include: tuple[dict[str, re.Pattern], ...] = ()
-    exclude: tuple[dict[str, re.Pattern], ...] = ()
+    include: tuple[dict[str, re.Pattern[str]], ...] = ()
+    exclude: tuple[dict[str, re.Pattern[str]], ...] = ()
 
     @classmethod
-    def from_rules(cls, include: Iterable = (), exclude: Iterable = ()) -> ItemFilter:
+    def from_rules(cls, include: Iterable[Rule] = (), exclude: Iterable[Rule] = ()) -> ItemFilter:
         return cls(tuple(compile_rule(r) for r in include), tuple(compile_rule(r) for r in exclude))
 
     @property
@@ -60,7 +61,7 @@ class ItemFilter:
         values = {"title": title, "content": _TAGS.sub(" ", content), "author": author, "link": link,
                   "category": "\n".join(categories)}
 
-        def matches(rule: dict[str, re.Pattern]) -> bool:
+        def matches(rule: dict[str, re.Pattern[str]]) -> bool:
             return all(p.search(values[f]) for f, p in rule.items())
 
         if any(matches(r) for r in self.exclude):

@@ -120,7 +120,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 PIECE = 1 << 20
 
 try:  # brotli >= 1.2 can stop after a given amount of output; older ones cannot, so br is not offered
-    import brotli as _brotli  # type: ignore[import-untyped]
+    import brotli as _brotli
 
     _brotli.Decompressor().process(b"", output_buffer_limit=1)
     BROTLI = True
@@ -363,7 +363,7 @@ def check_public_url(url: str, allow_private: bool = False, resolve: Resolver | 
         except (OSError, UnicodeError) as e:
             raise FetchError(f"cannot resolve {host}: {e}", retry=True) from None
         if not addresses:
-            raise FetchError(f"cannot resolve {host}: no address", retry=True)
+            raise FetchError(f"cannot resolve {host}: no address", retry=True) from None
     for address in addresses:
         reason = blocked_reason(address)
         if reason:

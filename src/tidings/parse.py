@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urljoin as _urljoin
 from zoneinfo import ZoneInfo
 
@@ -670,7 +671,7 @@ def _parse_atom(root: etree._Element, source: Source, tz: ZoneInfo, now: datetim
 
 # --- JSON Feed 1.x ----------------------------------------------------------------------------------
 
-def _parse_json(body: bytes, source: Source, tz, now, url: str) -> ParsedFeed:
+def _parse_json(body: bytes, source: Source, tz: ZoneInfo, now: datetime, url: str) -> ParsedFeed:
     _check_json_values(body)
     try:
         data = json.loads(body.decode("utf-8-sig", errors="replace"))
@@ -702,12 +703,13 @@ def _parse_json(body: bytes, source: Source, tz, now, url: str) -> ParsedFeed:
             content=content, author=_json_author(it) or feed_author, published=_date_or_none(date_raw, tz, now),
             updated=_date_or_none(_str(it.get("date_modified")), tz, now),
             covers=[urljoin(base, c) for c in (_str(it.get("image")), _str(it.get("banner_image"))) if c],
-            tags=[_str(t) for t in it.get("tags", []) if isinstance(t, (str, int))] if isinstance(it.get("tags"), list) else [],
+            tags=[_str(t) for t in it.get("tags", []) if isinstance(t, (str, int))]
+            if isinstance(it.get("tags"), list) else [],
             base=link or base))
     return _finish(feed, entries)
 
 
-def _str(v) -> str:
+def _str(v: object) -> str:
     if isinstance(v, str):
         # JSON escapes can carry what an XML feed cannot (\u0000, lone surrogates \ud800): drop the same
         # characters decode_xml drops, so no field can hold text that SQLite or UTF-8 refuses.
@@ -715,7 +717,7 @@ def _str(v) -> str:
     return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
 
 
-def _json_author(obj: dict) -> str:
+def _json_author(obj: dict[str, Any]) -> str:
     authors = obj.get("authors")
     if isinstance(authors, list):
         names = [_str(a.get("name")) for a in authors if isinstance(a, dict)]
@@ -725,7 +727,7 @@ def _json_author(obj: dict) -> str:
     return _str(a.get("name")) if isinstance(a, dict) else ""
 
 
-def _date_or_none(raw: str, tz, now: datetime) -> datetime | None:
+def _date_or_none(raw: str, tz: ZoneInfo, now: datetime) -> datetime | None:
     dt = parse_date(raw, tz)
     # A date far in the future would pin an item to the top of every listing: treat it as missing.
     if dt is None or dt > now + timedelta(days=1) or dt.year < 1970:

@@ -91,9 +91,9 @@ def next_fetch_after_success(now: float, *, ttl_minutes: int | None = None,
     h = {k.lower(): v for k, v in (headers or {}).items()}
     max_age = parse_cache_control_max_age(h.get("cache-control"))
     freshness = max_age if max_age is not None else parse_expires(h.get("expires"), now)
-    asks = [ttl_minutes * 60.0 if ttl_minutes is not None else None,
-            freshness, parse_retry_after(h.get("retry-after"), now)]
-    asks = [a for a in asks if a is not None and a > 0]
+    candidates = [ttl_minutes * 60.0 if ttl_minutes is not None else None,
+                  freshness, parse_retry_after(h.get("retry-after"), now)]
+    asks = [a for a in candidates if a is not None and a > 0]
     return now + _clamp(max(asks) if asks else interval, policy)
 
 

@@ -1,14 +1,19 @@
 """`tidings sources list|check|import|export`."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .config import load
+from .config import Config, load
 from .store import open_store
+
+if TYPE_CHECKING:
+    from .catalog import SourceSpec
 
 WEEK = 7 * 86400
 
@@ -19,7 +24,7 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def health(cfg, now: float | None = None) -> list[dict]:
+def health(cfg: Config, now: float | None = None) -> list[dict[str, Any]]:
     """One row per configured source: ok / failing / stale / new, with the figures behind it."""
     now = now or time.time()
     stale_days = cfg.stale_days
@@ -43,7 +48,7 @@ def health(cfg, now: float | None = None) -> list[dict]:
     return rows
 
 
-def import_sources(args) -> int:
+def import_sources(args: argparse.Namespace) -> int:
     """Exit 0: every entry read was added (or was there, or filtered out); 3: some entries were skipped, each
     named in a warning, the rest added; 2: nothing to import (unreadable, no entries, or all skipped)."""
     from .catalog import CatalogError, append_sources
@@ -100,7 +105,7 @@ def import_sources(args) -> int:
     return EXIT_SOURCES_FAILED if warnings else EXIT_OK
 
 
-def _as_route_if_on_instance(spec, config):
+def _as_route_if_on_instance(spec: SourceSpec, config: Path | str) -> SourceSpec:
     """A feed URL on the configured RSSHub instance is kept as its route, so a later change of `rsshub:` applies."""
     from dataclasses import replace
 
@@ -116,7 +121,7 @@ def _as_route_if_on_instance(spec, config):
     return spec
 
 
-def export_sources(args) -> int:
+def export_sources(args: argparse.Namespace) -> int:
     from .catalog import SourceSpec, export_opml
 
     cfg = load(args.config)
@@ -131,7 +136,7 @@ def export_sources(args) -> int:
     return 0
 
 
-def main(args) -> int:
+def main(args: argparse.Namespace) -> int:
     if args.action == "import":
         return import_sources(args)
     if args.action == "export":

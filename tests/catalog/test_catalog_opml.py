@@ -71,7 +71,7 @@ def test_export_document_shape():
     sina = top[0][0]
     assert sina.get("text") == "新浪财经"
     feed = sina[0]
-    t = "{%s}" % TIDINGS_NS
+    t = f"{{{TIDINGS_NS}}}"
     assert feed.get("type") == "rss" and feed.get("text") == feed.get("title") == "新浪财经－国內"
     assert feed.get("xmlUrl") == "https://rsshub.example.org/base/sina/finance"  # resolved like tidings.config
     assert feed.get(t + "route") == "/sina/finance" and feed.get(t + "limit") == "15"

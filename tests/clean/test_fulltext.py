@@ -150,10 +150,15 @@ def test_check_public_url_refuses_other_schemes(target: str) -> None:
 
 
 def test_check_public_url_uses_resolver_and_checks_every_address() -> None:
-    public = lambda host, port: ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
+    def public(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
+
     assert check_public_url("https://news.example/a", resolve=public) == [
         "93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]
-    mixed = lambda host, port: ["93.184.216.34", "10.1.2.3"]  # one bad answer is enough to refuse
+
+    def mixed(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "10.1.2.3"]  # one bad answer is enough to refuse
+
     with pytest.raises(BlockedAddress):
         check_public_url("https://news.example/a", resolve=mixed)
     seen = []

@@ -359,7 +359,7 @@ def test_build_posts_with_hostile_names(items, names, preset):
         report = build_posts(store, Path(tmp) / "blog", preset=preset)
         check_posts(store, posts_dir, report)
         titles = {e.id: yaml_safe_text(e.title) for e, _ in cleaned}
-        for (key, iid), (rel, _) in store.posts().items():
+        for (_key, iid), (rel, _) in store.posts().items():
             meta = yaml.safe_load(front_matter((posts_dir / rel).read_text(encoding="utf-8")))
             assert meta["title"] == titles[iid]
         # A second build changes nothing.

@@ -78,7 +78,7 @@ def _normalise(path: str) -> str:
 
 def resolve(out: Path, page: Path, link: str) -> Path:
     """The file an internal link on `page` points at."""
-    for l, target in internal_targets(out, page):
-        if l == link:
+    for href, target in internal_targets(out, page):
+        if href == link:
             return target
     raise AssertionError(f"{link} not on {page}")

@@ -8,6 +8,7 @@ import sys
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,8 +20,10 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
-def _catalogue() -> list[dict]:
-    return yaml.safe_load(resources.files(__package__).joinpath("sources.yml").read_text(encoding="utf-8"))
+def _catalogue() -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = yaml.safe_load(
+        resources.files(__package__).joinpath("sources.yml").read_text(encoding="utf-8"))
+    return entries
 
 
 def serve_feeds() -> tuple[_Server, int]:
@@ -29,7 +32,7 @@ def serve_feeds() -> tuple[_Server, int]:
     types = {s["file"]: s.get("content_type", "application/xml") for s in _catalogue()}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self) -> None:  # noqa: N802
             name = self.path.split("?")[0].removeprefix("/feeds/")
             if name not in types:
                 self.send_error(404)
@@ -41,7 +44,7 @@ def serve_feeds() -> tuple[_Server, int]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args):
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     try:
@@ -52,7 +55,7 @@ def serve_feeds() -> tuple[_Server, int]:
     return server, server.server_address[1]
 
 
-def demo_config(port: int) -> dict:
+def demo_config(port: int) -> dict[str, Any]:
     return {
         "site": {"title": "tidings 资讯聚合 · demo", "url": "http://127.0.0.1:8000/", "timezone": "Asia/Shanghai",
                  "language": "zh-CN", "description": "Sample news from bundled feeds"},
@@ -118,6 +121,7 @@ def run_demo(out: Path, quiet: bool = False) -> int:
     finally:
         display.stop()
     report.hexo, report.site, report.seconds = built.hexo, built.site, report.seconds + built.seconds
+    assert cfg.site_dir is not None and cfg.hexo is not None  # demo_config sets both
     _copy_media(cfg.resolve(cfg.site_dir) / "demo-media")
     _copy_media(cfg.resolve(cfg.hexo.dir) / "source" / "demo-media")
     print(summary(report, cfg))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import StoreVersionError
 from .base import (
     Accepts,
     Counts,
@@ -19,7 +20,6 @@ from .base import (
     SourceState,
     Store,
     StoredItem,
-    StoreVersionError,
     UpsertResult,
 )
 from .sqlite import SQLiteStore

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
+from ..errors import StoreVersionError
 from ..model import ItemState, Source
 from .base import (
     Accepts,
@@ -31,7 +32,6 @@ from .base import (
     SourceHealth,
     SourceState,
     StoredItem,
-    StoreVersionError,
     UpsertResult,
 )
 
