@@ -44,7 +44,8 @@ def select_specs(specs: Iterable[SourceSpec], *, category: str | None = None,
     name (finance / Finance / 金融). `route`: the route is the prefix or lies below it, by path segment
     (`/sina` keeps `/sina` and `/sina/finance`, not `/sinatech`); a prefix ending in `/` is matched as text.
     Sources with a `url` never match a route filter."""
-    kept, dropped = [], []
+    kept: list[SourceSpec] = []
+    dropped: list[SourceSpec] = []
     prefix = None
     if route is not None:
         prefix = route.strip()
@@ -197,12 +198,14 @@ def _describe(key: str) -> str:
     return {"route": "route", "url": "URL", "feed": "feed URL"}[kind] + " " + value
 
 
-def _where(path: Path, seq: CommentedSeq, i: int) -> str:
-    try:
-        line = seq.lc.item(i)[0] + 1
-        return f"in {path.name} (sources[{i}], line {line})"
-    except (AttributeError, KeyError, TypeError):
-        return f"in {path.name} (sources[{i}])"
+def _where(path: Path, seq: list[Any], i: int) -> str:
+    if isinstance(seq, CommentedSeq):  # as loaded: it knows its lines
+        try:
+            line = seq.lc.item(i)[0] + 1
+            return f"in {path.name} (sources[{i}], line {line})"
+        except (AttributeError, KeyError, TypeError):
+            pass
+    return f"in {path.name} (sources[{i}])"
 
 
 def _item(spec: SourceSpec) -> CommentedMap:
@@ -266,8 +269,9 @@ def read_config_sources(config_path: Path | str) -> tuple[list[SourceSpec], str,
         doc = {}
     if not isinstance(doc, Mapping):
         raise CatalogError(f"{path}: the top level is not a mapping")
-    rsshub = doc.get("rsshub") if isinstance(doc.get("rsshub"), str) else DEFAULT_RSSHUB
-    site = doc.get("site") if isinstance(doc.get("site"), Mapping) else {}
+    raw_rsshub, raw_site = doc.get("rsshub"), doc.get("site")
+    rsshub = raw_rsshub if isinstance(raw_rsshub, str) else DEFAULT_RSSHUB
+    site = raw_site if isinstance(raw_site, Mapping) else {}
     title = str(site.get("title") or "tidings")
     specs = []
     for item in doc.get("sources") or []:

@@ -26,7 +26,7 @@ from lxml import etree
 from .spec import ParseResult, SourceSpec, _Collector
 
 TIDINGS_NS = "urn:tidings:opml:1"
-_T = "{%s}" % TIDINGS_NS
+_T = f"{{{TIDINGS_NS}}}"
 
 
 def _parser() -> etree.XMLParser:
@@ -163,4 +163,5 @@ def export_opml(specs: Iterable[SourceSpec], rsshub_base: str, title: str, *,
             el.set(_T + "route", spec.route)
         if spec.limit is not None:
             el.set(_T + "limit", str(spec.limit))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data

@@ -79,7 +79,8 @@ def _localized(obj: Mapping[str, Any], lang: str | None) -> str:
     if lang:
         for key in (lang, lang.split("-")[0]):
             sub = obj.get(key)
-            if isinstance(sub, Mapping) and isinstance(sub.get("name"), str) and sub["name"].strip():
-                return sub["name"].strip()
+            sub_name = sub.get("name") if isinstance(sub, Mapping) else None
+            if isinstance(sub_name, str) and sub_name.strip():
+                return sub_name.strip()
     name = obj.get("name")
     return name.strip() if isinstance(name, str) else ""

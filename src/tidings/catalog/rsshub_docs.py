@@ -25,6 +25,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,7 +186,8 @@ class _Outline:
         self.site_level = max(votes.items(), key=lambda kv: (kv[1], -kv[0]))[0] if votes else None
 
     def _sibling_is_site(self, h: _Heading) -> bool:
-        return any(self.site_like[s.index] for s in self.children.get(h.parent, []) if s is not h and s.level == h.level)
+        return any(self.site_like[s.index] for s in self.children.get(h.parent, [])
+                   if s is not h and s.level == h.level)
 
     def _is_site(self, h: _Heading, depth: int) -> bool:
         """Whether the heading right above an unnamed route is its site (the route has no heading of its own)."""
@@ -255,7 +257,8 @@ def _mask(text: str) -> tuple[str, dict[str, str]]:
     return "".join(chars), front
 
 
-def _scan_routes(s: str, line_of, out: _Collector) -> tuple[list[_RouteTag], list[tuple[int, int]]]:
+def _scan_routes(s: str, line_of: Callable[[int], int],
+                 out: _Collector) -> tuple[list[_RouteTag], list[tuple[int, int]]]:
     tags: list[_RouteTag] = []
     spans: list[tuple[int, int]] = []
     pos = 0
@@ -283,8 +286,8 @@ def _scan_routes(s: str, line_of, out: _Collector) -> tuple[list[_RouteTag], lis
     return tags, spans
 
 
-def _warn_unknown_tags(s: str, tags: list[_RouteTag], spans: list[tuple[int, int]], line_of,
-                       out: _Collector) -> None:
+def _warn_unknown_tags(s: str, tags: list[_RouteTag], spans: list[tuple[int, int]],
+                       line_of: Callable[[int], int], out: _Collector) -> None:
     """Name every route-like tag that was not read, so that no documented route disappears without a word."""
     read = {t.offset for t in tags}
     for m in _ROUTE_LIKE.finditer(s):
@@ -292,7 +295,8 @@ def _warn_unknown_tags(s: str, tags: list[_RouteTag], spans: list[tuple[int, int
             continue
         if _ROUTE_OPEN.match(s, m.start()):
             continue  # a known tag that was skipped with its own warning
-        out.warn(line_of(m.start()), f"<{m.group(1)}> is not a route tag tidings knows (<Route>, <RouteEn>); skipped")
+        out.warn(line_of(m.start()),
+                 f"<{m.group(1)}> is not a route tag tidings knows (<Route>, <RouteEn>); skipped")
 
 
 def _parse_attrs(s: str, i: int) -> tuple[dict[str, _Attr], int, bool]:
@@ -414,9 +418,11 @@ def _route_info(tag: _RouteTag, out: _Collector) -> dict[str, Any] | None:
         namespace = _text(a.get("namespace"))
         example = data.get("example")
         path = data.get("path")
-        name = data.get("name") if isinstance(data.get("name"), str) else ""
+        raw_name = data.get("name")
+        name = raw_name if isinstance(raw_name, str) else ""
         cats = data.get("categories") if isinstance(data.get("categories"), list) else []
-        paths = [path] if isinstance(path, str) else [x for x in path if isinstance(x, str)] if isinstance(path, list) else []
+        paths = ([path] if isinstance(path, str)
+                 else [x for x in path if isinstance(x, str)] if isinstance(path, list) else [])
         where = ", ".join(f"/{namespace}{x}" if namespace else x for x in paths) or "?"
         if not isinstance(example, str) or not example.strip():
             out.warn(tag.line, f"<Route> {where} has no example; skipped")
