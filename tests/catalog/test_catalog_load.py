@@ -25,17 +25,26 @@ def test_dispatch_on_content_not_name(tmp_path):
         assert specs[0].route == first_route, name
 
 
-def test_injected_fetch_and_category_override():
-    seen = []
-
-    def fetch(url):
-        seen.append(url)
-        return (FIX / "docs-vuepress-finance.md").read_text(encoding="utf-8")  # str is accepted too
-
-    specs, warnings = load_catalog("https://docs.example.org/finance.md", fetch=fetch, category="财经")
-    assert seen == ["https://docs.example.org/finance.md"]
+def test_a_url_through_the_http_layer_and_category_override(server):
+    url = server.add("/finance.md", (FIX / "docs-vuepress-finance.md").read_text(encoding="utf-8"),
+                     content_type="text/markdown; charset=utf-8")
+    specs, warnings = load_catalog(url, category="财经")
     assert specs[0] == SourceSpec(category="财经", source="新浪财经", channel="新浪财经－国內", route="/sina/finance")
     assert len(warnings) == 3
+    with pytest.raises(CatalogError, match=r"/missing.md: HTTP 404"):
+        load_catalog(server.url("/missing.md"))
+
+
+def test_a_catalogue_url_is_capped_on_decoded_bytes(server, monkeypatch):
+    import gzip
+
+    from tidings.catalog import load
+
+    monkeypatch.setattr(load, "MAX_BYTES", 1 << 20)
+    bomb = gzip.compress(b" " * (8 << 20))  # 8 KB that decode to 8 MiB
+    url = server.add("/bomb.md", bomb, content_type="text/markdown", headers={"Content-Encoding": "gzip"})
+    with pytest.raises(CatalogError, match="too large"):
+        load_catalog(url)
 
 
 def test_json_that_is_not_rsshub_and_missing_files(tmp_path):
