@@ -34,21 +34,17 @@ from typing import IO, Any
 from . import urls
 
 SHARD_MAX = 350
-# Pagefind processes at once. One keeps ~1.2 of 2 cores busy; two at a time are ~40% faster here, and with
-# shards of ≤ SHARD_MAX pages each stays near 120 MB, so the pair and the build stay inside 300 MB.
+# Pagefind processes at once: two use both cores and, with shards of ≤ SHARD_MAX pages, stay inside SPEC §8's
+# 300 MB together with the build (figures in docs/site.md, "Search").
 WORKERS = min(2, os.cpu_count() or 1)
 BUNDLE_DIR = "_pagefind"
 # Files of Pagefind's own UIs; the search page uses only the JS API (pagefind.js + worker + wasm).
 _UI_FILES = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-component-ui.js", "pagefind-component-ui.css",
              "pagefind-modular-ui.js", "pagefind-modular-ui.css", "pagefind-highlight.js")
-# jemalloc (Pagefind's allocator): one arena and dirty pages returned after 1 s, so a long-lived service
-# does not keep the peak of every shard it indexed (~25 MB less per process here, at no cost in time).
+# Pagefind's jemalloc: one arena, dirty pages returned soon, so a long-lived service does not keep every peak.
 MALLOC_CONF = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0"
-# A service's memory creeps up by ~1 MB per index it built (Pagefind 1.5), so it is replaced by a fresh one
-# once its RSS passes RESTART_MB after a shard (or, where RSS cannot be read, after RESTART_SHARDS shards).
-# Not much sooner: a fresh service costs ~0.2 s of CPU (its start and its dictionaries), and at 100 MB (after
-# every other shard) a 10,000-item build spent ~2 CPU-seconds more. Not later either: at 115 MB the two
-# services and the build reached 293-296 MB together (SPEC: 300), at 105 MB 280-285 MB.
+# A service's memory creeps up with every index it builds, so it is replaced once its RSS passes RESTART_MB
+# (or after RESTART_SHARDS shards where RSS cannot be read); why 105 MB: docs/site.md, "Search".
 RESTART_MB = 105
 RESTART_SHARDS = 24
 _PART_CHARS = re.compile(r"[0-9A-Za-z]+")
