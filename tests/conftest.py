@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from feedserver import FeedServer  # noqa: E402
+from pgcluster import Cluster, unavailable  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # The contract's shared folder sits beside the checkout (as in CI); TIDINGS_SHARED points elsewhere.
@@ -36,3 +37,23 @@ def server():
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster for the whole session (tests/pgcluster.py), started on first use. Where
+    PostgreSQL cannot run here the test is skipped; CI always can, so there it fails instead."""
+    why = unavailable()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests cannot run: {why}")
+        pytest.skip(why)
+    cluster = Cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """The URL of a fresh, empty database on the session's cluster."""
+    return pg_cluster.create_database()

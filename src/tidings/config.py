@@ -14,6 +14,7 @@ from pydantic_core import ErrorDetails
 from .errors import ConfigError, FilterError
 from .filters import ItemFilter
 from .model import Source
+from .store import is_url
 
 MAX_NAME_BYTES = 180
 
@@ -191,8 +192,9 @@ class Config(_Strict):
         return p if p.is_absolute() else self.base_dir / p
 
     @property
-    def store_path(self) -> Path:
-        return self.resolve(self.store)
+    def store_path(self) -> Path | str:
+        """The store as open_store takes it: a PostgreSQL URL as given, or the SQLite file's resolved path."""
+        return self.store if is_url(self.store) else self.resolve(self.store)
 
     def feed_sources(self) -> list[Source]:
         out = []
@@ -307,6 +309,7 @@ site:
 
 rsshub: https://rsshub.app           # base URL for `route:` sources (any RSSHub instance)
 store: .tidings/tidings.db           # SQLite store: history, dedup, fetch state
+                                    # (or postgresql://user@host/db; env TIDINGS_STORE overrides)
 
 hexo:
   dir: blog                          # Hexo site root; posts go to blog/source/_posts

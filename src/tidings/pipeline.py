@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +37,7 @@ from .jobs import (
 )
 from .model import OutcomeStatus, Source
 from .schedule import is_due
-from .store import Store, open_store
+from .store import Store, is_url, open_store
 
 if TYPE_CHECKING:
     from .publish.hexo import HexoReport
@@ -83,13 +84,23 @@ class RunReport:
 
 
 class RunLock:
-    """One tidings process per store at a time: a second one is refused with a clear message."""
+    """One tidings process per store at a time: a second one is refused with a clear message. A SQLite
+    store's lock is a file beside it; a PostgreSQL store's is a session advisory lock on its database."""
 
-    def __init__(self, store_path: Path):
+    def __init__(self, store_path: Path | str):
+        self.url = str(store_path) if is_url(store_path) else None
         self.path = Path(str(store_path) + ".lock")
         self.fd: int | None = None
+        self.pg: AbstractContextManager[object] | None = None
 
     def __enter__(self) -> Self:
+        if self.url is not None:
+            from .store.postgres import RunLock as AdvisoryLock
+
+            lock = AdvisoryLock(self.url)
+            lock.__enter__()
+            self.pg = lock
+            return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -105,9 +116,13 @@ class RunLock:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        if self.pg is not None:
+            self.pg.__exit__(exc_type, exc, tb)
+            self.pg = None
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
+            self.fd = None
 
 
 def apply_filter_changes(store: Store, sources: list[Source]) -> None:

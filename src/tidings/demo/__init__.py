@@ -74,7 +74,7 @@ MEDIA_URLS = ("http://127.0.0.1:8000/demo-media/", "https://127.0.0.1:8000/demo-
 MEDIA_PATH = "/demo-media/"
 
 
-def localize_media(store_path: Path) -> int:
+def localize_media(store_path: Path | str) -> int:
     """Point stored items' images and covers at MEDIA_PATH; returns the rows changed (0 once done)."""
     from ..store import open_store
 

@@ -26,12 +26,22 @@ from .sqlite import SQLiteStore
 
 __all__ = [
     "Accepts", "Counts", "IngestRow", "ItemKey", "Post", "RefilterResult", "SQLiteStore", "SiteHtml",
-    "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "UpsertResult", "open_store",
+    "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "UpsertResult", "is_url", "open_store",
 ]
 
 
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_url(path_or_url: str | Path) -> bool:
+    """Whether the store is a PostgreSQL URL (else a SQLite file path)."""
+    return isinstance(path_or_url, str) and path_or_url.startswith(URL_SCHEMES)
+
+
 def open_store(path_or_url: str | Path) -> Store:
-    """The store at a file path (SQLite). PostgreSQL URLs come with issue 13."""
-    if isinstance(path_or_url, str) and path_or_url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("PostgreSQL stores are not supported yet")
+    """The store a PostgreSQL URL (postgresql://…) or a SQLite file path names."""
+    if is_url(path_or_url):
+        from .postgres import PostgresStore  # psycopg is imported only when a database is used
+
+        return PostgresStore(str(path_or_url))
     return SQLiteStore(path_or_url)

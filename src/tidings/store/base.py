@@ -6,10 +6,10 @@ protocol). Every implementation must pass tests/store/test_contract.py.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Literal, NamedTuple, Protocol, Self
 from zoneinfo import ZoneInfo
@@ -130,6 +130,41 @@ class Counts:
         for d, n in self.days.items():
             c[d.year] += n
         return c
+
+
+# Per 15-minute bucket (every UTC offset in use is a multiple of 15 minutes, so a bucket is within one local
+# day). Backends count the visible items per bucket floor(floor(published) / 900) in exact integer arithmetic
+# (Python's `//`, also before 1970); count_site turns those counts into local days the same way for all of them.
+BUCKET = 900
+
+
+def count_site(channels: Iterable[tuple[str, str, str, int]], buckets: Iterable[tuple[int, int]],
+               heads: Callable[[float, float], Iterable[tuple[str, int]]], tz: ZoneInfo,
+               heads_over: int | None) -> Counts:
+    """Store.site_counts from a backend's aggregates: items per (category, source, channel), items per
+    bucket, and `heads(start, end)`: items per first id character published in [start, end)."""
+    counts = Counts()
+    for category, source, channel, n in channels:
+        path = tuple(c for c in (category, source, channel) if c)
+        for i in range(1, len(path) + 1):
+            counts.nodes[path[:i]] += n
+        counts.total += n
+    spans: dict[date, list[int]] = {}  # local date -> [first, last] bucket (a day's buckets are consecutive)
+    for bucket, n in buckets:
+        d = datetime.fromtimestamp(bucket * BUCKET, UTC).astimezone(tz).date()
+        counts.days[d] += n
+        span = spans.get(d)
+        if span is None:
+            spans[d] = [bucket, bucket]
+        else:
+            span[0], span[1] = min(span[0], bucket), max(span[1], bucket)
+    if heads_over is not None:
+        for d, n in counts.days.items():
+            if n > heads_over:
+                first, last = spans[d]
+                for head, k in heads(first * BUCKET, (last + 1) * BUCKET):
+                    counts.heads[(d, head)] += k
+    return counts
 
 
 class Accepts(Protocol):

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -33,6 +33,7 @@ from .base import (
     SourceState,
     StoredItem,
     UpsertResult,
+    count_site,
 )
 
 # --- schema versions ----------------------------------------------------------------------------------
@@ -164,8 +165,8 @@ def _item(r: Sequence[Any], tags: list[str]) -> StoredItem:
                       _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16])
 
 
-# Per 15-minute bucket (every UTC offset in use is a multiple of 15 minutes, so a bucket is within one local
-# day). `fl` is floor(published), so the arithmetic is exact integers and matches Python's `//` before 1970.
+# Per 15-minute bucket (base.count_site). `fl` is floor(published), so the arithmetic is exact integers and
+# matches Python's `//` before 1970.
 _BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
             "(SELECT CAST(i.published AS INTEGER) - (i.published < CAST(i.published AS INTEGER)) AS fl "
             f"{_VISIBLE}) GROUP BY bucket")
@@ -408,28 +409,8 @@ class SQLiteStore:
 
     # --- site reads ------------------------------------------------------------------------------------
     def site_counts(self, tz: ZoneInfo, heads_over: int | None = None) -> Counts:
-        counts = Counts()
-        for category, source, channel, n in self.db.execute(_CHANNELS):
-            path = tuple(c for c in (category, source, channel) if c)
-            for i in range(1, len(path) + 1):
-                counts.nodes[path[:i]] += n
-            counts.total += n
-        spans: dict[date, list[int]] = {}  # local date -> [first, last] bucket (a day's buckets are consecutive)
-        for bucket, n in self.db.execute(_BUCKETS):
-            d = _utc(bucket * 900).astimezone(tz).date()
-            counts.days[d] += n
-            span = spans.get(d)
-            if span is None:
-                spans[d] = [bucket, bucket]
-            else:
-                span[0], span[1] = min(span[0], bucket), max(span[1], bucket)
-        if heads_over is not None:
-            for d, n in counts.days.items():
-                if n > heads_over:
-                    first, last = spans[d]
-                    for head, k in self.db.execute(_HEADS, (first * 900, (last + 1) * 900)):
-                        counts.heads[(d, head)] += k
-        return counts
+        return count_site(self.db.execute(_CHANNELS), self.db.execute(_BUCKETS),
+                          lambda start, end: self.db.execute(_HEADS, (start, end)), tz, heads_over)
 
     def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
         col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"

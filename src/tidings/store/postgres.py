@@ -1,0 +1,521 @@
+"""The PostgreSQL store (psycopg 3): the same Store protocol and the same results as the SQLite store, for a
+database several machines share (SPEC §11).
+
+The tables are SQLite's, typed for PostgreSQL: times stay unix seconds in `double precision` (so every
+comparison, order and per-day count is computed from the same numbers as on SQLite), flags are `boolean`,
+tags the same JSON text. The keys and names sort as on SQLite (by code point: COLLATE "C"), so ties come
+out in the same order. Text cannot hold NUL in PostgreSQL: NUL characters are dropped on the way in.
+Only this module reads or writes these tables.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import pq
+
+from ..errors import ConfigError, LockBusy, StoreVersionError
+from ..model import ItemState, Source
+from .base import (
+    Accepts,
+    Counts,
+    IngestRow,
+    ItemKey,
+    Post,
+    RefilterResult,
+    SiteHtml,
+    SourceHealth,
+    SourceState,
+    StoredItem,
+    UpsertResult,
+    count_site,
+)
+
+# --- schema versions ----------------------------------------------------------------------------------
+
+# MIGRATIONS[v] takes a database from version v to v + 1; a new one runs them all. Append, never edit.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: the schema of SQLite's version 3
+        "CREATE TABLE meta(key text COLLATE \"C\" PRIMARY KEY, value text)",
+        """CREATE TABLE sources(
+  key text COLLATE "C" PRIMARY KEY,
+  url text NOT NULL,
+  category text COLLATE "C" NOT NULL DEFAULT '',
+  source text COLLATE "C" NOT NULL DEFAULT '',
+  channel text COLLATE "C" NOT NULL DEFAULT '',
+  active boolean NOT NULL DEFAULT true,
+  etag text,
+  last_modified text,
+  last_fetch double precision,
+  last_success double precision,
+  last_error text,
+  error_count integer NOT NULL DEFAULT 0,
+  next_fetch double precision,
+  feed_title text,
+  last_note text
+)""",
+        """CREATE TABLE items(
+  source_key text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  guid text NOT NULL DEFAULT '',
+  link text NOT NULL DEFAULT '',
+  title text NOT NULL,
+  author text NOT NULL DEFAULT '',
+  published double precision NOT NULL,
+  has_date boolean NOT NULL DEFAULT true,
+  updated double precision,
+  first_seen double precision NOT NULL,
+  last_seen double precision NOT NULL,
+  content text NOT NULL,
+  html text NOT NULL,
+  cover text NOT NULL DEFAULT '',
+  tags text NOT NULL DEFAULT '[]',
+  hash text NOT NULL,
+  state text NOT NULL DEFAULT 'published',
+  fulltext boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (source_key, id)
+)""",
+        "CREATE INDEX items_by_date ON items(state, published DESC, id)",
+        """CREATE TABLE posts(
+  source_key text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  path text NOT NULL,
+  hash text NOT NULL,
+  PRIMARY KEY (source_key, id)
+)""",
+        "CREATE UNIQUE INDEX posts_by_path ON posts(path)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+# Transaction-level advisory lock around migrations, so two processes opening a new database migrate it once.
+_MIGRATE_LOCK = 0x7469_6469_6E67_0001
+# Session-level advisory lock a `tidings run` holds on its database (RunLock).
+_RUN_LOCK = 0x7469_6469_6E67_0002
+
+
+def migrate(conn: psycopg.Connection[Any], where: str = "store") -> int:
+    """Bring the schema to SCHEMA_VERSION in one transaction; returns the version found."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS tidings_schema(version integer NOT NULL)")
+        row = conn.execute("SELECT max(version) FROM tidings_schema").fetchone()
+        found = int(row[0]) if row and row[0] is not None else 0
+        if found > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"{where} has schema version {found}, newer than this tidings knows ({SCHEMA_VERSION}): "
+                "it was written by a newer tidings; upgrade tidings to use it")
+        for steps in MIGRATIONS[found:]:
+            for statement in steps:
+                conn.execute(statement)
+        if found != SCHEMA_VERSION:
+            conn.execute("DELETE FROM tidings_schema")
+            conn.execute("INSERT INTO tidings_schema(version) VALUES (%s)", (SCHEMA_VERSION,))
+    return found
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def connect(url: str, *, application: str = "tidings") -> psycopg.Connection[Any]:
+    """An autocommit connection to a UTF8 database; ConfigError (exit 2) when there is none."""
+    try:
+        conn = psycopg.connect(url, autocommit=True, application_name=application, connect_timeout=30)
+    except psycopg.Error as e:
+        reason = " ".join(str(e).split())
+        raise ConfigError(f"cannot connect to the store {redact(url)}: {reason}") from None
+    try:
+        row = conn.execute("SHOW server_encoding").fetchone()
+        encoding = row[0] if row else "?"
+        if encoding != "UTF8":
+            raise ConfigError(f"the store {redact(url)} has encoding {encoding}: tidings needs a UTF8 database "
+                              "(CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0)")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+# --- rows -----------------------------------------------------------------------------------------------
+
+_PUBLISHED = ItemState.PUBLISHED.value
+_FILTERED = ItemState.FILTERED.value
+_PRUNED = ItemState.PRUNED.value
+
+# The items publishers see: published, of a source still configured.
+_VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active"
+# StoredItem's fields in order; {content} and {html} are columns or empty literals.
+_ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
+                 "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel")
+_NEWEST = "ORDER BY i.published DESC, i.id"
+
+# The same buckets as SQLite's: floor(floor(published) / 900) in integers (PostgreSQL's `/` truncates too).
+_BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
+            f"(SELECT floor(i.published)::bigint AS fl {_VISIBLE}) b GROUP BY bucket")
+_CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_VISIBLE} GROUP BY s.key"
+_HEADS = (f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= %s AND i.published < %s "
+          "GROUP BY 1")
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt else None
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _t(s: str) -> str:
+    """Text as PostgreSQL can hold it (no NUL)."""
+    return s.replace("\x00", "") if "\x00" in s else s
+
+
+def _item(r: Sequence[Any], tags: list[str]) -> StoredItem:
+    """The one place a StoredItem is made from a row of _ITEM_COLUMNS."""
+    return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
+                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16])
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What upsert_entries needs of an item already stored."""
+
+    hash: str
+    state: str
+    published: float
+    fulltext: bool
+    html: str
+
+
+class PostgresStore:
+    """The Store protocol on one PostgreSQL database (one connection, autocommit outside transactions)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.db = connect(url)
+        try:
+            migrate(self.db, redact(url))
+        except BaseException:
+            self.db.close()
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def _in_transaction(self) -> bool:
+        return self.db.info.transaction_status != pq.TransactionStatus.IDLE
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.db.transaction():  # a savepoint inside another transaction
+            yield
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        if self._in_transaction():
+            yield
+            return
+        with self.db.transaction():
+            self.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def _stream(self, query: str) -> Iterator[tuple[Any, ...]]:
+        """Rows of a query, fetched in batches through a server-side cursor, so other statements may run on
+        this connection between rows (as SQLite allows). Outside a transaction the cursor is WITH HOLD."""
+        with self.db.cursor(name=f"tidings_{id(self):x}_{time.monotonic_ns()}",
+                            withhold=not self._in_transaction()) as cur:
+            cur.itersize = 500
+            cur.execute(query)
+            yield from cur
+
+    # --- sources ---------------------------------------------------------------------------------------
+    def sync_sources(self, sources: Iterable[Source]) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE sources SET active = false")
+            with self.db.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO sources(key, url, category, source, channel, active) VALUES (%s,%s,%s,%s,%s,true) "
+                    "ON CONFLICT(key) DO UPDATE SET url=excluded.url, category=excluded.category, "
+                    "source=excluded.source, channel=excluded.channel, active=true",
+                    [(_t(s.key), _t(s.url), _t(s.category), _t(s.source), _t(s.channel)) for s in sources])
+
+    def source_state(self, key: str) -> SourceState:
+        row = self.db.execute(
+            "SELECT etag, last_modified, last_success, last_error, error_count, last_fetch, "
+            "EXISTS(SELECT 1 FROM items WHERE source_key = %s) FROM sources WHERE key = %s",
+            (key, key)).fetchone()
+        if row is None:
+            return SourceState(key, None, None, None, None, 0, False)
+        return SourceState(key, row[0], row[1], row[2], row[3], row[4] or 0, row[5] is not None or row[6])
+
+    def record_success(self, key: str, etag: str | None, last_modified: str | None,
+                       feed_title: str | None = None, now: float | None = None,
+                       next_fetch: float | None = None, note: str | None = None) -> None:
+        now = now or time.time()
+        self.db.execute(
+            "UPDATE sources SET etag = %s, last_modified = %s, last_fetch = %s, last_success = %s, "
+            "last_error = NULL, error_count = 0, feed_title = COALESCE(%s, feed_title), next_fetch = %s, "
+            "last_note = %s WHERE key = %s",
+            (_n(etag), _n(last_modified), now, now, _n(feed_title), next_fetch, _n(note), key))
+
+    def record_failure(self, key: str, reason: str, now: float | None = None,
+                       next_fetch: float | None = None) -> int:
+        row = self.db.execute(
+            "UPDATE sources SET last_fetch = %s, last_error = %s, error_count = error_count + 1, next_fetch = %s "
+            "WHERE key = %s RETURNING error_count", (now or time.time(), _t(reason), next_fetch, key)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_next_fetch(self, key: str, when: float) -> None:
+        self.db.execute("UPDATE sources SET next_fetch = %s WHERE key = %s", (when, key))
+
+    def next_fetch(self, key: str) -> float | None:
+        row = self.db.execute("SELECT next_fetch FROM sources WHERE key = %s", (key,)).fetchone()
+        return row[0] if row else None
+
+    def source_health(self, since: float) -> list[SourceHealth]:
+        rows = self.db.execute(
+            "SELECT s.key, s.url, s.category, s.source, s.channel, s.last_success, s.last_error, s.last_note, "
+            "s.error_count, s.next_fetch, coalesce(f.recent, 0), f.latest FROM sources s LEFT JOIN "
+            "(SELECT source_key, count(*) FILTER (WHERE state = 'published' AND first_seen >= %s) AS recent, "
+            "max(first_seen) AS latest FROM items GROUP BY source_key) f ON f.source_key = s.key "
+            "WHERE s.active ORDER BY s.category, s.source, s.channel", (since,)).fetchall()
+        return [SourceHealth(key=r[0], url=r[1], category=r[2], source=r[3], channel=r[4], last_success=r[5],
+                             last_error=r[6], last_note=r[7], error_count=r[8] or 0, next_fetch=r[9],
+                             items_since=r[10], last_first_seen=r[11]) for r in rows]
+
+    # --- items -----------------------------------------------------------------------------------------
+    def upsert_entries(self, rows: Iterable[IngestRow], now: float | None = None) -> UpsertResult:
+        now = now or time.time()
+        rows = list(rows)
+        known = self._known_rows(rows)
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        seen: dict[str, list[str]] = {}  # source -> ids only seen again
+        changed = 0
+        for row in rows:
+            e, html, fulltext = row.entry, _t(row.html), row.fulltext
+            old = known.get((e.source_key, e.id))
+            h = e.content_hash()
+            tags = _t(json.dumps(e.tags, ensure_ascii=False))
+            if old is None:
+                published = _ts(e.published) if e.published else now
+                inserts.append((e.source_key, e.id, _t(e.guid), _t(e.link), _t(e.title), _t(e.author), published,
+                                e.published is not None, _ts(e.updated), now, now, _t(e.content), html,
+                                _t(e.cover), tags, h, str(row.state), fulltext))
+            elif old.state not in (_PUBLISHED, _FILTERED) or old.hash == h:
+                seen.setdefault(e.source_key, []).append(e.id)
+            else:
+                # An undated item keeps its first-seen date, so its post does not move on every edit.
+                published = _ts(e.published) if e.published else old.published
+                if old.fulltext and not fulltext:
+                    html, fulltext = old.html, True
+                updates.append((_t(e.guid), _t(e.link), _t(e.title), _t(e.author), published, e.published is not None,
+                                _ts(e.updated), now, _t(e.content), html, _t(e.cover), tags, h, fulltext,
+                                e.source_key, e.id))
+                changed += old.state == _PUBLISHED
+        with self.transaction(), self.db.cursor() as cur:
+            new = self._insert(cur, inserts)
+            for key, ids in seen.items():
+                cur.execute("UPDATE items SET last_seen = %s WHERE source_key = %s AND id = ANY(%s)", (now, key, ids))
+            if updates:
+                cur.executemany(
+                    "UPDATE items SET guid=%s, link=%s, title=%s, author=%s, published=%s, has_date=%s, "
+                    "updated=%s, last_seen=%s, content=%s, html=%s, cover=%s, tags=%s, hash=%s, fulltext=%s "
+                    "WHERE source_key=%s AND id=%s", updates)
+        return UpsertResult(new, changed)
+
+    @staticmethod
+    def _insert(cur: psycopg.Cursor[Any], inserts: list[tuple[Any, ...]]) -> int:
+        """Insert new items once per (source, id), whoever else stores them; returns the published ones."""
+        if not inserts:
+            return 0
+        cur.executemany(
+            "INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
+            "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            "ON CONFLICT (source_key, id) DO NOTHING RETURNING state", inserts, returning=True)
+        new = 0
+        while True:
+            new += sum(1 for r in cur.fetchall() if r[0] == _PUBLISHED)
+            if not cur.nextset():
+                return new
+
+    def _known_rows(self, rows: list[IngestRow]) -> dict[tuple[str, str], _Known]:
+        """The stored rows of these entries, in one query per source (not one per entry)."""
+        by_source: dict[str, list[str]] = {}
+        for row in rows:
+            by_source.setdefault(row.entry.source_key, []).append(row.entry.id)
+        known: dict[tuple[str, str], _Known] = {}
+        for key, ids in by_source.items():
+            for r in self.db.execute("SELECT id, hash, state, published, fulltext, html FROM items "
+                                     "WHERE source_key = %s AND id = ANY(%s)", (key, ids)):
+                known[(key, r[0])] = _Known(r[1], r[2], r[3], r[4], r[5])
+        return known
+
+    def refilter(self, source: Source, accepts: Accepts) -> RefilterResult:
+        flips: list[tuple[str, str, str]] = []
+        for r in self.db.execute("SELECT id, title, html, author, link, tags, state FROM items "
+                                 "WHERE source_key = %s AND state IN ('published', 'filtered')", (source.key,)):
+            ok = accepts(title=r[1], content=r[2], author=r[3], link=r[4],
+                         categories=source.categories + json.loads(r[5]))
+            want = _PUBLISHED if ok else _FILTERED
+            if want != r[6]:
+                flips.append((want, source.key, r[0]))
+        if flips:
+            with self.transaction(), self.db.cursor() as cur:
+                cur.executemany("UPDATE items SET state = %s WHERE source_key = %s AND id = %s", flips)
+        return RefilterResult(sum(f[0] == _FILTERED for f in flips), sum(f[0] == _PUBLISHED for f in flips))
+
+    def prune(self, source: Source, now: float | None = None) -> int:
+        # A pruned item keeps its key, so it never comes back as new; its HTML is dropped to free space.
+        now = now or time.time()
+        doomed: set[str] = set()
+        if source.retain_days:
+            doomed |= {r[0] for r in self.db.execute(
+                "SELECT id FROM items WHERE source_key = %s AND state = 'published' AND published < %s",
+                (source.key, now - source.retain_days * 86400))}
+        if source.retain_per_source:
+            doomed |= {r[0] for r in self.db.execute(
+                "SELECT id FROM items WHERE source_key = %s AND state = 'published' "
+                "ORDER BY published DESC, id OFFSET %s", (source.key, source.retain_per_source))}
+        if doomed:
+            self.db.execute("UPDATE items SET state = %s, content = '', html = '' WHERE source_key = %s "
+                            "AND id = ANY(%s)", (_PRUNED, source.key, sorted(doomed)))
+        return len(doomed)
+
+    def known_ids(self, key: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = %s", (key,))}
+
+    def set_state(self, key: str, item_id: str, state: ItemState) -> None:
+        self.db.execute("UPDATE items SET state = %s WHERE source_key = %s AND id = %s",
+                        (ItemState(state).value, key, item_id))
+
+    def count_items(self, state: ItemState = ItemState.PUBLISHED) -> int:
+        row = self.db.execute("SELECT count(*) FROM items WHERE state = %s", (ItemState(state).value,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def iter_items(self, newest_first: bool = True, *, bodies: bool = True) -> Iterator[StoredItem]:
+        order = "DESC" if newest_first else "ASC"
+        columns = _ITEM_COLUMNS.format(content="i.content" if bodies else "''", html="i.html" if bodies else "''")
+        for r in self._stream(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"):
+            yield _item(r, json.loads(r[12]))
+
+    def load_bodies(self, item: StoredItem) -> StoredItem:
+        row = self.db.execute("SELECT content, html FROM items WHERE source_key = %s AND id = %s",
+                              (item.source_key, item.id)).fetchone()
+        if row:
+            item.content, item.html = row
+        return item
+
+    def replace_urls(self, prefixes: Sequence[str], replacement: str) -> int:
+        def replaced(column: str) -> str:
+            expr = column
+            for _ in prefixes:
+                expr = f"replace({expr}, %s, %s)"
+            return expr
+
+        pairs = [v for p in prefixes for v in (p, replacement)]
+        found = " OR ".join(f"strpos({c}, %s) > 0" for c in ("html", "cover") for _ in prefixes)
+        cur = self.db.execute(f"UPDATE items SET html = {replaced('html')}, cover = {replaced('cover')} "
+                              f"WHERE {found}", (*pairs, *pairs, *prefixes, *prefixes))
+        return cur.rowcount
+
+    # --- site reads ------------------------------------------------------------------------------------
+    def site_counts(self, tz: ZoneInfo, heads_over: int | None = None) -> Counts:
+        return count_site(self.db.execute(_CHANNELS).fetchall(), self.db.execute(_BUCKETS).fetchall(),
+                          lambda start, end: self.db.execute(_HEADS, (start, end)).fetchall(), tz, heads_over)
+
+    def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
+        col = "convert_to(i.html, 'UTF8')" if html == "utf-8" else "i.html" if html else "''"
+        columns = _ITEM_COLUMNS.format(content="''", html=col)
+        tags: dict[str, list[str] | None] = {}  # most items of a source share their tags: parse each text once
+        for r in self._stream(f"SELECT {columns} {_VISIBLE} {_NEWEST}"):
+            t = tags.get(r[12])
+            if t is None:
+                t = tags[r[12]] = json.loads(r[12]) if len(tags) < 10_000 else None
+            yield _item(r, list(t) if t is not None else json.loads(r[12]))
+
+    def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
+        col = f"substr(html, 1, {int(limit)})" if limit else "html"
+        row = self.db.execute(f"SELECT {col} FROM items WHERE source_key = %s AND id = %s",
+                              (source_key, item_id)).fetchone()
+        return str(row[0]) if row else ""
+
+    # --- Hexo ledger and settings ----------------------------------------------------------------------
+    def posts(self) -> dict[ItemKey, Post]:
+        return {ItemKey(r[0], r[1]): Post(r[2], r[3])
+                for r in self.db.execute("SELECT source_key, id, path, hash FROM posts")}
+
+    def set_post(self, key: str, item_id: str, path: str, hash: str) -> None:
+        self.db.execute(
+            "INSERT INTO posts(source_key, id, path, hash) VALUES (%s,%s,%s,%s) "
+            "ON CONFLICT(source_key, id) DO UPDATE SET path=excluded.path, hash=excluded.hash",
+            (key, item_id, _t(path), hash))
+
+    def delete_post(self, key: str, item_id: str) -> None:
+        self.db.execute("DELETE FROM posts WHERE source_key = %s AND id = %s", (key, item_id))
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES (%s, %s) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (_t(key), _t(value)))
+
+
+def _n(s: str | None) -> str | None:
+    return _t(s) if s is not None else None
+
+
+class RunLock:
+    """One `tidings run` per database at a time: a session advisory lock, held while its connection lives
+    (a process that dies releases it with its connection)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.db: psycopg.Connection[Any] | None = None
+
+    def __enter__(self) -> Self:
+        self.db = connect(self.url, application=f"tidings run (pid {os.getpid()})")
+        row = self.db.execute("SELECT pg_try_advisory_lock(%s)", (_RUN_LOCK,)).fetchone()
+        if not row or not row[0]:
+            holder = self.db.execute(
+                "SELECT a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND (l.classid::bigint << 32 | l.objid::bigint) = %s", (_RUN_LOCK,)).fetchone()
+            self.db.close()
+            self.db = None
+            who = f"{holder[0] or 'tidings'}" + (f" on {holder[1]}" if holder and holder[1] else "") if holder else "?"
+            raise LockBusy(f"another tidings process ({who}) is using {redact(self.url)}; "
+                           "try again when it has finished")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.db is not None:
+            self.db.close()  # closing the session releases its advisory lock
+            self.db = None
