@@ -89,6 +89,20 @@ def fp_title(entry) -> str:
     return _SPACE.sub(" ", title).strip()
 
 
+def fp_cover(entry) -> str:
+    """The image feedparser reports for an entry: media:thumbnail, image media:content, image enclosure."""
+    for thumb in entry.get("media_thumbnail", []):
+        if thumb.get("url"):
+            return thumb["url"]
+    for media in entry.get("media_content", []):
+        if media.get("url") and (media.get("medium") == "image" or media.get("type", "").startswith("image/")):
+            return media["url"]
+    for link in entry.get("links", []):
+        if link.get("rel") == "enclosure" and link.get("type", "").startswith("image/") and link.get("href"):
+            return link["href"]
+    return ""
+
+
 def differences(fp_entry, entry: Entry, fp_feed) -> list[str]:
     """The kept fields on which tidings and feedparser disagree for one entry."""
     out = []
@@ -100,6 +114,8 @@ def differences(fp_entry, entry: Entry, fp_feed) -> list[str]:
         "content": (text_of(fp_content(fp_entry)), text_of(entry.content)),
         "categories": ([t.get("term") for t in fp_entry.get("tags", []) if t.get("term")], entry.tags),
     }
+    if cover := fp_cover(fp_entry):  # without one, tidings takes the content's first image: nothing to compare
+        checks["cover"] = (cover, entry.cover)
     date = fp_date(fp_entry)
     # tidings drops dates before 1970 and more than a day ahead (they would pin an item to a listing's top)
     if date and 1970 <= date.year and date < datetime.now(UTC) + timedelta(days=1):
