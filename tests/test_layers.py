@@ -1,4 +1,4 @@
-"""Imports point down: cli → pipeline → jobs → stages (http, parse, clean, …) → store → model → errors.
+"""Imports point down: cli → worker → pipeline → jobs → stages (http, parse, clean, …) → store → model → errors.
 
 The graph is read from the source with `ast` (every import, also those inside functions and under
 TYPE_CHECKING), so a cycle or an upward import fails here before it can bite at run time.
@@ -122,7 +122,15 @@ def test_jobs_never_import_the_pipeline_or_the_cli():
 
 
 def test_pipeline_never_imports_the_cli():
-    assert not _imports("pipeline") & {"cli", "sources_cmd", "demo", "display"}
+    assert not _imports("pipeline") & {"cli", "sources_cmd", "demo", "display", "worker"}
+
+
+def test_worker_sits_between_the_pipeline_and_the_commands():
+    """worker (the procrastinate tasks) uses jobs and pipeline; only the commands (cli, sources_cmd) use it."""
+    assert not _imports("worker") & {"cli", "sources_cmd", "demo", "display"}
+    assert not {"jobs", "pipeline"} - _imports("worker")
+    users = {_top(m) for m, ts in GRAPH.items() if "tidings.worker" in ts}
+    assert users <= {"cli", "sources_cmd"}, users
 
 
 def test_commands_do_not_import_each_other():

@@ -104,6 +104,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir), quiet=args.quiet)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import check_store, run_worker
+
+    check_store(_config(args))  # a SQLite store: exit 2 before anything starts
+    if args.concurrency < 1:
+        raise UsageError("worker: --concurrency must be at least 1")
+    # One line per job (tidings.worker at INFO); procrastinate's own lines only from warnings up.
+    logging.getLogger("tidings.worker").setLevel(logging.INFO)
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    run_worker(args.config, concurrency=args.concurrency, publish=args.publish)
+    return EXIT_OK
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     from . import sources_cmd
 
@@ -134,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", parents=[common], help="serve the built site on 127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("worker", parents=[common],
+                       help="take fetch (and with --publish, build) jobs from the PostgreSQL queue until SIGTERM")
+    s.add_argument("--concurrency", type=int, default=8, help="jobs at once in this process (default 8)")
+    s.add_argument("--publish", action="store_true",
+                   help="also take build jobs: write Hexo posts and the site on this machine")
+    s.set_defaults(func=cmd_worker)
     s = sub.add_parser("demo", help="the whole pipeline on bundled sample feeds, offline")
     s.add_argument("dir", nargs="?", default="tidings-demo", help="output directory (default ./tidings-demo)")
     s.add_argument("-q", "--quiet", action="store_true")

@@ -1,0 +1,346 @@
+"""`tidings worker`: fetch and build jobs on procrastinate, a PostgreSQL job queue (SPEC §11, issue 13).
+
+    run_worker(config_path, concurrency=8, publish=False)    # until SIGTERM/SIGINT
+
+Jobs live in the store's own database (procrastinate's tables beside tidings'), so there is no second server:
+
+- `tidings:fetch_source(source_key)` (queue `fetch`): `jobs.refresh_source_async` for one source, then the
+  job defers itself again at the source's next-fetch time (from the store). `queueing_lock` and `lock` are
+  both `fetch:<key>`: at most one waits and at most one runs, whichever worker takes it. When new items
+  arrived it defers one `build` (queueing lock `build`: at most one waits).
+- `tidings:build()` (queue `publish`): `pipeline.build` — Hexo posts and the site, written on the machine of
+  a `--publish` worker (only those listen on that queue); lock `build`, so two publishers never build at once.
+- `tidings:maintain` (periodic, every 10 s, queue `maintain`; procrastinate defers it once per tick whatever
+  the number of workers): retries the jobs of workers whose heartbeat stopped (SIGKILL, a lost machine:
+  procrastinate marks them stalled but does not retry them) and defers a fetch job for every configured
+  source that has none waiting or running (a source added to tidings.yml starts by itself).
+
+A worker re-reads its configuration when the file changes (checked before each job). Jobs carry keys only.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import procrastinate
+from procrastinate import exceptions as pexc
+from procrastinate import jobs as pjobs
+
+from .config import Config, load
+from .errors import UsageError
+from .fetch import HostLimits, make_client
+from .jobs import JobContext, Shared, refresh_source_async
+from .model import OutcomeStatus
+from .store import Store, is_url, open_store
+
+__all__ = ["BUILD_TASK", "FETCH_QUEUE", "FETCH_TASK", "MAINTAIN_QUEUE", "PUBLISH_QUEUE", "WorkerState",
+           "check_store", "ensure_schema", "job_summary", "open_app", "run_worker"]
+
+log = logging.getLogger("tidings.worker")
+
+FETCH_QUEUE, PUBLISH_QUEUE, MAINTAIN_QUEUE = "fetch", "publish", "maintain"
+FETCH_TASK, BUILD_TASK, MAINTAIN_TASK = "tidings:fetch_source", "tidings:build", "tidings:maintain"
+HEARTBEAT = 5.0       # seconds between a worker's heartbeats
+STALLED_AFTER = 20.0  # a worker without a heartbeat for this long is dead; its jobs are retried
+MAINTAIN_CRON = "* * * * * */10"  # every 10 s (croniter: seconds last), so stalled jobs restart within ~30 s
+
+# The tasks are registered on an app without a database; make_app binds them to one (App.with_connector).
+_APP = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+
+# --- the worker's state, shared by the jobs of one process -----------------------------------------------
+
+@dataclass
+class WorkerState:
+    """What a worker keeps between jobs: the configuration (re-read when its file changes), the compiled
+    JobContext, one HTTP client and host limits, and a pool of store connections (one per running job)."""
+
+    config_path: Path
+    cfg: Config
+    ctx: JobContext
+    concurrency: int
+    shared: Shared | None = None
+    mtime: float = 0.0
+    _pool: asyncio.Queue[Store] | None = None
+    _all: list[Store] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, config_path: str | Path, concurrency: int) -> WorkerState:
+        path = Path(config_path)
+        cfg = load(path)
+        return cls(path, cfg, JobContext(cfg), concurrency, mtime=_mtime(path))
+
+    async def start(self) -> None:
+        opts = self.ctx.fetch_options
+        self.shared = Shared(make_client(opts), HostLimits(max(opts.concurrency, self.concurrency), opts.per_host),
+                             lane=asyncio.to_thread)
+        self._pool = asyncio.Queue()
+        async with self.store() as store:
+            await asyncio.to_thread(_sync_sources, store, self.cfg)
+
+    async def stop(self) -> None:
+        if self.shared is not None:
+            await self.shared.client.aclose()
+        for s in self._all:
+            s.close()
+
+    @asynccontextmanager
+    async def store(self) -> AsyncIterator[Store]:
+        assert self._pool is not None
+        if self._pool.empty() and len(self._all) < self.concurrency + 1:
+            s = await asyncio.to_thread(open_store, self.cfg.store_path)
+            self._all.append(s)
+            self._pool.put_nowait(s)
+        s = await self._pool.get()
+        try:
+            yield s
+        finally:
+            self._pool.put_nowait(s)
+
+    async def reload_if_changed(self) -> None:
+        """Re-read tidings.yml when its file changed: new sources, rules and filters reach the next job."""
+        mtime = _mtime(self.config_path)
+        if mtime == self.mtime:
+            return
+        try:
+            cfg = load(self.config_path)
+        except Exception as e:  # noqa: BLE001 - a broken edit must not stop the worker
+            log.error("configuration %s not reloaded: %s", self.config_path, e)
+            self.mtime = mtime
+            return
+        self.cfg, self.ctx, self.mtime = cfg, JobContext(cfg), mtime
+        async with self.store() as store:
+            await asyncio.to_thread(_sync_sources, store, cfg)
+        log.info("configuration reloaded: %d sources", len(self.ctx.sources))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _sync_sources(store: Store, cfg: Config) -> None:
+    from .pipeline import apply_filter_changes
+
+    store.sync_sources(cfg.feed_sources())
+    apply_filter_changes(store, cfg.feed_sources())
+
+
+_STATE: WorkerState | None = None
+
+
+def _state() -> WorkerState:
+    if _STATE is None:
+        raise RuntimeError("tidings worker tasks run only inside run_worker")
+    return _STATE
+
+
+# --- deferring ------------------------------------------------------------------------------------------
+
+async def defer_fetch(app: procrastinate.App, source_key: str, when: float | None) -> bool:
+    """Queue a fetch of `source_key` at `when` (now if past or None); False when one is already waiting."""
+    at = datetime.fromtimestamp(max(when or 0.0, time.time()), UTC)
+    lock = f"fetch:{source_key}"
+    try:
+        await app.configure_task(FETCH_TASK, queue=FETCH_QUEUE, lock=lock, queueing_lock=lock,
+                                 schedule_at=at).defer_async(source_key=source_key)
+    except pexc.AlreadyEnqueued:
+        return False
+    return True
+
+
+async def defer_build(app: procrastinate.App) -> bool:
+    try:
+        await app.configure_task(BUILD_TASK, queue=PUBLISH_QUEUE, lock="build", queueing_lock="build").defer_async()
+    except pexc.AlreadyEnqueued:
+        return False
+    return True
+
+
+# --- tasks ----------------------------------------------------------------------------------------------
+
+@_APP.task(name=FETCH_TASK, queue=FETCH_QUEUE, pass_context=True)
+async def fetch_source(context: procrastinate.JobContext, source_key: str) -> str:
+    st = _state()
+    await st.reload_if_changed()
+    app = context.app
+    assert app is not None and st.shared is not None
+    if source_key not in st.ctx.sources:
+        log.info("fetch %s: no longer configured, not rescheduled", source_key)
+        return "gone"
+    started = time.monotonic()
+    async with st.store() as store:
+        outcome = await refresh_source_async(st.ctx, source_key, store, shared=st.shared)
+        when = await asyncio.to_thread(store.next_fetch, source_key)
+    not_due = outcome.status in (OutcomeStatus.WAITING, OutcomeStatus.BACKOFF)
+    # A job that ran early (clocks apart) is not a fetch; never reschedule it at once, or it would spin.
+    await defer_fetch(app, source_key, max(when or 0.0, time.time() + 1) if not_due else when)
+    built = outcome.new > 0 and await defer_build(app)
+    next_at = datetime.fromtimestamp(when, UTC).strftime("%H:%M:%S") if when else "now"
+    detail = f" ({outcome.reason})" if outcome.reason else ""
+    log.info("fetch %s: %s, %d new, %d changed%s in %.2f s; next %s%s", outcome.source.label, outcome.status.value,
+             outcome.new, outcome.changed, detail, time.monotonic() - started, next_at,
+             "; build queued" if built else "")
+    return outcome.status.value
+
+
+@_APP.task(name=BUILD_TASK, queue=PUBLISH_QUEUE, pass_context=True)
+async def build(context: procrastinate.JobContext) -> str:
+    from .pipeline import build as build_all
+
+    st = _state()
+    await st.reload_if_changed()
+    started = time.monotonic()
+    async with st.store() as store:
+        hexo, site = await asyncio.to_thread(build_all, st.cfg, store)
+    parts = []
+    if hexo is not None:
+        parts.append(f"hexo {hexo}")
+    if site is not None:
+        parts.append(f"site {site}")
+    line = "; ".join(parts) or "nothing to build (no hexo or site_dir configured)"
+    log.info("build: %s in %.2f s", line, time.monotonic() - started)
+    return "built"
+
+
+async def retry_stalled(app: procrastinate.App) -> int:
+    """Put the jobs of dead workers (no heartbeat for STALLED_AFTER s) back in their queues."""
+    n = 0
+    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
+        try:
+            await app.job_manager.retry_job(job)
+            n += 1
+        except pexc.ConnectorException:
+            # Its queueing lock is taken by a job deferred since (a fetch already waiting): that one does the work.
+            await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
+        log.info("retried stalled job %s (#%s)", job.call_string, job.id)
+    return n
+
+
+async def start_missing(app: procrastinate.App, st: WorkerState) -> int:
+    """Defer a fetch for every configured source that has none waiting or running."""
+    held: set[str] = set()
+    for status in ("todo", "doing"):
+        for job in await app.job_manager.list_jobs_async(task=FETCH_TASK, status=status):
+            if job.queueing_lock:
+                held.add(job.queueing_lock)
+    missing = [k for k in st.ctx.sources if f"fetch:{k}" not in held]
+    if not missing:
+        return 0
+    async with st.store() as store:
+        whens = await asyncio.to_thread(lambda: [store.next_fetch(k) for k in missing])
+    n = 0
+    for key, when in zip(missing, whens, strict=True):
+        n += await defer_fetch(app, key, when)
+    if n:
+        log.info("queued %d sources that had no fetch job", n)
+    return n
+
+
+@_APP.periodic(cron=MAINTAIN_CRON, periodic_id="maintain")
+@_APP.task(name=MAINTAIN_TASK, queue=MAINTAIN_QUEUE, queueing_lock="maintain", pass_context=True)
+async def maintain(context: procrastinate.JobContext, timestamp: int) -> str:
+    st = _state()
+    await st.reload_if_changed()
+    app = context.app
+    assert app is not None
+    retried = await retry_stalled(app)
+    started = await start_missing(app, st)
+    return f"retried {retried}, started {started}"
+
+
+# --- the app --------------------------------------------------------------------------------------------
+
+@asynccontextmanager
+async def open_app(url: str) -> AsyncIterator[procrastinate.App]:
+    """tidings' procrastinate App on the store's database, open."""
+    connector = procrastinate.PsycopgConnector(conninfo=url, kwargs={"application_name": "tidings worker"})
+    with _APP.replace_connector(connector) as app:
+        async with app.open_async():
+            yield app
+
+
+async def ensure_schema(app: procrastinate.App) -> None:
+    """Apply procrastinate's schema once: workers starting at once on a new database race for it, so one
+    creates it and the others, refused, find it there."""
+    if await app.job_manager.check_connection_async():
+        return
+    try:
+        await app.schema_manager.apply_schema_async()
+    except pexc.ConnectorException:
+        if not await app.job_manager.check_connection_async():
+            raise
+
+
+def check_store(cfg: Config) -> str:
+    """The store's PostgreSQL URL; a UsageError (exit 2) for a SQLite store."""
+    path = cfg.store_path
+    if not is_url(path):
+        raise UsageError(f"worker: the store is the SQLite file {path}; workers share a PostgreSQL database "
+                         "(store: postgresql://… in tidings.yml, or TIDINGS_STORE); "
+                         "on SQLite use `tidings run --every`")
+    return str(path)
+
+
+async def run_worker_async(config_path: str | Path, *, concurrency: int = 8, publish: bool = False,
+                           name: str | None = None) -> None:
+    global _STATE
+    st = WorkerState.load(config_path, concurrency)
+    url = check_store(st.cfg)
+    queues = [FETCH_QUEUE, MAINTAIN_QUEUE] + ([PUBLISH_QUEUE] if publish else [])
+    async with open_app(url) as app:
+        await ensure_schema(app)
+        _STATE = st
+        try:
+            await st.start()
+            log.info("worker %s: %d sources, queues %s, concurrency %d", name or os.getpid(), len(st.ctx.sources),
+                     ",".join(queues), concurrency)
+            await start_missing(app, st)
+            # No graceful timeout: SIGTERM lets the running jobs finish (a fetch is bounded by its timeouts).
+            await app.run_worker_async(queues=queues, concurrency=concurrency, delete_jobs="successful",
+                                       name=name or f"tidings-{os.getpid()}", update_heartbeat_interval=HEARTBEAT,
+                                       stalled_worker_timeout=STALLED_AFTER)
+        finally:
+            await st.stop()
+            _STATE = None
+    log.info("worker stopped")
+
+
+def run_worker(config_path: str | Path, *, concurrency: int = 8, publish: bool = False) -> None:
+    """Run a worker until SIGTERM or SIGINT, which let the running jobs finish first."""
+    asyncio.run(run_worker_async(config_path, concurrency=concurrency, publish=publish))
+
+
+# --- sources check: the queue's figures -----------------------------------------------------------------
+
+async def _summary(url: str) -> dict[str, Any] | None:
+    async with open_app(url) as app:
+        if not await app.job_manager.check_connection_async():
+            return None
+        out: dict[str, Any] = {"queued": 0, "running": 0, "failed": 0, "stalled": 0, "queues": {}}
+        for q in await app.job_manager.list_queues_async():
+            out["queues"][q["name"]] = {k: q[k] for k in ("todo", "doing", "succeeded", "failed")}
+            out["queued"] += q["todo"]
+            out["running"] += q["doing"]
+            out["failed"] += q["failed"]
+        out["stalled"] = len(list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER)))
+        return out
+
+
+def job_summary(cfg: Config) -> dict[str, Any] | None:
+    """The worker queue's figures (queued, running, failed, stalled; per queue), or None where workers were
+    never used (SQLite, or no procrastinate schema in the database)."""
+    path = cfg.store_path
+    if not is_url(path):
+        return None
+    return asyncio.run(_summary(str(path)))
