@@ -28,8 +28,10 @@ def items(path: str, n: int = 2) -> list[dict]:
 class TimedFeeds:
     """Feeds whose every request is logged with its start and end (monotonic seconds), to find overlaps."""
 
-    def __init__(self, server: FeedServer, n: int, delay: float = 0.05):
+    def __init__(self, server: FeedServer, n: int, delay: float = 0.05, max_age: int = 3600):
         self.server = server
+        self.max_age = max_age
+        self.started: list[float] = []
         self.log: list[tuple[str, float, float]] = []
         self.lock = threading.Lock()
         self.urls = []
@@ -41,11 +43,13 @@ class TimedFeeds:
     def _handler(self, path: str, body: bytes, delay: float):
         def handle(req) -> None:
             start = time.monotonic()
+            with self.lock:
+                self.started.append(start)
             time.sleep(delay)
             req.send_response(200)
             req.send_header("Content-Type", "application/rss+xml; charset=utf-8")
             req.send_header("Content-Length", str(len(body)))
-            req.send_header("Cache-Control", "max-age=3600")
+            req.send_header("Cache-Control", f"max-age={self.max_age}")
             req.end_headers()
             req.wfile.write(body)
             with self.lock:
@@ -133,3 +137,75 @@ def test_a_worker_fetches_each_feed_once_and_publishes(tmp_path, server, pg_url,
     assert len(list((tmp_path / "public" / "a").rglob("*.html"))) == 40
     text = w.text()
     assert text.count("fetch ") >= 20, text
+
+
+def test_sources_check_shows_the_jobs(tmp_path, server, pg_url, workers, capsys):
+    feeds = TimedFeeds(server, 3)
+    cfg = config(tmp_path, pg_url, feeds.urls)
+    assert cli("sources", "check", "-c", cfg) == 0
+    assert "jobs:" not in capsys.readouterr().out  # no worker ever ran: no queue to show
+    w = Worker(cfg, "--concurrency", "2")
+    workers.append(w)
+    wait_for(lambda: len(feeds.fetched()) == 3, 30, "every feed fetched")
+    wait_for(lambda: w.text().count("fetch ") >= 3, 10, "the job lines")
+    assert w.stop() == 0
+    assert cli("sources", "check", "-c", cfg) == 0
+    out = capsys.readouterr().out
+    # each source's next fetch waits in the queue; no --publish worker ran, so the build waits too
+    assert "jobs: 4 queued, 0 running, 0 failed, 0 stalled" in out, out
+    assert "fetch 3/0/0" in out and "publish 1/0/0" in out, out
+
+
+def test_two_workers_never_fetch_one_source_at_once(tmp_path, server, pg_url, workers):
+    feeds = TimedFeeds(server, 6, delay=0.3, max_age=1)
+    cfg = config(tmp_path, pg_url, feeds.urls, fetch={"timeout": 3, "retries": 0, "min_interval": 0})
+    workers += [Worker(cfg, "--concurrency", "4", name="a"), Worker(cfg, "--concurrency", "4", name="b")]
+    wait_for(lambda: min(feeds.fetched().values() or [0]) >= 3 and len(feeds.fetched()) == 6, 45,
+             "each feed fetched three times")
+    assert [w.stop() for w in workers] == [0, 0]
+    assert feeds.overlaps() == []
+    # both workers took fetch jobs
+    assert all("fetch " in w.text() for w in workers), [w.text() for w in workers]
+    with open_store(pg_url) as store:
+        assert store.count_items() == 12  # fetched again and again, stored once
+
+
+def test_sigterm_finishes_the_running_fetch_then_exits_0(tmp_path, server, pg_url, workers):
+    feeds = TimedFeeds(server, 1, delay=2.0)
+    cfg = config(tmp_path, pg_url, feeds.urls)
+    w = Worker(cfg, "--concurrency", "2")
+    workers.append(w)
+    wait_for(lambda: feeds.started, 30, "the fetch to start")
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.proc.wait(30) == 0
+    assert feeds.log, "the worker exited before its fetch finished"
+    with open_store(pg_url) as store:
+        assert store.count_items() == 2
+        assert store.source_state(feeds.urls[0]).last_success is not None
+    assert "fetch " in w.text()
+
+
+@pytest.mark.slow
+def test_a_killed_workers_job_is_retried_by_another(tmp_path, server, pg_url, workers):
+    feeds = TimedFeeds(server, 1, delay=2.5)
+    cfg = config(tmp_path, pg_url, feeds.urls)
+    a = Worker(cfg, "--concurrency", "2", name="a")
+    workers.append(a)
+    wait_for(lambda: feeds.started, 30, "the fetch to start")
+    b = Worker(cfg, "--concurrency", "2", "--publish", name="b")
+    workers.append(b)
+    time.sleep(1.0)
+    a.proc.kill()
+    killed = time.monotonic()
+    a.proc.wait(10)
+    wait_for(lambda: len(feeds.started) >= 2, 60, "the stalled fetch to be retried")
+    assert feeds.started[1] - killed < 60
+    wait_for(lambda: len(posts(tmp_path)) == 2, 30, "the build")
+    assert b.stop() == 0
+    with open_store(pg_url) as store:
+        assert store.count_items() == 2
+    from tidings.config import load
+    from tidings.worker import job_summary
+
+    summary = job_summary(load(cfg))
+    assert summary is not None and summary["stalled"] == 0 and summary["running"] == 0, summary

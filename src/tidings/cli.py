@@ -113,6 +113,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # One line per job (tidings.worker at INFO); procrastinate's own lines only from warnings up.
     logging.getLogger("tidings.worker").setLevel(logging.INFO)
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:  # a long-running process: its lines need a time
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     run_worker(args.config, concurrency=args.concurrency, publish=args.publish)
     return EXIT_OK
 

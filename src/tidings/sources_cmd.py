@@ -48,6 +48,22 @@ def health(cfg: Config, now: float | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+def job_line(cfg: Config) -> str | None:
+    """`jobs: N queued, N running, N failed, N stalled` where workers use the store's database, else None."""
+    from .store import is_url
+
+    if not is_url(cfg.store_path):
+        return None
+    from .worker import job_summary
+
+    s = job_summary(cfg)
+    if s is None:
+        return None
+    line = f"jobs: {s['queued']} queued, {s['running']} running, {s['failed']} failed, {s['stalled']} stalled"
+    per_queue = ", ".join(f"{name} {q['todo']}/{q['doing']}/{q['failed']}" for name, q in sorted(s["queues"].items()))
+    return f"{line} (queued/running/failed per queue: {per_queue})" if per_queue else line
+
+
 def import_sources(args: argparse.Namespace) -> int:
     """Exit 0: every entry read was added (or was there, or filtered out); 3: some entries were skipped, each
     named in a warning, the rest added; 2: nothing to import (unreadable, no entries, or all skipped)."""
@@ -163,6 +179,11 @@ def main(args: argparse.Namespace) -> int:
                           r["last_error"] or (f"[yellow]note:[/] {escape(r['last_note'])}" if r["last_note"] else ""),
                           str(r["errors_in_a_row"]), str(r["items_7d"]),
                           _when(r["next_fetch"]) if r["next_fetch"] else "now")
-        Console(width=180 if not sys.stdout.isatty() else None).print(table)
+        console = Console(width=180 if not sys.stdout.isatty() else None)
+        console.print(table)
+        if args.action == "check":
+            jobs = job_line(cfg)
+            if jobs:
+                console.print(jobs)
         return code
     return 0
