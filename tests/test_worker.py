@@ -209,3 +209,42 @@ def test_a_killed_workers_job_is_retried_by_another(tmp_path, server, pg_url, wo
 
     summary = job_summary(load(cfg))
     assert summary is not None and summary["stalled"] == 0 and summary["running"] == 0, summary
+
+
+def in_flight(log: list[tuple[str, float, float]]) -> int:
+    """The most requests the server was answering at once."""
+    events = sorted([(a, 1) for _, a, _ in log] + [(b, -1) for _, _, b in log])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+def test_host_slots_are_shared_between_sessions(pg_url):
+    from tidings.store.postgres import HostSlots
+
+    a, b = HostSlots(pg_url), HostSlots(pg_url)
+    try:
+        assert a.try_acquire("feeds.example", 2) == 0
+        assert a.try_acquire("feeds.example", 2) == 1  # a session's own slots are not taken twice
+        assert b.try_acquire("feeds.example", 2) is None
+        assert b.try_acquire("other.example", 2) == 0  # another host has slots of its own
+        a.release("feeds.example", 0)
+        assert b.try_acquire("feeds.example", 2) == 0
+        assert a.try_acquire("feeds.example", 2) is None
+        a.close()  # a process that dies frees its slots
+        assert b.try_acquire("feeds.example", 2) == 1
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("per_host", [1, 2])
+def test_per_host_holds_across_workers(tmp_path, server, pg_url, workers, per_host):
+    feeds = TimedFeeds(server, 12, delay=0.3)  # one host: 127.0.0.1:port
+    cfg = config(tmp_path, pg_url, feeds.urls, fetch={"timeout": 5, "retries": 0, "per_host": per_host})
+    workers += [Worker(cfg, "--concurrency", "6", name=n) for n in "abc"]
+    wait_for(lambda: len(feeds.fetched()) == 12, 60, "every feed fetched")
+    assert [w.stop() for w in workers] == [0, 0, 0]
+    assert in_flight(feeds.log) == per_host  # reached, never passed: 3 workers × per_host would be allowed alone

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import procrastinate
 from procrastinate import exceptions as pexc
@@ -40,6 +41,7 @@ from .fetch import HostLimits, make_client
 from .jobs import JobContext, Shared, refresh_source_async
 from .model import OutcomeStatus
 from .store import Store, is_url, open_store
+from .store.postgres import HostSlots
 
 __all__ = ["BUILD_TASK", "FETCH_QUEUE", "FETCH_TASK", "MAINTAIN_QUEUE", "PUBLISH_QUEUE", "WorkerState",
            "check_store", "ensure_schema", "job_summary", "open_app", "run_worker"]
@@ -54,6 +56,32 @@ MAINTAIN_CRON = "* * * * * */10"  # every 10 s (croniter: seconds last), so stal
 
 # The tasks are registered on an app without a database; make_app binds them to one (App.with_connector).
 _APP = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+
+# --- per_host across workers ----------------------------------------------------------------------------
+
+class SharedHostLimits(HostLimits):
+    """HostLimits whose per-host slots are shared by every worker on the database (PostgreSQL advisory locks,
+    `store.postgres.HostSlots`): ten workers never send one host more than `per_host` requests at once.
+    The process's own per-host semaphore is taken first, so only requests that could go now ask the server."""
+
+    def __init__(self, concurrency: int, per_host: int, slots: HostSlots) -> None:
+        super().__init__(concurrency, per_host)
+        self.limit, self.slots = per_host, slots
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        host = urlsplit(url).netloc
+        async with self.per_host[host]:
+            delay = 0.02
+            while (taken := await asyncio.to_thread(self.slots.try_acquire, host, self.limit)) is None:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            try:
+                async with self.overall:
+                    yield
+            finally:
+                await asyncio.to_thread(self.slots.release, host, taken)
 
 
 # --- the worker's state, shared by the jobs of one process -----------------------------------------------
@@ -71,6 +99,7 @@ class WorkerState:
     mtime: float = 0.0
     _pool: asyncio.Queue[Store] | None = None
     _all: list[Store] = field(default_factory=list)
+    slots: HostSlots | None = None
 
     @classmethod
     def load(cls, config_path: str | Path, concurrency: int) -> WorkerState:
@@ -80,8 +109,9 @@ class WorkerState:
 
     async def start(self) -> None:
         opts = self.ctx.fetch_options
-        self.shared = Shared(make_client(opts), HostLimits(max(opts.concurrency, self.concurrency), opts.per_host),
-                             lane=asyncio.to_thread)
+        self.slots = await asyncio.to_thread(HostSlots, str(self.cfg.store_path))
+        limits = SharedHostLimits(max(opts.concurrency, self.concurrency), opts.per_host, self.slots)
+        self.shared = Shared(make_client(opts), limits, lane=asyncio.to_thread)
         self._pool = asyncio.Queue()
         async with self.store() as store:
             await asyncio.to_thread(_sync_sources, store, self.cfg)
@@ -91,6 +121,8 @@ class WorkerState:
             await self.shared.client.aclose()
         for s in self._all:
             s.close()
+        if self.slots is not None:
+            self.slots.close()
 
     @asynccontextmanager
     async def store(self) -> AsyncIterator[Store]:

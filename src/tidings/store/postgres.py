@@ -9,8 +9,10 @@ Only this module reads or writes these tables.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -519,3 +521,46 @@ class RunLock:
         if self.db is not None:
             self.db.close()  # closing the session releases its advisory lock
             self.db = None
+
+
+class HostSlots:
+    """`per_host` across processes: slot i of a host is the session advisory lock (hash(host), i), so every
+    process on this database (each `tidings worker`) shares the same `per_host` slots per host.
+
+    One connection per process, used from threads under a lock. A session may take its own advisory lock
+    again, so the slots this process holds are skipped by their key, not by asking the server. A process
+    that dies loses its session, and its slots with it.
+    """
+
+    def __init__(self, url: str):
+        self.db = connect(url, application=f"tidings host slots (pid {os.getpid()})")
+        self._lock = threading.Lock()
+        self.held: set[tuple[int, int]] = set()
+
+    @staticmethod
+    def host_key(host: str) -> int:
+        """A signed 32-bit key for a host (two hosts may share one: then they share slots, which errs polite)."""
+        return int.from_bytes(hashlib.blake2b(host.lower().encode(), digest_size=4).digest(), "big", signed=True)
+
+    def try_acquire(self, host: str, per_host: int) -> int | None:
+        """A free slot of `host` (now held by this process), or None when all `per_host` are taken."""
+        key = self.host_key(host)
+        with self._lock:
+            for slot in range(per_host):
+                if (key, slot) in self.held:
+                    continue
+                row = self.db.execute("SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (key, slot)).fetchone()
+                if row and row[0]:
+                    self.held.add((key, slot))
+                    return slot
+        return None
+
+    def release(self, host: str, slot: int) -> None:
+        key = self.host_key(host)
+        with self._lock:
+            if (key, slot) in self.held:
+                self.db.execute("SELECT pg_advisory_unlock(%s::int4, %s::int4)", (key, slot))
+                self.held.discard((key, slot))
+
+    def close(self) -> None:
+        self.db.close()
