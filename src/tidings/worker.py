@@ -235,11 +235,8 @@ async def build(context: procrastinate.JobContext) -> str:
     started = time.monotonic()
     async with st.store() as store:
         hexo, site = await asyncio.to_thread(build_all, st.cfg, store)
-    parts = []
-    if hexo is not None:
-        parts.append(f"hexo {hexo}")
-    if site is not None:
-        parts.append(f"site {site}")
+    parts = [f"{name} {r.written} written, {r.unchanged} unchanged, {r.deleted} deleted"
+             for name, r in (("hexo", hexo), ("site", site)) if r is not None]
     line = "; ".join(parts) or "nothing to build (no hexo or site_dir configured)"
     log.info("build: %s in %.2f s", line, time.monotonic() - started)
     return "built"
