@@ -286,3 +286,16 @@ def test_three_workers_over_500_feeds_with_one_killed_mid_cycle(tmp_path, server
     assert feeds.overlaps() == []
     # the killed worker was mid-job: its jobs were retried by the others
     assert "retried stalled job" in workers[1].text() + workers[2].text()
+
+
+def test_a_source_added_to_the_configuration_starts_by_itself(tmp_path, server, pg_url, workers):
+    feeds = TimedFeeds(server, 3)
+    cfg = config(tmp_path, pg_url, feeds.urls[:2])
+    w = Worker(cfg, "--concurrency", "2")
+    workers.append(w)
+    wait_for(lambda: len(feeds.fetched()) == 2, 30, "the two configured feeds fetched")
+    config(tmp_path, pg_url, feeds.urls)  # the operator adds a source; no restart, no command
+    wait_for(lambda: len(feeds.fetched()) == 3, 30, "the new source fetched")  # maintain runs every 10 s
+    assert w.stop() == 0
+    assert feeds.fetched() == {"/f0": 1, "/f1": 1, "/f2": 1}
+    assert "configuration reloaded: 3 sources" in w.text()
