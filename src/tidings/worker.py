@@ -215,9 +215,10 @@ async def fetch_source(context: procrastinate.JobContext, source_key: str) -> st
         outcome = await refresh_source_async(st.ctx, source_key, store, shared=st.shared)
         when = await asyncio.to_thread(store.next_fetch, source_key)
     not_due = outcome.status in (OutcomeStatus.WAITING, OutcomeStatus.BACKOFF)
+    # The build first: once the next fetch is queued, this job's work is all done (see retry_stalled).
+    built = outcome.new > 0 and await defer_build(app)
     # A job that ran early (clocks apart) is not a fetch; never reschedule it at once, or it would spin.
     await defer_fetch(app, source_key, max(when or 0.0, time.time() + 1) if not_due else when)
-    built = outcome.new > 0 and await defer_build(app)
     next_at = datetime.fromtimestamp(when, UTC).strftime("%H:%M:%S") if when else "now"
     detail = f" ({outcome.reason})" if outcome.reason else ""
     log.info("fetch %s: %s, %d new, %d changed%s in %.2f s; next %s%s", outcome.source.label, outcome.status.value,
@@ -248,11 +249,14 @@ async def retry_stalled(app: procrastinate.App) -> int:
     for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
         try:
             await app.job_manager.retry_job(job)
-            n += 1
         except pexc.ConnectorException:
-            # Its queueing lock is taken by a job deferred since (a fetch already waiting): that one does the work.
-            await app.job_manager.finish_job(job, status=pjobs.Status.FAILED, delete_job=False)
-        log.info("retried stalled job %s (#%s)", job.call_string, job.id)
+            # Its queueing lock is taken: the job had queued its own successor (a fetch's last step, after its
+            # build), so its work was done when its worker died; only its status was lost.
+            await app.job_manager.finish_job(job, status=pjobs.Status.SUCCEEDED, delete_job=True)
+            log.info("stalled job %s had finished its work (its successor is queued)", job.call_string)
+            continue
+        n += 1
+        log.info("retried stalled job %s", job.call_string)
     return n
 
 
