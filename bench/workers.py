@@ -1,0 +1,268 @@
+"""Workers on PostgreSQL (issue 13): `tidings worker` processes on a throwaway PostgreSQL cluster.
+
+    .venv/bin/python bench/workers.py [--feeds 1000] [--delay 0.1] [--workers 3] [--concurrency 16] [--items 2000]
+
+1. Cycle: N feeds from a local server (another process) answering each request after `delay`, 3 workers ×
+   concurrency 16 on a fresh database. Timed by the server, from the first request to the last feed answered
+   (and, polled every 50 ms, until every item is stored), against the ideal ceil(N / (workers × c)) × delay.
+   SPEC/issue 13 target: ≤ 1.25 × ideal.
+2. Overhead per job: the same with feeds answering at once (a fresh database): jobs/s, the wall time per job
+   per slot (wall × slots / N), and that minus the time each job reports for its own fetch+store (worker log);
+   plus procrastinate alone: N no-op jobs deferred and run by one in-process worker × concurrency.
+3. Ingest: bench/ingest.py's generated feeds through `jobs.ingest` into a SQLite file and into PostgreSQL
+   (cleaning on, no posts), alternating, best of `--repeat`; the PostgreSQL database's size before and after
+   (`pg_database_size`), per 1,000 items and extrapolated per million.
+Prints Markdown rows. Starts and stops everything itself (cluster, feed server, workers); every wait is bounded.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from fetch import FEED, ITEM  # noqa: E402
+from pgcluster import Cluster, unavailable  # noqa: E402
+
+
+def serve(port_q, delay: float, first, last, distinct) -> None:
+    """bench/fetch.py's server, counting the feeds answered (first request and last answer, wall clock)."""
+    seen: set[str] = set()
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                path = head.split(b" ", 2)[1].decode()
+                if not first.value:
+                    first.value = time.time()
+                n = path.rsplit("/", 1)[-1]
+                if delay:
+                    await asyncio.sleep(delay)
+                body = FEED.format(n=n, items="".join(ITEM.format(n=n, i=i) for i in range(5))).encode()
+                writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: "v1"\r\n'
+                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                await writer.drain()
+                if path not in seen:
+                    seen.add(path)
+                    distinct.value = len(seen)
+                    last.value = time.time()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=2048)
+        port_q.put(server.sockets[0].getsockname()[1])
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def wait_for(cond, timeout: float, what: str, every: float = 0.05) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(every)
+    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def count_items(url: str) -> int:
+    import psycopg
+    with psycopg.connect(url) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+        except psycopg.errors.UndefinedTable:
+            return 0
+
+
+def db_size(url: str) -> int:
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
+
+def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
+    """One cycle of `args.feeds` feeds through the worker processes on a fresh database."""
+    url = cluster.create_database()
+    first, last = multiprocessing.Value("d", 0.0), multiprocessing.Value("d", 0.0)
+    distinct = multiprocessing.Value("i", 0)
+    q = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(q, delay, first, last, distinct), daemon=True)
+    server.start()
+    procs: list[subprocess.Popen] = []
+    logs: list[Path] = []
+    try:
+        port = q.get(timeout=10)
+        slots = args.workers * args.concurrency
+        cfg = tmp / f"{tag}.yml"
+        cfg.write_text(json.dumps({
+            "store": url,
+            "fetch": {"concurrency": args.concurrency, "per_host": slots, "retries": 0, "timeout": 30},
+            "sources": [{"category": "bench", "source": f"s{n}", "url": f"http://127.0.0.1:{port}/f/{n}"}
+                        for n in range(args.feeds)],
+        }))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("TIDINGS_STORE", None)
+        started = time.time()
+        for k in range(args.workers):
+            logs.append(tmp / f"{tag}-w{k}.log")
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "tidings.cli", "worker", "-c", str(cfg), "--concurrency", str(args.concurrency)],
+                stdout=subprocess.DEVNULL, stderr=open(logs[-1], "wb"), env=env, cwd=tmp))
+        limit = 60 + 20 * math.ceil(args.feeds / slots) * max(delay, 0.05)
+        wait_for(lambda: distinct.value >= args.feeds or any(p.poll() is not None for p in procs), limit,
+                 "every feed fetched")
+        if distinct.value < args.feeds:
+            raise RuntimeError(f"a worker exited: {[p.returncode for p in procs]}; see {logs}")
+        fetched_at = last.value
+        wait_for(lambda: count_items(url) >= 5 * args.feeds, 60, "every item stored")
+        stored_at = time.time()
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(60)
+        in_job = [float(m) for log in logs for m in re.findall(r" fetch .*? in (\d+\.\d+) s; next", log.read_text())]
+        return {"url": url, "fetch": fetched_at - first.value, "stored": stored_at - first.value,
+                "startup": first.value - started, "in_job": in_job, "slots": slots}
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+        server.terminate()
+        server.join(10)
+
+
+async def noop_queue(url: str, n: int, concurrency: int) -> tuple[float, float]:
+    """procrastinate alone: defer n no-op jobs, then one worker × concurrency runs them. (defer s, run s)."""
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+    @app.task(name="bench:noop", queue="bench")
+    async def noop(i: int) -> None:
+        return None
+
+    async with app.open_async():
+        t = time.perf_counter()
+        for i in range(n):
+            await noop.defer_async(i=i)
+        deferred = time.perf_counter() - t
+        t = time.perf_counter()
+        await asyncio.wait_for(app.run_worker_async(queues=["bench"], concurrency=concurrency, wait=False,
+                                                    delete_jobs="successful"), 300)
+        ran = time.perf_counter() - t
+    return deferred, ran
+
+
+def ingest_runs(url: str, tmp: Path, items: int, per_feed: int, repeat: int) -> dict:
+    """bench/ingest.py's feeds into SQLite and PostgreSQL (a fresh store each run), alternating."""
+    import random
+
+    import psycopg
+    from ingest import feed
+
+    from tidings.config import Config
+    from tidings.model import FetchResult, Source
+    from tidings.pipeline import Cleaner, ingest
+    from tidings.store import open_store
+
+    rng = random.Random(7)
+    bodies = [feed(rng, k * per_feed, per_feed) for k in range(items // per_feed)]
+    cleaner = Cleaner(Config(sources=[]))
+    sources = [Source(url=f"http://127.0.0.1/feed/{n}", category="金融", source="新浪财经", channel=f"频道{n % 5}",
+                      limit=per_feed) for n in range(len(bodies))]
+    rates: dict[str, list[float]] = {"sqlite": [], "postgresql": []}
+    sizes: list[tuple[int, int]] = []
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    for k in range(repeat):
+        for kind in ("sqlite", "postgresql"):
+            target = str(tmp / f"ingest-{k}.db") if kind == "sqlite" else url
+            store = open_store(target)
+            store.sync_sources(sources)
+            before = db_size(url) if kind == "postgresql" else 0
+            t = time.perf_counter()
+            for src, body in zip(sources, bodies, strict=True):
+                ingest(store, FetchResult(src, status=200, body=body, content_type="application/rss+xml"), cleaner)
+            rates[kind].append(items / (time.perf_counter() - t))
+            assert store.count_items() == items
+            store.close()
+            if kind == "postgresql":
+                sizes.append((before, db_size(url)))
+                name = url.rsplit("/", 1)[1]
+                with psycopg.connect(admin, autocommit=True) as conn:  # a fresh database for the next run
+                    conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+                    conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 STRATEGY file_copy")
+    return {"rates": rates, "sizes": sizes}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--feeds", type=int, default=1000)
+    ap.add_argument("--delay", type=float, default=0.1)
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--items", type=int, default=2000, help="items for the ingest comparison")
+    ap.add_argument("--per-feed", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    if why := unavailable():
+        sys.exit(f"bench/workers.py: {why}")
+
+    cluster = Cluster.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="tidings-bench-") as t:
+            tmp = Path(t)
+            slow = cycle(cluster, tmp, args, args.delay, "slow")
+            size_after_cycle = db_size(slow["url"])
+            fast = cycle(cluster, tmp, args, 0.0, "fast")
+            deferred, ran = asyncio.run(noop_queue(fast["url"], args.feeds, args.concurrency))
+            ing = ingest_runs(cluster.create_database(), tmp, args.items, args.per_feed, args.repeat)
+    finally:
+        cluster.stop()
+
+    n, slots = args.feeds, slow["slots"]
+    ideal = math.ceil(n / slots) * args.delay
+    print(f"| cycle: {n} feeds at {args.delay * 1000:.0f} ms, {args.workers} workers × {args.concurrency} "
+          f"| ideal {ideal:.2f} s | first request → last feed answered {slow['fetch']:.2f} s = "
+          f"**{slow['fetch'] / ideal:.2f} ×** | → every item stored {slow['stored']:.2f} s = "
+          f"{slow['stored'] / ideal:.2f} × | worker start → first request {slow['startup']:.2f} s |")
+    mean_job = sum(fast["in_job"]) / max(len(fast["in_job"]), 1)
+    per_slot = fast["stored"] * slots / n
+    print(f"| feeds answering at once | {n} jobs in {fast['stored']:.2f} s = {n / fast['stored']:.0f} jobs/s "
+          f"| wall per job per slot {per_slot * 1000:.1f} ms | each job's own fetch+store (log, {len(fast['in_job'])} "
+          f"jobs) {mean_job * 1000:.1f} ms | overhead {1000 * (per_slot - mean_job):.1f} ms/job |")
+    print(f"| procrastinate alone, no-op jobs | defer {n}: {deferred:.2f} s = {deferred / n * 1000:.2f} ms/job "
+          f"| run with 1 worker × {args.concurrency}: {ran:.2f} s = {n / ran:.0f} jobs/s, "
+          f"{ran / n * 1000:.2f} ms/job |")
+    best = {k: max(v) for k, v in ing["rates"].items()}
+    med = {k: sorted(v)[len(v) // 2] for k, v in ing["rates"].items()}
+    print(f"| ingest {args.items} items (cleaning on, no posts), best of {args.repeat} | SQLite best "
+          f"{best['sqlite']:,.0f}, median {med['sqlite']:,.0f} items/s | PostgreSQL best {best['postgresql']:,.0f}, "
+          f"median {med['postgresql']:,.0f} items/s | PostgreSQL ÷ SQLite {best['postgresql'] / best['sqlite']:.2f} |")
+    growth = [(a - b) for b, a in ing["sizes"]]
+    per_k = sorted(growth)[len(growth) // 2] / args.items * 1000
+    print(f"| database size | {args.items} ingest items: +{sorted(growth)[len(growth) // 2] / 2**20:.1f} MB = "
+          f"{per_k / 2**20:.2f} MB per 1,000 items ≈ {per_k * 1000 / 2**30:.1f} GB per million "
+          f"| after the {n}-feed cycle ({5 * n} small items + queue): {size_after_cycle / 2**20:.1f} MB |")
+
+
+if __name__ == "__main__":
+    main()
