@@ -26,14 +26,21 @@ ITEM = ("<item><title>Story {n}-{i}</title><link>http://127.0.0.1/{n}/{i}</link>
         "</description></item>")
 
 
-def serve(port_q, delay: float) -> None:
+def serve(port_q, delay: float, first=None, last=None, distinct=None) -> None:
+    """Answers every feed after `delay`, 304 to a conditional request. bench/workers.py passes shared
+    counters: the first request's time, and the time and number of distinct feeds answered."""
+    seen: set[str] = set()
+
     async def handle(reader, writer):
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode()
+                if first is not None and not first.value:
+                    first.value = time.time()
                 n = path.rsplit("/", 1)[-1]
-                await asyncio.sleep(delay)
+                if delay:
+                    await asyncio.sleep(delay)
                 if b"if-none-match" in head.lower():
                     writer.write(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n')
                 else:
@@ -41,6 +48,10 @@ def serve(port_q, delay: float) -> None:
                     writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: "v1"\r\n'
                                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
                 await writer.drain()
+                if distinct is not None and path not in seen:
+                    seen.add(path)
+                    distinct.value = len(seen)
+                    last.value = time.time()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

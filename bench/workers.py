@@ -33,44 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from fetch import FEED, ITEM  # noqa: E402
+from fetch import serve  # noqa: E402
 from pgcluster import Cluster, unavailable  # noqa: E402
-
-
-def serve(port_q, delay: float, first, last, distinct) -> None:
-    """bench/fetch.py's server, counting the feeds answered (first request and last answer, wall clock)."""
-    seen: set[str] = set()
-
-    async def handle(reader, writer):
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                path = head.split(b" ", 2)[1].decode()
-                if not first.value:
-                    first.value = time.time()
-                n = path.rsplit("/", 1)[-1]
-                if delay:
-                    await asyncio.sleep(delay)
-                body = FEED.format(n=n, items="".join(ITEM.format(n=n, i=i) for i in range(5))).encode()
-                writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: "v1"\r\n'
-                             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-                await writer.drain()
-                if path not in seen:
-                    seen.add(path)
-                    distinct.value = len(seen)
-                    last.value = time.time()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def main():
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=2048)
-        port_q.put(server.sockets[0].getsockname()[1])
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(main())
 
 
 def wait_for(cond, timeout: float, what: str, every: float = 0.05) -> None:
