@@ -54,7 +54,10 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+            "--disable-sync", "--no-first-run",
+            # Without the trap handler each WebAssembly memory (one per Pagefind shard) reserves ~10 GB of
+            # address space; under an address-space limit (CI's) instantiation then fails. Bounds checks instead.
+            "--disable-features=WebAssemblyTrapHandler"])
         yield b
         b.close()
 
@@ -89,6 +92,14 @@ def _check_images(pg):
     policies = pg.eval_on_selector_all("img", "els => els.map(e => e.getAttribute('referrerpolicy'))")
     assert all(p == "no-referrer" for p in policies), policies
     assert pg.eval_on_selector("meta[name=referrer]", "e => e.content") == "no-referrer"
+
+
+def _wait_for_results(pg, first):
+    try:
+        first.wait_for(timeout=20_000)
+    except Exception as e:  # say what the page says and what failed, not only "timeout"
+        raise AssertionError(f"no search results: status {pg.locator('#search-status').inner_text()!r}, "
+                             f"errors {pg.errors}") from e
 
 
 def _shot(pg, name):
@@ -138,7 +149,7 @@ def test_search(page, site, query, name):
     pg.wait_for_load_state()
     assert "/search/" in pg.url
     first = pg.locator("#search-results li a").first
-    first.wait_for(timeout=20_000)
+    _wait_for_results(pg, first)
     texts = pg.locator("#search-results li").all_inner_texts()
     assert any(NEEDLE_ZH in t or NEEDLE_EN in t.lower() for t in texts), texts
     _check_images(pg)
@@ -153,6 +164,15 @@ def test_search_typing_finds_chinese(page, site):
     pg = page
     pg.goto(site + "search/")
     pg.locator("#search-input").press_sequentially(NEEDLE_ZH, delay=30)
-    pg.locator("#search-results li a").first.wait_for(timeout=20_000)
+    _wait_for_results(pg, pg.locator("#search-results li a").first)
     assert NEEDLE_ZH in pg.locator("#search-results").inner_text()
     assert not pg.errors, pg.errors
+
+
+def test_search_says_when_the_index_cannot_load(page, site):
+    pg = page
+    pg.route("**/_pagefind/**", lambda r: r.abort())
+    pg.goto(site + "search/?q=" + NEEDLE_EN)
+    status = pg.locator("#search-status")
+    status.filter(has_text="无法加载").wait_for(timeout=20_000)
+    assert pg.locator("#search-results li").count() == 0

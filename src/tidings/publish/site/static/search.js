@@ -48,7 +48,16 @@ async function run(q) {
   history.replaceState(null, "", url);
   if (!q) { list.replaceChildren(); status.textContent = ""; return; }
   status.textContent = box.dataset.loading;
-  const pf = await load();
+  let pf;
+  try {
+    pf = await load();
+  } catch (e) {
+    // A bundle or its WebAssembly that cannot load must not leave "loading…" on screen forever.
+    ready = null;
+    status.textContent = box.dataset.failed;
+    console.error("search index:", e);
+    return;
+  }
   if (mine !== seq) return;
   if (!pf) { status.textContent = box.dataset.none; return; }
   const search = await pf.search(q);
