@@ -32,6 +32,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .near import strip_boilerplate
+
 __all__ = ["EN_LEAD", "TITLE_WEIGHT", "ZH_LEAD", "ZH_SEGMENT", "keywords"]
 
 TITLE_WEIGHT = 3
@@ -139,8 +141,10 @@ def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
 
 # --- English -----------------------------------------------------------------------------------------
 
-_EN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’.\-&][A-Za-z0-9]+)*|[0-9][\w.,%$-]*|[.!?;:()\"“”]")
+_EN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’.\-&][A-Za-z0-9]+)*|[0-9][\w.,%$-]*|[.!?;:()\"“”,—–]")
 _SENTENCE_END = frozenset(".!?;:()\"“”")
+_BREAK = frozenset(",—–")
+_POSSESSIVE = re.compile(r"['’]s$")
 
 
 def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
@@ -149,46 +153,61 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     form: dict[str, str] = {}
     first: dict[str, int] = {}
     caps: dict[str, int] = {}
+    caps_form: set[str] = set()  # seen capitalised mid-sentence (or as an acronym): a name, keep its case
+    lower_seen: set[str] = set()
     pos = 0
     for weight, chunk in ((TITLE_WEIGHT, title), (1, text[:EN_LEAD])):
         start = True  # at the start of a sentence a capital says nothing
         run: list[str] = []
 
-        def flush(run: list[str], weight: int) -> None:
+        def flush(run: list[str], weight: int, pos: int) -> None:
             if len(run) >= 2:
                 phrase = " ".join(run[:4])
                 key = phrase.lower()
-                scores[key] = scores.get(key, 0.0) + weight * 1.5
+                scores[key] = scores.get(key, 0.0) + weight * 2.5
                 form.setdefault(key, phrase)
+                caps_form.add(key)
                 first.setdefault(key, pos)
                 caps[key] = caps.get(key, 0) + 1
             run.clear()
 
         for tokm in _EN_TOKEN.finditer(chunk):
-            t = tokm.group(0).rstrip(".")
+            t = _POSSESSIVE.sub("", tokm.group(0).rstrip("."))
             pos += 1
+            if t and t[0] in _BREAK:
+                flush(run, weight, pos)
+                continue
             if not t or t[0] in _SENTENCE_END or t[0].isdigit():
-                flush(run, weight)
+                flush(run, weight, pos)
                 start = not t or t[0] in _SENTENCE_END
                 continue
             low = t.lower()
-            capital = t[0].isupper() and weight == 1 and not start or (weight > 1 and t[0].isupper())
+            capital = t[0].isupper() and not start and (weight == 1 or t.isupper())
             start = False
             if low in stop or len(low) < 2 or (len(low) < 3 and not t.isupper()):
-                flush(run, weight)
+                flush(run, weight, pos)
                 continue
             if capital:
                 run.append(t)
             else:
-                flush(run, weight)
+                flush(run, weight, pos)
             scores[low] = scores.get(low, 0.0) + weight
-            form.setdefault(low, t if t.isupper() or capital else low)
-            if t.isupper() and len(t) > 1:
+            if capital or (t.isupper() and len(t) > 1):
                 form[low] = t
+                caps_form.add(low)
+            elif t == low:
+                lower_seen.add(low)
+            form.setdefault(low, t)
             first.setdefault(low, pos)
             if capital:
                 caps[low] = caps.get(low, 0) + 1
-        flush(run, weight)
+        flush(run, weight, pos)
+    for key in form:
+        if " " not in key and key not in caps_form and key in lower_seen:
+            form[key] = key
+    for key in [k for k in scores if " " in k]:  # a name outranks its words
+        words = key.split(" ")
+        scores[key] += sum(scores.get(w, 0.0) for w in words) / len(words)
     ranked = []
     for key, tf in scores.items():
         bonus = 1.0 + min(caps.get(key, 0), 3) * 0.25
@@ -211,8 +230,8 @@ def keywords(title: str, text: str, max_tags: int = 5) -> list[str]:
     """Up to `max_tags` keywords for an item; `text` is its plain text (no HTML)."""
     if max_tags <= 0:
         return []
-    title = unicodedata.normalize("NFKC", title or "").strip()
-    text = unicodedata.normalize("NFKC", (text or "")[: max(ZH_LEAD, EN_LEAD) + 200])
+    title = strip_boilerplate(unicodedata.normalize("NFKC", title or "")).strip()
+    text = strip_boilerplate(unicodedata.normalize("NFKC", (text or "")[: max(ZH_LEAD, EN_LEAD) + 200]))
     if _is_cjk_text(title + text[:200]):
         return _keywords_zh(title, text, max_tags)
     return _keywords_en(title, text, max_tags)

@@ -42,7 +42,7 @@ SIG_PERMS = 128
 # item. The 32 values left out of the bands still sharpen the similarity estimate.
 BANDS, ROWS = 32, 3
 DEFAULT_THRESHOLD = 0.4
-MARK_MIN_OVERLAP = 0.5  # shared marks / marks of the item with fewer: below this the figures conflict
+MARK_MIN_OVERLAP = 0.6  # shared marks / marks of the item with fewer: below this the figures conflict
 MAX_MARKS = 32
 WINDOW_SECONDS = 7 * 86400  # candidates published further apart than this are never one story
 LEAD_CJK = 160  # normalised characters of text after the title, Chinese/Japanese (≈ 2–3 sentences)
@@ -115,6 +115,8 @@ def extract_marks(s: str) -> tuple[str, ...]:
                 mark = "y" + num
             else:
                 mark = num + u
+            if len(mark) == 1:  # a bare digit ("1至10月", "3 people") is too common to tell events apart
+                continue
         out.setdefault(mark, None)
         if len(out) >= MAX_MARKS:
             break
@@ -151,7 +153,8 @@ def _mix(h: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, vectorised (uint64 arithmetic wraps)."""
     h = (h ^ (h >> _S30)) * _M1
     h = (h ^ (h >> _S27)) * _M2
-    return h ^ (h >> _S31)
+    out: np.ndarray = h ^ (h >> _S31)
+    return out
 
 
 def _normalise(s: str) -> str:
