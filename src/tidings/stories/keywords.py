@@ -38,8 +38,8 @@ __all__ = ["EN_LEAD", "TITLE_WEIGHT", "ZH_LEAD", "ZH_SEGMENT", "keywords"]
 
 TITLE_WEIGHT = 3
 ZH_SEGMENT = 48  # characters of text segmented with the title
-ZH_LEAD = 400  # characters of text in which a candidate's occurrences are counted
-EN_LEAD = 1200
+ZH_LEAD = 300  # characters of text in which a candidate's occurrences are counted
+EN_LEAD = 700
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -231,7 +231,7 @@ def keywords(title: str, text: str, max_tags: int = 5) -> list[str]:
     if max_tags <= 0:
         return []
     title = strip_boilerplate(unicodedata.normalize("NFKC", title or "")).strip()
-    text = strip_boilerplate(unicodedata.normalize("NFKC", (text or "")[: max(ZH_LEAD, EN_LEAD) + 200]))
+    text = strip_boilerplate(unicodedata.normalize("NFKC", (text or "")[: max(ZH_LEAD, EN_LEAD) + 100]))
     if _is_cjk_text(title + text[:200]):
         return _keywords_zh(title, text, max_tags)
     return _keywords_en(title, text, max_tags)

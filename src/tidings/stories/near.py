@@ -47,6 +47,7 @@ MAX_MARKS = 32
 WINDOW_SECONDS = 7 * 86400  # candidates published further apart than this are never one story
 LEAD_CJK = 160  # normalised characters of text after the title, Chinese/Japanese (≈ 2–3 sentences)
 LEAD_LATIN = 400  # the same for other scripts (≈ 65 English words)
+RAW_CAP = int(1.5 * LEAD_LATIN)  # raw characters of text read at all (boilerplate, spaces, punctuation included)
 SEED = 0x7469  # "ti": fixed forever; changing it (or the shingle hash) invalidates stored fingerprints
 _VERSION = 1  # first byte of Fingerprint.to_bytes
 
@@ -54,31 +55,37 @@ _EMPTY = b"\xff" * (4 * SIG_PERMS)
 
 # --- boilerplate ---------------------------------------------------------------------------------
 
-_BOILERPLATE = [re.compile(p, re.M) for p in (
+# (pattern, gate): a pattern runs only when one of its gate substrings is in the text (regex scans cost).
+_BOILERPLATE_SRC = (
     # Chinese: credits, sources, original titles, datelines, end marks
-    r"[（(]\s*(?:记者|通讯员|实习生|编辑|作者|央视记者|总台记者)[^）)]{0,40}[）)]",
-    r"(?:原标题|来源|本文来源|文章来源|稿件来源|图片来源|来源于|责任编辑|编辑|责编|校对|审核|审校|监制|作者|撰文|记者|摄影)"
-    r"\s*[：:|]\s*[^\s，。；;！？|]{0,30}",
-    r"^\s*(?:【[^】]{1,24}】|[\[［][^\]］]{1,24}[\]］])",
-    r"^\s*[^\s，。：:]{0,16}?\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:电|讯|消息)",
-    r"^\s*(?:本报讯|本台消息|据[^\s，。]{1,10}消息)",
-    r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s+\d{1,2}:\d{2}(?::\d{2})?",
-    r"[（(]\s*完\s*[）)]|【\s*纠错\s*】|海量资讯、精准解读，尽在新浪财经APP|点击进入专题[:：]?",
+    (r"[（(]\s*(?:记者|通讯员|实习生|编辑|作者|央视记者|总台记者)[^）)]{0,40}[）)]",
+     ("记者", "通讯员", "实习生", "编辑", "作者")),
+    (r"(?:原标题|来源|本文来源|文章来源|稿件来源|图片来源|来源于|责任编辑|编辑|责编|校对|审核|审校|监制|作者|撰文|记者|摄影)"
+     r"\s*[：:|]\s*[^\s，。；;！？|]{0,30}", ("：", ":", "|")),
+    (r"^\s*(?:【[^】]{1,24}】|[\[［][^\]］]{1,24}[\]］])", ("【", "[", "［")),
+    (r"^\s*[^\s，。：:]{0,16}?\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:电|讯|消息)", ("电", "讯", "消息")),
+    (r"^\s*(?:本报讯|本台消息|据[^\s，。]{1,10}消息)", ("本报讯", "本台消息", "消息")),
+    (r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s+\d{1,2}:\d{2}(?::\d{2})?", (":",)),
+    (r"[（(]\s*完\s*[）)]|【\s*纠错\s*】|海量资讯、精准解读，尽在新浪财经APP|点击进入专题[:：]?",
+     ("完", "纠错", "海量资讯", "专题")),
     # English: wire datelines and credits
-    r"^\s*(?:[A-Z][A-Za-z.'-]*(?:[ ,/]+[A-Z][A-Za-z.'-]*){0,4}\s*)?"
-    r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}\s*)?\((?:Reuters|AP|AFP|Bloomberg|UPI|dpa|Xinhua|CNN)\)\s*[-–—:]*\s*",
-    r"^\s*(?:Reuters|AP|AFP|Bloomberg|Xinhua)\s*[-–—:]\s+",
-    r"^\s*By\s+[A-Z][A-Za-z.'-]+(?:\s+[A-Z][A-Za-z.'-]+){0,3}(?:\s+and\s+[A-Z][A-Za-z.'-]+(?:\s+[A-Z][A-Za-z.'-]+){0,2})?"
-    r"(?:,\s*(?:Reuters|Associated Press|AP|AFP|Bloomberg))?\s*(?:\n|$|[-–—|]\s*)",
-    r"\(?(?:Additional )?(?:Reporting|Writing|Editing|Compiled) by [^;)\n]{0,80}[;)]?",
-    r"(?:Copyright|©)\s*(?:\d{4}\s*)?[A-Z][\w .,&-]{0,40}?(?:All rights reserved\.?)?$",
-    r"\s-\s(?:Reuters|AP News|BBC News|The Guardian|CNN)\s*$",
-)]
+    (r"^\s*(?:[A-Z][A-Za-z.'-]*(?:[ ,/]+[A-Z][A-Za-z.'-]*){0,4}\s*)?"
+     r"(?:,\s*[A-Z][a-z]{2,8}\.?\s+\d{1,2}\s*)?\((?:Reuters|AP|AFP|Bloomberg|UPI|dpa|Xinhua|CNN)\)\s*[-–—:]*\s*",
+     ("(Reuters)", "(AP)", "(AFP)", "(Bloomberg)", "(UPI)", "(dpa)", "(Xinhua)", "(CNN)")),
+    (r"^\s*(?:Reuters|AP|AFP|Bloomberg|Xinhua)\s*[-–—:]\s+", ("Reuters", "AP", "AFP", "Bloomberg", "Xinhua")),
+    (r"^\s*By\s+[A-Z][A-Za-z.'-]+(?:\s+[A-Z][A-Za-z.'-]+){0,3}(?:\s+and\s+[A-Z][A-Za-z.'-]+(?:\s+[A-Z][A-Za-z.'-]+){0,2})?"
+     r"(?:,\s*(?:Reuters|Associated Press|AP|AFP|Bloomberg))?\s*(?:\n|$|[-–—|]\s*)", ("By ",)),
+    (r"\(?(?:Additional )?(?:Reporting|Writing|Editing|Compiled) by [^;)\n]{0,80}[;)]?", (" by ",)),
+    (r"(?:Copyright|©)\s*(?:\d{4}\s*)?[A-Z][\w .,&-]{0,40}?(?:All rights reserved\.?)?$", ("Copyright", "©")),
+    (r"\s-\s(?:Reuters|AP News|BBC News|The Guardian|CNN)\s*$", (" - ",)),
+)
+_BOILERPLATE = [(re.compile(p, re.M), gate) for p, gate in _BOILERPLATE_SRC]
 
 
 def strip_boilerplate(s: str) -> str:
-    for rx in _BOILERPLATE:
-        s = rx.sub(" ", s)
+    for rx, gate in _BOILERPLATE:
+        if any(g in s for g in gate):
+            s = rx.sub(" ", s)
     return s
 
 
@@ -169,7 +176,7 @@ def _is_cjk(cp: np.ndarray) -> np.ndarray:
 def _shingle_hashes(title: str, text: str) -> tuple[np.ndarray, bool]:
     """64-bit hashes of the shingles of title and lead (duplicates kept: MinHash ignores them), and
     whether the text is Chinese/Japanese (a third of its letters or more)."""
-    t, x = _normalise(title), _normalise(text[: 4 * LEAD_LATIN])
+    t, x = _normalise(title), _normalise(text)
     probe = np.frombuffer((t + x[:LEAD_CJK]).encode("utf-32-le"), dtype=np.uint32)
     cjk = probe.size > 0 and bool(np.count_nonzero(_is_cjk(probe)) * 3 >= probe.size)
     n, lead = (3, LEAD_CJK) if cjk else (5, LEAD_LATIN)
@@ -225,7 +232,7 @@ class Fingerprint:
 def fingerprint(title: str, text: str) -> Fingerprint:
     """The fingerprint of an item: `text` is its plain text (no HTML); only the lead counts."""
     title = strip_boilerplate(title or "")
-    text = strip_boilerplate((text or "")[: 6 * LEAD_LATIN])
+    text = strip_boilerplate((text or "")[:RAW_CAP])
     h, cjk = _shingle_hashes(title, text)
     if h.size == 0:
         return Fingerprint(_EMPTY, ())
@@ -286,9 +293,10 @@ class Grouper:
     def __len__(self) -> int:
         return len(self._story)
 
-    def candidates(self, fp: Fingerprint) -> list[str]:
+    def candidates(self, fp: Fingerprint, keys: list[int] | None = None) -> list[str]:
+        """Items sharing a band key with `fp`, in first-seen order."""
         seen: dict[str, None] = {}
-        for key in band_keys(fp):
+        for key in band_keys(fp) if keys is None else keys:
             ids = self._buckets.get(key)
             if ids is None:
                 continue
@@ -300,8 +308,9 @@ class Grouper:
         """Place an item and return its story id (an item added twice keeps its story)."""
         if item_id in self._story:
             return self._story[item_id]
+        keys = band_keys(fp)
         best: tuple[float, float, str] | None = None
-        for other in self.candidates(fp):
+        for other in self.candidates(fp, keys):
             ofp, opub = self._items[other]
             if abs(opub - published) > self.window:
                 continue
@@ -314,7 +323,7 @@ class Grouper:
         story = self._story[best[2]] if best is not None else item_id
         self._story[item_id] = story
         self._items[item_id] = (fp, published)
-        for key in band_keys(fp):
+        for key in keys:
             ids = self._buckets.get(key)
             if ids is None:
                 self._buckets[key] = item_id

@@ -1,0 +1,195 @@
+"""Stories and tags: cost per item of fingerprint, band_keys, keywords and grouping (SPEC §10: ≤ 15% of ingest).
+
+    .venv/bin/python bench/stories.py [--items 100000] [--seed 1]
+
+Generates items programmatically: half Chinese (words drawn from jieba's IDF table, so segmentation
+meets real dictionary words), half English (words from the labelled test set), 300–1,500 characters of
+text each; about 40% of them are reposts (stories of 2–6 items: another headline, outlet boilerplate,
+cut short, a word changed), the rest singletons; published over 60 days. Every item goes through
+fingerprint → band_keys → keywords → Grouper.add, each timed on its own. Prints a Markdown table for
+docs/benchmarks.md, with pairwise precision/recall of the grouping on the generated labels.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from tidings.stories.keywords import keywords  # noqa: E402
+from tidings.stories.near import Grouper, band_keys, fingerprint  # noqa: E402
+
+INGEST_US = 1000.0  # ~1 ms per item: bench/ingest.py, parse + clean + store, this VM (docs/benchmarks.md)
+ZH_PRE = ["新华社北京{m}月{d}日电（记者 {n}）", "央视网消息：", "中新网{m}月{d}日电 ", "本报讯 ", "原标题：{t} ", ""]
+ZH_POST = [" 责任编辑：{n}", " （完）", " 来源：新华网", " 海量资讯、精准解读，尽在新浪财经APP", ""]
+EN_PRE = ["WASHINGTON, Nov {d} (Reuters) - ", "LONDON (AP) — ", "Reuters - ", "By {n}\n", ""]
+EN_POST = [" (Reporting by {n}; Editing by {n})", " - The Guardian", ""]
+NAMES_ZH = ["张三", "李明", "王芳", "赵磊", "刘洋"]
+NAMES_EN = ["John Smith", "Jane Doe", "Ann Lee", "Tom Brown"]
+
+
+def vocabularies(rng: random.Random) -> tuple[list[str], list[str]]:
+    import jieba
+
+    idf = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+    zh = [line.split(" ")[0] for line in idf.read_text(encoding="utf-8").splitlines()]
+    zh = rng.sample([w for w in zh if 2 <= len(w) <= 4], 20000)
+    zh += ["的", "了", "在", "和", "是", "对", "将", "与"] * 400  # function characters, as in real text
+    data = ROOT / "tests" / "stories" / "data" / "labelled.jsonl"
+    en: set[str] = set()
+    for line in data.read_text(encoding="utf-8").splitlines():
+        o = json.loads(line)
+        if o["id"].startswith("en"):
+            en.update(w.strip(".,;:()\"'") for w in (o["title"] + " " + o["text"]).split())
+    en_words = sorted(w for w in en if w.isalpha())
+    en_words += ["the", "of", "and", "to", "in", "a", "said", "on", "for", "that"] * 60
+    return zh, en_words
+
+
+def zh_text(rng: random.Random, vocab: list[str], n: int) -> str:
+    out: list[str] = []
+    size = 0
+    while size < n:
+        sent = "".join(rng.choice(vocab) for _ in range(rng.randint(6, 14)))
+        if rng.random() < 0.5:
+            sent += f"{rng.randint(1, 12)}月{rng.randint(1, 28)}日"
+        if rng.random() < 0.4:
+            sent += f"增长{rng.randint(1, 99)}.{rng.randint(0, 9)}%"
+        out.append(sent + rng.choice("，。。"))
+        size += len(out[-1])
+    return "".join(out)
+
+
+def en_text(rng: random.Random, vocab: list[str], n: int) -> str:
+    out: list[str] = []
+    size = 0
+    while size < n:
+        words = [rng.choice(vocab) for _ in range(rng.randint(8, 20))]
+        if rng.random() < 0.4:
+            words.insert(rng.randrange(len(words)), f"{rng.randint(2, 999)}.{rng.randint(0, 9)}%")
+        if rng.random() < 0.3:
+            words.insert(rng.randrange(len(words)), rng.choice(["Federal Reserve", "European Union", "Tim Cook"]))
+        s = " ".join(words)
+        out.append(s[0].upper() + s[1:] + ".")
+        size += len(out[-1]) + 1
+    return " ".join(out)
+
+
+def generate(n: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    zh_vocab, en_vocab = vocabularies(rng)
+    items: list[dict] = []
+    story = 0
+    t0 = 1730419200.0
+    while len(items) < n:
+        story += 1
+        zh = rng.random() < 0.5
+        make = zh_text if zh else en_text
+        vocab = zh_vocab if zh else en_vocab
+        body = make(rng, vocab, rng.randint(300, 1500))
+        title = make(rng, vocab, 18 if zh else 60).rstrip("。，.")
+        published = t0 + rng.uniform(0, 60 * 86400)
+        size = 1 if rng.random() < 0.75 else rng.randint(2, 6)  # ≈ 40% of items are in multi-item stories
+        for k in range(min(size, n - len(items))):
+            text, head = body, title
+            if k:
+                head = make(rng, vocab, 18 if zh else 60).rstrip("。，.") if rng.random() < 0.7 else title
+                if rng.random() < 0.3:
+                    text = text[: rng.randint(150, 400)]
+                if rng.random() < 0.3:
+                    i = rng.randrange(len(text) // 2 + 1)
+                    text = text[:i] + rng.choice(vocab) + text[i + 2:]
+            name = rng.choice(NAMES_ZH if zh else NAMES_EN)
+            pre = rng.choice(ZH_PRE if zh else EN_PRE).format(m=11, d=rng.randint(1, 28), n=name, t=title)
+            post = rng.choice(ZH_POST if zh else EN_POST).format(n=name)
+            items.append(dict(id=f"i{len(items):06d}", story=f"s{story}", title=head, text=pre + text + post,
+                              published=published + k * rng.uniform(0, 86400)))
+    rng.shuffle(items)
+    return items
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=100000)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    t = time.perf_counter()
+    items = generate(args.items, args.seed)
+    gen_s = time.perf_counter() - t
+    rss_gen = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    keywords("预热", "加载词典")  # jieba's dictionary: loaded once per process, not counted per item
+    warm_s = time.perf_counter() - t
+
+    g = Grouper()
+    cost = {"fingerprint": 0.0, "band_keys": 0.0, "keywords": 0.0, "grouping (Grouper.add)": 0.0}
+    per_lang = {"zh": [0.0, 0], "en": [0.0, 0]}
+    pc = time.perf_counter
+    wall = pc()
+    for o in items:
+        t0 = pc()
+        fp = fingerprint(o["title"], o["text"])
+        t1 = pc()
+        band_keys(fp)
+        t2 = pc()
+        keywords(o["title"], o["text"])
+        t3 = pc()
+        g.add(o["id"], fp, o["published"])
+        t4 = pc()
+        cost["fingerprint"] += t1 - t0
+        cost["band_keys"] += t2 - t1
+        cost["keywords"] += t3 - t2
+        cost["grouping (Grouper.add)"] += t4 - t3
+        lang = "zh" if "\u4e00" <= o["title"][:1] <= "\u9fff" else "en"
+        per_lang[lang][0] += t3 - t2
+        per_lang[lang][1] += 1
+    wall = pc() - wall
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    by_story: dict[str, list[str]] = {}
+    for o in items:
+        by_story.setdefault(o["story"], []).append(o["id"])
+    tp = fn = 0
+    for ids in by_story.values():
+        for a, b in itertools.combinations(ids, 2):
+            if g.story_of(a) == g.story_of(b):
+                tp += 1
+            else:
+                fn += 1
+    label = {o["id"]: o["story"] for o in items}
+    fp_pairs = 0
+    for ids in g.stories().values():
+        for a, b in itertools.combinations(ids, 2):
+            fp_pairs += label[a] != label[b]
+
+    n = len(items)
+    print(f"{n:,} items ({sum(1 for o in items if o['title'][:1] >= chr(0x4e00)):,} Chinese), "
+          f"{len(by_story):,} generated stories, {len(g.stories()):,} found; generated in {gen_s:.1f} s "
+          f"(RSS then {rss_gen:.0f} MB); jieba loaded in {warm_s:.2f} s")
+    print()
+    print("| step | µs per item | vs ingest (~1 ms/item) |")
+    print("|---|---:|---:|")
+    total = 0.0
+    for name, s in cost.items():
+        us = s / n * 1e6
+        total += us
+        print(f"| {name} | {us:,.1f} | {us / INGEST_US:.1%} |")
+    for lang, (s, k) in per_lang.items():
+        print(f"| — keywords, {lang} items only | {s / max(k, 1) * 1e6:,.1f} | |")
+    print(f"| **total** | **{total:,.1f}** | **{total / INGEST_US:.1%}** |")
+    print()
+    print(f"wall time {wall:.1f} s for {n:,} items; peak RSS {rss:.0f} MB "
+          f"(grouper + items: +{rss - rss_gen:.0f} MB over the generated items)")
+    print(f"grouping on the generated labels: pairwise precision {tp / max(tp + fp_pairs, 1):.4f}, "
+          f"recall {tp / max(tp + fn, 1):.4f} ({tp:,} pairs found, {fp_pairs:,} wrong, {fn:,} missed)")
+
+
+if __name__ == "__main__":
+    main()
