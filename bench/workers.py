@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,12 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from fetch import serve  # noqa: E402
 from pgcluster import Cluster, unavailable  # noqa: E402
+
+try:
+    import pwd
+    POSTGRES_UID = pwd.getpwnam("postgres").pw_uid
+except (ImportError, KeyError):
+    POSTGRES_UID = -1
 
 
 def wait_for(cond, timeout: float, what: str, every: float = 0.05) -> None:
@@ -46,13 +53,82 @@ def wait_for(cond, timeout: float, what: str, every: float = 0.05) -> None:
     raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def count_items(url: str) -> int:
-    import psycopg
-    with psycopg.connect(url) as conn:
+class ItemCounter:
+    """count(*) of items on one open connection: a new connection per poll (a forked backend each time)
+    cost the machine ~30% of a core, taken from the workers being measured."""
+
+    def __init__(self, url: str):
+        import psycopg
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def __call__(self) -> int:
+        import psycopg
         try:
-            return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+            return int(self.conn.execute("SELECT count(*) FROM items").fetchone()[0])
         except psycopg.errors.UndefinedTable:
             return 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of the live processes of the `postgres` user (the cluster's server and backends), with
+    those of their children already gone."""
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if d.stat().st_uid != POSTGRES_UID:
+                    continue
+                f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def fetch_cost(cluster: Cluster, future: int, due: int = 1000, repeat: int = 50) -> dict[str, float]:
+    """ms per procrastinate_fetch_job_v2 with `future` fetch jobs not yet due (deferred earlier: lower ids)
+    and `due` due ones, each with a lock of its own, as `tidings worker` leaves them: priorities ordered by
+    due time (worker.due_priority) against all equal (procrastinate's default)."""
+    import procrastinate
+    import psycopg
+
+    from tidings.store.postgres import JobTables
+    from tidings.worker import due_priority
+
+    out = {}
+    for kind in ("by due time", "equal"):
+        url = cluster.create_database()
+        app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=url))
+        with app.open():
+            app.schema_manager.apply_schema()
+        tables = JobTables(url)
+        tables.add_indexes()
+        tables.close()
+        now = time.time()
+        later = now + 1800
+        with psycopg.connect(url, autocommit=True) as conn:
+            for n, at, tag in ((future, later, "f"), (due, now, "d")):
+                prio = due_priority(datetime.fromtimestamp(at, UTC)) if kind == "by due time" else 0
+                conn.execute(
+                    "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, args, scheduled_at, "
+                    "priority) SELECT 'fetch', 'tidings:fetch_source', 'fetch:' || %s || g, 'fetch:' || %s || g, "
+                    "'{}', to_timestamp(%s), %s FROM generate_series(1, %s) g", (tag, tag, at, prio, n))
+            conn.execute("ANALYZE procrastinate_jobs")
+            wid = conn.execute("INSERT INTO procrastinate_workers DEFAULT VALUES RETURNING id").fetchone()[0]
+            t = time.perf_counter()
+            for _ in range(repeat):
+                conn.execute("SELECT * FROM procrastinate_fetch_job_v2(ARRAY['fetch'], %s)", (wid,))
+            out[kind] = (time.perf_counter() - t) / repeat * 1000
+    return out
 
 
 def db_size(url: str) -> int:
@@ -84,6 +160,7 @@ def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
         }))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("TIDINGS_STORE", None)
+        cpu_pg_before = postgres_cpu()
         started = time.time()
         for k in range(args.workers):
             logs.append(tmp / f"{tag}-w{k}.log")
@@ -96,15 +173,23 @@ def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
         if distinct.value < args.feeds:
             raise RuntimeError(f"a worker exited: {[p.returncode for p in procs]}; see {logs}")
         fetched_at = last.value
-        wait_for(lambda: count_items(url) >= 5 * args.feeds, 60, "every item stored")
+        cpu_pg_start = cpu_pg_before
+        counter = ItemCounter(url)
+        try:
+            wait_for(lambda: counter() >= 5 * args.feeds, 60, "every item stored")
+        finally:
+            counter.close()
         stored_at = time.time()
+        worker_cpu = sum(process_cpu(p.pid) for p in procs)
+        pg_cpu = postgres_cpu() - cpu_pg_start
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
             p.wait(60)
         in_job = [float(m) for log in logs for m in re.findall(r" fetch .*? in (\d+\.\d+) s; next", log.read_text())]
         return {"url": url, "fetch": fetched_at - first.value, "stored": stored_at - first.value,
-                "startup": first.value - started, "in_job": in_job, "slots": slots}
+                "startup": first.value - started, "in_job": in_job, "slots": slots,
+                "worker_cpu": worker_cpu, "pg_cpu": pg_cpu}
     finally:
         for p in procs:
             if p.poll() is None:
@@ -199,6 +284,7 @@ def main() -> None:
             fast = cycle(cluster, tmp, args, 0.0, "fast")
             deferred, ran = asyncio.run(noop_queue(fast["url"], args.feeds, args.concurrency))
             ing = ingest_runs(cluster.create_database(), tmp, args.items, args.per_feed, args.repeat)
+            fetch_ms = {n: fetch_cost(cluster, n) for n in (1_000, 10_000, 100_000)}
     finally:
         cluster.stop()
 
@@ -208,6 +294,13 @@ def main() -> None:
           f"| ideal {ideal:.2f} s | first request → last feed answered {slow['fetch']:.2f} s = "
           f"**{slow['fetch'] / ideal:.2f} ×** | → every item stored {slow['stored']:.2f} s = "
           f"{slow['stored'] / ideal:.2f} × | worker start → first request {slow['startup']:.2f} s |")
+    for name, c in (("100 ms", slow), ("at once", fast)):
+        print(f"| CPU per job, feeds answering {name} | workers {c['worker_cpu'] / n * 1000:.1f} ms | PostgreSQL "
+              f"{c['pg_cpu'] / n * 1000:.1f} ms | floor on this machine ({os.cpu_count()} cores): "
+              f"{(c['worker_cpu'] + c['pg_cpu']) / (os.cpu_count() or 1):.2f} s for the {n} jobs |")
+    for future, ms in fetch_ms.items():
+        print(f"| procrastinate_fetch_job_v2 with {future:,} jobs not yet due + 1,000 due | priority by due time "
+              f"{ms['by due time']:.2f} ms | equal priorities {ms['equal']:.2f} ms |")
     mean_job = sum(fast["in_job"]) / max(len(fast["in_job"]), 1)
     per_slot = fast["stored"] * slots / n
     print(f"| feeds answering at once | {n} jobs in {fast['stored']:.2f} s = {n / fast['stored']:.0f} jobs/s "

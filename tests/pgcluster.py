@@ -67,7 +67,8 @@ class Cluster:
         return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd="/")
 
     @classmethod
-    def start(cls) -> Cluster:
+    def start(cls, options: str = "") -> Cluster:
+        """`options`: more server settings (`-c name=value …`), e.g. pg_stat_statements for profiling."""
         started = time.monotonic()
         bindir = find_bin()
         assert bindir is not None
@@ -80,7 +81,7 @@ class Cluster:
             cluster._run(bindir / "initdb", "-D", cluster.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
                          "--locale=C", "--no-sync", "--no-instructions")
             options = (f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 " + options)
             cluster._run(bindir / "pg_ctl", "-D", cluster.data, "-l", root / "server.log", "-w", "-t", "60",
                          "-o", options, "start")
         except subprocess.CalledProcessError as e:

@@ -299,3 +299,85 @@ def test_a_source_added_to_the_configuration_starts_by_itself(tmp_path, server, 
     assert w.stop() == 0
     assert feeds.fetched() == {"/f0": 1, "/f1": 1, "/f2": 1}
     assert "configuration reloaded: 3 sources" in w.text()
+
+
+def test_fetch_jobs_are_taken_in_order_of_due_time(pg_url):
+    """A job that became due earlier goes first, whatever the order it was queued in: procrastinate takes the
+    highest priority, and worker.due_priority ranks by due time (without it, ids: queue order)."""
+    import asyncio
+
+    from tidings.store.postgres import JobTables
+    from tidings.worker import defer_fetch, ensure_schema, open_app
+
+    async def run() -> list[str]:
+        async with open_app(pg_url) as app:
+            await ensure_schema(app)
+            tables = JobTables(pg_url)
+            tables.add_indexes()
+            tables.close()
+            now = time.time()
+            # queued in this order; due 10 s ago, 100 s ago, in an hour, now
+            for key, when in (("b", now - 10), ("a", now - 100), ("later", now + 3600), ("c", now)):
+                assert await defer_fetch(app, key, when)
+            assert not await defer_fetch(app, "a", now)  # one waiting job per source
+            wid = await app.job_manager.register_worker()
+            taken = []
+            while job := await app.job_manager.fetch_job(queues=["fetch"], worker_id=wid):
+                taken.append(job.task_kwargs["source_key"])
+            return taken
+
+    assert asyncio.run(run()) == ["a", "b", "c"]  # "later" is not due
+
+
+def test_sources_without_a_job_are_found_by_the_store(tmp_path, pg_url):
+    import asyncio
+
+    from tidings.model import Source
+    from tidings.store.postgres import JobTables
+    from tidings.worker import defer_fetch, ensure_schema, open_app
+
+    with open_store(pg_url) as store:
+        sources = [Source(url=f"http://127.0.0.1:9/{k}", category="c", source=k, channel="")
+                   for k in "xyz"]
+        store.sync_sources(sources)
+
+    async def run() -> tuple[list[str], list[str]]:
+        async with open_app(pg_url) as app:
+            await ensure_schema(app)
+            tables = JobTables(pg_url)
+            try:
+                before = [k for k, _ in tables.without_job("fetch:")]
+                await defer_fetch(app, before[0], None)  # one waits
+                wid = await app.job_manager.register_worker()
+                await defer_fetch(app, before[1], None)
+                await app.job_manager.fetch_job(queues=["fetch"], worker_id=wid)  # one of the two runs
+                after = [k for k, _ in tables.without_job("fetch:")]
+            finally:
+                tables.close()
+            return before, after
+
+    before, after = asyncio.run(run())
+    assert before == sorted(s.key for s in sources)
+    assert len(before) == 3 and after == before[2:]
+
+
+@pytest.mark.slow
+def test_a_second_publisher_waits_for_the_first(tmp_path, server, pg_url, workers):
+    """SPEC §11: a second `tidings worker --publish` is allowed and waits; two builds never overlap."""
+    feeds = TimedFeeds(server, 30, delay=0.05, max_age=2)
+    cfg = config(tmp_path, pg_url, feeds.urls, fetch={"timeout": 5, "retries": 0, "min_interval": 0})
+    workers += [Worker(cfg, "--publish", "--concurrency", "4", name=n) for n in "pq"]
+    wait_for(lambda: len(feeds.fetched()) == 30 and len(posts(tmp_path)) == 60, 60, "every item published")
+    wait_for(lambda: sum(w.text().count(" build: ") for w in workers) >= 2, 30, "a second build")
+    assert [w.stop() for w in workers] == [0, 0]
+    spans = []
+    for w in workers:
+        for m in re.finditer(r"^(\S+ \S+) INFO tidings\.worker: build: .* in (\d+\.\d+) s$", w.text(), re.M):
+            end = time.mktime(time.strptime(m[1].split(",")[0], "%Y-%m-%d %H:%M:%S")) + int(m[1][-3:]) / 1000
+            spans.append((end - float(m[2]), end))
+    spans.sort()
+    assert len(spans) >= 2
+    assert all(b[0] >= a[1] - 0.01 for a, b in zip(spans, spans[1:], strict=False)), spans
+    with open_store(pg_url) as store:
+        assert store.count_items() == 60 and len(store.posts()) == 60
+    assert len({p.name for p in posts(tmp_path)}) == 60

@@ -564,3 +564,45 @@ class HostSlots:
 
     def close(self) -> None:
         self.db.close()
+
+
+class JobTables:
+    """What the worker adds to and asks of procrastinate's tables beside the store's (one connection, used
+    from threads under a lock). procrastinate creates and owns those tables; this only adds an index and
+    reads them."""
+
+    # procrastinate_fetch_job_v2 checks each candidate for another job holding its lock (procrastinate#1242).
+    # With a lock per source that check scanned every waiting job: 29 ms a fetch at 2,000 jobs, 4 ms with this.
+    INDEXES = (
+        "CREATE INDEX IF NOT EXISTS tidings_jobs_lock_id ON procrastinate_jobs (lock, id) "
+        "WHERE status IN ('todo', 'doing')",
+    )
+
+    def __init__(self, url: str):
+        self.db = connect(url, application=f"tidings worker jobs (pid {os.getpid()})")
+        self.db.autocommit = True
+        self._lock = threading.Lock()
+
+    def add_indexes(self) -> None:
+        with self._lock:
+            for sql in self.INDEXES:
+                try:
+                    self.db.execute(sql)
+                except psycopg.errors.UniqueViolation:
+                    pass  # another worker created it at the same moment
+
+    def without_job(self, lock_prefix: str) -> list[tuple[str, float | None]]:
+        """(key, next_fetch) of the active sources that have no job waiting (queueing lock `<prefix><key>`)
+        and none running (lock `<prefix><key>`): both are read through procrastinate's partial unique indexes,
+        so this costs one index probe per source, not a listing of the queue."""
+        with self._lock:
+            return [(k, n) for k, n in self.db.execute(
+                "SELECT s.key, s.next_fetch FROM sources s WHERE s.active "
+                "AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.status = 'todo' "
+                "AND j.queueing_lock = %(p)s || s.key) "
+                "AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.status = 'doing' "
+                "AND j.lock = %(p)s || s.key) "
+                "ORDER BY s.key", {"p": lock_prefix}).fetchall()]
+
+    def close(self) -> None:
+        self.db.close()
