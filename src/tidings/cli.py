@@ -119,6 +119,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_items(args: argparse.Namespace) -> int:
+    from . import items_cmd
+
+    return items_cmd.main(args)
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     from . import sources_cmd
 
@@ -155,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--publish", action="store_true",
                    help="also take build jobs: write Hexo posts and the site on this machine")
     s.set_defaults(func=cmd_worker)
+    s = sub.add_parser("items", parents=[common], help="every published item, newest first")
+    s.add_argument("--json", action="store_true", help="one JSON object a line: id, source, category, title, "
+                   "link, published, story, tags")
+    s.add_argument("--since", help="only items published at or after this date (ISO 8601; UTC when no offset)")
+    s.add_argument("--source", help="only the items of the source with this feed URL")
+    s.set_defaults(func=cmd_items)
     s = sub.add_parser("demo", help="the whole pipeline on bundled sample feeds, offline")
     s.add_argument("dir", nargs="?", default="tidings-demo", help="output directory (default ./tidings-demo)")
     s.add_argument("-q", "--quiet", action="store_true")

@@ -94,6 +94,21 @@ def _check_filters(rules: list[FilterRule]) -> list[FilterRule]:
     return rules
 
 
+class StoriesSettings(_Strict):
+    """Near-duplicate grouping (SPEC §10): items of several sources that report one event become one story."""
+
+    enabled: bool = True
+    threshold: float = Field(default=0.4, gt=0, le=1)  # estimated Jaccard of title + lead shingles
+
+
+class TagsSettings(_Strict):
+    """Keywords per item (SPEC §10), stored outside the content hash."""
+
+    enabled: bool = True
+    max: int = Field(default=5, ge=1, le=20)
+    min_items_for_page: int = Field(default=3, ge=1)  # the site gives a tag a page and feeds from this many items
+
+
 class FilterSettings(_Strict):
     """`include` / `exclude` rules (see filters.py): globally under `filters:`, and on each source."""
 
@@ -165,6 +180,8 @@ class Config(_Strict):
     filters: FilterSettings = Field(default_factory=FilterSettings)
     retain_days: float | None = Field(default=None, gt=0)  # default for every source; none = keep forever
     retain_per_source: int | None = Field(default=None, ge=1)
+    stories: StoriesSettings = Field(default_factory=StoriesSettings)
+    tags: TagsSettings = Field(default_factory=TagsSettings)
     stale_days: float = Field(default=7, gt=0)  # `sources check` flags a source that published nothing this long
     sources: list[SourceSettings] = Field(default_factory=list)
 

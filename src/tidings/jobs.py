@@ -31,6 +31,7 @@ from .model import Entry, FetchResult, ItemState, OutcomeStatus, Source
 from .parse import ParsedFeed, parse_feed
 from .schedule import Policy, is_due, next_fetch_after_failure, next_fetch_after_success
 from .store import IngestRow, Store
+from .stories.assign import StoryStage
 
 __all__ = ["Cleaner", "FullText", "JobContext", "Schedule", "Shared", "SourceOutcome", "fetch_options", "ingest",
            "newest", "not_due", "refresh_source", "refresh_source_async"]
@@ -183,6 +184,7 @@ class JobContext:
         self.cleaner = Cleaner(cfg)
         self.schedule = Schedule(cfg, interval)
         self.fetch_options = fetch_options(cfg)
+        self.stories = StoryStage(cfg.stories, cfg.tags)
         self._full_text: FullText | None = None
 
     @property
@@ -257,7 +259,7 @@ async def refresh_source_async(ctx: Config | JobContext, source_key: str, store:
             result = await fetch_one(shared.client, source, job.fetch_options, etag=etag, last_modified=last_modified)
         full_text = job.full_text if source.full_text else None
         return await shared.lane(lambda: ingest(store, result, job.cleaner, now=now, schedule=job.schedule,
-                                                full_text=full_text))
+                                                full_text=full_text, stories=job.stories))
     finally:
         if own:
             await shared.client.aclose()
@@ -277,7 +279,7 @@ def refresh_source(ctx: Config | JobContext, source_key: str, store: Store, *, n
 
 def ingest(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Entry, str]],
            now: float | None = None, schedule: Schedule | None = None,
-           full_text: FullText | None = None) -> SourceOutcome:
+           full_text: FullText | None = None, stories: StoryStage | None = None) -> SourceOutcome:
     """parse → clean → store for one fetched source. Never raises for a bad feed."""
     source = result.source
     now = now or time.time()
@@ -301,7 +303,7 @@ def ingest(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Ent
     except RecursionError:
         return failed("nested too deeply to parse")
     try:
-        return _store_feed(store, result, feed, clean, now, schedule, full_text)
+        return _store_feed(store, result, feed, clean, now, schedule, full_text, stories)
     except RecursionError:
         return failed("nested too deeply to clean")
     except Exception as e:  # a bug on one feed must not stop the others
@@ -310,18 +312,28 @@ def ingest(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Ent
 
 
 def _store_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Callable[[Entry], tuple[Entry, str]],
-                now: float, schedule: Schedule, full_text: FullText | None) -> SourceOutcome:
+                now: float, schedule: Schedule, full_text: FullText | None,
+                stories: StoryStage | None) -> SourceOutcome:
     source = result.source
     pairs = [clean(e) for e in newest(feed.entries, source.limit)]
     rows, notes = (full_text.enrich(store, source, pairs) if full_text and source.full_text
                    else ([(e, html, False) for e, html in pairs], []))
     flt = source.item_filter
     staged = []
+    # Keywords and fingerprints are made once, when an item is first seen (they are outside its hash).
+    known = store.known_ids(source.key) if stories is not None and stories.enabled else None
     for e, html, fulltext in rows:
         ok = flt is None or flt.accepts(title=e.title, content=html, author=e.author, link=e.link,
                                         categories=source.categories + e.tags)
-        staged.append(IngestRow(e, html, ItemState.PUBLISHED if ok else ItemState.FILTERED, fulltext))
+        state = ItemState.PUBLISHED if ok else ItemState.FILTERED
+        if stories is not None and known is not None and e.id not in known:
+            words, fp = stories.describe(e, html)
+            staged.append(IngestRow(e, html, state, fulltext, words, fp))
+        else:
+            staged.append(IngestRow(e, html, state, fulltext))
     new, changed = store.upsert_entries(staged, now=now)
+    if stories is not None and known is not None:
+        stories.group(store, source.key, [r.entry.id for r in staged if r.entry.id not in known])
     notes = feed.notes + notes  # recovered breakage first, then what full text skipped
     store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
                          next_fetch=schedule.after_success(now, result, feed.ttl_minutes),

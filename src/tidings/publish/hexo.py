@@ -93,10 +93,11 @@ def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo) -> str:
     lines = ["---", f"title: {s(item.title)}", f"date: {_local(item.published, tz)}",
              f"updated: {_local(item.updated or item.published, tz)}", "categories:"]
     lines += [f"  - {s(c)}" for c in item.categories]
-    lines += ["tags:" + ("" if item.tags else " []")] + [f"  - {s(t)}" for t in item.tags]
+    tags = item.all_tags
+    lines += ["tags:" + ("" if tags else " []")] + [f"  - {s(t)}" for t in tags]
     lines += [f"author: {s(item.author or item.source)}", f"headimg: {s(item.cover)}",
               f"thumbnail: {s(item.cover)}", "comments: false", "disableNunjucks: true", f"id: {s(item.id)}",
-              f"link: {s(item.link)}", "---", ""]
+              f"link: {s(item.link)}", f"story: {s(item.story or item.id)}", "---", ""]
     return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean)))
 
 

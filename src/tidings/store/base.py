@@ -26,6 +26,8 @@ class IngestRow:
     html: str
     state: ItemState = ItemState.PUBLISHED
     fulltext: bool = False
+    keywords: tuple[str, ...] = ()  # outside the content hash: new keywords never make an item "changed"
+    fingerprint: bytes | None = None  # stories.near.Fingerprint.to_bytes(); None: never grouped
 
 
 class UpsertResult(NamedTuple):
@@ -104,10 +106,35 @@ class StoredItem:
     category: str
     source: str
     channel: str
+    story: str = ""  # equal for the items of one story (the id of its first item); "" before grouping
+    keywords: list[str] = field(default_factory=list)
 
     @property
     def categories(self) -> list[str]:
         return [c for c in (self.category, self.source, self.channel) if c]
+
+    @property
+    def all_tags(self) -> list[str]:
+        """The feed's own categories, then the keywords tidings found, each once (Hexo `tags:`, items --json)."""
+        return list(dict.fromkeys([*self.tags, *self.keywords]))
+
+
+class StoryCandidate(NamedTuple):
+    """A published item that shares an LSH band with a new one (Store.story_candidates)."""
+
+    source_key: str
+    id: str
+    story: str
+    fingerprint: bytes
+    published: float
+
+
+class Ungrouped(NamedTuple):
+    """A new published item that has a fingerprint and no story yet (Store.ungrouped)."""
+
+    id: str
+    fingerprint: bytes
+    published: float
 
 
 @dataclass(slots=True)
@@ -258,6 +285,25 @@ class Store(Protocol):
 
     def replace_urls(self, prefixes: Sequence[str], replacement: str) -> int:
         """Replace each prefix by `replacement` in every item's html and cover; returns the items changed."""
+        ...
+
+    # --- stories ---------------------------------------------------------------------------------
+    def ungrouped(self, key: str, ids: Sequence[str]) -> list[Ungrouped]:
+        """Of these items of a source: the published ones with a fingerprint and no story, oldest first."""
+        ...
+
+    def story_candidates(self, bands: Sequence[int], since: float, until: float) -> list[StoryCandidate]:
+        """Published items of a story that share one of `bands` and were published in [since, until].
+        Inside a transaction this also serialises story assignment between processes (PostgreSQL)."""
+        ...
+
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:
+        """Put an item in a story and index its bands, so later items find it."""
+        ...
+
+    def stories(self) -> dict[str, list[ItemKey]]:
+        """Stories of two or more visible items (published, source active): their members, oldest first
+        (by published, then source key and id)."""
         ...
 
     # --- site reads ------------------------------------------------------------------------------

@@ -15,11 +15,11 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,8 @@ from .base import (
     SourceHealth,
     SourceState,
     StoredItem,
+    StoryCandidate,
+    Ungrouped,
     UpsertResult,
     count_site,
 )
@@ -97,12 +99,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )""",
         "CREATE UNIQUE INDEX posts_by_path ON posts(path)",
     ),
+    (  # 2: stories and keywords (SQLite's version 4)
+        "ALTER TABLE items ADD COLUMN story text COLLATE \"C\"",
+        "ALTER TABLE items ADD COLUMN keywords text NOT NULL DEFAULT '[]'",
+        "ALTER TABLE items ADD COLUMN fingerprint bytea",
+        "CREATE INDEX items_by_story ON items(story) WHERE story IS NOT NULL",
+        """CREATE TABLE story_bands(
+  band bigint NOT NULL,
+  source_key text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  PRIMARY KEY (band, source_key, id)
+)""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Transaction-level advisory lock around migrations, so two processes opening a new database migrate it once.
 _MIGRATE_LOCK = 0x7469_6469_6E67_0001
 # Session-level advisory lock a `tidings run` holds on its database (RunLock).
 _RUN_LOCK = 0x7469_6469_6E67_0002
+# Transaction-level advisory lock around story assignment (story_candidates).
+_STORY_LOCK = 0x7469_6469_6E67_0003
 
 
 def migrate(conn: psycopg.Connection[Any], where: str = "store") -> int:
@@ -163,7 +179,8 @@ _PRUNED = ItemState.PRUNED.value
 _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active"
 # StoredItem's fields in order; {content} and {html} are columns or empty literals.
 _ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-                 "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel")
+                 "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, "
+                 "COALESCE(i.story, ''), i.keywords")
 _NEWEST = "ORDER BY i.published DESC, i.id"
 
 # The same buckets as SQLite's: floor(floor(published) / 900) in integers (PostgreSQL's `/` truncates too).
@@ -187,10 +204,14 @@ def _t(s: str) -> str:
     return s.replace("\x00", "") if "\x00" in s else s
 
 
+def _keywords(row: IngestRow) -> str:
+    return _t(json.dumps(list(row.keywords), ensure_ascii=False))
+
+
 def _item(r: Sequence[Any], tags: list[str]) -> StoredItem:
     """The one place a StoredItem is made from a row of _ITEM_COLUMNS."""
     return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
-                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16])
+                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16], r[17], json.loads(r[18]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +225,55 @@ class _Known:
     html: str
 
 
-class PostgresStore:
+class _StoryTables:
+    """PostgresStore's story methods (Store protocol, "stories"): the items' story column and story_bands."""
+
+    db: psycopg.Connection[Any]
+
+    if TYPE_CHECKING:  # PostgresStore's
+        def _in_transaction(self) -> bool: ...
+
+        def transaction(self) -> AbstractContextManager[None]: ...
+
+    def ungrouped(self, key: str, ids: Sequence[str]) -> list[Ungrouped]:
+        rows = self.db.execute(
+            "SELECT id, fingerprint, published FROM items WHERE source_key = %s AND id = ANY(%s) "
+            "AND state = 'published' AND story IS NULL AND fingerprint IS NOT NULL ORDER BY published, id",
+            (key, list(ids))).fetchall()
+        return [Ungrouped(r[0], bytes(r[1]), r[2]) for r in rows]
+
+    def story_candidates(self, bands: Sequence[int], since: float, until: float) -> list[StoryCandidate]:
+        if self._in_transaction():
+            # One process at a time assigns stories, so two reposts stored at once by two workers cannot
+            # each found a story of its own; held until the transaction ends.
+            self.db.execute("SELECT pg_advisory_xact_lock(%s)", (_STORY_LOCK,))
+        if not bands:
+            return []
+        rows = self.db.execute(
+            "SELECT DISTINCT i.source_key, i.id, i.story, i.fingerprint, i.published FROM story_bands b "
+            "JOIN items i ON i.source_key = b.source_key AND i.id = b.id "
+            "WHERE b.band = ANY(%s) AND i.state = 'published' AND i.story IS NOT NULL "
+            "AND i.published BETWEEN %s AND %s", (list(bands), since, until)).fetchall()
+        return [StoryCandidate(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:
+        with self.transaction(), self.db.cursor() as cur:
+            cur.execute("UPDATE items SET story = %s WHERE source_key = %s AND id = %s", (story, key, item_id))
+            cur.executemany("INSERT INTO story_bands(band, source_key, id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                            [(b, key, item_id) for b in bands])
+
+    def stories(self) -> dict[str, list[ItemKey]]:
+        out: dict[str, list[ItemKey]] = {}
+        for story, key, item_id in self.db.execute(
+                f"SELECT i.story, i.source_key, i.id {_VISIBLE} AND i.story IN "
+                f"(SELECT i.story {_VISIBLE} AND i.story IS NOT NULL GROUP BY i.story HAVING count(*) > 1) "
+                "ORDER BY i.story, i.published, i.source_key, i.id").fetchall():
+            out.setdefault(story, []).append(ItemKey(key, item_id))
+        return out
+
+
+
+class PostgresStore(_StoryTables):
     """The Store protocol on one PostgreSQL database (one connection, autocommit outside transactions)."""
 
     def __init__(self, url: str):
@@ -325,7 +394,7 @@ class PostgresStore:
                 published = _ts(e.published) if e.published else now
                 inserts.append((e.source_key, e.id, _t(e.guid), _t(e.link), _t(e.title), _t(e.author), published,
                                 e.published is not None, _ts(e.updated), now, now, _t(e.content), html,
-                                _t(e.cover), tags, h, str(row.state), fulltext))
+                                _t(e.cover), tags, h, str(row.state), fulltext, _keywords(row), row.fingerprint))
             elif old.state not in (_PUBLISHED, _FILTERED) or old.hash == h:
                 seen.setdefault(e.source_key, []).append(e.id)
             else:
@@ -335,7 +404,7 @@ class PostgresStore:
                     html, fulltext = old.html, True
                 updates.append((_t(e.guid), _t(e.link), _t(e.title), _t(e.author), published, e.published is not None,
                                 _ts(e.updated), now, _t(e.content), html, _t(e.cover), tags, h, fulltext,
-                                e.source_key, e.id))
+                                row.fingerprint, e.source_key, e.id))
                 changed += old.state == _PUBLISHED
         with self.transaction(), self.db.cursor() as cur:
             new = self._insert(cur, inserts)
@@ -344,8 +413,8 @@ class PostgresStore:
             if updates:
                 cur.executemany(
                     "UPDATE items SET guid=%s, link=%s, title=%s, author=%s, published=%s, has_date=%s, "
-                    "updated=%s, last_seen=%s, content=%s, html=%s, cover=%s, tags=%s, hash=%s, fulltext=%s "
-                    "WHERE source_key=%s AND id=%s", updates)
+                    "updated=%s, last_seen=%s, content=%s, html=%s, cover=%s, tags=%s, hash=%s, fulltext=%s, "
+                    "fingerprint=COALESCE(%s, fingerprint) WHERE source_key=%s AND id=%s", updates)
         return UpsertResult(new, changed)
 
     @staticmethod
@@ -355,8 +424,8 @@ class PostgresStore:
             return 0
         cur.executemany(
             "INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
-            "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext) "
-            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext, keywords, fingerprint) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
             "ON CONFLICT (source_key, id) DO NOTHING RETURNING state", inserts, returning=True)
         new = 0
         while True:

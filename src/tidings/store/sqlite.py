@@ -7,6 +7,7 @@ filter fingerprints). Only this module reads or writes them.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
 from ..errors import StoreVersionError
@@ -32,6 +33,8 @@ from .base import (
     SourceHealth,
     SourceState,
     StoredItem,
+    StoryCandidate,
+    Ungrouped,
     UpsertResult,
     count_site,
 )
@@ -111,6 +114,18 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # 3: what parsing recovered or full text skipped on the last fetch (sources check)
         AddColumn("sources", "last_note", "TEXT"),
     ),
+    (  # 4: stories and keywords (SPEC §10): an item's story, its fingerprint, and the LSH bands that find it
+        AddColumn("items", "story", "TEXT"),
+        AddColumn("items", "keywords", "TEXT NOT NULL DEFAULT '[]'"),
+        AddColumn("items", "fingerprint", "BLOB"),
+        Sql("CREATE INDEX IF NOT EXISTS items_by_story ON items(story) WHERE story IS NOT NULL"),
+        Sql("""CREATE TABLE IF NOT EXISTS story_bands(
+  band INTEGER NOT NULL,
+  source_key TEXT NOT NULL,
+  id TEXT NOT NULL,
+  PRIMARY KEY (band, source_key, id)
+) WITHOUT ROWID"""),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -148,7 +163,8 @@ _PRUNED = ItemState.PRUNED.value
 _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active = 1"
 # StoredItem's fields in order; {content} and {html} are columns or empty literals.
 _ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-                 "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel")
+                 "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, "
+                 "COALESCE(i.story, ''), i.keywords")
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -159,10 +175,14 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def _keywords(row: IngestRow) -> str:
+    return json.dumps(list(row.keywords), ensure_ascii=False)
+
+
 def _item(r: Sequence[Any], tags: list[str]) -> StoredItem:
     """The one place a StoredItem is made from a row of _ITEM_COLUMNS."""
     return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
-                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16])
+                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16], r[17], json.loads(r[18]))
 
 
 # Per 15-minute bucket (base.count_site). `fl` is floor(published), so the arithmetic is exact integers and
@@ -174,7 +194,52 @@ _CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_VISIBLE} GROUP 
 _HEADS = f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= ? AND i.published < ? GROUP BY 1"
 
 
-class SQLiteStore:
+class _StoryTables:
+    """SQLiteStore's story methods (Store protocol, "stories"): the items' story column and story_bands."""
+
+    db: sqlite3.Connection
+
+    if TYPE_CHECKING:  # SQLiteStore's
+        def transaction(self) -> AbstractContextManager[None]: ...
+
+    def ungrouped(self, key: str, ids: Sequence[str]) -> list[Ungrouped]:
+        out: list[Ungrouped] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            out += [Ungrouped(r[0], r[1], r[2]) for r in self.db.execute(
+                "SELECT id, fingerprint, published FROM items WHERE source_key = ? "
+                f"AND id IN ({','.join('?' * len(chunk))}) AND state = 'published' AND story IS NULL "
+                "AND fingerprint IS NOT NULL", (key, *chunk))]
+        return sorted(out, key=lambda u: (u.published, u.id))
+
+    def story_candidates(self, bands: Sequence[int], since: float, until: float) -> list[StoryCandidate]:
+        if not bands:
+            return []
+        rows = self.db.execute(
+            "SELECT DISTINCT i.source_key, i.id, i.story, i.fingerprint, i.published FROM story_bands b "
+            "JOIN items i ON i.source_key = b.source_key AND i.id = b.id "
+            f"WHERE b.band IN ({','.join('?' * len(bands))}) AND i.state = 'published' AND i.story IS NOT NULL "
+            "AND i.published BETWEEN ? AND ?", (*bands, since, until))
+        return [StoryCandidate(*r) for r in rows]
+
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:
+        with contextlib.nullcontext() if self.db.in_transaction else self.transaction():
+            self.db.execute("UPDATE items SET story = ? WHERE source_key = ? AND id = ?", (story, key, item_id))
+            self.db.executemany("INSERT OR IGNORE INTO story_bands(band, source_key, id) VALUES (?, ?, ?)",
+                                [(b, key, item_id) for b in bands])
+
+    def stories(self) -> dict[str, list[ItemKey]]:
+        out: dict[str, list[ItemKey]] = {}
+        for story, key, item_id in self.db.execute(
+                f"SELECT i.story, i.source_key, i.id {_VISIBLE} AND i.story IN "
+                f"(SELECT i.story {_VISIBLE} AND i.story IS NOT NULL GROUP BY i.story HAVING count(*) > 1) "
+                "ORDER BY i.story, i.published, i.source_key, i.id"):
+            out.setdefault(story, []).append(ItemKey(key, item_id))
+        return out
+
+
+
+class SQLiteStore(_StoryTables):
     """The Store protocol on one SQLite file."""
 
     def __init__(self, path: str | Path):
@@ -296,10 +361,11 @@ class SQLiteStore:
                     published = _ts(e.published) if e.published else now
                     self.db.execute(
                         "INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
-                        "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext, keywords, "
+                        "fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (e.source_key, e.id, e.guid, e.link, e.title, e.author, published, e.published is not None,
-                         _ts(e.updated), now, now, e.content, html, e.cover, tags, h, str(row.state), fulltext),
+                         _ts(e.updated), now, now, e.content, html, e.cover, tags, h, str(row.state), fulltext,
+                         _keywords(row), row.fingerprint),
                     )
                     new += row.state == ItemState.PUBLISHED
                 elif old.state not in (_PUBLISHED, _FILTERED) or old.hash == h:
@@ -312,10 +378,10 @@ class SQLiteStore:
                         html, fulltext = old.html, True
                     self.db.execute(
                         "UPDATE items SET guid=?, link=?, title=?, author=?, published=?, has_date=?, updated=?, "
-                        "last_seen=?, content=?, html=?, cover=?, tags=?, hash=?, fulltext=? "
-                        "WHERE source_key=? AND id=?",
+                        "last_seen=?, content=?, html=?, cover=?, tags=?, hash=?, fulltext=?, "
+                        "fingerprint=COALESCE(?, fingerprint) WHERE source_key=? AND id=?",
                         (e.guid, e.link, e.title, e.author, published, e.published is not None, _ts(e.updated), now,
-                         e.content, html, e.cover, tags, h, fulltext, e.source_key, e.id),
+                         e.content, html, e.cover, tags, h, fulltext, row.fingerprint, e.source_key, e.id),
                     )
                     changed += old.state == _PUBLISHED
         return UpsertResult(new, changed)
