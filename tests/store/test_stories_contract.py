@@ -43,7 +43,10 @@ def test_new_items_wait_for_a_story_then_are_found_by_their_bands(store):
     assert store.story_candidates([99], ts - 86400, ts + 86400) == []
     assert store.story_candidates([11], ts, ts + 86400) == []  # outside the window
     store.set_story(b, "b1", "a1", [11])
-    assert store.stories() == {"a1": [ItemKey(a, "a1"), ItemKey(b, "b1")]}
+    assert {k: [m.key for m in v] for k, v in store.stories().items()} == {"a1": [ItemKey(a, "a1"), ItemKey(b, "b1")]}
+    first = store.stories()["a1"][0]
+    assert (first.title, first.link, first.category, first.source, first.published) == (
+        "t a1", "http://x/a1", "c", "a", T0.replace(hour=8).timestamp())
     items = {i.id: i for i in store.iter_items()}
     assert items["a1"].story == items["b1"].story == "a1" and items["a2"].story == ""
     assert items["a1"].keywords == ["央行", "利率"]
@@ -55,7 +58,7 @@ def test_stories_show_only_visible_members(store):
     for key, item in ((a, "a1"), (b, "b1"), (b, "b2")):
         store.set_story(key, item, "a1", [1])
     store.set_state(a, "a1", ItemState.PRUNED)  # the first member is gone: the story lives on under its id
-    assert store.stories() == {"a1": [ItemKey(b, "b1"), ItemKey(b, "b2")]}
+    assert {k: [m.key for m in v] for k, v in store.stories().items()} == {"a1": [ItemKey(b, "b1"), ItemKey(b, "b2")]}
     ts = T0.timestamp()
     assert {c.id for c in store.story_candidates([1], ts - 86400, ts + 86400)} == {"b1", "b2"}
     store.set_state(b, "b2", ItemState.PRUNED)

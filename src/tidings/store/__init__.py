@@ -20,13 +20,17 @@ from .base import (
     SourceState,
     Store,
     StoredItem,
+    StoryCandidate,
+    StoryMember,
+    Ungrouped,
     UpsertResult,
 )
 from .sqlite import SQLiteStore
 
 __all__ = [
     "Accepts", "Counts", "IngestRow", "ItemKey", "Post", "RefilterResult", "SQLiteStore", "SiteHtml",
-    "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "UpsertResult", "is_url", "open_store",
+    "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "StoryCandidate", "StoryMember",
+    "Ungrouped", "UpsertResult", "is_url", "open_store",
 ]
 
 

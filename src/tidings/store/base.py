@@ -129,6 +129,23 @@ class StoryCandidate(NamedTuple):
     published: float
 
 
+class StoryMember(NamedTuple):
+    """A visible item of a story of several (Store.stories): what another member's page shows of it."""
+
+    source_key: str
+    id: str
+    published: float
+    title: str
+    link: str
+    category: str
+    source: str
+    channel: str
+
+    @property
+    def key(self) -> ItemKey:
+        return ItemKey(self.source_key, self.id)
+
+
 class Ungrouped(NamedTuple):
     """A new published item that has a fingerprint and no story yet (Store.ungrouped)."""
 
@@ -301,7 +318,7 @@ class Store(Protocol):
         """Put an item in a story and index its bands, so later items find it."""
         ...
 
-    def stories(self) -> dict[str, list[ItemKey]]:
+    def stories(self) -> dict[str, list[StoryMember]]:
         """Stories of two or more visible items (published, source active): their members, oldest first
         (by published, then source key and id)."""
         ...

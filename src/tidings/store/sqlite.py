@@ -34,6 +34,7 @@ from .base import (
     SourceState,
     StoredItem,
     StoryCandidate,
+    StoryMember,
     Ungrouped,
     UpsertResult,
     count_site,
@@ -228,13 +229,14 @@ class _StoryTables:
             self.db.executemany("INSERT OR IGNORE INTO story_bands(band, source_key, id) VALUES (?, ?, ?)",
                                 [(b, key, item_id) for b in bands])
 
-    def stories(self) -> dict[str, list[ItemKey]]:
-        out: dict[str, list[ItemKey]] = {}
-        for story, key, item_id in self.db.execute(
-                f"SELECT i.story, i.source_key, i.id {_VISIBLE} AND i.story IN "
+    def stories(self) -> dict[str, list[StoryMember]]:
+        out: dict[str, list[StoryMember]] = {}
+        for story, *member in self.db.execute(
+                "SELECT i.story, i.source_key, i.id, i.published, i.title, i.link, s.category, s.source, s.channel "
+                f"{_VISIBLE} AND i.story IN "
                 f"(SELECT i.story {_VISIBLE} AND i.story IS NOT NULL GROUP BY i.story HAVING count(*) > 1) "
                 "ORDER BY i.story, i.published, i.source_key, i.id"):
-            out.setdefault(story, []).append(ItemKey(key, item_id))
+            out.setdefault(story, []).append(StoryMember(*member))
         return out
 
 

@@ -18,6 +18,7 @@ from . import pages, render, search, urls
 from .context import BuildContext, Entry, Progress, Tree
 from .generators import Generators
 from .manifest import Output
+from .stories import StoryIndex
 from .writer import SiteWriter
 
 if TYPE_CHECKING:
@@ -32,12 +33,14 @@ class ItemStream:
     a light one (same templates and config as last time: most pages will be skipped) reads none and fetches
     a body only for the pages, excerpts and feeds that are rendered."""
 
-    def __init__(self, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, light: bool) -> None:
+    def __init__(self, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, light: bool,
+                 stories: StoryIndex) -> None:
         self.ctx, self.store, self.tree, self.writer, self.light = ctx, store, tree, writer, light
+        self.hidden = stories.hidden
         self._day_dirs: dict[date, str] = {}
 
     def __iter__(self) -> Iterator[Entry]:
-        tz, day_dirs = self.ctx.tz, self._day_dirs
+        tz, day_dirs, hidden = self.ctx.tz, self._day_dirs, self.hidden
         for it in self.store.iter_site_items(False if self.light else "utf-8"):
             local = it.published.astimezone(tz)
             day = local.date()
@@ -46,7 +49,8 @@ class ItemStream:
                 ddir = day_dirs[day] = urls.item_dir(day)
             path = f"{ddir}{urls.item_uid(it.source_key, it.id)}.html"  # = urls.item_path(local, uid)
             node = tuple(it.categories)
-            yield Entry(it, path, local, node, self._summary(it, path, local, node))
+            yield Entry(it, path, local, node, self._summary(it, path, local, node),
+                        bool(hidden) and (it.source_key, it.id) in hidden)
 
     def _summary(self, it: StoredItem, path: str, local: Any, node: tuple[str, ...]) -> render.Summary:
         label = " › ".join(node[1:] if len(node) > 1 else node)
@@ -74,9 +78,12 @@ def build(store: Any, cfg: SiteConfig, out_dir: Path, progress: Progress | None 
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
             with store.snapshot():
-                tree = Tree(store.site_counts(ctx.tz, search.SHARD_MAX if cfg.search else None))
-                gens = Generators.create(ctx, writer, tree, store, out.same_inputs, spool, progress)
-                _pass(ItemStream(ctx, store, tree, writer, out.same_inputs), gens, writer, tree.counts.total, progress)
+                counts = store.site_counts(ctx.tz, search.SHARD_MAX if cfg.search else None)
+                stories = StoryIndex(store.stories(), ctx.tz)
+                tree = Tree(stories.listed_counts(counts))  # listings show a story once
+                gens = Generators.create(ctx, writer, tree, store, out.same_inputs, spool, progress, counts, stories)
+                _pass(ItemStream(ctx, store, tree, writer, out.same_inputs, stories), gens, writer, counts.total,
+                      progress)
                 # Feeds, the category tree and the archives go to the workers (if any) while they finish the
                 # last item pages; then the listings' last pages, once every card is back.
                 gens.feeds.generate()
@@ -97,7 +104,7 @@ def build(store: Any, cfg: SiteConfig, out_dir: Path, progress: Progress | None 
     finally:
         out.save(complete)
     return SiteReport(written=len(out.written), unchanged=out.unchanged, deleted=len(out.deleted),
-                      elapsed=time.perf_counter() - t0, items=tree.counts.total, search_shards=stats.shards,
+                      elapsed=time.perf_counter() - t0, items=counts.total, search_shards=stats.shards,
                       search_indexed=stats.indexed, search_seconds=stats.seconds, written_files=list(out.written),
                       deleted_files=list(out.deleted))
 

@@ -72,6 +72,7 @@ class Entry(NamedTuple):
     local: datetime  # published, in the site's time zone
     node: Node  # its channel: (category, source, channel) without the empty names
     summary: render.Summary
+    hidden: bool = False  # another item of its story is listed instead (stories.py)
 
 
 class MonthEntry(TypedDict):

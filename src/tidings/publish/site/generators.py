@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from ...store import Store
+from ...store import Counts, ItemKey, Store
 from . import feeds, lists, render, search, urls
 from .context import BuildContext, Entry, Node, Progress, Tree, fingerprint
 from .pages import web
+from .stories import NO_LINKS, StoryIndex
 from .writer import SiteWriter
 
 
@@ -41,8 +42,10 @@ class ItemPages(Generator):
     """One page per item, linking its newer and older neighbours in its channel: an item's page is made
     once the pass reaches its older neighbour."""
 
-    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store, light: bool) -> None:
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store, light: bool,
+                 stories: StoryIndex) -> None:
         self.ctx, self.writer, self.tree, self.store, self.light = ctx, writer, tree, store, light
+        self.stories = stories
         self.pending: dict[Node, _Pending] = {}
 
     def add(self, entry: Entry) -> None:
@@ -58,14 +61,15 @@ class ItemPages(Generator):
 
     def _page(self, e: Entry, newer: render.Summary | None, older: render.Summary | None) -> None:
         s = e.summary
-        fp = fingerprint(self.ctx.fp, s.key, newer.key if newer else "", older.key if older else "")
+        it = e.item
+        links = self.stories.links(ItemKey(it.source_key, it.id)) if self.stories else NO_LINKS
+        fp = fingerprint(self.ctx.fp, s.key, newer.key if newer else "", older.key if older else "", links.key())
         if self.writer.fresh(e.path, fp):
             s.wait = False
             return
-        it = e.item
         if self.light and not it.html:
             it.html = self.store.item_html(it.source_key, it.id)
-        self.writer.item_page(e.path, fp, it, s, newer, older, self.tree.crumbs(e.node))
+        self.writer.item_page(e.path, fp, it, s, newer, older, self.tree.crumbs(e.node), links)
 
 
 @dataclass(slots=True)
@@ -94,6 +98,8 @@ class Listings(Generator):
         writer.on_results(self._flush)
 
     def add(self, entry: Entry) -> None:
+        if entry.hidden:
+            return
         s = entry.summary
         self.home.add(s)
         nodes = self.nodes
@@ -196,6 +202,8 @@ class Feeds(Generator):
         self.lists: dict[Node, list[feeds.FeedItem]] = {(): []}
 
     def add(self, entry: Entry) -> None:
+        if entry.hidden:
+            return
         limit, lists_ = self.ctx.cfg.feed_items, self.lists
         item = None
         for node in self.tree.lineage(entry.node):
@@ -315,9 +323,8 @@ class Search(Generator):
     """The search page, then (`index`, once every page is written and stale ones deleted) the Pagefind
     bundles of the shards whose pages changed."""
 
-    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, progress: Progress | None) -> None:
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, counts: Counts, progress: Progress | None) -> None:
         self.ctx, self.writer, self.progress = ctx, writer, progress
-        counts = tree.counts
         self.shards = search.plan(counts.days, heads=counts.heads) if ctx.cfg.search else []
 
     def generate(self) -> None:
@@ -369,10 +376,11 @@ class Generators:
 
     @classmethod
     def create(cls, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store, light: bool,
-               spool: IO[str], progress: Progress | None) -> Generators:
-        return cls(ItemPages(ctx, writer, tree, store, light), Listings(ctx, writer, tree),
+               spool: IO[str], progress: Progress | None, counts: Counts, stories: StoryIndex) -> Generators:
+        """`tree` has the listings' counts; `counts`, every item's (item pages and search)."""
+        return cls(ItemPages(ctx, writer, tree, store, light, stories), Listings(ctx, writer, tree),
                    Feeds(ctx, writer, tree, store), Archives(ctx, writer, tree), Extras(ctx, writer),
-                   Sitemap(ctx, writer, tree, spool), Search(ctx, writer, tree, progress))
+                   Sitemap(ctx, writer, tree, spool), Search(ctx, writer, counts, progress))
 
     @property
     def feeders(self) -> list[Generator]:

@@ -79,6 +79,7 @@ class Job(NamedTuple):
     newer: render.Summary | None
     older: render.Summary | None
     crumbs: list[tuple[str, str]]
+    story: Any = None  # stories.StoryLinks: plain tuples, so it pickles as they do
 
 
 class PageJob(NamedTuple):
@@ -150,7 +151,7 @@ def pack(job: AnyJob, neighbour_text: bool = True) -> tuple[Any, ...]:
         if v[i] is not None:
             v[i] = v[i].timestamp()
     return ("i", job.path, job.fp, job.old, v, _pack_summary(job.s, raw=False),
-            _pack_summary(job.newer, neighbour_text), _pack_summary(job.older, neighbour_text), job.crumbs)
+            _pack_summary(job.newer, neighbour_text), _pack_summary(job.older, neighbour_text), job.crumbs, job.story)
 
 
 def unpack(t: tuple[Any, ...]) -> AnyJob:
@@ -158,12 +159,12 @@ def unpack(t: tuple[Any, ...]) -> AnyJob:
         return PageJob(*t[1:])
     if t[0] == "f":
         return FeedJob(*t[1:])
-    _, path, fp, old, v, s, newer, older, crumbs = t
+    _, path, fp, old, v, s, newer, older, crumbs, story = t
     for i in _ITEM_DATES:
         if v[i] is not None:
             v[i] = datetime.fromtimestamp(v[i], UTC)
     return Job(path, fp, old, StoredItem(*v), render.Summary(*s), _unpack_summary(newer), _unpack_summary(older),
-               crumbs)
+               crumbs, story)
 
 
 class ItemPages:
@@ -229,7 +230,8 @@ class ItemPages:
             item=it, s=s, body=Markup(body), crumbs=job.crumbs, page_title=it.title,
             description=s.excerpt or it.title, og_type="article", og_image=it.cover,
             show_cover=bool(it.cover) and it.cover not in body, source=it.source or (names[0] if names else ""),
-            newer=job.newer, older=job.older, original=web(it.link))
+            newer=job.newer, older=job.older, original=web(it.link),
+            story_lead=job.story[0] if job.story else None, story_also=job.story[1] if job.story else ())
         digest, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
         card = None if s._card is not None else self.card(s)
         return Result(job.path, digest, job.fp, written, s.excerpt, card)

@@ -10,6 +10,7 @@ from markupsafe import Markup
 from . import feeds, pages, render
 from .context import BuildContext
 from .manifest import Output
+from .stories import NO_LINKS, StoryLinks
 
 
 class SiteWriter:
@@ -64,9 +65,9 @@ class SiteWriter:
             self.out.write(path, getattr(feeds, kind)(meta, items), fp)
 
     def item_page(self, path: str, fp: str, item: Any, s: render.Summary, newer: render.Summary | None,
-                  older: render.Summary | None, crumbs: list[tuple[str, str]]) -> None:
+                  older: render.Summary | None, crumbs: list[tuple[str, str]], story: StoryLinks = NO_LINKS) -> None:
         """An item page that is not fresh; its summary gets the excerpt and card the render makes."""
-        job = pages.Job(path, fp, self.out.old_digest(path), item, s, newer, older, crumbs)
+        job = pages.Job(path, fp, self.out.old_digest(path), item, s, newer, older, crumbs, story)
         if self.workers is None and self._inline == pages.INLINE and self._worker_count:
             self.start_workers()
         if self.workers is None:
