@@ -1,11 +1,11 @@
 """Keywords (tags) for an item, Chinese or English (SPEC §10): `keywords(title, text, max_tags=5)`.
 
-* Chinese (a third or more of the letters are CJK): jieba segments the title and the first
+* Chinese (a third or more of the letters are CJK): rjieba (jieba-rs, jieba's algorithm and dictionary
+  in Rust, ~0.2 µs a character against ~4 µs for pure-Python jieba) segments the title and the first
   `ZH_SEGMENT` characters of the text (dictionary only, HMM off); each word is scored TF × IDF with
   jieba's shipped IDF table (words it does not know get the median IDF), where TF counts the word in
-  the title ×`TITLE_WEIGHT` and in the first `ZH_LEAD` characters of the text. Segmenting is the cost:
-  pure-Python jieba takes ~4 µs a character here, so only the title and the first sentence or two are
-  segmented, and a plain substring count finds the words further on.
+  the title ×`TITLE_WEIGHT` and in the first `ZH_LEAD` characters of the text (a substring count).
+  Whether a word can be a keyword, and its IDF, is memoised per word (news repeats its words).
 * English and other Latin-script text: a small YAKE-like scorer of our own over the title and the first
   `EN_LEAD` characters: words that are not stop words, and runs of capitalised words ("Federal
   Reserve", "Jerome Powell") as phrases; TF (title ×`TITLE_WEIGHT`) × a bonus for capitalised words
@@ -15,34 +15,31 @@
   news words such as 记者, 表示, 报道; stopwords_en.txt). Ties break on first position then the word,
   so the output is deterministic.
 
-jieba is loaded lazily (first Chinese item; ~1 s, or ~0.3 s from its cache) and quietly: its logger is
-silenced and its cache goes to `$XDG_CACHE_HOME/tidings` (default ~/.cache/tidings), never the shared
-temp directory; if that is not writable, jieba simply does not cache.
+The IDF table (jieba's `analyse/idf.txt`, read as a file: jieba itself is not initialised) and rjieba's
+dictionary are loaded lazily, on the first Chinese item (~0.5 s); nothing is cached on disk.
 """
 from __future__ import annotations
 
-import logging
 import math
-import os
 import re
 import threading
-import unicodedata
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-from .near import strip_boilerplate
+import rjieba
+
+from .near import nfkc, strip_boilerplate
 
 __all__ = ["EN_LEAD", "TITLE_WEIGHT", "ZH_LEAD", "ZH_SEGMENT", "keywords"]
 
 TITLE_WEIGHT = 3
-ZH_SEGMENT = 48  # characters of text segmented with the title
+ZH_SEGMENT = 60  # characters of text segmented with the title
 ZH_LEAD = 300  # characters of text in which a candidate's occurrences are counted
-EN_LEAD = 700
+EN_LEAD = 260
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
-_LETTER = re.compile(r"[^\W\d_]")
+_CJK_RUNS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
+_NON_LETTER = re.compile(r"[\W\d_]+")
 _NUMBERISH = re.compile(r"^[\d.,:%％+\-~/年月日号时分秒万亿千百个点倍元]+$")
 _ZH_KEEP = re.compile(r"^(?:[\u3400-\u9fff\uf900-\ufaff]{2,}[\w]*|[A-Za-z][A-Za-z0-9+.\-]*[A-Za-z0-9+])$")
 
@@ -63,45 +60,27 @@ def _stop_en() -> frozenset[str]:
 
 
 def _is_cjk_text(s: str) -> bool:
-    cjk = len(_CJK.findall(s))
-    if not cjk:
+    """A third or more of the letters are CJK."""
+    if s.isascii():
         return False
-    return cjk * 3 >= len(_LETTER.findall(s))
+    letters = _NON_LETTER.sub("", s)
+    cjk = len(letters) - len(_CJK_RUNS.sub("", letters))
+    return cjk > 0 and cjk * 3 >= len(letters)
 
 
 # --- Chinese ---------------------------------------------------------------------------------------
 
-_jieba_lock = threading.Lock()
-_jieba: tuple[Any, dict[str, float], float] | None = None
+_idf_lock = threading.Lock()
+_idf: tuple[dict[str, float], float] | None = None
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tidings"
+def _load_idf() -> tuple[dict[str, float], float]:
+    """(jieba's IDF table, median IDF), read once per process; rjieba's dictionary is loaded with it."""
+    global _idf
+    with _idf_lock:
+        if _idf is None:
+            import jieba  # only for its shipped analyse/idf.txt: importing it builds nothing
 
-
-def _load_jieba() -> tuple[Any, dict[str, float], float]:
-    """(tokenizer, IDF table, median IDF), built once per process."""
-    global _jieba
-    with _jieba_lock:
-        if _jieba is None:
-            import jieba
-
-            logging.getLogger("jieba").setLevel(logging.CRITICAL + 1)  # "Building prefix dict…", cache errors
-            tok = jieba.Tokenizer()
-            cache = _cache_dir()
-            try:
-                cache.mkdir(parents=True, exist_ok=True)
-                writable = os.access(cache, os.W_OK)
-            except OSError:
-                writable = False
-            if writable:
-                tok.tmp_dir = str(cache)
-                tok.cache_file = f"jieba-{jieba.__version__}.cache"
-            else:  # jieba would fall back to the system temp dir: give it a path it cannot write instead
-                tok.tmp_dir = os.devnull
-                tok.cache_file = "jieba.cache"
-            tok.initialize()
             idf: dict[str, float] = {}
             path = Path(jieba.__file__).parent / "analyse" / "idf.txt"
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -109,25 +88,40 @@ def _load_jieba() -> tuple[Any, dict[str, float], float]:
                 if word:
                     idf[word] = float(value)
             median = sorted(idf.values())[len(idf) // 2]
-            _jieba = (tok, idf, median)
-    return _jieba
+            rjieba.cut("预热", False)
+            _idf = (idf, median)
+    return _idf
+
+
+_ZH_OK: dict[str, float] = {}  # word → its IDF, or 0.0 when it is never a keyword (memo: words recur)
+
+
+def _zh_weight(w: str, idf: dict[str, float], median: float, stop: frozenset[str]) -> float:
+    if len(w) < 2 or w in stop or w.lower() in stop or not _ZH_KEEP.match(w) or _NUMBERISH.match(w):
+        weight = 0.0
+    else:
+        weight = idf.get(w, median)
+    if len(_ZH_OK) > 200_000:
+        _ZH_OK.clear()
+    _ZH_OK[w] = weight
+    return weight
 
 
 def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
-    tok, idf, median = _load_jieba()
     stop = _stop_zh()
+    idf, median = _idf if _idf is not None else _load_idf()
     lead = text[:ZH_LEAD]
-    first: dict[str, int] = {}
-    for pos, w in enumerate(tok.lcut(title + "\n" + text[:ZH_SEGMENT], HMM=False)):
-        w = w.strip()
-        if len(w) < 2 or w in first or w.lower() in stop or _NUMBERISH.match(w) or not _ZH_KEEP.match(w):
-            continue
-        first[w] = pos
+    ok = _ZH_OK
     scored = []
-    for w, pos in first.items():
-        tf = TITLE_WEIGHT * title.count(w) + lead.count(w)
-        if tf:
-            scored.append((-tf * idf.get(w, median), pos, w))
+    # dict.fromkeys: each word once, in order of first position
+    for pos, w in enumerate(dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))):
+        weight = ok.get(w)
+        if weight is None:
+            weight = _zh_weight(w, idf, median, stop)
+        if weight:
+            tf = TITLE_WEIGHT * title.count(w) + lead.count(w)
+            if tf:
+                scored.append((-tf * weight, pos, w))
     scored.sort()
     out: list[str] = []
     for _, _, w in scored:
@@ -144,7 +138,6 @@ def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
 _EN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’.\-&][A-Za-z0-9]+)*|[0-9][\w.,%$-]*|[.!?;:()\"“”,—–]")
 _SENTENCE_END = frozenset(".!?;:()\"“”")
 _BREAK = frozenset(",—–")
-_POSSESSIVE = re.compile(r"['’]s$")
 
 
 def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
@@ -171,26 +164,32 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
                 caps[key] = caps.get(key, 0) + 1
             run.clear()
 
-        for tokm in _EN_TOKEN.finditer(chunk):
-            t = _POSSESSIVE.sub("", tokm.group(0).rstrip("."))
+        for tokm in _EN_TOKEN.findall(chunk):
+            t = tokm.rstrip(".")
+            if t.endswith(("'s", "’s")):
+                t = t[:-2]
             pos += 1
             if t and t[0] in _BREAK:
-                flush(run, weight, pos)
+                if run:
+                    flush(run, weight, pos)
                 continue
             if not t or t[0] in _SENTENCE_END or t[0].isdigit():
-                flush(run, weight, pos)
+                if run:
+                    flush(run, weight, pos)
                 start = not t or t[0] in _SENTENCE_END
                 continue
             low = t.lower()
             capital = t[0].isupper() and not start and (weight == 1 or t.isupper())
             start = False
             if low in stop or len(low) < 2 or (len(low) < 3 and not t.isupper()):
-                flush(run, weight, pos)
+                if run:
+                    flush(run, weight, pos)
                 continue
             if capital:
                 run.append(t)
             else:
-                flush(run, weight, pos)
+                if run:
+                    flush(run, weight, pos)
             scores[low] = scores.get(low, 0.0) + weight
             if capital or (t.isupper() and len(t) > 1):
                 form[low] = t
@@ -230,8 +229,8 @@ def keywords(title: str, text: str, max_tags: int = 5) -> list[str]:
     """Up to `max_tags` keywords for an item; `text` is its plain text (no HTML)."""
     if max_tags <= 0:
         return []
-    title = strip_boilerplate(unicodedata.normalize("NFKC", title or "")).strip()
-    text = strip_boilerplate(unicodedata.normalize("NFKC", (text or "")[: max(ZH_LEAD, EN_LEAD) + 100]))
-    if _is_cjk_text(title + text[:200]):
-        return _keywords_zh(title, text, max_tags)
-    return _keywords_en(title, text, max_tags)
+    title = strip_boilerplate(nfkc(title or "")).strip()
+    text = text or ""
+    if _is_cjk_text(title + text[:120]):
+        return _keywords_zh(title, strip_boilerplate(nfkc(text[: ZH_LEAD + 100])), max_tags)
+    return _keywords_en(title, strip_boilerplate(nfkc(text[: EN_LEAD + 100])), max_tags)
