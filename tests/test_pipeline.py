@@ -82,7 +82,8 @@ def test_hexo_preset(tmp_path, server):
     assert meta["categories"] == ["c", "s", "ch"] and meta["link"] == "http://news.example.com/0"
     assert meta["disableNunjucks"] is True and meta["comments"] is False
     assert list(meta) == ["title", "date", "updated", "categories", "tags", "author", "headimg", "thumbnail",
-                          "comments", "disableNunjucks", "id", "link"]
+                          "comments", "disableNunjucks", "id", "link", "story"]
+    assert meta["story"] == meta["id"]  # a story of one
 
 
 def test_broken_sources_do_not_stop_the_good_ones(tmp_path, server, capsys):

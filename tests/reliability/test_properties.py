@@ -80,8 +80,8 @@ def expected(item: StoredItem, preset: str) -> dict:
     if preset == "seed":
         want["author"] = s(item.source)
     else:
-        want.update(author=s(item.author or item.source), tags=[s(t) for t in item.tags], link=s(item.link),
-                    id=item.id, disableNunjucks=True)
+        want.update(author=s(item.author or item.source), tags=[s(t) for t in item.all_tags], link=s(item.link),
+                    id=item.id, disableNunjucks=True, story=s(item.story or item.id))
     return want
 
 

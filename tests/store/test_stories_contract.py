@@ -71,3 +71,14 @@ def test_keywords_stay_outside_the_content_hash(store):
     # the same item again with other keywords: not changed, and its first keywords stay
     assert store.upsert_entries([_row(a, "a1", 8, None, words=("二",))]) == (0, 0)
     assert next(store.iter_items()).keywords == ["一"]
+
+
+def test_candidates_are_those_sharing_the_most_bands(store):
+    a = _key(store, "a")
+    store.upsert_entries([_row(a, f"a{k}", 8 + k, b"f") for k in range(5)])
+    for k in range(5):
+        store.set_story(a, f"a{k}", f"a{k}", list(range(k + 1)))  # a4 shares 5 bands with [0..4], a0 one
+    ts = T0.replace(hour=10).timestamp()
+    found = store.story_candidates([0, 1, 2, 3, 4], ts - 86400, ts + 86400, limit=2)
+    assert [c.id for c in found] == ["a4", "a3"]
+    assert [c.id for c in store.story_candidates([0], ts - 86400, ts + 86400, limit=3)] == ["a0", "a1", "a2"]

@@ -309,9 +309,11 @@ class Store(Protocol):
         """Of these items of a source: the published ones with a fingerprint and no story, oldest first."""
         ...
 
-    def story_candidates(self, bands: Sequence[int], since: float, until: float) -> list[StoryCandidate]:
-        """Published items of a story that share one of `bands` and were published in [since, until].
-        Inside a transaction this also serialises story assignment between processes (PostgreSQL)."""
+    def story_candidates(self, bands: Sequence[int], since: float, until: float,
+                         limit: int = 20) -> list[StoryCandidate]:
+        """Published items of a story that share one of `bands` and were published in [since, until]: the
+        `limit` that share the most (ties: earliest published, then key). Inside a transaction this also
+        serialises story assignment between processes (PostgreSQL)."""
         ...
 
     def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:

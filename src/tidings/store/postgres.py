@@ -243,7 +243,8 @@ class _StoryTables:
             (key, list(ids))).fetchall()
         return [Ungrouped(r[0], bytes(r[1]), r[2]) for r in rows]
 
-    def story_candidates(self, bands: Sequence[int], since: float, until: float) -> list[StoryCandidate]:
+    def story_candidates(self, bands: Sequence[int], since: float, until: float,
+                         limit: int = 20) -> list[StoryCandidate]:
         if self._in_transaction():
             # One process at a time assigns stories, so two reposts stored at once by two workers cannot
             # each found a story of its own; held until the transaction ends.
@@ -251,10 +252,12 @@ class _StoryTables:
         if not bands:
             return []
         rows = self.db.execute(
-            "SELECT DISTINCT i.source_key, i.id, i.story, i.fingerprint, i.published FROM story_bands b "
+            "SELECT i.source_key, i.id, i.story, i.fingerprint, i.published FROM story_bands b "
             "JOIN items i ON i.source_key = b.source_key AND i.id = b.id "
             "WHERE b.band = ANY(%s) AND i.state = 'published' AND i.story IS NOT NULL "
-            "AND i.published BETWEEN %s AND %s", (list(bands), since, until)).fetchall()
+            "AND i.published BETWEEN %s AND %s GROUP BY i.source_key, i.id "
+            "ORDER BY count(*) DESC, i.published, i.source_key, i.id LIMIT %s",
+            (list(bands), since, until, limit)).fetchall()
         return [StoryCandidate(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
 
     def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:

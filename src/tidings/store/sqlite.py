@@ -213,14 +213,16 @@ class _StoryTables:
                 "AND fingerprint IS NOT NULL", (key, *chunk))]
         return sorted(out, key=lambda u: (u.published, u.id))
 
-    def story_candidates(self, bands: Sequence[int], since: float, until: float) -> list[StoryCandidate]:
+    def story_candidates(self, bands: Sequence[int], since: float, until: float,
+                         limit: int = 20) -> list[StoryCandidate]:
         if not bands:
             return []
         rows = self.db.execute(
-            "SELECT DISTINCT i.source_key, i.id, i.story, i.fingerprint, i.published FROM story_bands b "
+            "SELECT i.source_key, i.id, i.story, i.fingerprint, i.published FROM story_bands b "
             "JOIN items i ON i.source_key = b.source_key AND i.id = b.id "
             f"WHERE b.band IN ({','.join('?' * len(bands))}) AND i.state = 'published' AND i.story IS NOT NULL "
-            "AND i.published BETWEEN ? AND ?", (*bands, since, until))
+            "AND i.published BETWEEN ? AND ? GROUP BY i.source_key, i.id "
+            "ORDER BY count(*) DESC, i.published, i.source_key, i.id LIMIT ?", (*bands, since, until, limit))
         return [StoryCandidate(*r) for r in rows]
 
     def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:

@@ -27,6 +27,9 @@ __all__ = ["StoryStage", "plain_text"]
 
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+# Items sharing the most bands with a new one are compared with it, at most this many: templated news (a
+# daily index report) would otherwise bring hundreds of candidates that share a band or two.
+MAX_CANDIDATES = 20
 TEXT_HEAD = 4000  # characters of HTML read for the lead: fingerprints and keywords use its start only
 
 
@@ -65,7 +68,7 @@ class StoryStage:
                 keys = band_keys(fp)
                 best: tuple[tuple[float, float, str], str] | None = None
                 for c in store.story_candidates(keys, item.published - WINDOW_SECONDS,
-                                                item.published + WINDOW_SECONDS):
+                                                item.published + WINDOW_SECONDS, MAX_CANDIDATES):
                     other = Fingerprint.from_bytes(c.fingerprint)
                     if not same_story(fp, other, self.stories.threshold):
                         continue
