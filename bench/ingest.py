@@ -1,8 +1,9 @@
 """Ingest throughput: parse + clean + store (+ Hexo post writing) on generated feeds, one core.
 
-    .venv/bin/python bench/ingest.py [--items 5000] [--per-feed 50] [--no-clean] [--no-posts]
+    .venv/bin/python bench/ingest.py [--items 5000] [--per-feed 50] [--no-clean] [--no-posts] [--stories]
 
-Prints a Markdown row for docs/benchmarks.md. Target (SPEC §8): ≥ 2,000 items/s.
+Prints a Markdown row for docs/benchmarks.md. Target (SPEC §8): ≥ 2,000 items/s. `--stories`: ingest with
+stories and tags on against off, alternating runs in one process (SPEC §10: at most 15% more time).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tidings.model import FetchResult, Source  # noqa: E402
 from tidings.pipeline import Cleaner, ingest  # noqa: E402
 from tidings.publish.hexo import build_posts  # noqa: E402
 from tidings.store import open_store  # noqa: E402
+from tidings.stories.assign import StoryStage  # noqa: E402
 
 WORDS = "市场 经济 政策 公司 投资 增长 数据 银行 科技 发布 报告 会议 城市 企业 消费 出口".split()
 
@@ -54,10 +56,11 @@ def feed(rng: random.Random, start: int, n: int) -> bytes:
             f"<link>https://finance.sina.com.cn/</link>{''.join(items)}</channel></rss>").encode()
 
 
-def once(args, bodies, tmp: Path, k: int) -> tuple[float, float]:
+def once(args, bodies, tmp: Path, k: int, stories: bool = False) -> tuple[float, float]:
     """One ingest of every body into a fresh store (and posts). Returns (ingest s, posts s)."""
     cfg = Config(sources=[])
     cleaner = Cleaner(cfg)
+    stage = StoryStage(cfg.stories, cfg.tags) if stories else None
     if args.no_clean:
         cleaner = lambda e: (e, e.content)  # noqa: E731
     sources = [Source(url=f"http://127.0.0.1/feed/{n}", category="金融", source="新浪财经", channel=f"频道{n % 5}",
@@ -66,7 +69,8 @@ def once(args, bodies, tmp: Path, k: int) -> tuple[float, float]:
     store.sync_sources(sources)
     started = time.perf_counter()
     for src, body in zip(sources, bodies):
-        ingest(store, FetchResult(src, status=200, body=body, content_type="application/rss+xml"), cleaner)
+        ingest(store, FetchResult(src, status=200, body=body, content_type="application/rss+xml"), cleaner,
+               stories=stage)
     ingest_s = time.perf_counter() - started
     assert store.count_items() == args.items
     posts_s = 0.0
@@ -86,6 +90,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="runs; the best and the median are reported")
     ap.add_argument("--no-clean", action="store_true", help="skip sanitizing (store the feed's HTML as is)")
     ap.add_argument("--no-posts", action="store_true", help="skip writing Hexo posts")
+    ap.add_argument("--stories", action="store_true", help="stories and tags on against off (no posts)")
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
@@ -93,6 +98,9 @@ def main() -> None:
     n_feeds = args.items // args.per_feed
     bodies = [feed(rng, k * args.per_feed, args.per_feed) for k in range(n_feeds)]
     avg_kb = sum(len(b) for b in bodies) / args.items / 1024
+    if args.stories:
+        compare_stories(args, bodies, avg_kb)
+        return
     runs = []
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         for k in range(args.repeat):
@@ -105,6 +113,25 @@ def main() -> None:
                                       f"median {med(total_rates):,.0f} items/s")
     print(f"| {args.items} items ({avg_kb:.1f} KB feed XML each), {mode}, {args.repeat} runs "
           f"| parse+clean+store: best {ingest_rates[-1]:,.0f}, median {med(ingest_rates):,.0f} items/s{posts} |")
+
+
+def compare_stories(args, bodies, avg_kb: float) -> None:
+    args.no_posts = True
+    off: list[float] = []
+    on: list[float] = []
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+        from tidings.stories import keywords
+        keywords.keywords("预热", "预热文本")  # jieba's tables load once per process, not in a timed run
+        for k in range(args.repeat):
+            off.append(once(args, bodies, Path(tmp), 2 * k, stories=False)[0])
+            on.append(once(args, bodies, Path(tmp), 2 * k + 1, stories=True)[0])
+    b_off, b_on = min(off), min(on)
+    m_off, m_on = sorted(off)[len(off) // 2], sorted(on)[len(on) // 2]
+    print(f"| {args.items} items ({avg_kb:.1f} KB feed XML each), cleaning on, {args.repeat} runs each, alternating "
+          f"| stories and tags off: best {args.items / b_off:,.0f}, median {args.items / m_off:,.0f} items/s "
+          f"| on: best {args.items / b_on:,.0f}, median {args.items / m_on:,.0f} items/s "
+          f"| time on ÷ off: best {b_on / b_off:.2f}, median {m_on / m_off:.2f} "
+          f"(+{(b_on - b_off) / args.items * 1e6:.0f} µs per item) |")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import signal
 import sys
@@ -204,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tidings: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tidings items | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as e:
         # Disk full, read-only output, a path blocked by a file: name the path and the reason. What was
         # written is recorded; the rest is written by the next run.

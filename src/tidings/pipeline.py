@@ -217,7 +217,8 @@ def build_builtin_site(cfg: Config, store: Store, progress: Progress = _quiet) -
     s = cfg.site
     site_cfg = SiteConfig(title=s.title, url=s.url, timezone=s.timezone, language=s.language, per_page=s.per_page,
                           search=s.search, theme_dir=cfg.resolve(cfg.theme_dir) if cfg.theme_dir else None,
-                          description=s.description)
+                          description=s.description,
+                          tag_min_items=cfg.tags.min_items_for_page if cfg.tags.enabled else 0)
 
     def step(stage: str, done: int, total: int) -> None:
         progress("step", what=stage, done=done, total=total)

@@ -82,3 +82,16 @@ def test_candidates_are_those_sharing_the_most_bands(store):
     found = store.story_candidates([0, 1, 2, 3, 4], ts - 86400, ts + 86400, limit=2)
     assert [c.id for c in found] == ["a4", "a3"]
     assert [c.id for c in store.story_candidates([0], ts - 86400, ts + 86400, limit=3)] == ["a0", "a1", "a2"]
+
+
+def test_tag_counts_count_listed_items_only(store):
+    a, b = _key(store, "a"), _key(store, "b")
+    store.upsert_entries([_row(a, "a1", 8, b"x", words=("央行", "利率")), _row(a, "a2", 9, b"y", words=("央行",)),
+                          _row(b, "b1", 10, b"z", words=("央行", "利率")), _row(b, "b2", 11, None, words=("股市",))])
+    assert store.tag_counts(2) == {"央行": 3, "利率": 2}
+    store.set_story(a, "a1", "a1", [1])
+    store.set_story(b, "b1", "a1", [1])  # b1 is listed under a1 now
+    assert store.tag_counts(1) == {"央行": 2, "利率": 1, "股市": 1}
+    store.set_state(a, "a1", ItemState.PRUNED)  # then b1 is its story's first visible item
+    assert store.tag_counts(1) == {"央行": 2, "利率": 1, "股市": 1}
+    assert store.tag_counts(3) == {}

@@ -325,6 +325,11 @@ class Store(Protocol):
         (by published, then source key and id)."""
         ...
 
+    def tag_counts(self, min_items: int) -> dict[str, int]:
+        """Keywords of at least `min_items` listed items (visible, and first of their story if in one),
+        with their counts."""
+        ...
+
     # --- site reads ------------------------------------------------------------------------------
     def site_counts(self, tz: ZoneInfo, heads_over: int | None = None) -> Counts:
         """Items per category node and per local day of what iter_site_items streams; and, for days of

@@ -187,6 +187,10 @@ _NEWEST = "ORDER BY i.published DESC, i.id"
 # The same buckets as SQLite's: floor(floor(published) / 900) in integers (PostgreSQL's `/` truncates too).
 _BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
             f"(SELECT floor(i.published)::bigint AS fl {_VISIBLE}) b GROUP BY bucket")
+# An item the listings show: not in a story, or its story's first visible item (published, source, id).
+_LISTED = ("(i.story IS NULL OR NOT EXISTS (SELECT 1 FROM items j JOIN sources t ON t.key = j.source_key "
+           "WHERE j.story = i.story AND j.state = 'published' AND t.active "
+           "AND (j.published, j.source_key, j.id) < (i.published, i.source_key, i.id)))")
 _CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_VISIBLE} GROUP BY s.key"
 _HEADS = (f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= %s AND i.published < %s "
           "GROUP BY 1")
@@ -265,6 +269,13 @@ class _StoryTables:
             cur.execute("UPDATE items SET story = %s WHERE source_key = %s AND id = %s", (story, key, item_id))
             cur.executemany("INSERT INTO story_bands(band, source_key, id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                             [(b, key, item_id) for b in bands])
+
+    def tag_counts(self, min_items: int) -> dict[str, int]:
+        return dict(self.db.execute(
+            "SELECT k.value, count(*) FROM items i JOIN sources s ON s.key = i.source_key "
+            "CROSS JOIN LATERAL jsonb_array_elements_text(i.keywords::jsonb) AS k(value) "
+            f"WHERE i.state = 'published' AND s.active AND {_LISTED} GROUP BY k.value HAVING count(*) >= %s",
+            (min_items,)).fetchall())
 
     def stories(self) -> dict[str, list[StoryMember]]:
         out: dict[str, list[StoryMember]] = {}

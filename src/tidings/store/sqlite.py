@@ -191,6 +191,10 @@ def _item(r: Sequence[Any], tags: list[str]) -> StoredItem:
 _BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
             "(SELECT CAST(i.published AS INTEGER) - (i.published < CAST(i.published AS INTEGER)) AS fl "
             f"{_VISIBLE}) GROUP BY bucket")
+# An item the listings show: not in a story, or its story's first visible item (published, source, id).
+_LISTED = ("(i.story IS NULL OR NOT EXISTS (SELECT 1 FROM items j JOIN sources t ON t.key = j.source_key "
+           "WHERE j.story = i.story AND j.state = 'published' AND t.active = 1 "
+           "AND (j.published, j.source_key, j.id) < (i.published, i.source_key, i.id)))")
 _CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_VISIBLE} GROUP BY s.key"
 _HEADS = f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= ? AND i.published < ? GROUP BY 1"
 
@@ -230,6 +234,12 @@ class _StoryTables:
             self.db.execute("UPDATE items SET story = ? WHERE source_key = ? AND id = ?", (story, key, item_id))
             self.db.executemany("INSERT OR IGNORE INTO story_bands(band, source_key, id) VALUES (?, ?, ?)",
                                 [(b, key, item_id) for b in bands])
+
+    def tag_counts(self, min_items: int) -> dict[str, int]:
+        return dict(self.db.execute(
+            f"SELECT k.value, count(*) FROM items i JOIN sources s ON s.key = i.source_key, json_each(i.keywords) k "
+            f"WHERE i.state = 'published' AND s.active = 1 AND {_LISTED} GROUP BY k.value HAVING count(*) >= ?",
+            (min_items,)))
 
     def stories(self) -> dict[str, list[StoryMember]]:
         out: dict[str, list[StoryMember]] = {}

@@ -29,6 +29,7 @@ class SiteConfig:
     theme_dir: Path | None = None  # templates (and static/) here win over the bundled ones
     description: str = ""
     feed_items: int = 20  # items in each RSS / Atom / JSON feed
+    tag_min_items: int = 3  # a keyword of this many listed items gets a page and feeds (0: no tag pages)
 
 
 @dataclass

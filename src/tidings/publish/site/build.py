@@ -80,7 +80,8 @@ def build(store: Any, cfg: SiteConfig, out_dir: Path, progress: Progress | None 
             with store.snapshot():
                 counts = store.site_counts(ctx.tz, search.SHARD_MAX if cfg.search else None)
                 stories = StoryIndex(store.stories(), ctx.tz)
-                tree = Tree(stories.listed_counts(counts))  # listings show a story once
+                tags = store.tag_counts(cfg.tag_min_items) if cfg.tag_min_items else {}
+                tree = Tree(stories.listed_counts(counts), tags)  # listings show a story once
                 gens = Generators.create(ctx, writer, tree, store, out.same_inputs, spool, progress, counts, stories)
                 _pass(ItemStream(ctx, store, tree, writer, out.same_inputs, stories), gens, writer, counts.total,
                       progress)

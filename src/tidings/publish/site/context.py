@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,8 +94,10 @@ class YearEntry(TypedDict):
 class Tree:
     """The category tree and the archive's years and months, from the counts made before the pass."""
 
-    def __init__(self, counts: Counts) -> None:
+    def __init__(self, counts: Counts, tags: dict[str, int] | None = None) -> None:
         self.counts = counts
+        self.tags = tags or {}  # keyword -> listed items, for those with a page
+        self.tag_segs = urls.tag_segments(self.tags)
         self.segs = urls.node_segments(counts.nodes)  # node -> its directory
         self.hrefs = {node: urls.href(path) for node, path in self.segs.items()}
         self._crumbs: dict[Node, list[tuple[str, str]]] = {}
@@ -126,6 +129,16 @@ class Tree:
         nodes = self.counts.nodes
         kids = sorted(n for n in nodes if len(n) == len(node) + 1 and n[: len(node)] == node)
         return [{"name": k[-1], "href": self.hrefs[k], "count": nodes[k]} for k in kids]
+
+    def cloud(self, limit: int = 100) -> list[dict[str, object]]:
+        """The most used tags with a page, by name, each with a weight from 1 to 5 (its count's log scale)."""
+        top = sorted(self.tags.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        if not top:
+            return []
+        lo, hi = math.log(top[-1][1]), math.log(top[0][1])
+        return [{"name": name, "href": urls.href(self.tag_segs[name]), "count": n,
+                 "weight": 1 + round(4 * (math.log(n) - lo) / (hi - lo)) if hi > lo else 3}
+                for name, n in sorted(top)]
 
     def tree(self, node: Node = ()) -> list[dict[str, object]]:
         return [{**c, "children": self.tree(node + (str(c["name"]),))} for c in self.children(node)]

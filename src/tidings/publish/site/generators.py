@@ -63,13 +63,16 @@ class ItemPages(Generator):
         s = e.summary
         it = e.item
         links = self.stories.links(ItemKey(it.source_key, it.id)) if self.stories else NO_LINKS
-        fp = fingerprint(self.ctx.fp, s.key, newer.key if newer else "", older.key if older else "", links.key())
+        segs = self.tree.tag_segs
+        tags = tuple((w, urls.href(segs[w]) if w in segs else "") for w in it.keywords)
+        fp = fingerprint(self.ctx.fp, s.key, newer.key if newer else "", older.key if older else "", links.key(),
+                         repr(tags))
         if self.writer.fresh(e.path, fp):
             s.wait = False
             return
         if self.light and not it.html:
             it.html = self.store.item_html(it.source_key, it.id)
-        self.writer.item_page(e.path, fp, it, s, newer, older, self.tree.crumbs(e.node), links)
+        self.writer.item_page(e.path, fp, it, s, newer, older, self.tree.crumbs(e.node), links, tags)
 
 
 @dataclass(slots=True)
@@ -92,6 +95,7 @@ class Listings(Generator):
         self.home = lists.Listing("", tree.counts.total, ctx.cfg.per_page, self._home_page)
         self.nodes: dict[Node, lists.Listing] = {}
         self.months: dict[tuple[int, int], lists.Listing] = {}
+        self.tags: dict[str, lists.Listing] = {}
         self._month_counts = tree.counts.months()
         self._deferred: list[_Deferred] = []
         self._flushing = False
@@ -113,10 +117,17 @@ class Listings(Generator):
         if listing is None:
             listing = self.months[ym] = self._month_listing(ym)
         listing.add(s)
+        if self.tree.tags:
+            for w in entry.item.keywords:
+                if w in self.tree.tags:
+                    listing = self.tags.get(w)
+                    if listing is None:
+                        listing = self.tags[w] = self._tag_listing(w)
+                    listing.add(s)
 
     def generate(self) -> None:
         """The listings' last pages; with workers, call once every card is back (SiteWriter.settle)."""
-        for listing in (self.home, *self.nodes.values(), *self.months.values()):
+        for listing in (self.home, *self.nodes.values(), *self.months.values(), *self.tags.values()):
             listing.close()
 
     def _home_page(self, page: lists.Page, items: list[render.Summary]) -> None:
@@ -133,6 +144,12 @@ class Listings(Generator):
             self._page("node", page, items, {"children": children, **extra})
 
         return lists.Listing(self.tree.segs[node], n, self.ctx.cfg.per_page, emit)
+
+    def _tag_listing(self, tag: str) -> lists.Listing:
+        n, base, t = self.tree.tags[tag], self.tree.tag_segs[tag], self.ctx.t
+        extra = {"heading": f"#{tag}", "crumbs": [(t["categories"], "categories/")], "feed_base": urls.href(base),
+                 "description": f"{tag} - {self.ctx.cfg.title}", "count": n}
+        return lists.Listing(base, n, self.ctx.cfg.per_page, functools.partial(self._page, "tag", extra=extra))
 
     def _month_listing(self, ym: tuple[int, int]) -> lists.Listing:
         y, m = ym
@@ -200,6 +217,7 @@ class Feeds(Generator):
     def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store) -> None:
         self.ctx, self.writer, self.tree, self.store = ctx, writer, tree, store
         self.lists: dict[Node, list[feeds.FeedItem]] = {(): []}
+        self.tag_lists: dict[str, list[feeds.FeedItem]] = {}
 
     def add(self, entry: Entry) -> None:
         if entry.hidden:
@@ -211,6 +229,12 @@ class Feeds(Generator):
             if len(items) < limit:
                 item = item or self._item(entry)
                 items.append(item)
+        for w in entry.item.keywords if self.tree.tags else ():
+            if w in self.tree.tags:
+                items = self.tag_lists.setdefault(w, [])
+                if len(items) < limit:
+                    item = item or self._item(entry)
+                    items.append(item)
 
     def _item(self, e: Entry) -> feeds.FeedItem:
         """Body and excerpt are filled in only if a feed that lists the item is rendered (_load)."""
@@ -222,9 +246,10 @@ class Feeds(Generator):
 
     def generate(self) -> None:
         cfg, base_url = self.ctx.cfg, self.ctx.base_url
-        for node, items in self.lists.items():
-            base = self.tree.segs[node] if node else ""
-            title = f"{' › '.join(node)} - {cfg.title}" if node else cfg.title
+        todo = [(self.tree.segs[node] if node else "", f"{' › '.join(node)} - {cfg.title}" if node else cfg.title,
+                 items) for node, items in self.lists.items()]
+        todo += [(self.tree.tag_segs[tag], f"#{tag} - {cfg.title}", items) for tag, items in self.tag_lists.items()]
+        for base, title, items in todo:
             home = urls.absolute(base_url, base + "index.html")
             meta = feeds.FeedMeta(title, cfg.description, home, home, cfg.language, self.ctx.t["original"])
             fp = fingerprint(self.ctx.fp, "feed", base, *(i.key for i in items))
@@ -252,7 +277,8 @@ class Archives(Generator):
     def generate(self) -> None:
         t, title, write = self.ctx.t, self.ctx.cfg.title, self.writer.page
         write("categories.html", "categories/index.html", None, offload=True, page_title=t["categories"],
-              description=f"{t['categories']} - {title}", tree=self.tree.tree(), total=self.tree.counts.total)
+              description=f"{t['categories']} - {title}", tree=self.tree.tree(), total=self.tree.counts.total,
+              cloud=self.tree.cloud())
         years = self.tree.years
         write("archives.html", "archives/index.html", None, offload=True, page_title=t["archives"],
               description=f"{t['archives']} - {title}", years=years, crumbs=[])

@@ -80,6 +80,7 @@ class Job(NamedTuple):
     older: render.Summary | None
     crumbs: list[tuple[str, str]]
     story: Any = None  # stories.StoryLinks: plain tuples, so it pickles as they do
+    tags: tuple[tuple[str, str], ...] = ()  # (keyword, href of its page or '')
 
 
 class PageJob(NamedTuple):
@@ -151,7 +152,8 @@ def pack(job: AnyJob, neighbour_text: bool = True) -> tuple[Any, ...]:
         if v[i] is not None:
             v[i] = v[i].timestamp()
     return ("i", job.path, job.fp, job.old, v, _pack_summary(job.s, raw=False),
-            _pack_summary(job.newer, neighbour_text), _pack_summary(job.older, neighbour_text), job.crumbs, job.story)
+            _pack_summary(job.newer, neighbour_text), _pack_summary(job.older, neighbour_text), job.crumbs, job.story,
+            job.tags)
 
 
 def unpack(t: tuple[Any, ...]) -> AnyJob:
@@ -159,12 +161,12 @@ def unpack(t: tuple[Any, ...]) -> AnyJob:
         return PageJob(*t[1:])
     if t[0] == "f":
         return FeedJob(*t[1:])
-    _, path, fp, old, v, s, newer, older, crumbs, story = t
+    _, path, fp, old, v, s, newer, older, crumbs, story, tags = t
     for i in _ITEM_DATES:
         if v[i] is not None:
             v[i] = datetime.fromtimestamp(v[i], UTC)
     return Job(path, fp, old, StoredItem(*v), render.Summary(*s), _unpack_summary(newer), _unpack_summary(older),
-               crumbs, story)
+               crumbs, story, tags)
 
 
 class ItemPages:
@@ -231,7 +233,8 @@ class ItemPages:
             description=s.excerpt or it.title, og_type="article", og_image=it.cover,
             show_cover=bool(it.cover) and it.cover not in body, source=it.source or (names[0] if names else ""),
             newer=job.newer, older=job.older, original=web(it.link),
-            story_lead=job.story[0] if job.story else None, story_also=job.story[1] if job.story else ())
+            story_lead=job.story[0] if job.story else None, story_also=job.story[1] if job.story else (),
+            tags=job.tags)
         digest, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
         card = None if s._card is not None else self.card(s)
         return Result(job.path, digest, job.fp, written, s.excerpt, card)

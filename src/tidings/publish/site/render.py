@@ -22,14 +22,14 @@ STRINGS = {
            "newer": "较新", "older": "较早", "page": "第 {n} 页", "items": "{n} 篇", "search_placeholder": "搜索新闻…",
            "no_results": "没有找到结果", "results": "{n} 条结果", "loading": "正在加载索引…",
            "search_failed": "搜索索引无法加载。", "feeds": "订阅", "updated": "更新",
-           "also_reported": "其他媒体报道", "first_reported": "最早报道：",
+           "also_reported": "其他媒体报道", "tags": "标签", "first_reported": "最早报道：",
            "by": "作者", "not_found": "页面不存在", "search_off": "本站未启用搜索。"},
     "en": {"home": "Home", "categories": "Categories", "archives": "Archives", "search": "Search",
            "original": "Original article", "newer": "Newer", "older": "Older", "page": "Page {n}",
            "items": "{n} items", "search_placeholder": "Search news…", "no_results": "No results",
            "results": "{n} results", "loading": "Loading index…",
            "search_failed": "The search index could not be loaded.", "feeds": "Feeds", "updated": "Updated",
-           "also_reported": "Also reported by", "first_reported": "First reported: ",
+           "also_reported": "Also reported by", "tags": "Tags", "first_reported": "First reported: ",
            "by": "By", "not_found": "Page not found", "search_off": "Search is off on this site."},
 }
 

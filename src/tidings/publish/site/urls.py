@@ -65,6 +65,11 @@ def segment(name: str) -> str:
     return s
 
 
+def tag_segments(tags: Iterable[str]) -> dict[str, str]:
+    """Map every tag to its directory ('t/<seg>/'), as node_segments does for top-level names."""
+    return {node[0]: "t/" + path[2:] for node, path in node_segments((t,) for t in tags).items()}
+
+
 def node_segments(paths: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
     """Map every tree node (a tuple of names) to its directory ('c/<seg>/.../').
 

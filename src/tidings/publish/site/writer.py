@@ -65,9 +65,10 @@ class SiteWriter:
             self.out.write(path, getattr(feeds, kind)(meta, items), fp)
 
     def item_page(self, path: str, fp: str, item: Any, s: render.Summary, newer: render.Summary | None,
-                  older: render.Summary | None, crumbs: list[tuple[str, str]], story: StoryLinks = NO_LINKS) -> None:
+                  older: render.Summary | None, crumbs: list[tuple[str, str]], story: StoryLinks = NO_LINKS,
+                  tags: tuple[tuple[str, str], ...] = ()) -> None:
         """An item page that is not fresh; its summary gets the excerpt and card the render makes."""
-        job = pages.Job(path, fp, self.out.old_digest(path), item, s, newer, older, crumbs, story)
+        job = pages.Job(path, fp, self.out.old_digest(path), item, s, newer, older, crumbs, story, tags)
         if self.workers is None and self._inline == pages.INLINE and self._worker_count:
             self.start_workers()
         if self.workers is None:
