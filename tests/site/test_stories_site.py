@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from site_helpers import config, html_files, make_store, resolve
 
+from tidings.model import ItemState
 from tidings.publish.site import build_site, samples, urls
 from tidings.store import IngestRow
 
@@ -20,15 +21,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 def rel(it) -> str:
     return urls.item_path(it.published.astimezone(TZ), urls.item_uid(it.source_key, it.id))
-
-
-def listed(out: Path, it) -> list[str]:
-    """The site files (pages and feeds) that link to or list the item's page."""
-    page = rel(it)
-    name = page.rsplit("/", 1)[1]
-    return sorted(str(p.relative_to(out)) for p in [*out.rglob("*.html"), *out.rglob("*.xml"), *out.rglob("*.json")]
-                  if name in p.read_text("utf-8") and str(p.relative_to(out)) != page
-                  and not str(p.relative_to(out)).startswith(("a/", "_pagefind")) and p.name not in ("sitemap.xml", ".tidings-manifest.json"))
 
 
 @pytest.fixture
@@ -51,18 +43,65 @@ def site(tmp_path):
     return store, out, members
 
 
-def test_a_story_is_listed_once_under_its_first_item(site):
-    store, out, (head, *others) = site
-    where = listed(out, head)
-    assert "index.html" in where or any(w.startswith("archives/") for w in where), where
-    assert any(w.endswith("rss.xml") for w in where) and any(w.endswith("feed.json") for w in where), where
-    for o in others:
-        assert listed(out, o) == [], listed(out, o)  # in no listing, no feed
-        assert (out / rel(o)).is_file()  # but with a page of its own
-    # the listings' counts leave the other members out: every listed card is one page, pagination intact
+def _files_listing(out: Path, base: str) -> list[Path]:
+    """A listing's pages and feeds: <base>index.html, <base>page/*/index.html, <base>{rss,atom}.xml, feed.json."""
+    d = out / base
+    return [p for p in [d / "index.html", *d.glob("page/*/index.html"), d / "rss.xml", d / "atom.xml",
+                        d / "feed.json"] if p.is_file()]
+
+
+def _in(out: Path, base: str, it) -> bool:
+    name = rel(it).rsplit("/", 1)[1]
+    return any(name in p.read_text("utf-8") for p in _files_listing(out, base))
+
+
+def test_each_listing_shows_a_story_once(site):
+    store, out, members = site
+    head, *others = members
+    assert _in(out, "", head) and not any(_in(out, "", o) for o in others)  # home and the site's feeds
+    segs = urls.node_segments([tuple(m.categories) for m in members])
+    local = head.published.astimezone(TZ)
+    month = f"archives/{local:%Y/%m}/"
+    for k, o in enumerate(others, 1):
+        assert (out / rel(o)).is_file()  # every member keeps its page
+        earlier = members[:k]
+        for depth in range(1, len(o.categories) + 1):
+            node = tuple(o.categories[:depth])
+            shared = any(tuple(m.categories[:depth]) == node for m in earlier)
+            # a category lists the earliest member it holds, and only that one
+            assert _in(out, segs[node], o) is not shared, (node, shared)
+        same_month = any(m.published.astimezone(TZ).strftime("%Y%m") == o.published.astimezone(TZ).strftime("%Y%m")
+                         for m in earlier)
+        if o.published.astimezone(TZ).strftime("%Y/%m") == f"{local:%Y/%m}":
+            assert _in(out, month, o) is not same_month
+    # the listings' counts leave the hidden members out: every card of the home listing is one item
     cards = sum(len(re.findall(r'<li class="card', p.read_text("utf-8")))
                 for p in [out / "index.html", *out.glob("page/*/index.html")])
     assert cards == store.count_items() - len(others)
+
+
+def test_a_category_whose_only_item_is_a_later_member_keeps_its_page(tmp_path):
+    store = make_store(tmp_path / "t.db", n=30)
+    srcs = samples.make_sources()
+    first = next(store.iter_items())
+    other = next(s for s in srcs if s.category != next(x for x in srcs if x.key == first.source_key).category)
+    store.sync_sources(srcs)
+    e, html = samples.entry(other, 88_888, first.published + timedelta(hours=1), random.Random(9))
+    store.upsert_entries([IngestRow(e, html)])
+    # the other category's only item
+    for it in list(store.iter_items()):
+        if it.categories[0] == other.category and it.id != e.id:
+            store.set_state(it.source_key, it.id, ItemState.PRUNED)
+    store.set_story(first.source_key, first.id, first.id, [1])
+    store.set_story(other.key, e.id, first.id, [1])
+    out = tmp_path / "out"
+    build_site(store, config(), out)
+    late = next(it for it in store.iter_items() if it.id == e.id)
+    seg = urls.node_segments([tuple(late.categories)])[(other.category,)]
+    assert _in(out, seg, late) and not _in(out, "", late)
+    page = out / rel(late)
+    for link in re.findall(r'<nav class="crumbs">(.*?)</nav>', page.read_text("utf-8"))[0].split("</a>")[:-1]:
+        assert resolve(out, page, re.search(r'href="([^"]+)"', link)[1]).is_file()
 
 
 def test_the_first_items_page_lists_the_others_and_they_link_back(site):
@@ -88,8 +127,10 @@ def test_the_first_items_page_lists_the_others_and_they_link_back(site):
 
 def test_a_new_member_rewrites_only_the_pages_it_changes(site):
     store, out, (head, *others) = site
-    src = next(s for s in samples.make_sources() if s.key not in {m.source_key for m in (head, *others)})
-    e, html = samples.entry(src, 77_777, head.published + timedelta(hours=2), random.Random(5))
+    # from the channel of a member already there: every listing it is in already shows the story
+    src = next(s for s in samples.make_sources() if s.key == others[0].source_key)
+    last = max(m.published for m in (head, *others))
+    e, html = samples.entry(src, 77_777, last + timedelta(minutes=30), random.Random(5))
     store.upsert_entries([IngestRow(e, html)])
     store.set_story(src.key, e.id, head.id, [1])
     report = build_site(store, config(), out)

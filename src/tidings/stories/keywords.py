@@ -222,6 +222,12 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
             if capital:
                 caps[low] = caps.get(low, 0) + 1
         flush(run, weight, pos)
+    return _rank_en(scores, form, first, caps, caps_form, lower_seen, max_tags)
+
+
+def _rank_en(scores: dict[str, float], form: dict[str, str], first: dict[str, int], caps: dict[str, int],
+             caps_form: set[str], lower_seen: set[str], max_tags: int) -> list[str]:
+    """The best `max_tags` of the words and names _keywords_en scored, each in the case it was seen in."""
     for key in form:
         if " " not in key and key not in caps_form and key in lower_seen:
             form[key] = key

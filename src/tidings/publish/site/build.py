@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...store import Store
+from ...store import ItemKey, Store
 from . import pages, render, search, urls
 from .context import BuildContext, Entry, Progress, Tree
 from .generators import Generators
@@ -50,7 +50,7 @@ class ItemStream:
             path = f"{ddir}{urls.item_uid(it.source_key, it.id)}.html"  # = urls.item_path(local, uid)
             node = tuple(it.categories)
             yield Entry(it, path, local, node, self._summary(it, path, local, node),
-                        bool(hidden) and (it.source_key, it.id) in hidden)
+                        hidden.get(ItemKey(it.source_key, it.id)) if hidden else None)
 
     def _summary(self, it: StoredItem, path: str, local: Any, node: tuple[str, ...]) -> render.Summary:
         label = " › ".join(node[1:] if len(node) > 1 else node)

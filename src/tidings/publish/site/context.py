@@ -21,6 +21,7 @@ from . import render, urls
 if TYPE_CHECKING:
     from ...store import StoredItem
     from . import SiteConfig
+    from .stories import Hidden
 
 Node = tuple[str, ...]  # (category,), (category, source) or (category, source, channel)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -73,7 +74,7 @@ class Entry(NamedTuple):
     local: datetime  # published, in the site's time zone
     node: Node  # its channel: (category, source, channel) without the empty names
     summary: render.Summary
-    hidden: bool = False  # another item of its story is listed instead (stories.py)
+    hidden: Hidden | None = None  # the listings that show another item of its story instead (stories.py)
 
 
 class MonthEntry(TypedDict):

@@ -102,22 +102,24 @@ class Listings(Generator):
         writer.on_results(self._flush)
 
     def add(self, entry: Entry) -> None:
-        if entry.hidden:
-            return
-        s = entry.summary
-        self.home.add(s)
+        s, hidden = entry.summary, entry.hidden
+        if hidden is None:
+            self.home.add(s)
         nodes = self.nodes
         for node in self.tree.chain(entry.node):
+            if hidden is not None and node in hidden.nodes:
+                continue
             listing = nodes.get(node)
             if listing is None:
                 listing = nodes[node] = self._node_listing(node)
             listing.add(s)
-        ym = (entry.local.year, entry.local.month)
-        listing = self.months.get(ym)
-        if listing is None:
-            listing = self.months[ym] = self._month_listing(ym)
-        listing.add(s)
-        if self.tree.tags:
+        if hidden is None or not hidden.month:
+            ym = (entry.local.year, entry.local.month)
+            listing = self.months.get(ym)
+            if listing is None:
+                listing = self.months[ym] = self._month_listing(ym)
+            listing.add(s)
+        if self.tree.tags and hidden is None:
             for w in entry.item.keywords:
                 if w in self.tree.tags:
                     listing = self.tags.get(w)
@@ -220,16 +222,16 @@ class Feeds(Generator):
         self.tag_lists: dict[str, list[feeds.FeedItem]] = {}
 
     def add(self, entry: Entry) -> None:
-        if entry.hidden:
-            return
-        limit, lists_ = self.ctx.cfg.feed_items, self.lists
+        limit, lists_, hidden = self.ctx.cfg.feed_items, self.lists, entry.hidden
         item = None
         for node in self.tree.lineage(entry.node):
+            if hidden is not None and node in hidden.nodes:
+                continue
             items = lists_.setdefault(node, [])
             if len(items) < limit:
                 item = item or self._item(entry)
                 items.append(item)
-        for w in entry.item.keywords if self.tree.tags else ():
+        for w in entry.item.keywords if self.tree.tags and hidden is None else ():
             if w in self.tree.tags:
                 items = self.tag_lists.setdefault(w, [])
                 if len(items) < limit:

@@ -15,7 +15,12 @@ from ...store import Counts, ItemKey, StoryMember
 from . import urls
 from .pages import web
 
-__all__ = ["Related", "StoryIndex", "StoryLinks"]
+__all__ = ["Hidden", "Related", "StoryIndex", "StoryLinks"]
+
+
+def _lineage(m: StoryMember) -> tuple[tuple[str, ...], ...]:
+    path = tuple(c for c in (m.category, m.source, m.channel) if c)
+    return ((), *(path[:i] for i in range(1, len(path) + 1)))
 
 
 class Related(NamedTuple):
@@ -40,14 +45,34 @@ class StoryLinks(NamedTuple):
 NO_LINKS = StoryLinks(None, ())
 
 
+class Hidden(NamedTuple):
+    """Where a story's member is not listed, because an earlier member of its story is."""
+
+    nodes: frozenset[tuple[str, ...]]  # () = home and the site's feeds; else category nodes (and their feeds)
+    month: bool  # its month's archive listing
+    # Tag pages list a story under its first item only (as Store.tag_counts counts).
+
+
 class StoryIndex:
+    """Each listing shows a story once, under the earliest of its members that the listing holds: home (and
+    the site's feeds) under its first item, a category under its earliest member in that category."""
+
     def __init__(self, stories: dict[str, list[StoryMember]], tz: ZoneInfo) -> None:
         self.tz = tz
         self._members: dict[ItemKey, list[StoryMember]] = {}
+        self.hidden: dict[ItemKey, Hidden] = {}
         for members in stories.values():
+            nodes: set[tuple[str, ...]] = set()
+            months: set[tuple[int, int]] = set()
             for m in members:
                 self._members[m.key] = members
-        self.hidden: set[ItemKey] = {m.key for members in stories.values() for m in members[1:]}
+                lineage = _lineage(m)
+                local = self._local(m)
+                month = (local.year, local.month)
+                if nodes:  # not the first member
+                    self.hidden[m.key] = Hidden(frozenset(n for n in lineage if n in nodes), month in months)
+                nodes.update(lineage)
+                months.add(month)
         self._related: dict[ItemKey, Related] = {}
 
     def __len__(self) -> int:
@@ -62,25 +87,24 @@ class StoryIndex:
         return StoryLinks(self._relate(members[0]), ())
 
     def listed_counts(self, counts: Counts) -> Counts:
-        """`counts` without the stories' other members: what the listings show."""
+        """`counts` without the members each listing leaves out. Every node keeps at least one item (the
+        earliest member it holds), so the tree and every item's breadcrumbs stay whole."""
         if not self.hidden:
             return counts
         nodes, days = Counter(counts.nodes), Counter(counts.days)
         total = counts.total
-        for members in self._unique_stories():
-            for m in members[1:]:
-                path = tuple(c for c in (m.category, m.source, m.channel) if c)
-                for i in range(1, len(path) + 1):
-                    nodes[path[:i]] -= 1
-                days[self._local(m).date()] -= 1
-                total -= 1
+        for key, hidden in self.hidden.items():
+            for node in hidden.nodes:
+                if node:
+                    nodes[node] -= 1
+                else:
+                    total -= 1
+            if hidden.month:
+                days[self._local(self._member(key)).date()] -= 1
         return Counts(total, +nodes, +days, counts.heads)
 
-    def _unique_stories(self) -> list[list[StoryMember]]:
-        seen: dict[int, list[StoryMember]] = {}
-        for members in self._members.values():
-            seen.setdefault(id(members), members)
-        return list(seen.values())
+    def _member(self, key: ItemKey) -> StoryMember:
+        return next(m for m in self._members[key] if m.key == key)
 
     def _local(self, m: StoryMember) -> datetime:
         return datetime.fromtimestamp(m.published, UTC).astimezone(self.tz)
