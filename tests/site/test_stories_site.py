@@ -37,7 +37,7 @@ def site(tmp_path):
             break
     head = members[0]
     for it in members:
-        store.set_story(it.source_key, it.id, head.id, [1])
+        store.set_story(it.source_key, it.id, head.id, [1], it.published.timestamp())
     out = tmp_path / "out"
     build_site(store, config(), out)
     return store, out, members
@@ -92,8 +92,8 @@ def test_a_category_whose_only_item_is_a_later_member_keeps_its_page(tmp_path):
     for it in list(store.iter_items()):
         if it.categories[0] == other.category and it.id != e.id:
             store.set_state(it.source_key, it.id, ItemState.PRUNED)
-    store.set_story(first.source_key, first.id, first.id, [1])
-    store.set_story(other.key, e.id, first.id, [1])
+    store.set_story(first.source_key, first.id, first.id, [1], first.published.timestamp())
+    store.set_story(other.key, e.id, first.id, [1], e.published.timestamp())
     out = tmp_path / "out"
     build_site(store, config(), out)
     late = next(it for it in store.iter_items() if it.id == e.id)
@@ -132,7 +132,7 @@ def test_a_new_member_rewrites_only_the_pages_it_changes(site):
     last = max(m.published for m in (head, *others))
     e, html = samples.entry(src, 77_777, last + timedelta(minutes=30), random.Random(5))
     store.upsert_entries([IngestRow(e, html)])
-    store.set_story(src.key, e.id, head.id, [1])
+    store.set_story(src.key, e.id, head.id, [1], e.published.timestamp())
     report = build_site(store, config(), out)
     new = next(it for it in store.iter_items() if it.id == e.id)
     chan = [it for it in store.iter_items(newest_first=False) if it.categories == new.categories]

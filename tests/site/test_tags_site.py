@@ -69,8 +69,8 @@ def test_a_storys_other_members_are_not_on_tag_pages(tmp_path):
             for k in range(3)]
     store.upsert_entries(rows)
     first, second = rows[2].entry, rows[1].entry  # oldest first
-    store.set_story(first.source_key, first.id, first.id, [1])
-    store.set_story(second.source_key, second.id, first.id, [1])
+    store.set_story(first.source_key, first.id, first.id, [1], first.published.timestamp())
+    store.set_story(second.source_key, second.id, first.id, [1], second.published.timestamp())
     out = tmp_path / "out"
     build_site(store, config(tag_min_items=2), out)
     page = out / urls.tag_segments(["油价"])["油价"] / "index.html"

@@ -119,6 +119,11 @@ class StoredItem:
         return list(dict.fromkeys([*self.tags, *self.keywords]))
 
 
+# Story candidates read at most this many items per LSH band, the most recently published: a band that
+# templated news (a daily index report) shares with thousands of items would make every lookup scan them all.
+PER_BAND = 8
+
+
 class StoryCandidate(NamedTuple):
     """A published item that shares an LSH band with a new one (Store.story_candidates)."""
 
@@ -316,8 +321,8 @@ class Store(Protocol):
         serialises story assignment between processes (PostgreSQL)."""
         ...
 
-    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:
-        """Put an item in a story and index its bands, so later items find it."""
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int], published: float) -> None:
+        """Put an item (published at `published`) in a story and index its bands, so later items find it."""
         ...
 
     def stories(self) -> dict[str, list[StoryMember]]:

@@ -29,6 +29,7 @@ from psycopg import pq
 from ..errors import ConfigError, LockBusy, StoreVersionError
 from ..model import ItemState, Source
 from .base import (
+    PER_BAND,
     Accepts,
     Counts,
     IngestRow,
@@ -107,9 +108,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX items_by_story ON items(story) WHERE story IS NOT NULL",
         """CREATE TABLE story_bands(
   band bigint NOT NULL,
+  published double precision NOT NULL,
   source_key text COLLATE "C" NOT NULL,
   id text COLLATE "C" NOT NULL,
-  PRIMARY KEY (band, source_key, id)
+  PRIMARY KEY (band, published, source_key, id)
 )""",
     ),
 )
@@ -256,19 +258,20 @@ class _StoryTables:
         if not bands:
             return []
         rows = self.db.execute(
-            "SELECT i.source_key, i.id, i.story, i.fingerprint, i.published FROM story_bands b "
+            "SELECT i.source_key, i.id, i.story, i.fingerprint, i.published FROM unnest(%s::bigint[]) AS q(band) "
+            "CROSS JOIN LATERAL (SELECT source_key, id FROM story_bands b WHERE b.band = q.band "
+            "AND b.published BETWEEN %s AND %s ORDER BY b.published DESC LIMIT %s) b "
             "JOIN items i ON i.source_key = b.source_key AND i.id = b.id "
-            "WHERE b.band = ANY(%s) AND i.state = 'published' AND i.story IS NOT NULL "
-            "AND i.published BETWEEN %s AND %s GROUP BY i.source_key, i.id "
+            "WHERE i.state = 'published' AND i.story IS NOT NULL GROUP BY i.source_key, i.id "
             "ORDER BY count(*) DESC, i.published, i.source_key, i.id LIMIT %s",
-            (list(bands), since, until, limit)).fetchall()
+            (list(bands), since, until, PER_BAND, limit)).fetchall()
         return [StoryCandidate(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
 
-    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int], published: float) -> None:
         with self.transaction(), self.db.cursor() as cur:
             cur.execute("UPDATE items SET story = %s WHERE source_key = %s AND id = %s", (story, key, item_id))
-            cur.executemany("INSERT INTO story_bands(band, source_key, id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                            [(b, key, item_id) for b in bands])
+            cur.executemany("INSERT INTO story_bands(band, published, source_key, id) VALUES (%s, %s, %s, %s) "
+                            "ON CONFLICT DO NOTHING", [(b, published, key, item_id) for b in bands])
 
     def tag_counts(self, min_items: int) -> dict[str, int]:
         return dict(self.db.execute(

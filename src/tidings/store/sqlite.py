@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from ..errors import StoreVersionError
 from ..model import ItemState, Source
 from .base import (
+    PER_BAND,
     Accepts,
     Counts,
     IngestRow,
@@ -122,9 +123,10 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         Sql("CREATE INDEX IF NOT EXISTS items_by_story ON items(story) WHERE story IS NOT NULL"),
         Sql("""CREATE TABLE IF NOT EXISTS story_bands(
   band INTEGER NOT NULL,
+  published REAL NOT NULL,
   source_key TEXT NOT NULL,
   id TEXT NOT NULL,
-  PRIMARY KEY (band, source_key, id)
+  PRIMARY KEY (band, published, source_key, id)
 ) WITHOUT ROWID"""),
     ),
 )
@@ -221,19 +223,22 @@ class _StoryTables:
                          limit: int = 20) -> list[StoryCandidate]:
         if not bands:
             return []
+        per_band = ("SELECT * FROM (SELECT source_key, id FROM story_bands WHERE band = ? "
+                    "AND published BETWEEN ? AND ? ORDER BY published DESC LIMIT ?)")
+        hits = " UNION ALL ".join([per_band] * len(bands))
+        args: list[Any] = [x for band in bands for x in (band, since, until, PER_BAND)]
         rows = self.db.execute(
-            "SELECT i.source_key, i.id, i.story, i.fingerprint, i.published FROM story_bands b "
+            f"SELECT i.source_key, i.id, i.story, i.fingerprint, i.published FROM ({hits}) b "
             "JOIN items i ON i.source_key = b.source_key AND i.id = b.id "
-            f"WHERE b.band IN ({','.join('?' * len(bands))}) AND i.state = 'published' AND i.story IS NOT NULL "
-            "AND i.published BETWEEN ? AND ? GROUP BY i.source_key, i.id "
-            "ORDER BY count(*) DESC, i.published, i.source_key, i.id LIMIT ?", (*bands, since, until, limit))
+            "WHERE i.state = 'published' AND i.story IS NOT NULL GROUP BY i.source_key, i.id "
+            "ORDER BY count(*) DESC, i.published, i.source_key, i.id LIMIT ?", (*args, limit))
         return [StoryCandidate(*r) for r in rows]
 
-    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int]) -> None:
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int], published: float) -> None:
         with contextlib.nullcontext() if self.db.in_transaction else self.transaction():
             self.db.execute("UPDATE items SET story = ? WHERE source_key = ? AND id = ?", (story, key, item_id))
-            self.db.executemany("INSERT OR IGNORE INTO story_bands(band, source_key, id) VALUES (?, ?, ?)",
-                                [(b, key, item_id) for b in bands])
+            self.db.executemany("INSERT OR IGNORE INTO story_bands(band, published, source_key, id) "
+                                "VALUES (?, ?, ?, ?)", [(b, published, key, item_id) for b in bands])
 
     def tag_counts(self, min_items: int) -> dict[str, int]:
         return dict(self.db.execute(

@@ -29,7 +29,7 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 # Items sharing the most bands with a new one are compared with it, at most this many: templated news (a
 # daily index report) would otherwise bring hundreds of candidates that share a band or two.
-MAX_CANDIDATES = 20
+MAX_CANDIDATES = 10
 TEXT_HEAD = 4000  # characters of HTML read for the lead: fingerprints and keywords use its start only
 
 
@@ -76,5 +76,5 @@ class StoryStage:
                     if best is None or rank < best[0]:
                         best = (rank, c.story)
                 joined += best is not None
-                store.set_story(source_key, item.id, best[1] if best else item.id, keys)
+                store.set_story(source_key, item.id, best[1] if best else item.id, keys, item.published)
         return joined
