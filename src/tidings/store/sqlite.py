@@ -213,10 +213,11 @@ class _StoryTables:
         out: list[Ungrouped] = []
         for start in range(0, len(ids), 500):
             chunk = list(ids[start:start + 500])
+            # `+i.state`: by the primary key, not items_by_date, which the planner took (all published items)
             out += [Ungrouped(r[0], r[1], r[2]) for r in self.db.execute(
-                "SELECT id, fingerprint, published FROM items WHERE source_key = ? "
-                f"AND id IN ({','.join('?' * len(chunk))}) AND state = 'published' AND story IS NULL "
-                "AND fingerprint IS NOT NULL", (key, *chunk))]
+                "SELECT i.id, i.fingerprint, i.published FROM items i WHERE i.source_key = ? "
+                f"AND i.id IN ({','.join('?' * len(chunk))}) AND +i.state = 'published' AND i.story IS NULL "
+                "AND i.fingerprint IS NOT NULL", (key, *chunk))]
         return sorted(out, key=lambda u: (u.published, u.id))
 
     def story_candidates(self, bands: Sequence[int], since: float, until: float,
