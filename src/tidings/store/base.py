@@ -239,7 +239,8 @@ class Store(Protocol):
                  tb: TracebackType | None) -> None: ...
 
     def transaction(self) -> AbstractContextManager[None]:
-        """Writes inside commit together, or not at all if the block raises."""
+        """Writes inside commit together, or not at all if the block raises. Inside another transaction the
+        block is part of it (SQLite) or a savepoint of it (PostgreSQL)."""
         ...
 
     def snapshot(self) -> AbstractContextManager[None]:

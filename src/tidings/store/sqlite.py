@@ -236,7 +236,7 @@ class _StoryTables:
         return [StoryCandidate(*r) for r in rows]
 
     def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int], published: float) -> None:
-        with contextlib.nullcontext() if self.db.in_transaction else self.transaction():
+        with self.transaction():
             self.db.execute("UPDATE items SET story = ? WHERE source_key = ? AND id = ?", (story, key, item_id))
             self.db.executemany("INSERT OR IGNORE INTO story_bands(band, published, source_key, id) "
                                 "VALUES (?, ?, ?, ?)", [(b, published, key, item_id) for b in bands])
@@ -288,7 +288,8 @@ class SQLiteStore(_StoryTables):
         self.close()
 
     def transaction(self) -> AbstractContextManager[None]:
-        return _Tx(self.db)
+        # Inside another transaction, a block joins it: its writes commit with the outer block (or not).
+        return contextlib.nullcontext() if self.db.in_transaction else _Tx(self.db)
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
