@@ -1,4 +1,5 @@
-"""refresh_source: one source's unit of work, called with keys as a job queue would call it."""
+"""refresh_source: one source's unit of work, called with keys as a job queue would call it; on SQLite and
+PostgreSQL."""
 from __future__ import annotations
 
 import pickle
@@ -20,13 +21,14 @@ def feed_items(n: int) -> list[dict]:
              "pubDate": f"Mon, 14 Mar 2022 {i:02d}:00:00 GMT", "description": f"<p>Body {i}</p>"} for i in range(n)]
 
 
-@pytest.fixture
-def setup(tmp_path, server):
+@pytest.fixture(params=["sqlite", "postgres"])
+def setup(request, tmp_path, server):
     good = server.add("/feed", rss(feed_items(3)), etag='"v1"')
     gone = server.add("/gone", status=404)
+    store = {"store": request.getfixturevalue("pg_url")} if request.param == "postgres" else {}
     cfg = load(write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
                                        {"category": "c", "source": "gone", "url": gone,
-                                        "exclude": ["Nothing matches this"]}]))
+                                        "exclude": ["Nothing matches this"]}], **store))
     with open_store(cfg.store_path) as store:
         store.sync_sources(cfg.feed_sources())
         yield cfg, store, good, gone
