@@ -15,7 +15,7 @@ NEEDLE_ZH = "量子纠缠"  # only in one item: the search tests look for it
 NEEDLE_EN = "zephyrine"
 
 
-def make_store(path: Path, n: int = N_ITEMS) -> Store:
+def make_store(path: Path | str, n: int = N_ITEMS) -> Store:
     store = open_store(path)
     sources = samples.fill(store, n, step_minutes=300, start=datetime(2024, 6, 30, 12, tzinfo=UTC))
     # One findable item in the middle of the range.

@@ -32,8 +32,8 @@ def item_rel(it) -> str:
 
 
 @pytest.fixture
-def site(tmp_path):
-    store = make_store(tmp_path / "t.db")
+def site(tmp_path, store_at):
+    store = make_store(store_at)
     out = tmp_path / "out"
     first = build_site(store, config(), out)
     assert first.written > 100 and first.unchanged == 0

@@ -24,8 +24,8 @@ def rel(it) -> str:
 
 
 @pytest.fixture
-def site(tmp_path):
-    store = make_store(tmp_path / "t.db")
+def site(tmp_path, store_at):
+    store = make_store(store_at)
     items = list(store.iter_items(newest_first=False))
     # three items of three different sources, a few hours apart: one story, first = the oldest
     members, seen = [], set()
@@ -80,8 +80,8 @@ def test_each_listing_shows_a_story_once(site):
     assert cards == store.count_items() - len(others)
 
 
-def test_a_category_whose_only_item_is_a_later_member_keeps_its_page(tmp_path):
-    store = make_store(tmp_path / "t.db", n=30)
+def test_a_category_whose_only_item_is_a_later_member_keeps_its_page(tmp_path, store_at):
+    store = make_store(store_at, n=30)
     srcs = samples.make_sources()
     first = next(store.iter_items())
     other = next(s for s in srcs if s.category != next(x for x in srcs if x.key == first.source_key).category)

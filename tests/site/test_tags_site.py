@@ -20,8 +20,8 @@ def rel(it) -> str:
     return urls.item_path(it.published.astimezone(TZ), urls.item_uid(it.source_key, it.id))
 
 
-def test_tag_pages_feeds_chips_and_cloud(tmp_path):
-    store = make_store(tmp_path / "t.db", n=40)
+def test_tag_pages_feeds_chips_and_cloud(tmp_path, store_at):
+    store = make_store(store_at, n=40)
     src = samples.make_sources()[0]
     newest = next(store.iter_items()).published
     rng = random.Random(2)
@@ -60,8 +60,8 @@ def test_tag_pages_feeds_chips_and_cloud(tmp_path):
     assert 'class="w5"' in cloud and 'class="w1"' in cloud  # 4 items against 2
 
 
-def test_a_storys_other_members_are_not_on_tag_pages(tmp_path):
-    store = make_store(tmp_path / "t.db", n=20)
+def test_a_storys_other_members_are_not_on_tag_pages(tmp_path, store_at):
+    store = make_store(store_at, n=20)
     srcs = samples.make_sources()[:2]
     newest = next(store.iter_items()).published
     rng = random.Random(4)
