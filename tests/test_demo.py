@@ -8,15 +8,18 @@ def test_demo_builds_posts_and_site_and_is_idempotent(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli("demo", out) == 0
     printed = capsys.readouterr().out
-    assert "9 sources: 9 fetched" in printed and "74 new items" in printed
+    assert "9 sources: 9 fetched" in printed and "75 new items" in printed
     assert f"serve -c {out / 'tidings.yml'}" in printed
     posts = list((out / "blog" / "source" / "_posts").rglob("*.md"))
-    assert len(posts) == 74
+    assert len(posts) == 75
     assert {p.relative_to(out / "blog" / "source" / "_posts").parts[0] for p in posts} == {"金融", "科技", "国际"}
     site = out / "public"
     assert (site / "index.html").is_file() and (site / "_pagefind").is_dir()
     assert len(json.loads((site / "feed.json").read_text(encoding="utf-8"))["items"]) == 20
     assert any(p.suffix == ".svg" for p in (site / "demo-media").iterdir())
+    # 第一财经 reposts a 新浪财经 story under another headline: one story, "also reported by" on the first
+    stories = [p for p in (site / "a").rglob("*.html") if '<section class="story"' in p.read_text("utf-8")]
+    assert len(stories) == 1 and "临澜稳外贸“十二条”落地" in stories[0].read_text("utf-8")
     covers = sum("headimg: ''" not in p.read_text(encoding="utf-8") for p in posts)
     assert covers >= 12
     before = snapshot(out / "blog")
