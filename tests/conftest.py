@@ -57,3 +57,10 @@ def pg_cluster():
 def pg_url(pg_cluster) -> str:
     """The URL of a fresh, empty database on the session's cluster."""
     return pg_cluster.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_at(request, tmp_path) -> str:
+    """A fresh SQLite file or PostgreSQL database for a store-dependent test (SPEC §11: the same results from
+    either)."""
+    return str(tmp_path / "t.db") if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))

@@ -340,6 +340,9 @@ site_dir: public                     # built-in static site; remove to skip it
 #   timeout: 20
 #   user_agent: tidings/0.1
 
+# stories: {enabled: true, threshold: 0.4}    # one story per event reported by several outlets
+# tags: {enabled: true, max: 5, min_items_for_page: 3}   # keywords per item; tag pages from 3 items
+
 sources:
   - category: 金融
     source: 新浪财经
