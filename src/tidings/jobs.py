@@ -103,7 +103,7 @@ class FullText:
     def enrich(self, store: Store, source: Source,
                pairs: list[tuple[Entry, str]]) -> tuple[list[tuple[Entry, str, bool]], list[str]]:
         """(entry, html) → (entry, html, fulltext); notes say which articles could not be fetched."""
-        known = store.known_ids(source.key)
+        known = store.known_ids(source.key, [e.id for e, _ in pairs])
         todo = [i for i, (e, html) in enumerate(pairs) if e.id not in known and e.link and self.wanted(source, html)]
         out = [(e, html, False) for e, html in pairs]
         if not todo:
@@ -321,7 +321,8 @@ def _store_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Call
     flt = source.item_filter
     staged = []
     # Keywords and fingerprints are made once, when an item is first seen (they are outside its hash).
-    known = store.known_ids(source.key) if stories is not None and stories.enabled else None
+    known = (store.known_ids(source.key, [e.id for e, _, _ in rows]) if stories is not None and stories.enabled
+             else None)
     for e, html, fulltext in rows:
         ok = flt is None or flt.accepts(title=e.title, content=html, author=e.author, link=e.link,
                                         categories=source.categories + e.tags)

@@ -116,6 +116,9 @@ def test_upsert_new_then_unchanged_writes_nothing(store):
     after = {it.id: it for it in store.iter_items()}
     assert after == before
     assert store.known_ids(s1.key) == {e.id for e in es}
+    ids = [e.id for e in es]
+    assert store.known_ids(s1.key, [ids[0], "not-there", *ids[1:2]]) == set(ids[:2])
+    assert store.known_ids(s1.key, []) == set()
 
 
 def test_upsert_changed_updates_in_place(store):

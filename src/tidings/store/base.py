@@ -5,13 +5,14 @@ protocol). Every implementation must pass tests/store/test_contract.py.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Literal, NamedTuple, Protocol, Self
+from typing import Any, Literal, NamedTuple, Protocol, Self
 from zoneinfo import ZoneInfo
 
 from ..model import Entry, ItemState, Source
@@ -181,6 +182,37 @@ class Counts:
         return c
 
 
+# --- rows to records (both backends select the same columns, in the order StoredItem declares) ---------
+
+def item_from_row(r: Sequence[Any], tags: list[str]) -> StoredItem:
+    """The one place a StoredItem is made from a row of a backend's item columns (times as unix seconds;
+    tags and keywords as JSON text, tags already parsed)."""
+    return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
+                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16], r[17], json.loads(r[18]))
+
+
+def items_from_rows(rows: Iterable[Sequence[Any]]) -> Iterator[StoredItem]:
+    """StoredItems of a stream of rows; most items of a source share their tags, so each text is parsed once."""
+    tags: dict[str, list[str] | None] = {}
+    for r in rows:
+        t = tags.get(r[12])
+        if t is None:
+            t = tags[r[12]] = json.loads(r[12]) if len(tags) < 10_000 else None
+        yield item_from_row(r, list(t) if t is not None else json.loads(r[12]))
+
+
+def stories_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, list[StoryMember]]:
+    """Store.stories from rows of (story, *StoryMember fields), ordered by story then member."""
+    out: dict[str, list[StoryMember]] = {}
+    for story, *member in rows:
+        out.setdefault(story, []).append(StoryMember(*member))
+    return out
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
 # Per 15-minute bucket (every UTC offset in use is a multiple of 15 minutes, so a bucket is within one local
 # day). Backends count the visible items per bucket floor(floor(published) / 900) in exact integer arithmetic
 # (Python's `//`, also before 1970); count_site turns those counts into local days the same way for all of them.
@@ -289,8 +321,9 @@ class Store(Protocol):
         """Apply the source's retention: old or surplus published items become tombstones; returns how many."""
         ...
 
-    def known_ids(self, key: str) -> set[str]:
-        """Ids of every item of the source, tombstones included."""
+    def known_ids(self, key: str, among: Sequence[str] | None = None) -> set[str]:
+        """Ids of the source's items, tombstones included: all of them, or those of `among` (one feed's
+        ids: a lookup by key, however long the source's history)."""
         ...
 
     def set_state(self, key: str, item_id: str, state: ItemState) -> None: ...

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +45,9 @@ from .base import (
     Ungrouped,
     UpsertResult,
     count_site,
+    item_from_row,
+    items_from_rows,
+    stories_from_rows,
 )
 
 # --- schema versions ----------------------------------------------------------------------------------
@@ -202,9 +205,6 @@ def _ts(dt: datetime | None) -> float | None:
     return dt.timestamp() if dt else None
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
 
 def _t(s: str) -> str:
     """Text as PostgreSQL can hold it (no NUL)."""
@@ -214,11 +214,6 @@ def _t(s: str) -> str:
 def _keywords(row: IngestRow) -> str:
     return _t(json.dumps(list(row.keywords), ensure_ascii=False))
 
-
-def _item(r: Sequence[Any], tags: list[str]) -> StoredItem:
-    """The one place a StoredItem is made from a row of _ITEM_COLUMNS."""
-    return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
-                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16], r[17], json.loads(r[18]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,14 +276,11 @@ class _StoryTables:
             (min_items,)).fetchall())
 
     def stories(self) -> dict[str, list[StoryMember]]:
-        out: dict[str, list[StoryMember]] = {}
-        for story, *member in self.db.execute(
+        return stories_from_rows(self.db.execute(
                 "SELECT i.story, i.source_key, i.id, i.published, i.title, i.link, s.category, s.source, s.channel "
                 f"{_VISIBLE} AND i.story IN "
                 f"(SELECT i.story {_VISIBLE} AND i.story IS NOT NULL GROUP BY i.story HAVING count(*) > 1) "
-                "ORDER BY i.story, i.published, i.source_key, i.id").fetchall():
-            out.setdefault(story, []).append(StoryMember(*member))
-        return out
+                "ORDER BY i.story, i.published, i.source_key, i.id").fetchall())
 
 
 
@@ -495,8 +487,11 @@ class PostgresStore(_StoryTables):
                             "AND id = ANY(%s)", (_PRUNED, source.key, sorted(doomed)))
         return len(doomed)
 
-    def known_ids(self, key: str) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = %s", (key,))}
+    def known_ids(self, key: str, among: Sequence[str] | None = None) -> set[str]:
+        if among is None:
+            return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = %s", (key,))}
+        return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = %s AND id = ANY(%s)",
+                                              (key, list(among)))}
 
     def set_state(self, key: str, item_id: str, state: ItemState) -> None:
         self.db.execute("UPDATE items SET state = %s WHERE source_key = %s AND id = %s",
@@ -510,7 +505,7 @@ class PostgresStore(_StoryTables):
         order = "DESC" if newest_first else "ASC"
         columns = _ITEM_COLUMNS.format(content="i.content" if bodies else "''", html="i.html" if bodies else "''")
         for r in self._stream(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"):
-            yield _item(r, json.loads(r[12]))
+            yield item_from_row(r, json.loads(r[12]))
 
     def load_bodies(self, item: StoredItem) -> StoredItem:
         row = self.db.execute("SELECT content, html FROM items WHERE source_key = %s AND id = %s",
@@ -540,12 +535,7 @@ class PostgresStore(_StoryTables):
     def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
         col = "convert_to(i.html, 'UTF8')" if html == "utf-8" else "i.html" if html else "''"
         columns = _ITEM_COLUMNS.format(content="''", html=col)
-        tags: dict[str, list[str] | None] = {}  # most items of a source share their tags: parse each text once
-        for r in self._stream(f"SELECT {columns} {_VISIBLE} {_NEWEST}"):
-            t = tags.get(r[12])
-            if t is None:
-                t = tags[r[12]] = json.loads(r[12]) if len(tags) < 10_000 else None
-            yield _item(r, list(t) if t is not None else json.loads(r[12]))
+        yield from items_from_rows(self._stream(f"SELECT {columns} {_VISIBLE} {_NEWEST}"))
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -39,6 +39,9 @@ from .base import (
     Ungrouped,
     UpsertResult,
     count_site,
+    item_from_row,
+    items_from_rows,
+    stories_from_rows,
 )
 
 # --- schema versions ----------------------------------------------------------------------------------
@@ -174,18 +177,10 @@ def _ts(dt: datetime | None) -> float | None:
     return dt.timestamp() if dt else None
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
 
 def _keywords(row: IngestRow) -> str:
     return json.dumps(list(row.keywords), ensure_ascii=False)
 
-
-def _item(r: Sequence[Any], tags: list[str]) -> StoredItem:
-    """The one place a StoredItem is made from a row of _ITEM_COLUMNS."""
-    return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
-                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16], r[17], json.loads(r[18]))
 
 
 # Per 15-minute bucket (base.count_site). `fl` is floor(published), so the arithmetic is exact integers and
@@ -248,14 +243,11 @@ class _StoryTables:
             (min_items,)))
 
     def stories(self) -> dict[str, list[StoryMember]]:
-        out: dict[str, list[StoryMember]] = {}
-        for story, *member in self.db.execute(
+        return stories_from_rows(self.db.execute(
                 "SELECT i.story, i.source_key, i.id, i.published, i.title, i.link, s.category, s.source, s.channel "
                 f"{_VISIBLE} AND i.story IN "
                 f"(SELECT i.story {_VISIBLE} AND i.story IS NOT NULL GROUP BY i.story HAVING count(*) > 1) "
-                "ORDER BY i.story, i.published, i.source_key, i.id"):
-            out.setdefault(story, []).append(StoryMember(*member))
-        return out
+                "ORDER BY i.story, i.published, i.source_key, i.id"))
 
 
 
@@ -456,8 +448,15 @@ class SQLiteStore(_StoryTables):
                     [(_PRUNED, source.key, i) for i in doomed])
         return len(doomed)
 
-    def known_ids(self, key: str) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = ?", (key,))}
+    def known_ids(self, key: str, among: Sequence[str] | None = None) -> set[str]:
+        if among is None:
+            return {r[0] for r in self.db.execute("SELECT id FROM items WHERE source_key = ?", (key,))}
+        found: set[str] = set()
+        for start in range(0, len(among), 500):  # under SQLite's limit on bound parameters
+            chunk = list(among[start:start + 500])
+            found.update(r[0] for r in self.db.execute(
+                f"SELECT id FROM items WHERE source_key = ? AND id IN ({','.join('?' * len(chunk))})", (key, *chunk)))
+        return found
 
     def set_state(self, key: str, item_id: str, state: ItemState) -> None:
         self.db.execute("UPDATE items SET state = ? WHERE source_key = ? AND id = ?",
@@ -471,7 +470,7 @@ class SQLiteStore(_StoryTables):
         order = "DESC" if newest_first else "ASC"
         columns = _ITEM_COLUMNS.format(content="i.content" if bodies else "''", html="i.html" if bodies else "''")
         for r in self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"):
-            yield _item(r, json.loads(r[12]))
+            yield item_from_row(r, json.loads(r[12]))
 
     def load_bodies(self, item: StoredItem) -> StoredItem:
         row = self.db.execute("SELECT content, html FROM items WHERE source_key = ? AND id = ?",
@@ -502,12 +501,7 @@ class SQLiteStore(_StoryTables):
     def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
         col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"
         columns = _ITEM_COLUMNS.format(content="''", html=col)
-        tags: dict[str, list[str] | None] = {}  # most items of a source share their tags: parse each text once
-        for r in self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published DESC, i.id"):
-            t = tags.get(r[12])
-            if t is None:
-                t = tags[r[12]] = json.loads(r[12]) if len(tags) < 10_000 else None
-            yield _item(r, list(t) if t is not None else json.loads(r[12]))
+        yield from items_from_rows(self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published DESC, i.id"))
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"
