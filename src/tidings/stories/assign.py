@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..model import Entry
 from ..store import Store
-from .near import WINDOW_SECONDS, Fingerprint, band_keys, fingerprint, same_story, similarity
+from .near import RAW_CAP, WINDOW_SECONDS, Fingerprint, band_keys, fingerprint_of, read_lead, same_story, similarity
 
 if TYPE_CHECKING:
     from ..config import StoriesSettings, TagsSettings
@@ -26,16 +26,31 @@ if TYPE_CHECKING:
 __all__ = ["StoryStage", "plain_text"]
 
 _TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 # Items sharing the most bands with a new one are compared with it, at most this many: templated news (a
 # daily index report) would otherwise bring hundreds of candidates that share a band or two.
 MAX_CANDIDATES = 10
-TEXT_HEAD = 4000  # characters of HTML read for the lead: fingerprints and keywords use its start only
+TEXT_HEAD = 4000  # characters of HTML read at most for the lead: fingerprints and keywords use its start only
+# Characters of plain text describe needs (near.read_lead reads RAW_CAP), and a margin for what a cut in the
+# middle of a tag or an entity leaves at the end.
+LEAD_TEXT = RAW_CAP + 24
 
 
-def plain_text(html: str, limit: int = TEXT_HEAD) -> str:
-    """The text at the start of an item's HTML (tags dropped, entities decoded)."""
-    return _SPACE.sub(" ", htmllib.unescape(_TAG.sub(" ", html[:limit]))).strip()
+def plain_text(html: str, limit: int = TEXT_HEAD, need: int = LEAD_TEXT) -> str:
+    """The text at the start of an item's HTML (tags dropped, entities decoded, spaces collapsed): at least
+    `need` characters of it where there are, read from at most `limit` characters of HTML."""
+    size = min(2 * need, limit)
+    while True:
+        head = html[:size]
+        if size < len(html) and head.rfind("<") > head.rfind(">"):
+            head = head[:head.rfind("<")]  # a tag cut in two
+        if "<" in head:
+            head = _TAG.sub(" ", head)
+        if "&" in head:
+            head = htmllib.unescape(head)
+        text = " ".join(head.split())
+        if len(text) >= need or size >= len(html) or size >= limit:
+            return text
+        size = min(4 * size, limit)
 
 
 class StoryStage:
@@ -48,13 +63,13 @@ class StoryStage:
 
     def describe(self, entry: Entry, html: str) -> tuple[tuple[str, ...], bytes | None]:
         """(keywords, fingerprint bytes) of an item about to be stored."""
-        text = plain_text(html or entry.content)
+        lead = read_lead(entry.title, plain_text(html or entry.content))  # normalised once, read by both
         words: tuple[str, ...] = ()
         if self.tags.enabled:
-            from .keywords import keywords  # jieba loads on the first Chinese item
+            from .keywords import keywords_of  # jieba loads on the first Chinese item
 
-            words = tuple(keywords(entry.title, text, max_tags=self.tags.max))
-        fp = fingerprint(entry.title, text).to_bytes() if self.stories.enabled else None
+            words = tuple(keywords_of(lead, max_tags=self.tags.max))
+        fp = fingerprint_of(lead).to_bytes() if self.stories.enabled else None
         return words, fp
 
     def group(self, store: Store, source_key: str, ids: Sequence[str]) -> int:

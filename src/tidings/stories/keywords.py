@@ -7,10 +7,11 @@
   the title ×`TITLE_WEIGHT` and in the first `ZH_LEAD` characters of the text (a substring count).
   Whether a word can be a keyword, and its IDF, is memoised per word (news repeats its words).
 * English and other Latin-script text: a small YAKE-like scorer of our own over the title and the first
-  `EN_LEAD` characters: words that are not stop words, and runs of capitalised words ("Federal
-  Reserve", "Jerome Powell") as phrases; TF (title ×`TITLE_WEIGHT`) × a bonus for capitalised words
-  seen mid-sentence × a bonus for appearing early. yake itself takes ~9 ms an item on this machine and
-  yake-rust ~0.5 ms, 60 × and 3.5 × the whole per-item budget.
+  `EN_LEAD` characters: words that are not stop words, and runs of words capitalised mid-sentence
+  ("Federal Reserve", "Jerome Powell") as phrases; TF (title ×`TITLE_WEIGHT`) × a bonus for capitalised
+  words seen mid-sentence × a bonus for appearing early. Tokens, counts and runs come from regexes and
+  Counters, so that Python works per distinct word, not per token. yake itself takes ~9 ms an item on
+  this machine and yake-rust ~0.5 ms, 60 × and 3.5 × the whole per-item budget.
 * Never: single characters, pure numbers (or number+unit like "49.5%"), stop words (stopwords_zh.txt:
   news words such as 记者, 表示, 报道; stopwords_en.txt). Ties break on first position then the word,
   so the output is deterministic.
@@ -25,6 +26,7 @@ import importlib.util
 import math
 import re
 import threading
+from collections import Counter
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -32,17 +34,15 @@ from pathlib import Path
 import numpy as np
 import rjieba
 
-from .near import nfkc, strip_boilerplate
+from .near import Lead, read_lead
 
-__all__ = ["EN_LEAD", "TITLE_WEIGHT", "ZH_LEAD", "ZH_SEGMENT", "keywords"]
+__all__ = ["EN_LEAD", "TITLE_WEIGHT", "ZH_LEAD", "ZH_SEGMENT", "keywords", "keywords_of"]
 
 TITLE_WEIGHT = 3
 ZH_SEGMENT = 60  # characters of text segmented with the title
 ZH_LEAD = 300  # characters of text in which a candidate's occurrences are counted
 EN_LEAD = 260
 
-_CJK_RUNS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
-_NON_LETTER = re.compile(r"[\W\d_]+")
 _NUMBERISH = re.compile(r"^[\d.,:%％+\-~/年月日号时分秒万亿千百个点倍元]+$")
 _ZH_KEEP = re.compile(r"^(?:[\u3400-\u9fff\uf900-\ufaff]{2,}[\w]*|[A-Za-z][A-Za-z0-9+.\-]*[A-Za-z0-9+])$")
 
@@ -60,15 +60,6 @@ def _stop_zh() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _stop_en() -> frozenset[str]:
     return _words("stopwords_en.txt")
-
-
-def _is_cjk_text(s: str) -> bool:
-    """A third or more of the letters are CJK."""
-    if s.isascii():
-        return False
-    letters = _NON_LETTER.sub("", s)
-    cjk = len(letters) - len(_CJK_RUNS.sub("", letters))
-    return cjk > 0 and cjk * 3 >= len(letters)
 
 
 # --- Chinese ---------------------------------------------------------------------------------------
@@ -122,28 +113,23 @@ def _zh_weight(w: str, idf: IdfTable, stop: frozenset[str]) -> float:
         weight = 0.0
     else:
         weight = idf.get(w, idf.median)
-    if len(_ZH_OK) > _ZH_OK_MAX:
-        _ZH_OK.clear()
     _ZH_OK[w] = weight
     return weight
 
 
 def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
-    stop = _stop_zh()
     idf = _idf if _idf is not None else _load_idf()
     lead = text[:ZH_LEAD]
     ok = _ZH_OK
-    scored = []
+    if len(ok) > _ZH_OK_MAX:
+        ok.clear()
     # dict.fromkeys: each word once, in order of first position
-    for pos, w in enumerate(dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))):
-        weight = ok.get(w)
-        if weight is None:
-            weight = _zh_weight(w, idf, stop)
-        if weight:
-            tf = TITLE_WEIGHT * title.count(w) + lead.count(w)
-            if tf:
-                scored.append((-tf * weight, pos, w))
-    scored.sort()
+    words = dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))
+    for w in [w for w in words if w not in ok]:
+        _zh_weight(w, idf, _stop_zh())
+    # every word segmented is in the title or the lead, so its TF is at least 1
+    scored = sorted((-(TITLE_WEIGHT * title.count(w) + lead.count(w)) * ok[w], pos, w)
+                    for pos, w in enumerate(words) if ok[w])
     out: list[str] = []
     for _, _, w in scored:
         if any(w in o or o in w for o in out):  # 制造业 and 制造业PMI: keep the better scored one only
@@ -156,89 +142,65 @@ def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
 
 # --- English -----------------------------------------------------------------------------------------
 
-_EN_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['’.\-&][A-Za-z0-9]+)*|[0-9][\w.,%$-]*|[.!?;:()\"“”,—–]")
-_SENTENCE_END = frozenset(".!?;:()\"“”")
-_BREAK = frozenset(",—–")
+_WORD = r"[A-Za-z][A-Za-z0-9]*(?:(?!['’]s\b)['’.\-&][A-Za-z0-9]+)*"  # a possessive 's is not part of it
+_EN_WORD = re.compile(_WORD)
+# Words capitalised mid-sentence, in runs ("Federal Reserve Chair Jerome Powell"): not after a sentence's end
+# (at its start a capital says nothing; the text gets ". " in front, so that its start is one too) nor
+# inside a word. The look-behinds follow the capital so that the regex engine can skip ahead to capitals.
+_CAP_RUN = re.compile(r"[A-Z](?<![.!?;:()\"“”] [A-Z])(?<![.!?;:()\"“”A-Za-z0-9'’.\-&][A-Z])" + _WORD[8:]
+                      + "(?: [A-Z]" + _WORD[8:] + ")*")
+# In a title, where every word may be capitalised, only an acronym mid-title counts as a name.
+_TITLE_CAPS = re.compile(r"[A-Z](?<![.!?;:()\"“”] [A-Z])(?<![.!?;:()\"“”A-Za-z0-9'’.\-&][A-Z])"
+                         r"[A-Z0-9]+(?:['’.\-&][A-Z0-9]+)*(?![A-Za-z0-9])")
+_MAX_TOKENS = 512  # of the title, and of the lead
+_EARLY = [1.0 + 1.0 / math.log2(2 + i / 10) for i in range(2 * _MAX_TOKENS + 1)]  # a word first seen at token i
+_CAPS_BONUS = [1.0, 1.25, 1.5] + [1.75] * (2 * _MAX_TOKENS)  # by how often it is capitalised mid-sentence
+_PHRASE = 2.5  # score of one occurrence of a run of names, on top of its words' mean
 
 
 def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     stop = _stop_en()
-    scores: dict[str, float] = {}
+    lead = text[:EN_LEAD]
+    tokens = _EN_WORD.findall(title)[:_MAX_TOKENS]
+    n_title = len(tokens)
+    tokens += _EN_WORD.findall(lead)[:_MAX_TOKENS]
+    if not tokens:
+        return []
+    # Counting is done on one lower-cased copy, by C code; Python then works per distinct word only.
+    low = " ".join(tokens).lower().split(" ")
+    tf = Counter(low[n_title:] + low[:n_title] * TITLE_WEIGHT)  # every key is there: [k] is dict's own
+    first = dict(zip(reversed(low), range(len(low) - 1, -1, -1)))  # word → the index of its first token
+    seen = set(tokens)
+    runs = _TITLE_CAPS.findall(". " + title) + _CAP_RUN.findall(". " + lead)  # the lead's forms win
+    cap_words = " ".join(runs).split(" ") if runs else []
+    cap_low = " ".join(cap_words).lower().split(" ") if runs else []
+    caps = Counter(cap_low).get
+    caps_form = dict(zip(cap_low, cap_words))  # a name (or an acronym), shown in the case it was seen in
+    ranked = [(-tf[k] * _CAPS_BONUS[caps(k, 0)] * _EARLY[first[k]], first[k], k)
+              for k in set(first).difference(stop) if len(k) > 2 or len(k) == 2 and k.upper() in seen]
     form: dict[str, str] = {}
-    first: dict[str, int] = {}
-    caps: dict[str, int] = {}
-    caps_form: set[str] = set()  # seen capitalised mid-sentence (or as an acronym): a name, keep its case
-    lower_seen: set[str] = set()
-    pos = 0
-    for weight, chunk in ((TITLE_WEIGHT, title), (1, text[:EN_LEAD])):
-        start = True  # at the start of a sentence a capital says nothing
-        run: list[str] = []
-
-        def flush(run: list[str], weight: int, pos: int) -> None:
-            if len(run) >= 2:
-                phrase = " ".join(run[:4])
-                key = phrase.lower()
-                scores[key] = scores.get(key, 0.0) + weight * 2.5
-                form.setdefault(key, phrase)
-                caps_form.add(key)
-                first.setdefault(key, pos)
-                caps[key] = caps.get(key, 0) + 1
-            run.clear()
-
-        for tokm in _EN_TOKEN.findall(chunk):
-            t = tokm.rstrip(".")
-            if t.endswith(("'s", "’s")):
-                t = t[:-2]
-            pos += 1
-            if t and t[0] in _BREAK:
-                if run:
-                    flush(run, weight, pos)
-                continue
-            if not t or t[0] in _SENTENCE_END or t[0].isdigit():
-                if run:
-                    flush(run, weight, pos)
-                start = not t or t[0] in _SENTENCE_END
-                continue
-            low = t.lower()
-            capital = t[0].isupper() and not start and (weight == 1 or t.isupper())
-            start = False
-            if low in stop or len(low) < 2 or (len(low) < 3 and not t.isupper()):
-                if run:
-                    flush(run, weight, pos)
-                continue
-            if capital:
-                run.append(t)
-            else:
-                if run:
-                    flush(run, weight, pos)
-            scores[low] = scores.get(low, 0.0) + weight
-            if capital or (t.isupper() and len(t) > 1):
-                form[low] = t
-                caps_form.add(low)
-            elif t == low:
-                lower_seen.add(low)
-            form.setdefault(low, t)
-            first.setdefault(low, pos)
-            if capital:
-                caps[low] = caps.get(low, 0) + 1
-        flush(run, weight, pos)
-    return _rank_en(scores, form, first, caps, caps_form, lower_seen, max_tags)
-
-
-def _rank_en(scores: dict[str, float], form: dict[str, str], first: dict[str, int], caps: dict[str, int],
-             caps_form: set[str], lower_seen: set[str], max_tags: int) -> list[str]:
-    """The best `max_tags` of the words and names _keywords_en scored, each in the case it was seen in."""
-    for key in form:
-        if " " not in key and key not in caps_form and key in lower_seen:
-            form[key] = key
-    for key in [k for k in scores if " " in k]:  # a name outranks its words
-        words = key.split(" ")
-        scores[key] += sum(scores.get(w, 0.0) for w in words) / len(words)
-    ranked = []
-    for key, tf in scores.items():
-        bonus = 1.0 + min(caps.get(key, 0), 3) * 0.25
-        early = 1.0 + 1.0 / math.log2(2 + first[key] / 10)
-        ranked.append((-tf * bonus * early, first[key], key))
+    phrases = [run for run in runs if " " in run]
+    if phrases:
+        lead_low = low[n_title:]
+        in_lead_first = dict(zip(reversed(lead_low), range(len(low) - 1, n_title - 1, -1)))
+        count: Counter[str] = Counter()
+        for run in phrases:  # a run's stop words ("Bank of England" has none: "of" is lower case) split it
+            part: list[str] = []
+            for w in run.split(" ") + [""]:
+                key = w.lower()
+                if key and key not in stop and (len(key) > 2 or len(key) == 2 and w.isupper()):
+                    part.append(w)
+                    continue
+                if len(part) >= 2:
+                    count[" ".join(part[:4])] += 1
+                part = []
+        for phrase, n in count.items():
+            key = phrase.lower()
+            words = key.split(" ")
+            score = _PHRASE * n + sum(tf.get(w, 0) for w in words) / len(words)
+            pos = in_lead_first.get(words[-1], len(low) - 1) + 1  # where the run ends, as the reader meets it
+            ranked.append((-score * _CAPS_BONUS[n] * _EARLY[pos], pos, key))
+            form[key] = phrase
     ranked.sort()
     out: list[str] = []
     taken: list[str] = []
@@ -246,7 +208,11 @@ def _rank_en(scores: dict[str, float], form: dict[str, str], first: dict[str, in
         if any(key in t.split(" ") or t in key.split(" ") for t in taken if " " in t or " " in key):
             continue
         taken.append(key)
-        out.append(form[key])
+        shown = form.get(key) or caps_form.get(key)
+        if shown is None:
+            upper = key.upper()
+            shown = upper if upper in seen else key if key in seen else tokens[first[key]]
+        out.append(shown)
         if len(out) == max_tags:
             break
     return out
@@ -256,8 +222,13 @@ def keywords(title: str, text: str, max_tags: int = 5) -> list[str]:
     """Up to `max_tags` keywords for an item; `text` is its plain text (no HTML)."""
     if max_tags <= 0:
         return []
-    title = strip_boilerplate(nfkc(title or "")).strip()
-    text = text or ""
-    if _is_cjk_text(title + text[:120]):
-        return _keywords_zh(title, strip_boilerplate(nfkc(text[: ZH_LEAD + 100])), max_tags)
-    return _keywords_en(title, strip_boilerplate(nfkc(text[: EN_LEAD + 100])), max_tags)
+    return keywords_of(read_lead(title, text), max_tags)
+
+
+def keywords_of(lead: Lead, max_tags: int = 5) -> list[str]:
+    """Up to `max_tags` keywords from an item's normalised title and lead (`near.read_lead`)."""
+    if max_tags <= 0:
+        return []
+    if lead.cjk:
+        return _keywords_zh(lead.title.strip(), lead.text, max_tags)
+    return _keywords_en(lead.title.strip(), lead.text, max_tags)

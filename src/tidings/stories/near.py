@@ -9,12 +9,14 @@ estimate a Jaccard similarity of at least the threshold and their marks do not c
   that is not a letter or digit (spaces too), then cut into character n-grams, n = 3 for Chinese/Japanese
   text and n = 5 otherwise. Only the title and the first `LEAD_CJK` / `LEAD_LATIN` characters of the
   text count: reposts agree best at the start (portals cut the end off, or append their own), and it
-  bounds the cost.
+  bounds the cost. `read_lead` normalises title and lead once; `fingerprint_of` and
+  `keywords.keywords_of` both read that one copy.
 * Boilerplate that outlets add or drop (datelines, "来源：…", "责任编辑：…", "原标题：…", "(Reuters) -",
   "Reporting by …") is removed first, so it counts neither as text nor as marks.
-* The signature (rensa's RMinHash over our own 64-bit shingle hashes, so it does not depend on Python's
-  randomised `hash`) is `SIG_PERMS` uint32 values. `BANDS` × `ROWS` of them are cut into LSH bands;
-  each band hashes to one signed 64-bit key, and items sharing a key are candidates.
+* The signature (rensa's RMinHash over each shingle's characters packed into one 64-bit integer, which
+  rensa mixes itself, so nothing depends on Python's randomised `hash`) is `SIG_PERMS` uint32 values.
+  `BANDS` × `ROWS` of them are cut into LSH bands; each band hashes to one signed 64-bit key, and
+  items sharing a key are candidates.
 * `Grouper` is the in-memory reference of the story rule the store implements with a table of band keys.
 
 Everything here is pure: no store, no I/O. A golden test pins the signature of a fixed text, so a rensa
@@ -32,7 +34,8 @@ from rensa import RMinHash
 
 __all__ = [
     "BANDS", "DEFAULT_THRESHOLD", "LEAD_CJK", "LEAD_LATIN", "ROWS", "SIG_PERMS", "WINDOW_SECONDS",
-    "Fingerprint", "Grouper", "band_keys", "conflict", "fingerprint", "same_story", "similarity",
+    "Fingerprint", "Grouper", "Lead", "band_keys", "conflict", "fingerprint", "fingerprint_of", "is_cjk_text",
+    "read_lead", "same_story", "similarity",
 ]
 
 SIG_PERMS = 128
@@ -48,9 +51,14 @@ WINDOW_SECONDS = 7 * 86400  # candidates published further apart than this are n
 LEAD_CJK = 160  # normalised characters of text after the title, Chinese/Japanese (≈ 2–3 sentences)
 LEAD_LATIN = 400  # the same for other scripts (≈ 65 English words)
 RAW_CAP = int(1.5 * LEAD_LATIN)  # raw characters of text read at all (boilerplate, spaces, punctuation included)
-RAW_CJK = 240  # raw characters read first: enough for LEAD_CJK normalised ones of nearly every Chinese text
-SEED = 0x7469  # "ti": fixed forever; changing it (or the shingle hash) invalidates stored fingerprints
-_VERSION = 1  # first byte of Fingerprint.to_bytes
+# Raw characters read of a Chinese/Japanese text: LEAD_CJK normalised ones for the signature, and the
+# keywords count their candidates in the first 300 (keywords.ZH_LEAD).
+RAW_CJK = 320
+CJK_SAMPLE = 120  # characters of text that, with the title, decide the script
+SEED = 0x7469  # "ti": fixed forever; changing it (or the shingle values) invalidates stored fingerprints
+# First byte of Fingerprint.to_bytes. 1: shingles hashed by a polynomial + splitmix64 (not read any more:
+# such a fingerprint is taken as empty, never the same story); 2: shingle characters packed as they are.
+_VERSION = 2
 
 _EMPTY = b"\xff" * (4 * SIG_PERMS)
 
@@ -62,7 +70,8 @@ _BOILERPLATE_SRC = (
     (r"[（(]\s*(?:记者|通讯员|实习生|编辑|作者|央视记者|总台记者)[^）)]{0,40}[）)]",
      ("记者", "通讯员", "实习生", "编辑", "作者")),
     (r"(?:原标题|来源|本文来源|文章来源|稿件来源|图片来源|来源于|责任编辑|编辑|责编|校对|审核|审校|监制|作者|撰文|记者|摄影)"
-     r"\s*[：:|]\s*[^\s，。；;！？|]{0,30}", ("：", ":", "|")),
+     r"\s*[：:|]\s*[^\s，。；;！？|]{0,30}",
+     ("原标题", "来源", "编辑", "责编", "校对", "审核", "审校", "监制", "作者", "撰文", "记者", "摄影")),
     (r"^\s*(?:【[^】]{1,24}】|[\[［][^\]］]{1,24}[\]］])", ("【", "[", "［")),
     (r"^\s*[^\s，。：:]{0,16}?\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:电|讯|消息)", ("日电", "日讯", "日消息", "日 电")),
     (r"^\s*(?:本报讯|本台消息|据[^\s，。]{1,10}消息)", ("本报讯", "本台消息", "消息")),
@@ -82,7 +91,9 @@ _BOILERPLATE_SRC = (
     (r"\s-\s(?:Reuters|AP News|BBC News|The Guardian|CNN)\s*$",
      ("- Reuters", "- AP News", "- BBC News", "- The Guardian", "- CNN")),
 )
-_BOILERPLATE = [(re.compile(p, re.M), frozenset(gate)) for p, gate in _BOILERPLATE_SRC]
+# (pattern for text with line breaks, the same for text without, gate): without re.M a pattern that starts
+# with ^ is tried at the start only, not at every position (plain text from HTML has no line breaks).
+_BOILERPLATE = [(re.compile(p, re.M), re.compile(p), frozenset(gate)) for p, gate in _BOILERPLATE_SRC]
 _GATES = sorted({g for _, gate in _BOILERPLATE_SRC for g in gate}, key=lambda g: (-len(g), g))
 _GATE_RX = re.compile("|".join(map(re.escape, _GATES)))
 # a gate found may hide shorter gates inside it ("本报讯" holds "讯"): each found string stands for all of them
@@ -97,9 +108,10 @@ def strip_boilerplate(s: str) -> str:
     gates: set[str] = set()
     for g in found:
         gates |= _GATES_IN[g]
-    for rx, gate in _BOILERPLATE:
+    lines = "\n" in s
+    for multiline, single, gate in _BOILERPLATE:
         if not gate.isdisjoint(gates):
-            s = rx.sub(" ", s)
+            s = (multiline if lines else single).sub(" ", s)
     return s
 
 
@@ -195,25 +207,10 @@ def conflict(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 # --- shingles and signature --------------------------------------------------------------------
 
 _NON_WORD = re.compile(r"[\W_]+")
-_P = np.uint64(0x100000001B3)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
-
-
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, vectorised (uint64 arithmetic wraps)."""
-    h = (h ^ (h >> _S30)) * _M1
-    h = (h ^ (h >> _S27)) * _M2
-    out: np.ndarray = h ^ (h >> _S31)
-    return out
-
-
 _CJK_CHARS = re.compile("[\u3040-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0010ffff]+")
-
-
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 _ASCII_NON_WORD = bytes(c for c in range(128) if not chr(c).isalnum())
+_ASCII_NON_LETTER = bytes(c for c in range(128) if not chr(c).isalpha())
 
 
 def _letters(s: str) -> str:
@@ -223,38 +220,55 @@ def _letters(s: str) -> str:
     return _NON_WORD.sub("", s).lower()
 
 
-def _is_cjk(s: str) -> bool:
-    """A third or more of the characters are Chinese/Japanese/Korean."""
-    if not s or s.isascii():
+def is_cjk_text(s: str) -> bool:
+    """A third or more of the letters (digits and punctuation aside) are Chinese/Japanese/Korean; the other
+    letters counted are ASCII ones (Chinese text quotes English, rarely accented or Cyrillic words)."""
+    if s.isascii():
         return False
-    return (len(s) - len(_CJK_CHARS.sub("", s))) * 3 >= len(s)
+    cjk = len(s) - len(_CJK_CHARS.sub("", s))
+    if not cjk:
+        return False
+    latin = len(s.encode("ascii", "ignore").translate(None, _ASCII_NON_LETTER))
+    return cjk * 2 >= latin
 
 
-def _hash_piece(piece: str, n: int) -> np.ndarray:
-    if piece.isascii():
-        cp = np.frombuffer(piece.encode("ascii"), dtype=np.uint8).astype(np.uint64)
-    else:
-        cp = np.frombuffer(piece.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    k = cp.size - n + 1
-    if k <= 0:  # shorter than a shingle: one hash of the whole piece
-        return _mix(np.array([int(cp.sum()) + cp.size], dtype=np.uint64))
-    h = cp[:k].copy()
-    for j in range(1, n):
-        h *= _P
-        h += cp[j:j + k]
-    return _mix(h)
+_PAD = bytes(8)
+_MASK = {3: np.uint64((1 << 48) - 1), 5: np.uint64((1 << 40) - 1)}
+_SHIFTS = [np.uint64(8 * j) for j in range(5)]
 
 
-def _shingle_hashes(t: str, x: str, n: int) -> np.ndarray:
-    """64-bit hashes of the n-gram shingles of title `t` and lead `x` (duplicates kept: MinHash ignores
-    them). The two are shingled apart (no n-gram spans the seam): hashed in one pass, seam dropped."""
+def _windows(s: str, n: int) -> np.ndarray:
+    """Every n-character window of `s` as one integer (a shorter `s`: one window, zero-padded).
+
+    n = 3 (Chinese/Japanese): three UTF-16 code units, 16 bits each; n = 5: five code points, 8 bits
+    apart (exact for ASCII, which is one 8-byte load a window masked to 5 bytes; other scripts wrap)."""
+    if n == 3:
+        buf = s.encode("utf-16-le") + _PAD
+        k = max(len(buf) // 2 - 6, 1)
+        return np.ndarray((k,), "<u8", buf, 0, (2,)) & _MASK[3]
+    if s.isascii():
+        k = max(len(s) - 4, 1)
+        return np.ndarray((k,), "<u8", s.encode("ascii") + _PAD, 0, (1,)) & _MASK[5]
+    cp = np.frombuffer(s.encode("utf-32-le") + bytes(16), dtype="<u4").astype(np.uint64)
+    k = max(len(s) - 4, 1)
+    v = cp[:k].copy()
+    for j in range(1, 5):
+        v += cp[j:j + k] << _SHIFTS[j]
+    return v
+
+
+def _shingle_values(t: str, x: str, n: int) -> np.ndarray:
+    """The n-gram shingles of title `t` and lead `x` as integers (duplicates kept: MinHash ignores them).
+    The two are shingled apart: no n-gram spans the seam."""
     if len(t) < n or len(x) < n:
-        parts = [_hash_piece(piece, n) for piece in (t, x) if piece]
+        parts = [_windows(piece, n) for piece in (t, x) if piece]
         if not parts:
             return np.empty(0, dtype=np.uint64)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
-    h = _hash_piece(t + x, n)
-    return np.concatenate((h[: len(t) - n + 1], h[len(t):]))
+    v = _windows(t + x, n)
+    seam = len(t) if n == 5 or t.isascii() or max(t) < "\U00010000" else len(t.encode("utf-16-le")) // 2
+    v[seam - n + 1:seam] = v[0]  # the windows across the seam become a copy of one the set has anyway
+    return v
 
 
 # --- Fingerprint -----------------------------------------------------------------------------------
@@ -277,7 +291,11 @@ class Fingerprint:
 
     @classmethod
     def from_bytes(cls, b: bytes) -> Fingerprint:
+        """The fingerprint stored as `b`; one of an older format reads as empty (its shingle values are
+        not comparable with today's, so it is never the same story as anything)."""
         version, n = struct.unpack_from("<BH", b)
+        if version < _VERSION:
+            return cls(_EMPTY, ())
         if version != _VERSION:
             raise ValueError(f"fingerprint format {version}, expected {_VERSION}")
         m = b[3:3 + n].decode()
@@ -294,28 +312,42 @@ def _clean(s: str) -> str:
     return strip_boilerplate(nfkc(s))
 
 
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """An item's title and the start of its text, normalised once (`read_lead`) for both the fingerprint
+    and the keywords."""
+
+    title: str  # NFKC where it matters, boilerplate removed
+    text: str  # the same, of the first RAW_CJK (Chinese/Japanese) or RAW_CAP raw characters of the text
+    cjk: bool  # Chinese/Japanese: 3-character shingles and jieba keywords; otherwise 5 and the Latin scorer
+
+
+def read_lead(title: str, text: str) -> Lead:
+    """`text` is the item's plain text (no HTML); only its start is read."""
+    tc = _clean(title or "")
+    text = text or ""
+    cjk = is_cjk_text(tc + text[:CJK_SAMPLE])
+    return Lead(tc, _clean(text[:RAW_CJK if cjk else RAW_CAP]), cjk)
+
+
 def fingerprint(title: str, text: str) -> Fingerprint:
     """The fingerprint of an item: `text` is its plain text (no HTML); only the lead counts."""
-    text = text or ""
-    tc = _clean(title or "")
-    t = _letters(tc)
-    # Chinese needs LEAD_CJK normalised characters: read RAW_CJK raw ones first, and more only when that
-    # was not enough or the text is not Chinese.
-    xc = _clean(text[:RAW_CJK])
-    x = _letters(xc)
-    cjk = _is_cjk(t + x[:LEAD_CJK])
-    if len(text) > RAW_CJK and (not cjk or len(x) < LEAD_CJK):
-        xc = _clean(text[:RAW_CAP])
-        x = _letters(xc)
-        cjk = _is_cjk(t + x[:LEAD_CJK])
-    n, lead = (3, LEAD_CJK) if cjk else (5, LEAD_LATIN)
-    h = _shingle_hashes(t, x[:lead], n)
+    return fingerprint_of(read_lead(title, text))
+
+
+def fingerprint_of(lead: Lead) -> Fingerprint:
+    n, size = (3, LEAD_CJK) if lead.cjk else (5, LEAD_LATIN)
+    # Chinese text is nearly all letters: 1.25 × as many characters as the lead needs are nearly always enough
+    x = _letters(lead.text[: size * 5 // 4]) if lead.cjk else ""
+    if len(x) < size:
+        x = _letters(lead.text)
+    h = _shingle_values(_letters(lead.title), x[:size], n)
     if h.size == 0:
         return Fingerprint(_EMPTY, ())
-    offsets = np.array([0, h.size], dtype=np.uint64)
-    rows = RMinHash.digest_matrix_from_flat_token_hashes(h, offsets, SIG_PERMS, SEED).to_rows()
+    rows = RMinHash.digest_matrix_from_flat_token_hashes(h, np.array([0, h.size], dtype=np.uint64), SIG_PERMS,
+                                                         SEED).to_rows()
     # Marks come from about the span the signature covers (raw text has spaces and punctuation too).
-    marks = extract_marks(tc + "\n" + xc[: int(1.2 * lead)])
+    marks = extract_marks(lead.title + "\n" + lead.text[: int(1.2 * size)])
     return Fingerprint(_SIG.pack(*rows[0]), marks)
 
 
