@@ -352,7 +352,7 @@ sys.exit(main(sys.argv[1:]))
 
 def test_site_build_killed_mid_write_leaves_nothing_behind(tmp_path):
     """The built-in site, killed between writing a page's temp file and renaming it, then rebuilt."""
-    import json
+    from tidings.store import open_store
 
     server = quiet_server()
     try:
@@ -370,9 +370,10 @@ def test_site_build_killed_mid_write_leaves_nothing_behind(tmp_path):
         _complete_run(cfg, "site")
         check_invariants(tmp_path, "site")  # the Hexo side (and the store) recovered
         public = tmp_path / "public"
-        manifest = json.loads((public / ".tidings-manifest.json").read_text(encoding="utf-8"))
+        with open_store(tmp_path / "store.db") as store:
+            recorded = set(store.site_files(str(public.resolve())))
         files = {p.relative_to(public).as_posix() for p in public.rglob("*") if p.is_file()}
         assert not [f for f in files if "/.tidings-tmp-" in "/" + f], sorted(files)[:5]
-        assert files - {".tidings-manifest.json"} == set(manifest["files"])
+        assert files - {".tidings-site"} == recorded
     finally:
         server.stop()

@@ -17,17 +17,19 @@ from site_helpers import config, make_store
 
 from tidings.publish.site import build_site, pages, render, samples, search
 from tidings.publish.site.generators import Feeds
+from tidings.publish.site.manifest import TOKEN
 from tidings.store import IngestRow
 
 
 def files(out: Path) -> dict[str, bytes]:
+    """Every file but the site's token (each output directory has its own)."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != ".tidings-manifest.json"}
+            if p.is_file() and p.name != TOKEN}
 
 
-def manifest(out: Path) -> dict:
-    """path -> sha256 of every file the manifest lists (fingerprints depend on the theme's path)."""
-    return {p: v[0] for p, v in json.loads((out / ".tidings-manifest.json").read_text("utf-8"))["files"].items()}
+def manifest(store, out: Path) -> dict:
+    """path -> sha256 of every file the store records for the site (fingerprints depend on the theme's path)."""
+    return {p: v[0] for p, v in store.site_files(str(out.resolve())).items()}
 
 
 @pytest.fixture
@@ -52,10 +54,10 @@ def serial(tmp_path_factory):
     mp.setenv("TIDINGS_SITE_WORKERS", "0")
     try:
         build_site(store, config(), tmp / "out")
-        plain = files(tmp / "out"), manifest(tmp / "out")
+        plain = files(tmp / "out"), manifest(store, tmp / "out")
         theme = themed(tmp)
         build_site(store, config(theme_dir=theme), tmp / "out")
-        rebuilt = files(tmp / "out"), manifest(tmp / "out")
+        rebuilt = files(tmp / "out"), manifest(store, tmp / "out")
     finally:
         mp.undo()
         store.close()
@@ -77,11 +79,11 @@ def test_workers_write_the_same_site(serial, workers, tmp_path):
     report = build_site(store, config(), out)
     assert sum(workers) > 100  # most item pages (and listings) went to the workers
     assert not multiprocessing.active_children()
-    assert (files(out), manifest(out)) == serial[0]
+    assert (files(out), manifest(store, out)) == serial[0]
     assert report.written == len(serial[0][0])
     # A theme change re-renders everything, in workers too (neighbours' excerpts travel with the job).
     build_site(store, config(theme_dir=themed(tmp_path)), out)
-    assert (files(out), manifest(out)) == serial[1]
+    assert (files(out), manifest(store, out)) == serial[1]
     assert 'class="post themed"' in next(v for k, v in files(out).items() if k.startswith("a/")).decode()
     # Nothing new: nothing rendered, no worker started.
     workers.clear()
@@ -94,7 +96,7 @@ def test_spawned_workers_write_the_same_site(serial, workers, tmp_path, monkeypa
     monkeypatch.setattr(pages, "_fork_ok", lambda: False)
     store = make_store(tmp_path / "t.db")
     build_site(store, config(), tmp_path / "out")
-    assert workers and (files(tmp_path / "out"), manifest(tmp_path / "out")) == serial[0]
+    assert workers and (files(tmp_path / "out"), manifest(store, tmp_path / "out")) == serial[0]
     store.close()
 
 
@@ -111,7 +113,7 @@ def test_interrupted_build_with_workers_leaves_no_orphans(workers, tmp_path, mon
         build_site(store, config(), out)
     monkeypatch.undo()
     assert workers and not multiprocessing.active_children()
-    written = manifest(out)
+    written = manifest(store, out)
     on_disk = {p.relative_to(out).as_posix() for p in out.glob("a/*/*/*/*.html")}
     # Every page the workers wrote is in the manifest (none can be left behind as an orphan), and the
     # manifest lists only what is there; most item pages were done before the failure.
@@ -137,7 +139,7 @@ def test_a_failing_worker_fails_the_build_and_keeps_what_was_written(workers, tm
     with pytest.raises(pages.WorkerError, match="no_such_thing"):
         build_site(store, config(theme_dir=theme), out)
     assert not multiprocessing.active_children()
-    written = manifest(out)
+    written = manifest(store, out)
     assert written and all((out / p).is_file() for p in written)
     on_disk = {p.relative_to(out).as_posix() for p in out.glob("a/*/*/*/*.html")}
     assert on_disk <= set(written)  # every page a worker wrote is in the manifest

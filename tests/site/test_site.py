@@ -6,6 +6,7 @@ import re
 from datetime import UTC
 from pathlib import Path
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
@@ -185,9 +186,14 @@ def test_feeds_are_valid_and_list_the_right_items(built):
 
 
 def test_sitemap(built):
+    """sitemap.xml is an index: the listings' file, then one file per day of items, newest first."""
     out, _, items = built
-    sm = etree.parse(str(out / "sitemap.xml"))
-    locs = sm.xpath("//s:url/s:loc/text()", namespaces=NS)
+    index = etree.parse(str(out / "sitemap.xml"))
+    assert index.getroot().tag == "{http://www.sitemaps.org/schemas/sitemap/0.9}sitemapindex"
+    files = [unquote(loc[len(BASE):]) for loc in index.xpath("//s:sitemap/s:loc/text()", namespaces=NS)]
+    days = sorted({it.published.astimezone(ZoneInfo("Asia/Shanghai")).date() for it in items}, reverse=True)
+    assert files == ["sitemaps/pages.xml", *(f"sitemaps/{d:%Y-%m-%d}.xml" for d in days)]
+    locs = [loc for f in files for loc in etree.parse(str(out / f)).xpath("//s:url/s:loc/text()", namespaces=NS)]
     assert len(locs) == len(set(locs))
     for it in items:
         assert BASE + urls.href(item_file(out, it).relative_to(out).as_posix()) in locs

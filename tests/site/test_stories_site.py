@@ -140,6 +140,7 @@ def test_a_new_member_rewrites_only_the_pages_it_changes(site):
     neighbours = {rel(c) for c in chan[max(k - 1, 0):k + 2]}  # its page and its channel neighbours' pages
     written = set(report.written_files)
     assert rel(new) in written and rel(head) in written  # the first item's page lists the new member
-    assert written <= neighbours | {rel(head), "sitemap.xml", ".tidings-manifest.json"}, written - neighbours
-    assert not {w for w in written if w.endswith(("index.html", ".xml", ".json")) and w != "sitemap.xml"}
+    day_map = f"sitemaps/{new.published.astimezone(TZ):%Y-%m-%d}.xml"
+    assert written <= neighbours | {rel(head), "sitemap.xml", day_map}, written - neighbours
+    assert not {w for w in written if w.endswith(("index.html", ".xml", ".json")) and w not in ("sitemap.xml", day_map)}
     assert new.title in (out / rel(head)).read_text("utf-8")

@@ -9,12 +9,18 @@ from pathlib import Path
 
 from ..errors import StoreVersionError
 from .base import (
+    ALL_ITEMS,
     Accepts,
     Counts,
     IngestRow,
+    ItemFilter,
     ItemKey,
+    ItemRef,
     Post,
     RefilterResult,
+    SiteBuild,
+    SiteChange,
+    SiteFile,
     SiteHtml,
     SourceHealth,
     SourceState,
@@ -28,7 +34,8 @@ from .base import (
 from .sqlite import SQLiteStore
 
 __all__ = [
-    "Accepts", "Counts", "IngestRow", "ItemKey", "Post", "RefilterResult", "SQLiteStore", "SiteHtml",
+    "ALL_ITEMS", "Accepts", "Counts", "IngestRow", "ItemFilter", "ItemKey", "ItemRef", "Post", "RefilterResult",
+    "SQLiteStore", "SiteBuild", "SiteChange", "SiteFile", "SiteHtml",
     "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "StoryCandidate", "StoryMember",
     "Ungrouped", "UpsertResult", "is_url", "open_store",
 ]

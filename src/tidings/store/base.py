@@ -182,6 +182,55 @@ class Counts:
         return c
 
 
+class SiteChange(NamedTuple):
+    """A row of the site's change journal: something a built site shows changed (Store.site_changes)."""
+
+    source_key: str
+    id: str | None  # None: the source itself changed (its names, or whether it is active)
+    published: float | None  # where the item was listed before the change (None: it was not stored before)
+    story: str | None  # the story it was in before the change
+
+
+class ItemRef(NamedTuple):
+    """Where an item is now, as an incremental build needs it (Store.item_refs and friends)."""
+
+    source_key: str
+    id: str
+    published: float
+    visible: bool  # published, of an active source
+    story: str  # "" when in no story
+    keywords: tuple[str, ...]
+
+    @property
+    def key(self) -> ItemKey:
+        return ItemKey(self.source_key, self.id)
+
+
+class SiteBuild(NamedTuple):
+    """What the last build of one site recorded: the journal position it had read to, and its state (JSON
+    that only the site reads)."""
+
+    seq: int
+    state: str
+
+
+SiteFile = tuple[str, str]  # (sha256 of the file's content, fingerprint of its inputs)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFilter:
+    """Which visible items iter_site_items streams: all of them, or those of some sources, published in
+    [since, until), or holding a keyword. Conditions combine with AND."""
+
+    sources: tuple[str, ...] | None = None
+    since: float | None = None
+    until: float | None = None
+    keyword: str | None = None
+
+
+ALL_ITEMS = ItemFilter()
+
+
 # --- rows to records (both backends select the same columns, in the order StoredItem declares) ---------
 
 def item_from_row(r: Sequence[Any], tags: list[str]) -> StoredItem:
@@ -375,9 +424,58 @@ class Store(Protocol):
         more than `heads_over` items (None: none), per first character of their ids."""
         ...
 
-    def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
+    def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
         """iter_items(newest_first=True) without `content` (the site never shows it) and with html=''
-        unless `html`; html="utf-8" gives the html as undecoded UTF-8 bytes."""
+        unless `html`; html="utf-8" gives the html as undecoded UTF-8 bytes. `where` narrows the stream;
+        it is read lazily, so a caller that stops early reads only what it took."""
+        ...
+
+    # --- the site's change journal and build records (incremental builds) ----------------------
+    def site_journal_mark(self) -> int:
+        """A journal position such that every change at or below it is committed: call it before the
+        snapshot a build reads, and record it as the position that build read to."""
+        ...
+
+    def site_changes(self, since: int, limit: int) -> list[SiteChange] | None:
+        """Changes journaled after position `since`, oldest first; None when there are more than `limit`.
+        The journal is written in the same transaction as the change, by the store itself."""
+        ...
+
+    def site_build(self, site: str) -> SiteBuild | None: ...
+
+    def save_site_build(self, site: str, seq: int, state: str) -> None:
+        """Record a finished build; journal rows that every recorded site has read are dropped."""
+        ...
+
+    def forget_site(self, site: str) -> None:
+        """Drop a site's build record and file list (its next build is a full one)."""
+        ...
+
+    def site_names(self) -> list[str]: ...
+
+    def site_files(self, site: str, paths: Iterable[str] | None = None,
+                   under: str | None = None) -> dict[str, SiteFile]:
+        """The site's recorded files: all, those of `paths`, or those whose path starts with `under`."""
+        ...
+
+    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str]], delete: Iterable[str]) -> None:
+        """Record files (path, sha256, fingerprint) and forget others."""
+        ...
+
+    def item_refs(self, keys: Iterable[ItemKey]) -> list[ItemRef]:
+        """The stored items of these keys (visible or not; unknown keys are left out)."""
+        ...
+
+    def story_refs(self, stories: Iterable[str]) -> list[ItemRef]:
+        """The visible items of these stories."""
+        ...
+
+    def keyword_refs(self, words: Iterable[str]) -> list[ItemRef]:
+        """The visible items holding any of these keywords."""
+        ...
+
+    def source_paths(self) -> dict[str, tuple[str, str, str]]:
+        """Active sources: key -> (category, source, channel)."""
         ...
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:

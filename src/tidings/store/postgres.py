@@ -29,10 +29,12 @@ from psycopg import pq
 from ..errors import ConfigError, LockBusy, StoreVersionError
 from ..model import ItemState, Source
 from .base import (
+    ALL_ITEMS,
     PER_BAND,
     Accepts,
     Counts,
     IngestRow,
+    ItemFilter,
     ItemKey,
     Post,
     RefilterResult,
@@ -49,8 +51,12 @@ from .base import (
     items_from_rows,
     stories_from_rows,
 )
+from .site import SiteTables
 
 # --- schema versions ----------------------------------------------------------------------------------
+
+# An update of these item columns changes what a built site shows (an unchanged item's last_seen does not).
+SITE_COLUMNS = "guid, link, title, author, published, updated, html, cover, tags, hash, state, story, keywords"
 
 # MIGRATIONS[v] takes a database from version v to v + 1; a new one runs them all. Append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -116,6 +122,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
   id text COLLATE "C" NOT NULL,
   PRIMARY KEY (band, published, source_key, id)
 )""",
+    ),
+    (  # 3: the site's change journal and each site's build record and files (SQLite's version 5; store/site.py)
+        """CREATE TABLE site_changes(seq bigserial PRIMARY KEY, source_key text COLLATE "C" NOT NULL,
+  id text COLLATE "C", published double precision, story text COLLATE "C")""",
+        """CREATE FUNCTION tidings_item_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.state = 'published' THEN
+      INSERT INTO site_changes(source_key, id) VALUES (NEW.source_key, NEW.id);
+    END IF;
+  ELSIF OLD.state = 'published' OR (TG_OP = 'UPDATE' AND NEW.state = 'published') THEN
+    INSERT INTO site_changes(source_key, id, published, story)
+      VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story);
+  END IF;
+  RETURN NULL;
+END $$""",
+        f"CREATE TRIGGER site_item_changed AFTER INSERT OR DELETE OR UPDATE OF {SITE_COLUMNS} ON items "
+        "FOR EACH ROW EXECUTE FUNCTION tidings_item_changed()",
+        """CREATE FUNCTION tidings_source_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO site_changes(source_key) VALUES (OLD.key);
+  RETURN NULL;
+END $$""",
+        "CREATE TRIGGER site_source_changed AFTER UPDATE OF category, source, channel, active ON sources FOR EACH ROW "
+        "WHEN (OLD.category IS DISTINCT FROM NEW.category OR OLD.source IS DISTINCT FROM NEW.source "
+        "OR OLD.channel IS DISTINCT FROM NEW.channel OR OLD.active IS DISTINCT FROM NEW.active) "
+        "EXECUTE FUNCTION tidings_source_changed()",
+        "CREATE TABLE site_builds(site text COLLATE \"C\" PRIMARY KEY, seq bigint NOT NULL, state text NOT NULL)",
+        """CREATE TABLE site_files(site text COLLATE "C" NOT NULL, path text COLLATE "C" NOT NULL,
+  digest text NOT NULL, fp text NOT NULL, PRIMARY KEY (site, path))""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -284,7 +320,7 @@ class _StoryTables:
 
 
 
-class PostgresStore(_StoryTables):
+class PostgresStore(_StoryTables, SiteTables):
     """The Store protocol on one PostgreSQL database (one connection, autocommit outside transactions)."""
 
     def __init__(self, url: str):
@@ -306,6 +342,29 @@ class PostgresStore(_StoryTables):
                  tb: TracebackType | None) -> None:
         self.close()
 
+    # SiteTables' dialect: its SQL has `?` parameters, psycopg takes `%s`.
+    _ACTIVE = "s.active"
+    _HAS_KEYWORD = "jsonb_exists(i.keywords::jsonb, ?)"
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql.replace("?", "%s"), args).fetchall()
+
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.db.execute(sql.replace("?", "%s"), args)
+
+    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.db.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), rows)
+
+    def site_journal_mark(self) -> int:
+        # Sequence numbers are taken before commit, so a higher one can commit before a lower one. A SHARE
+        # lock waits for the transactions writing the journal to end: every row up to max(seq) is committed.
+        with self.transaction():
+            self.db.execute("LOCK TABLE site_changes IN SHARE MODE")
+            row = self.db.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+                                  "FROM site_changes_seq_seq").fetchone()
+            return int(row[0]) if row else 0
+
     def _in_transaction(self) -> bool:
         return self.db.info.transaction_status != pq.TransactionStatus.IDLE
 
@@ -323,19 +382,22 @@ class PostgresStore(_StoryTables):
             self.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
 
-    def _stream(self, query: str) -> Iterator[tuple[Any, ...]]:
+    def _stream(self, query: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows of a query, fetched in batches through a server-side cursor, so other statements may run on
         this connection between rows (as SQLite allows). Outside a transaction the cursor is WITH HOLD."""
         with self.db.cursor(name=f"tidings_{id(self):x}_{time.monotonic_ns()}",
                             withhold=not self._in_transaction()) as cur:
             cur.itersize = 500
-            cur.execute(query)
+            cur.execute(query, args)
             yield from cur
 
     # --- sources ---------------------------------------------------------------------------------------
     def sync_sources(self, sources: Iterable[Source]) -> None:
+        sources = list(sources)
         with self.transaction():
-            self.db.execute("UPDATE sources SET active = false")
+            # Only the sources that left the config are switched off (see SQLiteStore.sync_sources).
+            self.db.execute("UPDATE sources SET active = false WHERE active AND NOT key = ANY(%s)",
+                            ([_t(s.key) for s in sources],))
             with self.db.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO sources(key, url, category, source, channel, active) VALUES (%s,%s,%s,%s,%s,true) "
@@ -532,10 +594,12 @@ class PostgresStore(_StoryTables):
         return count_site(self.db.execute(_CHANNELS).fetchall(), self.db.execute(_BUCKETS).fetchall(),
                           lambda start, end: self.db.execute(_HEADS, (start, end)).fetchall(), tz, heads_over)
 
-    def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
+    def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
         col = "convert_to(i.html, 'UTF8')" if html == "utf-8" else "i.html" if html else "''"
         columns = _ITEM_COLUMNS.format(content="''", html=col)
-        yield from items_from_rows(self._stream(f"SELECT {columns} {_VISIBLE} {_NEWEST}"))
+        cond, args = self._item_filter(where)
+        yield from items_from_rows(self._stream(f"SELECT {columns} {_VISIBLE}{cond.replace('?', '%s')} {_NEWEST}",
+                                                args))
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"

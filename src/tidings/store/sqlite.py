@@ -23,10 +23,12 @@ from zoneinfo import ZoneInfo
 from ..errors import StoreVersionError
 from ..model import ItemState, Source
 from .base import (
+    ALL_ITEMS,
     PER_BAND,
     Accepts,
     Counts,
     IngestRow,
+    ItemFilter,
     ItemKey,
     Post,
     RefilterResult,
@@ -43,6 +45,7 @@ from .base import (
     items_from_rows,
     stories_from_rows,
 )
+from .site import SiteTables
 
 # --- schema versions ----------------------------------------------------------------------------------
 
@@ -62,6 +65,9 @@ class AddColumn:
 
 
 Step = Sql | AddColumn
+
+# An update of these item columns changes what a built site shows (an unchanged item's last_seen does not).
+SITE_COLUMNS = "guid, link, title, author, published, updated, html, cover, tags, hash, state, story, keywords"
 
 # MIGRATIONS[v] takes a store from version v to v + 1; a new store runs them all. Append, never edit.
 MIGRATIONS: tuple[tuple[Step, ...], ...] = (
@@ -131,6 +137,26 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
   id TEXT NOT NULL,
   PRIMARY KEY (band, published, source_key, id)
 ) WITHOUT ROWID"""),
+    ),
+    (  # 5: the site's change journal, written by triggers in the writer's transaction, and each site's
+       # build record and files (store/site.py)
+        Sql("CREATE TABLE IF NOT EXISTS site_changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "source_key TEXT NOT NULL, id TEXT, published REAL, story TEXT)"),
+        Sql("CREATE TRIGGER IF NOT EXISTS site_item_added AFTER INSERT ON items WHEN NEW.state = 'published' "
+            "BEGIN INSERT INTO site_changes(source_key, id) VALUES (NEW.source_key, NEW.id); END"),
+        Sql(f"CREATE TRIGGER IF NOT EXISTS site_item_changed AFTER UPDATE OF {SITE_COLUMNS} ON items "
+            "WHEN OLD.state = 'published' OR NEW.state = 'published' BEGIN INSERT INTO site_changes(source_key, id, "
+            "published, story) VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story); END"),
+        Sql("CREATE TRIGGER IF NOT EXISTS site_item_deleted AFTER DELETE ON items WHEN OLD.state = 'published' "
+            "BEGIN INSERT INTO site_changes(source_key, id, published, story) "
+            "VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story); END"),
+        Sql("CREATE TRIGGER IF NOT EXISTS site_source_changed AFTER UPDATE OF category, source, channel, active "
+            "ON sources WHEN OLD.category IS NOT NEW.category OR OLD.source IS NOT NEW.source "
+            "OR OLD.channel IS NOT NEW.channel OR OLD.active IS NOT NEW.active "
+            "BEGIN INSERT INTO site_changes(source_key) VALUES (OLD.key); END"),
+        Sql("CREATE TABLE IF NOT EXISTS site_builds(site TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL)"),
+        Sql("CREATE TABLE IF NOT EXISTS site_files(site TEXT NOT NULL, path TEXT NOT NULL, digest TEXT NOT NULL, "
+            "fp TEXT NOT NULL, PRIMARY KEY (site, path)) WITHOUT ROWID"),
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -251,7 +277,7 @@ class _StoryTables:
 
 
 
-class SQLiteStore(_StoryTables):
+class SQLiteStore(_StoryTables, SiteTables):
     """The Store protocol on one SQLite file."""
 
     def __init__(self, path: str | Path):
@@ -271,6 +297,21 @@ class SQLiteStore(_StoryTables):
 
     def close(self) -> None:
         self.db.close()
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.db.execute(sql, args).fetchall()
+
+    def _run(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.db.execute(sql, args)
+
+    def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.db.executemany(sql, rows)
+
+    def site_journal_mark(self) -> int:
+        # One writer at a time: what is committed is all there is. The sequence, not max(seq), so the mark
+        # never goes back when the journal has been emptied.
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'site_changes'").fetchone()
+        return int(row[0]) if row else 0
 
     def __enter__(self) -> Self:
         return self
@@ -296,8 +337,12 @@ class SQLiteStore(_StoryTables):
 
     # --- sources ---------------------------------------------------------------------------------------
     def sync_sources(self, sources: Iterable[Source]) -> None:
+        sources = list(sources)
         with self.transaction():
-            self.db.execute("UPDATE sources SET active = 0")
+            # Only the sources that left the config are switched off: a source switched off and on again in
+            # one transaction would still be journaled as changed (site_source_changed), twice.
+            self.db.execute("UPDATE sources SET active = 0 WHERE active = 1 AND key NOT IN "
+                            "(SELECT value FROM json_each(?))", (json.dumps([s.key for s in sources]),))
             for s in sources:
                 self.db.execute(
                     "INSERT INTO sources(key, url, category, source, channel, active) VALUES (?,?,?,?,?,1) "
@@ -498,10 +543,12 @@ class SQLiteStore(_StoryTables):
         return count_site(self.db.execute(_CHANNELS), self.db.execute(_BUCKETS),
                           lambda start, end: self.db.execute(_HEADS, (start, end)), tz, heads_over)
 
-    def iter_site_items(self, html: SiteHtml = True) -> Iterator[StoredItem]:
+    def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
         col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"
         columns = _ITEM_COLUMNS.format(content="''", html=col)
-        yield from items_from_rows(self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published DESC, i.id"))
+        cond, args = self._item_filter(where)
+        yield from items_from_rows(self.db.execute(
+            f"SELECT {columns} {_VISIBLE}{cond} ORDER BY i.published DESC, i.id", args))
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"

@@ -53,15 +53,17 @@ class SiteReport:
         return s
 
 
-def build_site(store: Any, cfg: SiteConfig, out_dir: Path, *, progress: Progress | None = None) -> SiteReport:
+def build_site(store: Any, cfg: SiteConfig, out_dir: Path, *, progress: Progress | None = None,
+               full: bool = False) -> SiteReport:
     """Build (incrementally) the site for `cfg` from `store` into `out_dir`.
 
-    `progress`, if given, is called as progress(stage, done, total) with stage 'pages' (done/total items)
-    or 'search' (done/total shards to index).
+    An incremental build trusts the output directory to hold what the last build wrote; `full` checks
+    every file (one deleted or edited by hand is made again). `progress`, if given, is called as
+    progress(stage, done, total) with stage 'pages' (done/total items) or 'search' (done/total shards).
     """
     from .build import build
 
-    return build(store, cfg, Path(out_dir), progress)
+    return build(store, cfg, Path(out_dir), progress, full=full)
 
 
 __all__ = ["SiteConfig", "SiteReport", "build_site", "make_server", "serve"]

@@ -1,11 +1,15 @@
-"""One site build: count, one newest-first pass over the store feeding the generators, then what summarises it.
+"""One site build. First, without importing the renderer: is there anything to do? The store's change journal
+(Store.site_changes) says what changed since this site's last build; with nothing changed and the same
+templates, config and code, the build stops there. With a few changes an incremental build makes only what
+they touch (delta.py); otherwise a full build makes one newest-first pass over the store, feeding the
+generators (generators.py), and pages found unchanged by their fingerprint are skipped.
 
 Memory stays bounded whatever the number of items: the store is streamed once, and each generator keeps only
-its own bounded state (generators.py). docs/site.md describes the incremental rules and the workers.
+its own bounded state. docs/site.md describes the incremental rules and the workers.
 """
 from __future__ import annotations
 
-import tempfile
+import secrets
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -13,17 +17,21 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...store import ItemKey, Store
-from . import pages, render, search, urls
-from .context import BuildContext, Entry, Progress, Tree
-from .generators import Generators
-from .manifest import Output
-from .stories import StoryIndex
-from .writer import SiteWriter
+from ...store import ALL_ITEMS, ItemFilter, ItemKey, Store
+from . import inputs
+from .manifest import BUILDING, TOKEN, atomic_write
+from .state import SiteState
 
 if TYPE_CHECKING:
     from ...store import StoredItem
-    from . import SiteConfig, SiteReport
+    from . import SiteConfig, SiteReport, render
+    from .context import BuildContext, Entry, Progress, Tree
+    from .generators import Generators
+    from .stories import StoryIndex
+    from .writer import SiteWriter
+
+# Past this many journaled changes a full pass costs less than following them one by one.
+CHANGES_MAX = 5000
 
 
 class ItemStream:
@@ -34,14 +42,18 @@ class ItemStream:
     a body only for the pages, excerpts and feeds that are rendered."""
 
     def __init__(self, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, light: bool,
-                 stories: StoryIndex) -> None:
+                 stories: StoryIndex, where: ItemFilter = ALL_ITEMS) -> None:
         self.ctx, self.store, self.tree, self.writer, self.light = ctx, store, tree, writer, light
         self.hidden = stories.hidden
+        self.where = where
         self._day_dirs: dict[date, str] = {}
 
     def __iter__(self) -> Iterator[Entry]:
+        from . import urls
+        from .context import Entry
+
         tz, day_dirs, hidden = self.ctx.tz, self._day_dirs, self.hidden
-        for it in self.store.iter_site_items(False if self.light else "utf-8"):
+        for it in self.store.iter_site_items(False if self.light else "utf-8", self.where):
             local = it.published.astimezone(tz)
             day = local.date()
             ddir = day_dirs.get(day)
@@ -53,6 +65,8 @@ class ItemStream:
                         hidden.get(ItemKey(it.source_key, it.id)) if hidden else None)
 
     def _summary(self, it: StoredItem, path: str, local: Any, node: tuple[str, ...]) -> render.Summary:
+        from . import render, urls
+
         label = " › ".join(node[1:] if len(node) > 1 else node)
         key = f"{path}|{it.hash}|{'/'.join(node)}|{it.updated.timestamp() if it.updated else ''}"
         if self.light:
@@ -66,52 +80,116 @@ class ItemStream:
                               raw=raw, load=load, wait=self.writer.offloading)
 
 
-def build(store: Any, cfg: SiteConfig, out_dir: Path, progress: Progress | None = None) -> SiteReport:
+def site_key(out_dir: Path) -> str:
+    """The name a site's records go under in the store: its output directory's absolute path."""
+    return str(out_dir.resolve())
+
+
+def build(store: Store, cfg: SiteConfig, out_dir: Path, progress: Progress | None = None, *,
+          full: bool = False) -> SiteReport:
     from . import SiteReport
 
     t0 = time.perf_counter()
-    ctx = BuildContext.create(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    out = Output(out_dir, ctx.fp)
+    site = site_key(out_dir)
+    fp = inputs.fingerprint(cfg)
+    mark = store.site_journal_mark()
+    last = store.site_build(site)
+    state = SiteState.loads(last.state) if last else None
+    if full or last is None or state is None or state.fp != fp or _token(out_dir) != state.token \
+            or (out_dir / BUILDING).exists():
+        return _full(store, cfg, out_dir, site, state, mark, progress, t0)
+    changes = store.site_changes(last.seq, CHANGES_MAX)
+    if changes == []:
+        return SiteReport(unchanged=state.files, items=state.total, elapsed=time.perf_counter() - t0,
+                          search_shards=len(state.shards))
+    if changes is not None and all(c.id is not None for c in changes):  # (a source renamed or switched off: full)
+        from .context import BuildContext
+        from .delta import build_delta
+
+        report = build_delta(store, BuildContext.create(cfg), out_dir, site, state, changes, mark, t0)
+        if report is not None:
+            return report
+    return _full(store, cfg, out_dir, site, state, mark, progress, t0)
+
+
+def _token(out_dir: Path) -> str:
+    try:
+        return (out_dir / TOKEN).read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteState | None, mark: int,
+          progress: Progress | None, t0: float) -> SiteReport:
+    """Every page, in one newest-first pass over the store."""
+    from . import SiteReport, search
+    from .context import BuildContext, Tree
+    from .generators import Generators
+    from .manifest import Output
+    from .stories import StoryIndex
+    from .writer import SiteWriter
+
+    ctx = BuildContext.create(cfg)
+    out = Output(out_dir, store, site, complete_record=True)
+    light = state is not None and state.fp == ctx.fp and _token(out_dir) == state.token
     writer = SiteWriter(ctx, out)
     complete = False
     try:
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-            with store.snapshot():
-                counts = store.site_counts(ctx.tz, search.SHARD_MAX if cfg.search else None)
-                stories = StoryIndex(store.stories(), ctx.tz)
-                tags = store.tag_counts(cfg.tag_min_items) if cfg.tag_min_items else {}
-                tree = Tree(stories.listed_counts(counts), tags)  # listings show a story once
-                gens = Generators.create(ctx, writer, tree, store, out.same_inputs, spool, progress, counts, stories)
-                _pass(ItemStream(ctx, store, tree, writer, out.same_inputs, stories), gens, writer, counts.total,
-                      progress)
-                # Feeds, the category tree and the archives go to the workers (if any) while they finish the
-                # last item pages; then the listings' last pages, once every card is back.
-                gens.feeds.generate()
-                gens.archives.generate()
-                gens.extras.generate()
-                writer.settle()
-                gens.listings.generate()
-                writer.stop_workers()
-            gens.sitemap.generate()
+        with store.snapshot():
+            counts = store.site_counts(ctx.tz, search.SHARD_MAX if cfg.search else None)
+            stories = StoryIndex(store.stories(), ctx.tz)
+            tags = store.tag_counts(cfg.tag_min_items) if cfg.tag_min_items else {}
+            tree = Tree(stories.listed_counts(counts), tags)  # listings show a story once
+            gens = Generators.create(ctx, writer, tree, store, light, progress, counts, stories)
+            _pass(ItemStream(ctx, store, tree, writer, light, stories), gens, writer, counts.total, progress)
+            # Feeds, the category tree and the archives go to the workers (if any) while they finish the
+            # last item pages; then the listings' last pages, once every card is back.
+            gens.feeds.generate()
+            gens.archives.generate()
+            gens.extras.generate()
+            writer.settle()
+            gens.listings.generate()
+            writer.stop_workers()
+        gens.sitemap.generate()
         gens.search.generate()
         gens.extras.static()
         out.delete_stale()
-        stats = gens.search.index()
+        stats = gens.search.index(state.shards if state else {})
         complete = True
     except BaseException as e:
         writer.stop_workers(e)
         raise
     finally:
         out.save(complete)
+    _record(store, site, mark, out_dir, _state_of(ctx, tree, counts, gens, len(out.files), state))
     return SiteReport(written=len(out.written), unchanged=out.unchanged, deleted=len(out.deleted),
                       elapsed=time.perf_counter() - t0, items=counts.total, search_shards=stats.shards,
                       search_indexed=stats.indexed, search_seconds=stats.seconds, written_files=list(out.written),
                       deleted_files=list(out.deleted))
 
 
+def _state_of(ctx: BuildContext, tree: Tree, counts: Any, gens: Generators, files: int,
+              old: SiteState | None) -> SiteState:
+    from .delta import listing_counts
+
+    return SiteState(fp=ctx.fp, token=old.token if old else secrets.token_hex(16), total=counts.total, files=files,
+                     listings=listing_counts(tree), days={d.isoformat(): n for d, n in counts.days.items()},
+                     node_dirs={"\t".join(n): d for n, d in tree.segs.items()}, tag_dirs=dict(tree.tag_segs),
+                     shards=gens.search.recorded, globs={s.name: s.glob for s in gens.search.shards})
+
+
+def _record(store: Store, site: str, mark: int, out_dir: Path, state: SiteState) -> None:
+    """The token first: a record whose token the directory lacks only costs a full build."""
+    if _token(out_dir) != state.token:
+        atomic_write(out_dir / TOKEN, state.token.encode("ascii"))
+    store.save_site_build(site, mark, state.dumps())
+
+
 def _pass(stream: ItemStream, gens: Generators, writer: SiteWriter, total: int, progress: Progress | None) -> None:
     """Hand every item to the generators, newest first; then the item pages still waiting for a neighbour."""
+    from . import pages
+
     if not stream.light and total > pages.INLINE:
         writer.start_workers()  # every page will be rendered: no need to count INLINE pages first
     feeders = gens.feeders

@@ -2,9 +2,7 @@
 (from the counts), and the record of one item as the newest-first pass hands it out."""
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from ...store import Counts
-from . import render, urls
+from . import inputs, render, urls
 
 if TYPE_CHECKING:
     from ...store import StoredItem
@@ -54,13 +52,12 @@ class BuildContext:
     def create(cls, cfg: SiteConfig) -> BuildContext:
         theme = Path(cfg.theme_dir) if cfg.theme_dir else None
         env = render.environment(theme)
-        config = json.dumps({k: str(v) for k, v in dataclasses.asdict(cfg).items()}, sort_keys=True)
-        static = render.static_files(theme)
+        static = inputs.static_files(theme)
         if not cfg.search:
             static.pop("search.js", None)
         base_url = cfg.url.rstrip("/") + "/"
         return cls(cfg=cfg, tz=ZoneInfo(cfg.timezone), t=render.strings(cfg.language), base_url=base_url,
-                   theme=theme, env=env, fp=render.fingerprint(env, theme, config), static=static,
+                   theme=theme, env=env, fp=inputs.fingerprint(cfg), static=static,
                    static_v=fingerprint(*(p.read_bytes().hex() for p in static.values()))[:10],
                    site={"title": cfg.title, "url": base_url, "language": cfg.language,
                          "description": cfg.description, "search": cfg.search})

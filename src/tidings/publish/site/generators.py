@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, NamedTuple
+from datetime import date
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ...store import Counts, ItemKey, Store
@@ -58,6 +60,11 @@ class ItemPages(Generator):
         for p in self.pending.values():
             self._page(p.entry, p.newer, None)
         self.pending.clear()
+
+    def drop(self, node: Node) -> None:
+        """Forget the channel's last item without making its page: its older neighbour was not read (an
+        incremental build stops reading a channel once past what changed)."""
+        self.pending.pop(node, None)
 
     def _page(self, e: Entry, newer: render.Summary | None, older: render.Summary | None) -> None:
         s = e.summary
@@ -126,6 +133,24 @@ class Listings(Generator):
                     if listing is None:
                         listing = self.tags[w] = self._tag_listing(w)
                     listing.add(s)
+
+    def listing(self, kind: str, key: Any) -> lists.Listing:
+        """The listing `kind` ('home', 'node', 'month' or 'tag') of `key` (None, a node, (year, month), a
+        tag), made on first use."""
+        if kind == "home":
+            return self.home
+        table: dict[Any, lists.Listing]
+        make: Callable[[Any], lists.Listing]
+        if kind == "node":
+            table, make = self.nodes, self._node_listing
+        elif kind == "month":
+            table, make = self.months, self._month_listing
+        else:
+            table, make = self.tags, self._tag_listing
+        listing = table.get(key)
+        if listing is None:
+            listing = table[key] = make(key)
+        return listing
 
     def generate(self) -> None:
         """The listings' last pages; with workers, call once every card is back (SiteWriter.settle)."""
@@ -216,9 +241,10 @@ _FEED_FILES = (("rss.xml", "rss"), ("atom.xml", "atom"), ("feed.json", "json_fee
 class Feeds(Generator):
     """RSS, Atom and JSON Feed for the site and every node: their newest `feed_items` items."""
 
-    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store) -> None:
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store, *, site: bool = True) -> None:
         self.ctx, self.writer, self.tree, self.store = ctx, writer, tree, store
-        self.lists: dict[Node, list[feeds.FeedItem]] = {(): []}
+        # the site's own feeds are made even with no item; an incremental build asks for the ones it needs
+        self.lists: dict[Node, list[feeds.FeedItem]] = {(): []} if site else {}
         self.tag_lists: dict[str, list[feeds.FeedItem]] = {}
 
     def add(self, entry: Entry) -> None:
@@ -237,6 +263,13 @@ class Feeds(Generator):
                 if len(items) < limit:
                     item = item or self._item(entry)
                     items.append(item)
+
+    def add_to(self, items: list[feeds.FeedItem], entry: Entry) -> bool:
+        """Append the entry to one feed's items unless that feed is full; False once it is."""
+        if len(items) >= self.ctx.cfg.feed_items:
+            return False
+        items.append(self._item(entry))
+        return True
 
     def _item(self, e: Entry) -> feeds.FeedItem:
         """Body and excerpt are filled in only if a feed that lists the item is rendered (_load)."""
@@ -307,38 +340,62 @@ class Extras(Generator):
             self.writer.write(f"static/{name}", path.read_bytes())
 
 
-class Sitemap(Generator):
-    """sitemap.xml: every item (kept in a temporary file during the pass), home, nodes and archives; past
-    feeds.SITEMAP_MAX URLs a sitemap index of several files."""
+def sitemap_day_paths(day: date, n: int) -> list[str]:
+    """The sitemap files of one day of `n` items: sitemaps/<yyyy-mm-dd>.xml, then -2, -3 … past SITEMAP_MAX."""
+    chunks = max(1, -(-n // feeds.SITEMAP_MAX))
+    return [f"sitemaps/{day:%Y-%m-%d}{'' if k == 1 else f'-{k}'}.xml" for k in range(1, chunks + 1)]
 
-    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, spool: IO[str]) -> None:
-        self.ctx, self.writer, self.tree, self.spool = ctx, writer, tree, spool
+
+class Sitemap(Generator):
+    """sitemap.xml, an index of sitemaps/pages.xml (home, categories, archives, nodes, years, months and tags) and
+    one file per day of items (sitemaps/<yyyy-mm-dd>.xml, split past feeds.SITEMAP_MAX URLs): a new item
+    rewrites its day's file and the index, whatever the size of the archive."""
+
+    def __init__(self, ctx: BuildContext, writer: SiteWriter, tree: Tree, days: Mapping[date, int]) -> None:
+        self.ctx, self.writer, self.tree, self.days = ctx, writer, tree, days
+        self.day: date | None = None
+        self.entries: list[str] = []
 
     def add(self, entry: Entry) -> None:
+        day = entry.local.date()
+        if day != self.day:
+            self._flush()
+            self.day = day
+        self.entries.append(self.entry(entry))
+
+    def entry(self, entry: Entry) -> str:
         it = entry.item
-        self.spool.write(feeds.url_entry(urls.absolute(self.ctx.base_url, entry.path), it.updated or it.published))
+        return feeds.url_entry(urls.absolute(self.ctx.base_url, entry.path), it.updated or it.published)
+
+    def _flush(self) -> None:
+        if self.day is not None:
+            self.write_day(self.day, self.entries)
+        self.day, self.entries = None, []
+
+    def write_day(self, day: date, entries: list[str]) -> list[str]:
+        """Write one day's files (its entries newest first); returns their paths."""
+        paths = sitemap_day_paths(day, len(entries))
+        for k, path in enumerate(paths):
+            self.writer.write(path, feeds.urlset(entries[k * feeds.SITEMAP_MAX:(k + 1) * feeds.SITEMAP_MAX]))
+        return paths
 
     def generate(self) -> None:
+        self._flush()
         base_url, tree = self.ctx.base_url, self.tree
         paths = ["index.html", "categories/index.html", "archives/index.html"]
         paths += [tree.segs[n] + "index.html" for n in sorted(tree.counts.nodes)]
         for y in tree.years:
             paths.append(f"{y['href']}index.html")
             paths += [f"{m['href']}index.html" for m in y["months"]]
-        chunks: list[list[str]] = [[feeds.url_entry(urls.absolute(base_url, p)) for p in paths]]
-        self.spool.seek(0)
-        for line in self.spool:
-            if len(chunks[-1]) >= feeds.SITEMAP_MAX:
-                chunks.append([])
-            chunks[-1].append(line)
-        if len(chunks) == 1:
-            self.writer.write("sitemap.xml", feeds.urlset(chunks[0]))
-            return
+        paths += [tree.tag_segs[w] + "index.html" for w in sorted(tree.tags)]
+        entries = [feeds.url_entry(urls.absolute(base_url, p)) for p in paths]
         locs = []
-        for k, chunk in enumerate(chunks, 1):
-            self.writer.write(f"sitemap-{k}.xml", feeds.urlset(chunk))
-            locs.append(urls.absolute(base_url, f"sitemap-{k}.xml"))
-        self.writer.write("sitemap.xml", feeds.sitemap_index(locs))
+        for k in range(0, len(entries), feeds.SITEMAP_MAX):
+            locs.append(f"sitemaps/pages{'' if k == 0 else f'-{k // feeds.SITEMAP_MAX + 1}'}.xml")
+            self.writer.write(locs[-1], feeds.urlset(entries[k:k + feeds.SITEMAP_MAX]))
+        for day in sorted(self.days, reverse=True):
+            locs += sitemap_day_paths(day, self.days[day])
+        self.writer.write("sitemap.xml", feeds.sitemap_index([urls.absolute(base_url, p) for p in locs]))
 
 
 class IndexStats(NamedTuple):
@@ -362,25 +419,37 @@ class Search(Generator):
                              description=f"{t['search']} - {self.ctx.cfg.title}",
                              bundles=[f"{search.BUNDLE_DIR}/{s.name}/" for s in self.shards])
 
-    def index(self) -> IndexStats:
+    def index(self, old: Mapping[str, str], fingerprint: Callable[[search.Shard], str] | None = None) -> IndexStats:
+        """Index the shards whose fingerprint differs from `old` (shard name -> fingerprint, as the last build
+        recorded them) or whose bundle is missing; `shards` then holds what to record. `fingerprint` of a
+        shard defaults to one made from every item page this build knows (a full build)."""
         t0 = time.perf_counter()
         out = self.writer.out
+        self.recorded: dict[str, str] = {}
         if not self.ctx.cfg.search:
             search.remove_bundles(out.dir, [])
             return IndexStats(0, 0, 0.0)
+        if fingerprint is None:
+            by_dir = search.pages_by_dir(out.files)
+            language = self.ctx.cfg.language
+
+            def fingerprint(shard: search.Shard) -> str:
+                return search.shard_fingerprint(shard, out.files, language, by_dir)
+
         todo = []
-        by_dir = search.pages_by_dir(out.files)
+        fps = {}
         for shard in self.shards:
-            fp = search.shard_fingerprint(shard, out.files, self.ctx.cfg.language, by_dir)
-            out.shards[shard.name] = fp
+            fp = fingerprint(shard)
             bundle = out.dir / search.BUNDLE_DIR / shard.name / "pagefind-entry.json"
-            if out.old_shards.get(shard.name) != fp or not bundle.is_file():
+            if old.get(shard.name) != fp or not bundle.is_file():
                 todo.append(shard)
-        fps = {shard.name: out.shards.pop(shard.name) for shard in todo}  # recorded once its bundle is in place
+                fps[shard.name] = fp  # recorded once its bundle is in place
+            else:
+                self.recorded[shard.name] = fp
         finished: list[search.Shard] = []
 
         def done(shard: search.Shard) -> None:
-            out.shards[shard.name] = fps[shard.name]
+            self.recorded[shard.name] = fps[shard.name]
             finished.append(shard)
             if self.progress:
                 self.progress("search", len(finished), len(todo))
@@ -404,11 +473,12 @@ class Generators:
 
     @classmethod
     def create(cls, ctx: BuildContext, writer: SiteWriter, tree: Tree, store: Store, light: bool,
-               spool: IO[str], progress: Progress | None, counts: Counts, stories: StoryIndex) -> Generators:
-        """`tree` has the listings' counts; `counts`, every item's (item pages and search)."""
+               progress: Progress | None, counts: Counts, stories: StoryIndex, *, site_feeds: bool = True
+               ) -> Generators:
+        """`tree` has the listings' counts; `counts`, every item's (item pages, sitemap and search)."""
         return cls(ItemPages(ctx, writer, tree, store, light, stories), Listings(ctx, writer, tree),
-                   Feeds(ctx, writer, tree, store), Archives(ctx, writer, tree), Extras(ctx, writer),
-                   Sitemap(ctx, writer, tree, spool), Search(ctx, writer, counts, progress))
+                   Feeds(ctx, writer, tree, store, site=site_feeds), Archives(ctx, writer, tree), Extras(ctx, writer),
+                   Sitemap(ctx, writer, tree, counts.days), Search(ctx, writer, counts, progress))
 
     @property
     def feeders(self) -> list[Generator]:

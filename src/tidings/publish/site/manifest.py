@@ -1,26 +1,30 @@
-"""What a build wrote: `.tidings-manifest.json` in the output directory.
+"""What a build wrote, as the store records it (Store.site_files): for every output file, the sha256 of its
+content and the fingerprint of its inputs.
 
-For every output file it keeps the sha256 of its content and the fingerprint of its inputs. A page whose
-inputs' fingerprint is unchanged (and whose file is still there) is not even rendered; a rendered page
-whose bytes are unchanged is not rewritten (its mtime stays). Files that the previous build wrote and
-this one did not are deleted. Search shards are kept under "shards" with their own fingerprints.
+A page whose inputs' fingerprint is unchanged (and whose file is still there) is not even rendered; a rendered
+page whose bytes are unchanged is not rewritten (its mtime stays). A full build reads the whole record and
+deletes the files the previous build wrote and this one did not; an incremental build looks up only the pages
+it considers and deletes only what it retires. Before version 5 of the store the record was
+`.tidings-manifest.json` in the output directory: a first build reads it, and removes it once done.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from ..atomic import remove_stale_temp_files, replace_atomic, write_all
 
-NAME = ".tidings-manifest.json"
-BUILDING = ".tidings-building"  # present while a build runs (see Output)
-BUNDLE_PREFIX = "_pagefind/"  # search bundles: tracked by shard, not by file
-VERSION = 1
+if TYPE_CHECKING:
+    from ...store import SiteFile, Store
 
-FileEntry = tuple[str, str]  # (sha256 of the content, fingerprint of the inputs)
+LEGACY = ".tidings-manifest.json"  # the record of builds before the store kept it
+BUILDING = ".tidings-building"  # present while a build runs (see Output)
+TOKEN = ".tidings-site"  # the site's id, also in its build record: a directory without it gets a full build
+BUNDLE_PREFIX = "_pagefind/"  # search bundles: tracked by shard, not by file
 
 
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -74,35 +78,33 @@ class Writer:
 
 
 class Output:
-    """The output directory, with the previous build's manifest and the one being made."""
+    """The output directory: the files the last build recorded and the ones this build makes.
 
-    def __init__(self, out_dir: Path, fingerprint: str) -> None:
+    `complete_record`: read the whole record now (a full build, which must find every stale file); else
+    each path is looked up when first asked for (an incremental build asks for few)."""
+
+    def __init__(self, out_dir: Path, store: Store, site: str, *, complete_record: bool) -> None:
         self.dir = out_dir
-        self.fingerprint = fingerprint  # of templates, static files, config and renderer code
-        self.old_files: dict[str, FileEntry] = {}
-        self.old_shards: dict[str, str] = {}
-        self.old_fingerprint = ""
+        self.store, self.site = store, site
+        self.complete_record = complete_record
+        self._old: dict[str, SiteFile | None] = {}
         # Entries are (sha256, fingerprint) tuples of str: the garbage collector stops tracking those, so a
-        # 100,000-file manifest does not make every collection during the build walk it.
-        self.files: dict[str, FileEntry] = {}
-        self.shards: dict[str, str] = {}
+        # 100,000-file record does not make every collection during the build walk it.
+        self.files: dict[str, SiteFile] = {}
         self.written: list[str] = []
         self.unchanged = 0
         self.deleted: list[str] = []
+        self._retired: set[str] = set()
+        self._forgotten: list[str] = []  # stale files, deleted or found gone: their records go
         self.writer = Writer(out_dir)
         self._prefix = self.writer.prefix
-        try:
-            data = json.loads((out_dir / NAME).read_text("utf-8"))
-            if data.get("version") == VERSION:
-                # Read back as written (JSON arrays of two str); not checked, like the rest of the file.
-                self.old_files = {p: cast(FileEntry, tuple(v)) for p, v in data.get("files", {}).items()}
-                self.old_shards = data.get("shards", {})
-                self.old_fingerprint = data.get("fingerprint", "")
-        except (OSError, ValueError):
-            pass
+        if complete_record:
+            self._old.update(store.site_files(site))
+            if not self._old:
+                self._old.update(_legacy_record(out_dir))
         # A marker for the length of the build: if it is already there, the last build was killed
-        # (SIGKILL, power) before saving its manifest, and may have left temp files and new pages the
-        # manifest does not know. Those are cleaned up when this build completes (see save).
+        # (SIGKILL, power) before recording what it wrote, and may have left temp files and new pages the
+        # record does not know. Those are cleaned up when this build completes (see save).
         self._marker = out_dir / BUILDING
         self.recovering = self._marker.exists()
         if self.recovering:
@@ -110,14 +112,30 @@ class Output:
             self._since = self._marker.stat().st_mtime
         self._marker.touch()
 
-    @property
-    def same_inputs(self) -> bool:
-        """Whether the last build was made from the same templates, static files, config and code."""
-        return bool(self.old_files) and self.old_fingerprint == self.fingerprint
+    def old(self, path: str) -> SiteFile | None:
+        """What the last build recorded for `path` (None: nothing)."""
+        try:
+            return self._old[path]
+        except KeyError:
+            pass
+        if self.complete_record:
+            return None
+        found = self.store.site_files(self.site, [path]).get(path)
+        self._old[path] = found
+        return found
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        """Look up these paths' records in one go (an incremental build, before it checks its pages)."""
+        if self.complete_record:
+            return
+        todo = [p for p in paths if p not in self._old]
+        found = self.store.site_files(self.site, todo)
+        for p in todo:
+            self._old[p] = found.get(p)
 
     def fresh(self, path: str, fp: str) -> bool:
         """True (and the file is kept as it is) when `path` was made from the same inputs and still exists."""
-        old = self.old_files.get(path)
+        old = self.old(path)
         if old is not None and old[1] == fp and os.path.isfile(self._prefix + path):
             self.files[path] = old
             self.unchanged += 1
@@ -126,13 +144,13 @@ class Output:
 
     def write(self, path: str, data: bytes, fp: str = "") -> bool:
         """Write `data` unless the file already holds exactly it. Returns True when written."""
-        old = self.old_files.get(path)
+        old = self.old(path)
         digest, written = self.writer.put(path, data, old[0] if old else None)
         self.record(path, digest, fp, written)
         return written
 
     def old_digest(self, path: str) -> str | None:
-        old = self.old_files.get(path)
+        old = self.old(path)
         return old[0] if old else None
 
     def record(self, path: str, digest: str, fp: str, written: bool) -> None:
@@ -143,12 +161,19 @@ class Output:
         else:
             self.unchanged += 1
 
+    def retire(self, path: str) -> None:
+        """An incremental build's file that is no longer wanted (deleted at the end unless made again)."""
+        self._retired.add(path)
+
     def stale(self) -> list[str]:
-        return [p for p in self.old_files if p not in self.files]
+        if self.complete_record:
+            return [p for p, v in self._old.items() if v is not None and p not in self.files]
+        return sorted(p for p in self._retired if p not in self.files and self.old(p) is not None)
 
     def delete_stale(self) -> None:
         dirs: set[Path] = set()
-        for p in self.stale():
+        self._forgotten = self.stale()
+        for p in self._forgotten:
             target = self.dir / p
             try:
                 target.unlink()
@@ -166,21 +191,21 @@ class Output:
                 d = d.parent
 
     def save(self, complete: bool = True) -> None:
-        """Record this build. An interrupted build also keeps the old entries, so that nothing it
-        wrote or left behind is forgotten (the next build deletes what is no longer wanted)."""
-        files = self.files if complete else {**self.old_files, **self.files}
-        shards = self.shards if complete else {**self.old_shards, **self.shards}
-        data = {"version": VERSION, "fingerprint": self.fingerprint, "files": files, "shards": shards}
-        atomic_write(self.dir / NAME, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        """Record this build. An interrupted build only adds what it made, so that nothing it wrote or left
+        behind is forgotten (the next build, a full one, deletes what is no longer wanted)."""
+        put = [(p, *v) for p, v in self.files.items() if self._old.get(p) != v]
+        gone = self._forgotten if complete else []
+        self.store.save_site_files(self.site, put, gone)
         if complete:
             if self.recovering:
                 self._remove_orphans()
+            (self.dir / LEGACY).unlink(missing_ok=True)
             self._marker.unlink(missing_ok=True)
 
     def _remove_orphans(self) -> None:
-        """After a killed build: delete files it created that no manifest records. Only files made since
-        that build began (mtime), outside the search bundles: files the operator put there stay."""
-        keep = {NAME, BUILDING}
+        """After a killed build: delete files it created that no record holds. Only files made since that
+        build began (mtime), outside the search bundles: files the operator put there stay."""
+        keep = {BUILDING, TOKEN}
         for p in self.dir.rglob("*"):
             rel = p.relative_to(self.dir).as_posix()
             if (rel in self.files or rel in keep or rel.startswith(BUNDLE_PREFIX) or not p.is_file()
@@ -188,3 +213,14 @@ class Output:
                 continue
             p.unlink()
             self.deleted.append(rel)
+
+
+def _legacy_record(out_dir: Path) -> dict[str, SiteFile | None]:
+    """The files a build before store version 5 recorded in `.tidings-manifest.json` ({} if none)."""
+    try:
+        data = json.loads((out_dir / LEGACY).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != 1:
+        return {}
+    return {p: cast("SiteFile", tuple(v)) for p, v in data.get("files", {}).items()}

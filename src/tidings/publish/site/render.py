@@ -1,7 +1,6 @@
 """Templates (Jinja2, overridable from theme_dir), UI strings and the small text helpers pages need."""
 from __future__ import annotations
 
-import hashlib
 import html as htmllib
 import re
 from collections.abc import Callable, MutableMapping
@@ -13,9 +12,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
-HERE = Path(__file__).parent
-TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
+from .inputs import template_dirs
 
 STRINGS = {
     "zh": {"home": "首页", "categories": "分类", "archives": "归档", "search": "搜索", "original": "阅读原文",
@@ -91,11 +88,8 @@ class _Template(jinja2.Template):
 
 def environment(theme_dir: Path | None) -> jinja2.Environment:
     """A template in theme_dir (or theme_dir/templates) wins over the bundled one of the same name."""
-    search: list[str] = []
-    if theme_dir:
-        search += [str(theme_dir / "templates"), str(theme_dir)]
-    search.append(str(TEMPLATES))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(search), autoescape=True, trim_blocks=True,
+    loader = jinja2.FileSystemLoader([str(d) for d in template_dirs(theme_dir)])
+    env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True,
                              lstrip_blocks=True, auto_reload=False)
     env.template_class = _Template
     return env
@@ -123,32 +117,6 @@ def mentions(env: jinja2.Environment, name: str, word: str) -> bool:
             return True
         todo += [r for r in refs if r is not None]  # (there is none by now)
     return False
-
-
-def static_files(theme_dir: Path | None) -> dict[str, Path]:
-    """name -> file for everything copied to static/ (theme_dir/static/<name> wins)."""
-    files = {p.name: p for p in sorted(STATIC.iterdir()) if p.is_file()}
-    if theme_dir and (theme_dir / "static").is_dir():
-        files.update({p.name: p for p in sorted((theme_dir / "static").iterdir()) if p.is_file()})
-    return files
-
-
-def fingerprint(env: jinja2.Environment, theme_dir: Path | None, config: str) -> str:
-    """Changes when anything a page is made from changes, other than its items: templates, static files,
-    the site config and this package's code."""
-    loader = env.loader
-    assert loader is not None  # environment() always sets one
-    h = hashlib.sha256(config.encode())
-    for name in sorted(env.list_templates()):
-        source, filename, _ = loader.get_source(env, name)
-        h.update(f"\0{name}\0{filename}\0".encode())
-        h.update(source.encode())
-    for name, path in static_files(theme_dir).items():
-        h.update(f"\0{name}\0".encode())
-        h.update(path.read_bytes())
-    for py in sorted(HERE.glob("*.py")):
-        h.update(py.read_bytes())
-    return h.hexdigest()
 
 
 _TAG = re.compile(r"<[^>]*>")
@@ -224,6 +192,15 @@ class Summary:
     _excerpt: str | None = None
     _card: str | None = None
     wait: bool = False  # its page is with a worker, which sends back its excerpt and card (pages.py)
+
+    def __post_init__(self) -> None:
+        # The key covers node_href too: a node's directory depends on its siblings' names (urls.node_segments
+        # hashes names that would share one), so it can change while nothing of the item does, and cards,
+        # the item page's breadcrumbs (all ancestors' directories are in node_href) and their fingerprints
+        # must follow. Idempotent: a Summary rebuilt from a packed one (pages.py) keeps its key.
+        tail = "|" + self.node_href
+        if not self.key.endswith(tail):
+            self.key += tail
 
     @property
     def excerpt(self) -> str:

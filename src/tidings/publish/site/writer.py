@@ -21,11 +21,11 @@ class SiteWriter:
     rendered here until `pages.INLINE` of them were, then by workers; `start_workers()` starts them at once.
     Callbacks given to `on_results` run when results come back (listing pages wait for their items' cards)."""
 
-    def __init__(self, ctx: BuildContext, out: Output) -> None:
+    def __init__(self, ctx: BuildContext, out: Output, *, workers: bool = True) -> None:
         self.out = out
         self.pages = pages.ItemPages(ctx.env, ctx.site, ctx.t, ctx.static_v, ctx.base_url, str(out.dir))
         self._spawn_args = (ctx.theme, ctx.site, ctx.t, ctx.static_v, ctx.base_url, str(out.dir))
-        self._worker_count = pages.worker_count()
+        self._worker_count = pages.worker_count() if workers else 0
         self.workers: pages.Workers | None = None
         self._inline = 0  # item pages rendered in this process
         self._chunk: list[pages.AnyJob] = []  # jobs for the workers, not sent yet

@@ -1,0 +1,323 @@
+"""An incremental build: the pages, feeds and sitemap files that the journaled changes touch, and no others.
+
+The store's change journal (Store.site_changes) says which items changed since the last build and where they
+were before. Each change *touches* positions: where the item was, where it is now, and, for the members of
+its story and the items of a tag that gained or lost its page, where those are. From the touches:
+
+* each channel whose item pages change is read newest first down to its oldest touch and two items past it
+  (the page of the first needs the second as its older neighbour);
+* each listing (home, category nodes, months, tags) is read down to the page that holds its oldest touch
+  (pagination counts from the oldest item, so pages below it hold the same items as before), and also far
+  enough for its feeds and for the newest numbered page (whose "newer" link follows the first page);
+* each day of a changed item gets its sitemap file again; the category tree and archive pages are redone.
+
+Pages found unchanged by their fingerprint are not rendered. Pages that no longer exist (an item removed, a
+listing shorter or gone) are retired: deleted at the end. What a full build would make differently cannot be
+reached from the touches — a directory of a node or tag that moved — so those builds fall back to a full one.
+tests/site/test_incremental_property.py checks that an incremental build equals a full one, byte for byte.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...store import ALL_ITEMS, ItemFilter, ItemKey, SiteChange, Store
+from . import feeds, lists, search, urls
+from .context import BuildContext, Entry, Tree
+from .generators import Generators, sitemap_day_paths
+from .manifest import Output
+from .state import SiteState, listing_key, parse_listing_key
+from .stories import StoryIndex
+from .writer import SiteWriter
+
+if TYPE_CHECKING:
+    from . import SiteReport
+
+_FEED_NAMES = ("rss.xml", "atom.xml", "feed.json")
+Listing = tuple[str, Any]  # (kind, key) as Listings.listing takes them
+
+
+@dataclass
+class Touches:
+    """Where the changes are: the oldest touched time per channel and per listing, and the touched days."""
+
+    channels: dict[tuple[str, ...], float] = field(default_factory=dict)
+    listings: dict[Listing, float] = field(default_factory=dict)
+    days: set[date] = field(default_factory=set)
+
+    def add(self, node: tuple[str, ...], published: float, keywords: tuple[str, ...], tree: Tree, tz: Any,
+            tags: set[str]) -> None:
+        self.channels[node] = min(self.channels.get(node, math.inf), published)
+        local = datetime.fromtimestamp(published, UTC).astimezone(tz)
+        listings: list[Listing] = [("home", None), *(("node", n) for n in tree.chain(node)),
+                                   ("month", (local.year, local.month)), *(("tag", w) for w in keywords if w in tags)]
+        for key in listings:
+            self.listings[key] = min(self.listings.get(key, math.inf), published)
+
+
+def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state: SiteState,
+                changes: list[SiteChange], mark: int, t0: float) -> SiteReport | None:
+    """Build what `changes` touch; None (having written nothing) when only a full build can do it."""
+    from . import SiteReport
+
+    cfg, tz = ctx.cfg, ctx.tz
+    with store.snapshot():
+        counts = store.site_counts(tz, search.SHARD_MAX if cfg.search else None)
+        stories = StoryIndex(store.stories(), tz)
+        tags = store.tag_counts(cfg.tag_min_items) if cfg.tag_min_items else {}
+        tree = Tree(stories.listed_counts(counts), tags)
+        node_dirs = {"\t".join(n): d for n, d in tree.segs.items()}
+        if any(node_dirs.get(n, d) != d for n, d in state.node_dirs.items()) or any(
+                tree.tag_segs.get(w, d) != d for w, d in state.tag_dirs.items()):
+            return None  # a new name took the directory of an old one: links everywhere change
+        keys = {ItemKey(c.source_key, c.id) for c in changes if c.id is not None}
+        refs = {r.key: r for r in store.item_refs(keys)}
+        if len(refs) < len(keys):
+            return None  # a row gone from the store: what it was (its keywords) is not known any more
+        node_of = {k: tuple(c for c in names if c) for k, names in store.source_paths().items()}
+
+        out = Output(out_dir, store, site, complete_record=False)
+        writer = SiteWriter(ctx, out, workers=False)
+        gens = Generators.create(ctx, writer, tree, store, True, None, counts, stories, site_feeds=False)
+        touches = Touches()
+        tag_names = set(tree.tags) | set(state.tag_dirs)
+
+        def touch(source_key: str, published: float, keywords: tuple[str, ...]) -> None:
+            node = node_of.get(source_key)
+            if node is not None:
+                touches.add(node, published, keywords, tree, tz, tag_names)
+
+        for c in changes:
+            r = refs[ItemKey(c.source_key, c.id or "")]
+            now = _item_path(r.source_key, r.id, r.published, tz) if r.visible else None
+            if c.published is not None:
+                touch(c.source_key, c.published, r.keywords)
+                touches.days.add(_local_day(c.published, tz))
+                before = _item_path(c.source_key, r.id, c.published, tz)
+                if before != now:
+                    out.retire(before)
+            if r.visible:
+                touch(r.source_key, r.published, r.keywords)
+                touches.days.add(_local_day(r.published, tz))
+        story_ids = {c.story for c in changes if c.story} | {r.story for r in refs.values() if r.story}
+        for m in store.story_refs(story_ids):
+            touch(m.source_key, m.published, m.keywords)
+        flipped = set(tree.tags) ^ set(state.tag_dirs)  # tags that gained or lost their page: chips change
+        for m in store.keyword_refs(flipped):
+            touch(m.source_key, m.published, m.keywords)
+        now_counts = listing_counts(tree)
+        for key, n in now_counts.items():
+            if state.listings.get(key) != n:
+                touches.listings.setdefault(parse_listing_key(key), math.inf)
+
+        for node, since in sorted(touches.channels.items()):
+            _item_pages(gens, ctx, store, tree, writer, stories, node, node_of, since)
+        for (kind, key), since in sorted(touches.listings.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+            _listing(gens, ctx, store, tree, writer, stories, kind, key, node_of, since)
+        gens.feeds.generate()
+        gens.archives.generate()
+        _retire_listings(out, state, now_counts, ctx.cfg.per_page, tree)
+        for day in sorted(touches.days):
+            _sitemap_day(gens, ctx, store, tree, writer, stories, out, day, counts.days.get(day, 0),
+                         state.days.get(day.isoformat(), 0))
+        gens.sitemap.generate()
+        for k in range(_pages_files(now_counts) + 1, _pages_files(state.listings) + 1):
+            out.retire(f"sitemaps/pages-{k}.xml")
+    if cfg.search and {s.name for s in gens.search.shards} != set(state.shards):
+        gens.search.generate()  # the search page lists the bundles
+    out.delete_stale()
+    stats = gens.search.index(state.shards, _shard_fingerprints(out, state, ctx))
+    out.save(True)
+    added = sum(1 for p in out.written if out.old(p) is None)
+    state.total = counts.total
+    state.files += added - len(out.stale())
+    state.listings = now_counts
+    state.days = {d.isoformat(): n for d, n in counts.days.items()}
+    state.node_dirs, state.tag_dirs = node_dirs, dict(tree.tag_segs)
+    state.shards, state.globs = gens.search.recorded, {s.name: s.glob for s in gens.search.shards}
+    store.save_site_build(site, mark, state.dumps())  # (the directory has the token already)
+    return SiteReport(written=len(out.written), unchanged=out.unchanged, deleted=len(out.deleted),
+                      elapsed=time.perf_counter() - t0, items=counts.total, search_shards=stats.shards,
+                      search_indexed=stats.indexed, search_seconds=stats.seconds, written_files=list(out.written),
+                      deleted_files=list(out.deleted))
+
+
+def listing_counts(tree: Tree) -> dict[str, int]:
+    """Items listed per listing, by listing_key (what SiteState.listings records)."""
+    counts = {listing_key("home", None): tree.counts.total}
+    counts.update((listing_key("node", n), k) for n, k in tree.counts.nodes.items())
+    counts.update((listing_key("month", ym), k) for ym, k in tree.counts.months().items())
+    counts.update((listing_key("tag", w), k) for w, k in tree.tags.items())
+    return counts
+
+
+def _pages_files(listings: dict[str, int]) -> int:
+    """Files of sitemaps/pages*.xml for these listings (Sitemap.generate: home, categories, archives, then
+    every node, year, month and tag)."""
+    keys = [parse_listing_key(k) for k in listings]
+    years = {key[0] for kind, key in keys if kind == "month"}
+    n = 3 + sum(kind != "home" for kind, _ in keys) + len(years)
+    return -(-n // feeds.SITEMAP_MAX)
+
+
+def _local_day(published: float, tz: Any) -> date:
+    return datetime.fromtimestamp(published, UTC).astimezone(tz).date()
+
+
+def _item_path(source_key: str, item_id: str, published: float, tz: Any) -> str:
+    return f"{urls.item_dir(_local_day(published, tz))}{urls.item_uid(source_key, item_id)}.html"
+
+
+def _entries(ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, stories: StoryIndex,
+             where: ItemFilter) -> Iterator[Entry]:
+    from .build import ItemStream
+
+    return iter(ItemStream(ctx, store, tree, writer, True, stories, where))
+
+
+def _item_pages(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter,
+                stories: StoryIndex, node: tuple[str, ...], node_of: dict[str, tuple[str, ...]],
+                since: float) -> None:
+    """The channel's item pages from its newest down to the first item older than `since` (read one more,
+    its older neighbour)."""
+    sources = tuple(sorted(k for k, n in node_of.items() if n == node))
+    below = 0
+    for entry in _entries(ctx, store, tree, writer, stories, ItemFilter(sources=sources)):
+        gens.items.add(entry)
+        if entry.item.published.timestamp() < since:
+            below += 1
+            if below == 2:
+                gens.items.drop(node)
+                return
+    gens.items.generate()  # the channel's oldest item: no older neighbour
+
+
+def _listing(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter,
+             stories: StoryIndex, kind: str, key: Any, node_of: dict[str, tuple[str, ...]], since: float) -> None:
+    """One listing's pages from the first down to the page of its oldest touch (and its feeds)."""
+    n = _listed(tree, kind, key)
+    if n == 0 and kind != "home":
+        return  # gone: _retire_listings deletes its pages
+    feed: list[Any] | None = None
+    if kind == "home":
+        where, feed = ALL_ITEMS, gens.feeds.lists.setdefault((), [])
+    elif kind == "node":
+        where = ItemFilter(sources=tuple(sorted(k for k, p in node_of.items() if p[:len(key)] == key)))
+        feed = gens.feeds.lists.setdefault(key, [])
+    elif kind == "month":
+        start = datetime.combine(date(key[0], key[1], 1), dtime(), ctx.tz)
+        end = datetime.combine((start + timedelta(days=32)).date().replace(day=1), dtime(), ctx.tz)
+        where = ItemFilter(since=start.timestamp(), until=end.timestamp())
+    else:
+        where, feed = ItemFilter(keyword=key), gens.feeds.tag_lists.setdefault(key, [])
+    listing = gens.listings.listing(kind, key)
+    pager, per = listing.pager, listing.pager.per
+    stop = n
+    rank = 0
+    below = False
+    for entry in _entries(ctx, store, tree, writer, stories, where):
+        hidden = entry.hidden
+        if hidden is not None and (kind in ("home", "tag") or (kind == "node" and key in hidden.nodes)
+                                   or (kind == "month" and hidden.month)):
+            continue
+        if kind == "month" and (entry.local.year, entry.local.month) != key:
+            continue
+        if not below and entry.item.published.timestamp() < since:
+            below = True
+            low = pager.page_of(rank)
+            if pager.numbered:
+                k = min(low if low >= 1 else pager.numbered, max(pager.numbered - 1, 1))
+                stop = max(n - (k - 1) * per, min(n, ctx.cfg.feed_items))
+        if rank >= stop:
+            break
+        listing.add(entry.summary)
+        if feed is not None:
+            gens.feeds.add_to(feed, entry)
+        rank += 1
+    listing.close()
+
+
+def _listed(tree: Tree, kind: str, key: Any) -> int:
+    if kind == "home":
+        return tree.counts.total
+    if kind == "node":
+        return tree.counts.nodes.get(key, 0)
+    if kind == "month":
+        return tree.counts.months().get(key, 0)
+    return tree.tags.get(key, 0)
+
+
+def _retire_listings(out: Output, state: SiteState, now: dict[str, int], per_page: int, tree: Tree) -> None:
+    """Retire the numbered pages a listing no longer has, and every page and feed of a listing that is gone;
+    and the archive pages of years that are gone."""
+    for text, old_n in state.listings.items():
+        new_n = now.get(text, 0)
+        kind, key = parse_listing_key(text)
+        if kind == "home":
+            base = ""
+        elif kind == "node":
+            base = state.node_dirs.get("\t".join(key), "")
+        elif kind == "month":
+            base = f"archives/{key[0]:04d}/{key[1]:02d}/"
+        else:
+            base = state.tag_dirs.get(key, "")
+        if kind != "home" and not base:
+            continue
+        old_pages = lists.Paginator(base, old_n, per_page).numbered
+        new_pages = lists.Paginator(base, new_n, per_page).numbered if new_n else 0
+        for k in range(new_pages + 1, old_pages + 1):
+            out.retire(urls.page_path(base, k))
+        if new_n == 0 and kind != "home":
+            out.retire(base + "index.html")
+            if kind != "month":
+                for name in _FEED_NAMES:
+                    out.retire(base + name)
+    years = {y["year"] for y in tree.years}
+    for text in state.listings:
+        kind, key = parse_listing_key(text)
+        if kind == "month" and key[0] not in years:
+            out.retire(f"archives/{key[0]:04d}/index.html")
+
+
+def _sitemap_day(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter,
+                 stories: StoryIndex, out: Output, day: date, n: int, old_n: int) -> None:
+    """One day's sitemap files again; those it no longer has are retired."""
+    made: list[str] = []
+    if n:
+        start = datetime.combine(day, dtime(), ctx.tz)
+        end = datetime.combine(day + timedelta(days=1), dtime(), ctx.tz)
+        lines = [gens.sitemap.entry(e) for e in _entries(ctx, store, tree, writer, stories,
+                                                         ItemFilter(since=start.timestamp(), until=end.timestamp()))
+                 if e.local.date() == day]
+        made = gens.sitemap.write_day(day, lines)
+    for path in sitemap_day_paths(day, old_n) if old_n else ():
+        if path not in made:
+            out.retire(path)
+
+
+def _shard_fingerprints(out: Output, state: SiteState, ctx: BuildContext) -> Any:
+    """Search.index's fingerprint for an incremental build: a shard none of whose days had a page written
+    or deleted keeps the fingerprint recorded; the others are computed from the record of their days."""
+    touched = {p[: p.rfind("/") + 1] for p in (*out.written, *out.deleted) if p.startswith("a/")}
+    language = ctx.cfg.language
+
+    def fingerprint(shard: search.Shard) -> str:
+        dirs = shard.day_dirs()
+        old = state.shards.get(shard.name)
+        if old is not None and state.globs.get(shard.name) == shard.glob and touched.isdisjoint(dirs):
+            return old
+        files: dict[str, Any] = {}
+        for d in dirs:
+            files.update(out.store.site_files(out.site, under=d))
+            files.update((p, v) for p, v in out.files.items() if p.startswith(d))
+        for p in out.deleted:
+            files.pop(p, None)
+        return search.shard_fingerprint(shard, files, language)
+
+    return fingerprint

@@ -1,0 +1,62 @@
+"""What a build records about the site it made (Store.save_site_build), so the next one can tell what its
+changes touch without reading the archive: the counts of every listing and day, the tag and node
+directories, and the search shards' fingerprints. Stored as JSON; small (one entry per listing and day)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+VERSION = 1
+
+Node = tuple[str, ...]
+
+
+def listing_key(kind: str, key: Any) -> str:
+    """One string per listing: 'home', 'node', 'month' or 'tag', then what names it."""
+    if kind == "home":
+        return "home"
+    if kind == "node":
+        return "node\t" + "\t".join(key)
+    if kind == "month":
+        return f"month\t{key[0]:04d}-{key[1]:02d}"
+    return f"tag\t{key}"
+
+
+def parse_listing_key(text: str) -> tuple[str, Any]:
+    kind, _, rest = text.partition("\t")
+    if kind == "node":
+        return kind, tuple(rest.split("\t"))
+    if kind == "month":
+        y, m = rest.split("-")
+        return kind, (int(y), int(m))
+    return kind, (rest if kind == "tag" else None)
+
+
+@dataclass
+class SiteState:
+    fp: str  # of the templates, static files, config and code the site was made with
+    token: str  # also in the output directory's TOKEN file: the directory is the one this record is about
+    total: int = 0  # items
+    files: int = 0  # files recorded
+    listings: dict[str, int] = field(default_factory=dict)  # listing_key -> items listed
+    days: dict[str, int] = field(default_factory=dict)  # ISO local date -> items published that day
+    node_dirs: dict[str, str] = field(default_factory=dict)  # "\t".join(node) -> its directory
+    tag_dirs: dict[str, str] = field(default_factory=dict)  # tag with a page -> its directory
+    shards: dict[str, str] = field(default_factory=dict)  # search shard -> fingerprint of what it indexed
+    globs: dict[str, str] = field(default_factory=dict)  # search shard -> the pages it holds (Shard.glob)
+    version: int = VERSION
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def loads(cls, text: str) -> SiteState | None:
+        """The state recorded, or None if it cannot be read (another version): the next build is then full."""
+        try:
+            data = json.loads(text)
+            if data.get("version") != VERSION:
+                return None
+            return cls(**data)
+        except (ValueError, TypeError, AttributeError):
+            return None
