@@ -1,30 +1,41 @@
 """Stories and tags: cost per item of fingerprint, band_keys, keywords and grouping (SPEC §10: ≤ 15% of ingest).
 
     .venv/bin/python bench/stories.py [--items 100000] [--seed 1]
+    .venv/bin/python bench/stories.py --describe [--items 5000] [--passes 7]
+    .venv/bin/python bench/stories.py --store [--items 20000]
 
 Generates items programmatically: half Chinese (words drawn from jieba's IDF table, so segmentation
 meets real dictionary words), half English (words from the labelled test set), 300–1,500 characters of
 text each; about 40% of them are reposts (stories of 2–6 items: another headline, outlet boilerplate,
 cut short, a word changed), the rest singletons; published over 60 days. Every item goes through
-fingerprint → band_keys → keywords → Grouper.add, each timed on its own. Prints a Markdown table for
-docs/benchmarks.md, with pairwise precision/recall of the grouping on the generated labels.
+read_lead (title and lead normalised once) → fingerprint_of → band_keys → keywords_of → Grouper.add, each
+timed on its own. Prints a Markdown table for docs/benchmarks.md, with pairwise precision/recall of the
+grouping on the generated labels.
+
+--describe times what ingest adds per item before storing it, `StoryStage.describe(entry, html)` (plain
+text from the HTML, then the above but band keys and grouping), in CPU time (`time.process_time`), the
+best of `--passes` passes over the items: on a VM whose other core is busy, wall time and single passes
+vary by 1.5–2 ×, the best CPU-time pass much less.
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import json
+import os
 import random
 import resource
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from tidings.stories.keywords import keywords  # noqa: E402
-from tidings.stories.near import Grouper, band_keys, fingerprint  # noqa: E402
+from tidings.stories.keywords import keywords, keywords_of  # noqa: E402
+from tidings.stories.near import Grouper, band_keys, fingerprint_of, read_lead  # noqa: E402
 
 INGEST_US = 1000.0  # ~1 ms per item: bench/ingest.py, parse + clean + store, this VM (docs/benchmarks.md)
 ZH_PRE = ["新华社北京{m}月{d}日电（记者 {n}）", "央视网消息：", "中新网{m}月{d}日电 ", "本报讯 ", "原标题：{t} ", ""]
@@ -122,9 +133,15 @@ def main() -> None:
     ap.add_argument("--store", action="store_true",
                     help="the pipeline's path instead: StoryStage.describe, then upsert + StoryStage.group on a "
                          "fresh SQLite store, item by item in arrival order")
+    ap.add_argument("--describe", action="store_true",
+                    help="StoryStage.describe alone, and its parts: CPU time, best of --passes passes")
+    ap.add_argument("--passes", type=int, default=7)
     args = ap.parse_args()
     if args.store:
         through_store(generate(args.items, args.seed))
+        return
+    if args.describe:
+        describe_only(generate(args.items, args.seed), args.passes)
         return
     t = time.perf_counter()
     items = generate(args.items, args.seed)
@@ -135,26 +152,30 @@ def main() -> None:
     warm_s = time.perf_counter() - t
 
     g = Grouper()
-    cost = {"fingerprint": 0.0, "band_keys": 0.0, "keywords": 0.0, "grouping (Grouper.add)": 0.0}
+    cost = {"read_lead (normalise title + lead, once)": 0.0, "fingerprint_of": 0.0, "band_keys": 0.0,
+            "keywords_of": 0.0, "grouping (Grouper.add)": 0.0}
     per_lang = {"zh": [0.0, 0], "en": [0.0, 0]}
     pc = time.perf_counter
     wall = pc()
     for o in items:
         t0 = pc()
-        fp = fingerprint(o["title"], o["text"])
+        lead = read_lead(o["title"], o["text"])
         t1 = pc()
-        band_keys(fp)
+        fp = fingerprint_of(lead)
         t2 = pc()
-        keywords(o["title"], o["text"])
+        band_keys(fp)
         t3 = pc()
-        g.add(o["id"], fp, o["published"])
+        keywords_of(lead)
         t4 = pc()
-        cost["fingerprint"] += t1 - t0
-        cost["band_keys"] += t2 - t1
-        cost["keywords"] += t3 - t2
-        cost["grouping (Grouper.add)"] += t4 - t3
+        g.add(o["id"], fp, o["published"])
+        t5 = pc()
+        cost["read_lead (normalise title + lead, once)"] += t1 - t0
+        cost["fingerprint_of"] += t2 - t1
+        cost["band_keys"] += t3 - t2
+        cost["keywords_of"] += t4 - t3
+        cost["grouping (Grouper.add)"] += t5 - t4
         lang = "zh" if "\u4e00" <= o["title"][:1] <= "\u9fff" else "en"
-        per_lang[lang][0] += t3 - t2
+        per_lang[lang][0] += t4 - t3
         per_lang[lang][1] += 1
     wall = pc() - wall
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -195,6 +216,51 @@ def main() -> None:
           f"(grouper + items: +{rss - rss_gen:.0f} MB over the generated items)")
     print(f"grouping on the generated labels: pairwise precision {tp / max(tp + fp_pairs, 1):.4f}, "
           f"recall {tp / max(tp + fn, 1):.4f} ({tp:,} pairs found, {fp_pairs:,} wrong, {fn:,} missed)")
+
+
+def describe_only(items: list[dict], passes: int) -> None:
+    """CPU time per item of StoryStage.describe and of its parts, the best of `passes` passes."""
+    from datetime import UTC, datetime
+
+    from tidings.config import StoriesSettings, TagsSettings
+    from tidings.model import Entry
+    from tidings.stories.assign import StoryStage, plain_text
+
+    stage = StoryStage(StoriesSettings(), TagsSettings())
+    keywords("预热", "加载词典")
+    rows = [(Entry(source_key="k", id=o["id"], title=o["title"], link=f"http://x/{o['id']}", guid=o["id"],
+                   published=datetime.fromtimestamp(o["published"], UTC), content=o["text"]), f"<p>{o['text']}</p>")
+            for o in items]
+    zh = {o["id"] for o in items if "\u4e00" <= o["title"][:1] <= "\u9fff"}
+    texts = [(e.title, plain_text(html)) for e, html in rows]
+    leads = [read_lead(t, x) for t, x in texts]
+    zh_leads = [lead for (e, _), lead in zip(rows, leads) if e.id in zh]
+    en_leads = [lead for (e, _), lead in zip(rows, leads) if e.id not in zh]
+    steps: list[tuple[str, Callable[[Any], object], Sequence[Any]]] = [
+        ("**describe** (all of the below, as ingest calls it)", lambda r: stage.describe(*r), rows),
+        ("— plain_text (from the item's HTML)", lambda r: plain_text(r[1]), rows),
+        ("— read_lead (title + lead normalised once)", lambda a: read_lead(*a), texts),
+        ("— fingerprint_of + to_bytes", lambda lead: fingerprint_of(lead).to_bytes(), leads),
+        ("— keywords_of", keywords_of, leads),
+        ("  — Chinese items only", keywords_of, zh_leads),
+        ("  — English items only", keywords_of, en_leads),
+    ]
+    for _, f, data in steps:  # warm the memos (words, marks) before anything is timed
+        for x in data:
+            f(x)
+    pc = time.process_time
+    print(f"{len(items):,} items ({len(zh):,} Chinese); CPU time, best of {passes} passes; {os.getloadavg()[0]:.1f} load")
+    print()
+    print("| step | µs per item |")
+    print("|---|---:|")
+    for name, f, data in steps:
+        best = float("inf")
+        for _ in range(passes):
+            t = pc()
+            for x in data:
+                f(x)
+            best = min(best, pc() - t)
+        print(f"| {name} | {best / max(len(data), 1) * 1e6:,.1f} |")
 
 
 FEED_ITEMS = 20  # items per fetched feed in --store mode

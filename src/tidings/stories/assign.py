@@ -11,9 +11,10 @@ is its story's id. Story ids never change, so a late member joins the story that
 """
 from __future__ import annotations
 
+import functools
 import html as htmllib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..model import Entry
@@ -53,6 +54,13 @@ def plain_text(html: str, limit: int = TEXT_HEAD, need: int = LEAD_TEXT) -> str:
         size = min(4 * size, limit)
 
 
+@functools.cache
+def _keywords_of() -> Callable[..., list[str]]:
+    from .keywords import keywords_of  # on the first item with tags on; jieba loads on the first Chinese one
+
+    return keywords_of
+
+
 class StoryStage:
     def __init__(self, stories: StoriesSettings, tags: TagsSettings):
         self.stories, self.tags = stories, tags
@@ -66,9 +74,7 @@ class StoryStage:
         lead = read_lead(entry.title, plain_text(html or entry.content))  # normalised once, read by both
         words: tuple[str, ...] = ()
         if self.tags.enabled:
-            from .keywords import keywords_of  # jieba loads on the first Chinese item
-
-            words = tuple(keywords_of(lead, max_tags=self.tags.max))
+            words = tuple(_keywords_of()(lead, max_tags=self.tags.max))
         fp = fingerprint_of(lead).to_bytes() if self.stories.enabled else None
         return words, fp
 

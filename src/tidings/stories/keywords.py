@@ -29,6 +29,7 @@ import threading
 from collections import Counter
 from functools import lru_cache
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -83,9 +84,14 @@ class IdfTable:
         self.median = float(np.median(self.values))
 
     def get(self, word: str, default: float) -> float:
-        h = hash(word)
-        i = int(np.searchsorted(self.keys, h))
-        return float(self.values[i]) if i < len(self.keys) and self.keys[i] == h else default
+        return self.get_many([word], default)[0]
+
+    def get_many(self, words: list[str], default: float) -> list[float]:
+        """The IDF of each word (`default` for a word not in the table), in one vectorised look-up."""
+        h = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
+        i = np.minimum(np.searchsorted(self.keys, h), len(self.keys) - 1)
+        found: list[float] = np.where(self.keys[i] == h, self.values[i], np.float32(default)).tolist()
+        return found
 
 
 _idf_lock = threading.Lock()
@@ -108,13 +114,14 @@ _ZH_OK: dict[str, float] = {}  # word → its IDF, or 0.0 when it is never a key
 _ZH_OK_MAX = 50_000
 
 
-def _zh_weight(w: str, idf: IdfTable, stop: frozenset[str]) -> float:
-    if len(w) < 2 or w in stop or w.lower() in stop or not _ZH_KEEP.match(w) or _NUMBERISH.match(w):
-        weight = 0.0
-    else:
-        weight = idf.get(w, idf.median)
-    _ZH_OK[w] = weight
-    return weight
+def _zh_weigh(words: list[str], idf: IdfTable) -> None:
+    """Memoise the weight of each of `words`: its IDF, or 0.0 when it is never a keyword."""
+    stop = _stop_zh()
+    keep = [w for w in words if len(w) > 1 and w not in stop and w.lower() not in stop and _ZH_KEEP.match(w)
+            and not _NUMBERISH.match(w)]
+    _ZH_OK.update(dict.fromkeys(words, 0.0))
+    if keep:
+        _ZH_OK.update(zip(keep, idf.get_many(keep, idf.median)))
 
 
 def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
@@ -125,13 +132,16 @@ def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
         ok.clear()
     # dict.fromkeys: each word once, in order of first position
     words = dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))
-    for w in [w for w in words if w not in ok]:
-        _zh_weight(w, idf, _stop_zh())
-    # every word segmented is in the title or the lead, so its TF is at least 1
-    scored = sorted((-(TITLE_WEIGHT * title.count(w) + lead.count(w)) * ok[w], pos, w)
-                    for pos, w in enumerate(words) if ok[w])
+    new = set(words).difference(ok)
+    if new:
+        _zh_weigh(list(new), idf)
+    # Scores in one light comprehension over C-level maps; every word segmented is in the title or the lead,
+    # so its TF is at least 1. The stable sort keeps ties in order of first position.
+    cands = list(filter(ok.__getitem__, words))
+    neg = [-(TITLE_WEIGHT * t + n) * w for t, n, w in zip(map(title.count, cands), map(lead.count, cands),
+                                                          map(ok.__getitem__, cands))]
     out: list[str] = []
-    for _, _, w in scored:
+    for w in map(cands.__getitem__, sorted(range(len(cands)), key=neg.__getitem__)):
         if any(w in o or o in w for o in out):  # 制造业 and 制造业PMI: keep the better scored one only
             continue
         out.append(w)
@@ -156,6 +166,8 @@ _MAX_TOKENS = 512  # of the title, and of the lead
 _EARLY = [1.0 + 1.0 / math.log2(2 + i / 10) for i in range(2 * _MAX_TOKENS + 1)]  # a word first seen at token i
 _CAPS_BONUS = [1.0, 1.25, 1.5] + [1.75] * (2 * _MAX_TOKENS)  # by how often it is capitalised mid-sentence
 _PHRASE = 2.5  # score of one occurrence of a run of names, on top of its words' mean
+_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+_SHORT = frozenset([a for a in _ALNUM[:26]] + [a + b for a in _ALNUM[:26] for b in _ALNUM])  # ≤ 2 letters
 
 
 def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
@@ -176,8 +188,14 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     cap_low = " ".join(cap_words).lower().split(" ") if runs else []
     caps = Counter(cap_low).get
     caps_form = dict(zip(cap_low, cap_words))  # a name (or an acronym), shown in the case it was seen in
-    ranked = [(-tf[k] * _CAPS_BONUS[caps(k, 0)] * _EARLY[first[k]], first[k], k)
-              for k in set(first).difference(stop) if len(k) > 2 or len(k) == 2 and k.upper() in seen]
+    distinct = set(first)
+    cands = list(distinct.difference(stop, _SHORT))
+    cands += [k for k in distinct.intersection(_SHORT) if len(k) == 2 and k not in stop and k.upper() in seen]
+    cands.sort(key=first.__getitem__)
+    # Scores over C-level maps, in one light comprehension; ties (sorted stably) go to the earlier word.
+    neg = dict(zip(cands, [-t * c * e for t, c, e in zip(
+        map(tf.__getitem__, cands), map(_CAPS_BONUS.__getitem__, map(caps, cands, repeat(0))),
+        map(_EARLY.__getitem__, map(first.__getitem__, cands)))]))
     form: dict[str, str] = {}
     phrases = [run for run in runs if " " in run]
     if phrases:
@@ -199,12 +217,13 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
             words = key.split(" ")
             score = _PHRASE * n + sum(tf.get(w, 0) for w in words) / len(words)
             pos = in_lead_first.get(words[-1], len(low) - 1) + 1  # where the run ends, as the reader meets it
-            ranked.append((-score * _CAPS_BONUS[n] * _EARLY[pos], pos, key))
+            neg[key] = -score * _CAPS_BONUS[n] * _EARLY[pos]
+            first[key] = pos
             form[key] = phrase
-    ranked.sort()
+        cands = sorted(neg, key=first.__getitem__)
     out: list[str] = []
     taken: list[str] = []
-    for _, _, key in ranked:
+    for key in sorted(cands, key=neg.__getitem__):
         if any(key in t.split(" ") or t in key.split(" ") for t in taken if " " in t or " " in key):
             continue
         taken.append(key)

@@ -64,6 +64,7 @@ _EMPTY = b"\xff" * (4 * SIG_PERMS)
 
 # --- boilerplate ---------------------------------------------------------------------------------
 
+_CREDIT = r" by [^;)\n]{0,80}[;)]?"  # "(Reporting by …; Editing by …)"
 # (pattern, gate): a pattern runs only when one of its gate substrings is in the text (regex scans cost).
 _BOILERPLATE_SRC = (
     # Chinese: credits, sources, original titles, datelines, end marks
@@ -85,7 +86,10 @@ _BOILERPLATE_SRC = (
     (r"^\s*(?:Reuters|AP|AFP|Bloomberg|Xinhua)\s*[-–—:]\s+", ("Reuters", "AP", "AFP", "Bloomberg", "Xinhua")),
     (r"^\s*By\s+[A-Z][A-Za-z.'-]+(?:\s+[A-Z][A-Za-z.'-]+){0,3}(?:\s+and\s+[A-Z][A-Za-z.'-]+(?:\s+[A-Z][A-Za-z.'-]+){0,2})?"
      r"(?:,\s*(?:Reuters|Associated Press|AP|AFP|Bloomberg))?\s*(?:\n|$|[-–—|]\s*)", ("By ",)),
-    (r"\(?(?:Additional )?(?:Reporting|Writing|Editing|Compiled) by [^;)\n]{0,80}[;)]?",
+    # (one branch per first character, so that the regex engine skips ahead to where a credit can start)
+    ("|".join([r"\((?:Additional )?(?:Reporting|Writing|Editing|Compiled)" + _CREDIT,
+               r"Additional (?:Reporting|Writing|Editing|Compiled)" + _CREDIT]
+              + [w + _CREDIT for w in ("Reporting", "Writing", "Editing", "Compiled")]),
      ("Reporting by", "Writing by", "Editing by", "Compiled by")),
     (r"(?:Copyright|©)\s*(?:\d{4}\s*)?[A-Z][\w .,&-]{0,40}?(?:All rights reserved\.?)?$", ("Copyright", "©")),
     (r"\s-\s(?:Reuters|AP News|BBC News|The Guardian|CNN)\s*$",
@@ -141,12 +145,12 @@ _UNITS = {
 }
 # The pattern starts with the digit (the "not preceded by a digit, '.' or ','" look-behind comes after it) so
 # that the regex engine can skip ahead to digits.
-_MARK = re.compile(
-    r"(\d(?<![0-9.,]\d)(?:\d{0,2}(?:,\d{3})+(?!\d)|\d*(?:\.\d+)?))\s?"
-    r"(个百分点|percentage points?|per cent|percent|billion|trillion|million|bn\b|[年月日号%％亿万级人])?"
-)
+_MARK_SRC = (r"(\d(?<![0-9.,]\d)(?:\d{0,2}(?:,\d{3})+(?!\d)|\d*(?:\.\d+)?))\s?"
+             r"([年月日号%％亿万级人]|个百分点|percentage points?|per cent|percent|billion|trillion|million|bn\b)?")
+_MARK = re.compile(_MARK_SRC)  # (number, unit) of a figure found by _MARK_FOUND
+_MARK_FOUND = re.compile(_MARK_SRC.replace("(", "(?:").replace("(?:?", "(?"))  # the same, one string a figure
 _QUARTER = re.compile(r"[qQ](?<![0-9.,][qQ])([1-4])\b")
-_MARK_CACHE: dict[tuple[str, str], str] = {}  # (number, unit) → mark: news repeats its figures
+_MARK_CACHE: dict[str, str] = {}  # figure as found → mark: news repeats its figures
 
 
 def _norm_number(num: str) -> str:
@@ -155,9 +159,12 @@ def _norm_number(num: str) -> str:
     return whole + "." + frac if frac else whole
 
 
-def _mark(num: str, unit: str) -> str:
-    mark = _MARK_CACHE.get((num, unit))
+def _mark(found: str) -> str:
+    mark = _MARK_CACHE.get(found)
     if mark is None:
+        parts = _MARK.match(found)
+        assert parts is not None
+        num, unit = parts.groups()
         n = _norm_number(num)
         u = _UNITS.get(unit.lower(), "") if unit else ""
         if u == "年" or (not u and len(n) == 4 and n[:2] in ("19", "20")):
@@ -166,7 +173,7 @@ def _mark(num: str, unit: str) -> str:
             mark = n + u
         if len(_MARK_CACHE) > 100_000:
             _MARK_CACHE.clear()
-        _MARK_CACHE[num, unit] = mark
+        _MARK_CACHE[found] = mark
     return mark
 
 
@@ -177,8 +184,8 @@ def extract_marks(s: str) -> tuple[str, ...]:
         for q in _QUARTER.findall(s):
             out["q" + q] = None
     cache = _MARK_CACHE
-    for key in _MARK.findall(s):
-        mark = cache.get(key) or _mark(*key)
+    for found in dict.fromkeys(_MARK_FOUND.findall(s)):
+        mark = cache.get(found) or _mark(found)
         if len(mark) == 1:  # a bare digit ("1至10月", "3 people") is too common to tell events apart
             continue
         out[mark] = None
