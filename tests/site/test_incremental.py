@@ -181,6 +181,26 @@ def test_search_shards_reindex_only_what_changed(tmp_path, monkeypatch):
     store.close()
 
 
+def test_a_stylesheet_change_reindexes_nothing(tmp_path, monkeypatch):
+    """Shards are fingerprinted by what Pagefind reads of their pages (the body), not by the pages' bytes:
+    a new stylesheet rewrites every page (its version is in the head) and re-indexes no shard."""
+    monkeypatch.setattr(search, "SHARD_MAX", 60)
+    store = make_store(tmp_path / "t.db")
+    out = tmp_path / "out"
+    theme = tmp_path / "theme"
+    (theme / "static").mkdir(parents=True)
+    css = Path(render.__file__).parent / "static" / "style.css"
+    (theme / "static" / "style.css").write_text(css.read_text())
+    first = build_site(store, config(search=True, theme_dir=theme), out)
+    assert first.search_shards >= 2 and first.search_indexed == first.search_shards
+    (theme / "static" / "style.css").write_text(css.read_text() + "\nbody { color: #111; }\n")
+    again = build_site(store, config(search=True, theme_dir=theme), out)
+    items = list(store.iter_items())
+    assert all(item_rel(it) in again.written_files for it in items)  # every page's head changed ...
+    assert again.search_indexed == 0 and again.search_shards == first.search_shards  # ... and no shard
+    store.close()
+
+
 def test_interrupted_build_leaves_no_orphans(site, monkeypatch):
     store, out = site
     items = list(store.iter_items())

@@ -214,7 +214,8 @@ class SiteBuild(NamedTuple):
     state: str
 
 
-SiteFile = tuple[str, str]  # (sha256 of the file's content, fingerprint of its inputs)
+# (sha256 of the file's content, fingerprint of its inputs, sha256 of what search indexes of it or "")
+SiteFile = tuple[str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,8 +459,8 @@ class Store(Protocol):
         """The site's recorded files: all, those of `paths`, or those whose path starts with `under`."""
         ...
 
-    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str]], delete: Iterable[str]) -> None:
-        """Record files (path, sha256, fingerprint) and forget others."""
+    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str, str]], delete: Iterable[str]) -> None:
+        """Record files (path, *SiteFile) and forget others."""
         ...
 
     def item_refs(self, keys: Iterable[ItemKey]) -> list[ItemRef]:

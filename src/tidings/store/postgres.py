@@ -151,7 +151,7 @@ END $$""",
         "EXECUTE FUNCTION tidings_source_changed()",
         "CREATE TABLE site_builds(site text COLLATE \"C\" PRIMARY KEY, seq bigint NOT NULL, state text NOT NULL)",
         """CREATE TABLE site_files(site text COLLATE "C" NOT NULL, path text COLLATE "C" NOT NULL,
-  digest text NOT NULL, fp text NOT NULL, PRIMARY KEY (site, path))""",
+  digest text NOT NULL, fp text NOT NULL, search text NOT NULL DEFAULT '', PRIMARY KEY (site, path))""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -82,30 +82,30 @@ class SiteTables:
     # --- files ------------------------------------------------------------------------------------------
     def site_files(self, site: str, paths: Iterable[str] | None = None,
                    under: str | None = None) -> dict[str, SiteFile]:
-        sql = "SELECT path, digest, fp FROM site_files WHERE site = ?"
+        sql = "SELECT path, digest, fp, search FROM site_files WHERE site = ?"
         if paths is not None:
             wanted = list(paths)
             out: dict[str, SiteFile] = {}
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start:start + _CHUNK]
-                out.update((r[0], (r[1], r[2])) for r in self._rows(
+                out.update((r[0], (r[1], r[2], r[3])) for r in self._rows(
                     f"{sql} AND path IN ({','.join('?' * len(chunk))})", (site, *chunk)))
             return out
         if under:
-            return {r[0]: (r[1], r[2]) for r in self._rows(f"{sql} AND path >= ? AND path < ?",
-                                                           (site, under, _after(under)))}
-        return {r[0]: (r[1], r[2]) for r in self._rows(sql, (site,))}
+            return {r[0]: (r[1], r[2], r[3]) for r in self._rows(f"{sql} AND path >= ? AND path < ?",
+                                                                 (site, under, _after(under)))}
+        return {r[0]: (r[1], r[2], r[3]) for r in self._rows(sql, (site,))}
 
-    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str]], delete: Iterable[str]) -> None:
-        rows = [(site, p, d, f) for p, d, f in put]
+    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str, str]], delete: Iterable[str]) -> None:
+        rows = [(site, *row) for row in put]
         gone = [(site, p) for p in delete]
         with self.transaction():
             if gone:
                 self._run_many("DELETE FROM site_files WHERE site = ? AND path = ?", gone)
             if rows:
-                self._run_many("INSERT INTO site_files(site, path, digest, fp) VALUES (?, ?, ?, ?) "
-                               "ON CONFLICT(site, path) DO UPDATE SET digest = excluded.digest, fp = excluded.fp",
-                               rows)
+                self._run_many("INSERT INTO site_files(site, path, digest, fp, search) VALUES (?, ?, ?, ?, ?) "
+                               "ON CONFLICT(site, path) DO UPDATE SET digest = excluded.digest, fp = excluded.fp, "
+                               "search = excluded.search", rows)
 
     # --- where items are now ------------------------------------------------------------------------------
     def _refs(self, where: str, args: Sequence[Any]) -> list[ItemRef]:

@@ -156,7 +156,7 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
             "BEGIN INSERT INTO site_changes(source_key) VALUES (OLD.key); END"),
         Sql("CREATE TABLE IF NOT EXISTS site_builds(site TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL)"),
         Sql("CREATE TABLE IF NOT EXISTS site_files(site TEXT NOT NULL, path TEXT NOT NULL, digest TEXT NOT NULL, "
-            "fp TEXT NOT NULL, PRIMARY KEY (site, path)) WITHOUT ROWID"),
+            "fp TEXT NOT NULL, search TEXT NOT NULL DEFAULT '', PRIMARY KEY (site, path)) WITHOUT ROWID"),
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -66,15 +67,29 @@ class Writer:
     def __init__(self, out_dir: str | os.PathLike[str]) -> None:
         self.prefix = os.path.join(os.fspath(out_dir), "")
 
-    def put(self, path: str, data: bytes, old_digest: str | None) -> tuple[str, bool]:
-        """(sha256 of data, whether the file was written): not written when the last build recorded the
-        same digest and the file is still there."""
+    def put(self, path: str, data: bytes, old_digest: str | None) -> tuple[str, str, bool]:
+        """(sha256 of data, search_digest, whether the file was written): not written when the last build
+        recorded the same digest and the file is still there."""
         digest = hashlib.sha256(data).hexdigest()
         target = self.prefix + path
+        found = search_digest(path, data)
         if old_digest == digest and os.path.isfile(target):
-            return digest, False
+            return digest, found, False
         write_file(target, data)
-        return digest, True
+        return digest, found, True
+
+
+_SCRIPT = re.compile(rb"<script\b.*?</script\s*>", re.S | re.I)
+
+
+def search_digest(path: str, data: bytes) -> str:
+    """For an item page (what search indexes), the sha256 of what Pagefind reads of it: its <body> without
+    scripts. The head (stylesheet links, versions of static files) is left out, so a change there re-indexes
+    nothing. "" for other files."""
+    if not (path.startswith("a/") and path.endswith(".html")):
+        return ""
+    start = data.find(b"<body")
+    return hashlib.sha256(_SCRIPT.sub(b"", data[start:] if start >= 0 else data)).hexdigest()
 
 
 class Output:
@@ -145,17 +160,17 @@ class Output:
     def write(self, path: str, data: bytes, fp: str = "") -> bool:
         """Write `data` unless the file already holds exactly it. Returns True when written."""
         old = self.old(path)
-        digest, written = self.writer.put(path, data, old[0] if old else None)
-        self.record(path, digest, fp, written)
+        digest, found, written = self.writer.put(path, data, old[0] if old else None)
+        self.record(path, digest, fp, written, found)
         return written
 
     def old_digest(self, path: str) -> str | None:
         old = self.old(path)
         return old[0] if old else None
 
-    def record(self, path: str, digest: str, fp: str, written: bool) -> None:
+    def record(self, path: str, digest: str, fp: str, written: bool, search: str = "") -> None:
         """Note a file this build made (written, or found already holding the same bytes)."""
-        self.files[path] = (digest, fp)
+        self.files[path] = (digest, fp, search)
         if written:
             self.written.append(path)
         else:
@@ -223,4 +238,4 @@ def _legacy_record(out_dir: Path) -> dict[str, SiteFile | None]:
         return {}
     if not isinstance(data, dict) or data.get("version") != 1:
         return {}
-    return {p: cast("SiteFile", tuple(v)) for p, v in data.get("files", {}).items()}
+    return {p: cast("SiteFile", (*v, "")) for p, v in data.get("files", {}).items()}

@@ -107,6 +107,7 @@ class Result(NamedTuple):
     digest: str
     fp: str
     written: bool
+    search: str = ""  # manifest.search_digest
     excerpt: str | None = None  # item pages: the item's excerpt and, if the job's summary had none,
     card: str | None = None  # its card (its <li> in listings)
 
@@ -212,12 +213,12 @@ class ItemPages:
     def render(self, job: AnyJob) -> Result:
         if isinstance(job, FeedJob):
             data = getattr(feeds, job.kind)(job.meta, job.items)
-            digest, written = self.writer.put(job.path, data, job.old)
-            return Result(job.path, digest, job.fp, written)
+            digest, found, written = self.writer.put(job.path, data, job.old)
+            return Result(job.path, digest, job.fp, written, found)
         if isinstance(job, PageJob):
             html = self.page(job.template, job.path, job.ctx)
-            digest, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
-            return Result(job.path, digest, job.fp, written)
+            digest, found, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
+            return Result(job.path, digest, job.fp, written, found)
         it, s = job.item, job.s
         if not isinstance(it.html, str):  # UTF-8 bytes (see build.py)
             it.html = it.html.decode("utf-8")
@@ -235,9 +236,9 @@ class ItemPages:
             newer=job.newer, older=job.older, original=web(it.link),
             story_lead=job.story[0] if job.story else None, story_also=job.story[1] if job.story else (),
             tags=job.tags)
-        digest, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
+        digest, found, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
         card = None if s._card is not None else self.card(s)
-        return Result(job.path, digest, job.fp, written, s.excerpt, card)
+        return Result(job.path, digest, job.fp, written, found, s.excerpt, card)
 
 
 def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, ...], close: list[Connection],

@@ -152,7 +152,7 @@ def shard_fingerprint(shard: Shard, files: Mapping[str, Sequence[str]], language
     h = hashlib.sha256(f"{version()}\0service\0{language}\0{shard.glob}".encode())
     by_dir = by_dir if by_dir is not None else pages_by_dir(files)
     for path in sorted(p for d in shard.day_dirs() for p in by_dir.get(d, ()) if shard.holds_name(p[len(d):])):
-        h.update(f"\0{path}\0{files[path][0]}".encode())
+        h.update(f"\0{path}\0{files[path][2]}".encode())  # what Pagefind reads of it (manifest.search_digest)
     return h.hexdigest()
 
 

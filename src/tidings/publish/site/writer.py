@@ -153,7 +153,7 @@ class SiteWriter:
             callback()
 
     def _done(self, r: pages.Result, s: render.Summary | None = None) -> None:
-        self.out.record(r.path, r.digest, r.fp, r.written)
+        self.out.record(r.path, r.digest, r.fp, r.written, r.search)
         if r.excerpt is None:
             return
         s = s or self._waiting.pop(r.path)
