@@ -12,10 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .serve import make_server, serve
-
 if TYPE_CHECKING:
     from .context import Progress
+    from .serve import make_server, serve
+
+
+def __getattr__(name: str) -> Any:
+    """`serve` and `make_server` on first use: a build does not need the HTTP server's modules."""
+    if name in ("serve", "make_server"):
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.serve")  # binds our `serve` to the module: rebind both
+        globals().update(serve=module.serve, make_server=module.make_server)
+        return globals()[name]
+    raise AttributeError(name)
 
 
 @dataclass

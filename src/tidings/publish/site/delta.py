@@ -292,9 +292,9 @@ def _sitemap_day(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, 
     if n:
         start = datetime.combine(day, dtime(), ctx.tz)
         end = datetime.combine(day + timedelta(days=1), dtime(), ctx.tz)
-        lines = [gens.sitemap.entry(e) for e in _entries(ctx, store, tree, writer, stories,
-                                                         ItemFilter(since=start.timestamp(), until=end.timestamp()))
-                 if e.local.date() == day]
+        where = ItemFilter(since=start.timestamp(), until=end.timestamp())
+        lines = [gens.sitemap.line(_item_path(it.source_key, it.id, it.published.timestamp(), ctx.tz), it)
+                 for it in store.iter_site_items(False, where)]
         made = gens.sitemap.write_day(day, lines)
     for path in sitemap_day_paths(day, old_n) if old_n else ():
         if path not in made:

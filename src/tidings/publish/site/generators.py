@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from ...store import Counts, ItemKey, Store
+from ...store import Counts, ItemKey, Store, StoredItem
 from . import feeds, lists, render, search, urls
 from .context import BuildContext, Entry, Node, Progress, Tree, fingerprint
 from .pages import web
@@ -364,8 +364,10 @@ class Sitemap(Generator):
         self.entries.append(self.entry(entry))
 
     def entry(self, entry: Entry) -> str:
-        it = entry.item
-        return feeds.url_entry(urls.absolute(self.ctx.base_url, entry.path), it.updated or it.published)
+        return self.line(entry.path, entry.item)
+
+    def line(self, path: str, it: StoredItem) -> str:
+        return feeds.url_entry(urls.absolute(self.ctx.base_url, path), it.updated or it.published)
 
     def _flush(self) -> None:
         if self.day is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html as htmllib
+import os
 import re
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
@@ -86,11 +87,39 @@ class _Template(jinja2.Template):
             env.handle_exception()
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between runs (compiling them costs a small build more than rendering its
+    pages); keyed by Jinja2 on the template's source, so an edited template is compiled again. A cache that
+    cannot be read or written is no cache."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, EOFError, ValueError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "tidings", "templates")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return None
+    return _BytecodeCache(directory)
+
+
 def environment(theme_dir: Path | None) -> jinja2.Environment:
     """A template in theme_dir (or theme_dir/templates) wins over the bundled one of the same name."""
     loader = jinja2.FileSystemLoader([str(d) for d in template_dirs(theme_dir)])
-    env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True, auto_reload=False)
+    env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             auto_reload=False, bytecode_cache=_bytecode_cache())
     env.template_class = _Template
     return env
 
