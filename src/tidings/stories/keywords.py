@@ -203,8 +203,13 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
         in_lead_first = dict(zip(reversed(lead_low), range(len(low) - 1, n_title - 1, -1)))
         count: Counter[str] = Counter()
         for run in phrases:  # a run's stop words ("Bank of England" has none: "of" is lower case) split it
+            words = run.split(" ")
+            lows = run.lower().split(" ")
+            if stop.isdisjoint(lows) and min(map(len, lows)) > 2:  # nearly always: the whole run
+                count[" ".join(words[:4])] += 1
+                continue
             part: list[str] = []
-            for w in run.split(" ") + [""]:
+            for w in words + [""]:
                 key = w.lower()
                 if key and key not in stop and (len(key) > 2 or len(key) == 2 and w.isupper()):
                     part.append(w)
@@ -221,19 +226,23 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
             first[key] = pos
             form[key] = phrase
         cands = sorted(neg, key=first.__getitem__)
+    ranked = sorted(cands, key=neg.__getitem__)
+    if form:  # a name outranks its own words, and a word outranks the names it is in
+        taken: list[str] = []
+        for key in ranked:
+            if any(key in t.split(" ") or t in key.split(" ") for t in taken if " " in t or " " in key):
+                continue
+            taken.append(key)
+            if len(taken) == max_tags:
+                break
+        ranked = taken
     out: list[str] = []
-    taken: list[str] = []
-    for key in sorted(cands, key=neg.__getitem__):
-        if any(key in t.split(" ") or t in key.split(" ") for t in taken if " " in t or " " in key):
-            continue
-        taken.append(key)
+    for key in ranked[:max_tags]:
         shown = form.get(key) or caps_form.get(key)
         if shown is None:
             upper = key.upper()
             shown = upper if upper in seen else key if key in seen else tokens[first[key]]
         out.append(shown)
-        if len(out) == max_tags:
-            break
     return out
 
 
