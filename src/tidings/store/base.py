@@ -189,6 +189,7 @@ class SiteChange(NamedTuple):
     id: str | None  # None: the source itself changed (its names, or whether it is active)
     published: float | None  # where the item was listed before the change (None: it was not stored before)
     story: str | None  # the story it was in before the change
+    state: str | None  # its state before the change (None: it was not stored before)
 
 
 class ItemRef(NamedTuple):
@@ -210,7 +211,7 @@ class SiteBuild(NamedTuple):
     """What the last build of one site recorded: the journal position it had read to, and its state (JSON
     that only the site reads)."""
 
-    seq: int
+    position: str
     state: str
 
 
@@ -432,19 +433,19 @@ class Store(Protocol):
         ...
 
     # --- the site's change journal and build records (incremental builds) ----------------------
-    def site_journal_mark(self) -> int:
-        """A journal position such that every change at or below it is committed: call it before the
-        snapshot a build reads, and record it as the position that build read to."""
+    def site_journal_mark(self) -> str:
+        """Inside a snapshot: the journal position it holds (every change it sees, and no other). A build
+        records the position of the snapshot it read."""
         ...
 
-    def site_changes(self, since: int, limit: int) -> list[SiteChange] | None:
-        """Changes journaled after position `since`, oldest first; None when there are more than `limit`.
-        The journal is written in the same transaction as the change, by the store itself."""
+    def site_changes(self, since: str, limit: int) -> list[SiteChange] | None:
+        """Changes journaled after position `since` ("" for the start), oldest first; None when there are
+        more than `limit`. The store writes the journal itself, in the transaction that makes the change."""
         ...
 
     def site_build(self, site: str) -> SiteBuild | None: ...
 
-    def save_site_build(self, site: str, seq: int, state: str) -> None:
+    def save_site_build(self, site: str, position: str, state: str) -> None:
         """Record a finished build; journal rows that every recorded site has read are dropped."""
         ...
 
@@ -473,6 +474,14 @@ class Store(Protocol):
 
     def keyword_refs(self, words: Iterable[str]) -> list[ItemRef]:
         """The visible items holding any of these keywords."""
+        ...
+
+    def story_members(self, stories: Iterable[str]) -> dict[str, list[StoryMember]]:
+        """The visible members of these stories, as stories() gives them (stories of one member too)."""
+        ...
+
+    def day_heads(self, since: float, until: float) -> list[tuple[str, int]]:
+        """Visible items published in [since, until), per first character of their ids."""
         ...
 
     def source_paths(self) -> dict[str, tuple[str, str, str]]:

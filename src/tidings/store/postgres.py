@@ -38,6 +38,7 @@ from .base import (
     ItemKey,
     Post,
     RefilterResult,
+    SiteChange,
     SiteHtml,
     SourceHealth,
     SourceState,
@@ -125,7 +126,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 3: the site's change journal and each site's build record and files (SQLite's version 5; store/site.py)
         """CREATE TABLE site_changes(seq bigserial PRIMARY KEY, source_key text COLLATE "C" NOT NULL,
-  id text COLLATE "C", published double precision, story text COLLATE "C")""",
+  id text COLLATE "C", published double precision, story text COLLATE "C", state text,
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id())""",
         """CREATE FUNCTION tidings_item_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
@@ -133,8 +135,8 @@ BEGIN
       INSERT INTO site_changes(source_key, id) VALUES (NEW.source_key, NEW.id);
     END IF;
   ELSIF OLD.state = 'published' OR (TG_OP = 'UPDATE' AND NEW.state = 'published') THEN
-    INSERT INTO site_changes(source_key, id, published, story)
-      VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story);
+    INSERT INTO site_changes(source_key, id, published, story, state)
+      VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story, OLD.state);
   END IF;
   RETURN NULL;
 END $$""",
@@ -149,7 +151,7 @@ END $$""",
         "WHEN (OLD.category IS DISTINCT FROM NEW.category OR OLD.source IS DISTINCT FROM NEW.source "
         "OR OLD.channel IS DISTINCT FROM NEW.channel OR OLD.active IS DISTINCT FROM NEW.active) "
         "EXECUTE FUNCTION tidings_source_changed()",
-        "CREATE TABLE site_builds(site text COLLATE \"C\" PRIMARY KEY, seq bigint NOT NULL, state text NOT NULL)",
+        "CREATE TABLE site_builds(site text COLLATE \"C\" PRIMARY KEY, position text NOT NULL, state text NOT NULL)",
         """CREATE TABLE site_files(site text COLLATE "C" NOT NULL, path text COLLATE "C" NOT NULL,
   digest text NOT NULL, fp text NOT NULL, search text NOT NULL DEFAULT '', PRIMARY KEY (site, path))""",
     ),
@@ -356,14 +358,23 @@ class PostgresStore(_StoryTables, SiteTables):
         with self.db.cursor() as cur:
             cur.executemany(sql.replace("?", "%s"), rows)
 
-    def site_journal_mark(self) -> int:
-        # Sequence numbers are taken before commit, so a higher one can commit before a lower one. A SHARE
-        # lock waits for the transactions writing the journal to end: every row up to max(seq) is committed.
-        with self.transaction():
-            self.db.execute("LOCK TABLE site_changes IN SHARE MODE")
-            row = self.db.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
-                                  "FROM site_changes_seq_seq").fetchone()
-            return int(row[0]) if row else 0
+    # Sequence numbers are taken before commit, so a higher one can commit before a lower one: a position is
+    # the snapshot itself, and the changes after it are those written by transactions it does not see.
+    def site_journal_mark(self) -> str:
+        row = self.db.execute("SELECT pg_current_snapshot()::text").fetchone()
+        return str(row[0]) if row else ""
+
+    def site_changes(self, since: str, limit: int) -> list[SiteChange] | None:
+        unseen = "NOT pg_visible_in_snapshot(xid, %s::pg_snapshot)" if since else "true"
+        args = (since,) if since else ()
+        if self.db.execute(f"SELECT 1 FROM site_changes WHERE {unseen} LIMIT 1 OFFSET %s", (*args, limit)).fetchone():
+            return None
+        return [SiteChange(*r) for r in self.db.execute(
+            f"SELECT source_key, id, published, story, state FROM site_changes WHERE {unseen} ORDER BY seq", args)]
+
+    def _forget_seen_changes(self) -> None:
+        self.db.execute("DELETE FROM site_changes WHERE xid < "
+                        "(SELECT min(pg_snapshot_xmin(position::pg_snapshot)) FROM site_builds)")
 
     def _in_transaction(self) -> bool:
         return self.db.info.transaction_status != pq.TransactionStatus.IDLE

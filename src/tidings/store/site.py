@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .base import ItemFilter, ItemKey, ItemRef, SiteBuild, SiteChange, SiteFile
+from .base import ItemFilter, ItemKey, ItemRef, SiteBuild, SiteChange, SiteFile, StoryMember, stories_from_rows
 
 _REF_COLUMNS = ("i.source_key, i.id, i.published, (i.state = 'published' AND {active}), COALESCE(i.story, ''), "
                 "i.keywords")
@@ -50,26 +50,30 @@ class SiteTables:
         raise NotImplementedError
 
     # --- the journal ----------------------------------------------------------------------------------
-    def site_journal_mark(self) -> int:
-        row = self._rows("SELECT max(seq) FROM site_changes")
-        return int(row[0][0]) if row and row[0][0] is not None else 0
+    # A position is a sequence number here (SQLite: one writer at a time); PostgresStore overrides these.
+    def site_journal_mark(self) -> str:
+        raise NotImplementedError
 
-    def site_changes(self, since: int, limit: int) -> list[SiteChange] | None:
-        if self._rows("SELECT seq FROM site_changes WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?", (since, limit)):
+    def site_changes(self, since: str, limit: int) -> list[SiteChange] | None:
+        after = int(since or 0)
+        if self._rows("SELECT seq FROM site_changes WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?", (after, limit)):
             return None
         return [SiteChange(*r) for r in self._rows(
-            "SELECT source_key, id, published, story FROM site_changes WHERE seq > ? ORDER BY seq", (since,))]
+            "SELECT source_key, id, published, story, state FROM site_changes WHERE seq > ? ORDER BY seq", (after,))]
+
+    def _forget_seen_changes(self) -> None:
+        self._run("DELETE FROM site_changes WHERE seq <= (SELECT min(CAST(position AS INTEGER)) FROM site_builds)")
 
     # --- build records ----------------------------------------------------------------------------------
     def site_build(self, site: str) -> SiteBuild | None:
-        rows = self._rows("SELECT seq, state FROM site_builds WHERE site = ?", (site,))
-        return SiteBuild(int(rows[0][0]), str(rows[0][1])) if rows else None
+        rows = self._rows("SELECT position, state FROM site_builds WHERE site = ?", (site,))
+        return SiteBuild(str(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def save_site_build(self, site: str, seq: int, state: str) -> None:
+    def save_site_build(self, site: str, position: str, state: str) -> None:
         with self.transaction():
-            self._run("INSERT INTO site_builds(site, seq, state) VALUES (?, ?, ?) "
-                      "ON CONFLICT(site) DO UPDATE SET seq = excluded.seq, state = excluded.state", (site, seq, state))
-            self._run("DELETE FROM site_changes WHERE seq <= (SELECT min(seq) FROM site_builds)")
+            self._run("INSERT INTO site_builds(site, position, state) VALUES (?, ?, ?) ON CONFLICT(site) "
+                      "DO UPDATE SET position = excluded.position, state = excluded.state", (site, position, state))
+            self._forget_seen_changes()
 
     def forget_site(self, site: str) -> None:
         with self.transaction():
@@ -140,6 +144,24 @@ class SiteTables:
             for ref in self._refs(f"i.state = 'published' AND {self._ACTIVE} AND {self._HAS_KEYWORD}", (w,)):
                 out[ref.key] = ref
         return list(out.values())
+
+    def story_members(self, stories: Iterable[str]) -> dict[str, list[StoryMember]]:
+        wanted = sorted(set(stories))
+        out: dict[str, list[StoryMember]] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            out.update(stories_from_rows(self._rows(
+                "SELECT i.story, i.source_key, i.id, i.published, i.title, i.link, s.category, s.source, s.channel "
+                f"FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND {self._ACTIVE} "
+                f"AND i.story IN ({','.join('?' * len(chunk))}) ORDER BY i.story, i.published, i.source_key, i.id",
+                chunk)))
+        return out
+
+    def day_heads(self, since: float, until: float) -> list[tuple[str, int]]:
+        return [(r[0], int(r[1])) for r in self._rows(
+            f"SELECT substr(i.id, 1, 1), count(*) FROM items i JOIN sources s ON s.key = i.source_key "
+            f"WHERE i.state = 'published' AND {self._ACTIVE} AND i.published >= ? AND i.published < ? GROUP BY 1",
+            (since, until))]
 
     def source_paths(self) -> dict[str, tuple[str, str, str]]:
         return {r[0]: (r[1], r[2], r[3]) for r in self._rows(

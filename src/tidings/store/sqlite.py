@@ -141,20 +141,21 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
     (  # 5: the site's change journal, written by triggers in the writer's transaction, and each site's
        # build record and files (store/site.py)
         Sql("CREATE TABLE IF NOT EXISTS site_changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "source_key TEXT NOT NULL, id TEXT, published REAL, story TEXT)"),
+            "source_key TEXT NOT NULL, id TEXT, published REAL, story TEXT, state TEXT)"),
         Sql("CREATE TRIGGER IF NOT EXISTS site_item_added AFTER INSERT ON items WHEN NEW.state = 'published' "
             "BEGIN INSERT INTO site_changes(source_key, id) VALUES (NEW.source_key, NEW.id); END"),
         Sql(f"CREATE TRIGGER IF NOT EXISTS site_item_changed AFTER UPDATE OF {SITE_COLUMNS} ON items "
             "WHEN OLD.state = 'published' OR NEW.state = 'published' BEGIN INSERT INTO site_changes(source_key, id, "
-            "published, story) VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story); END"),
+            "published, story, state) VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story, OLD.state); END"),
         Sql("CREATE TRIGGER IF NOT EXISTS site_item_deleted AFTER DELETE ON items WHEN OLD.state = 'published' "
-            "BEGIN INSERT INTO site_changes(source_key, id, published, story) "
-            "VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story); END"),
+            "BEGIN INSERT INTO site_changes(source_key, id, published, story, state) "
+            "VALUES (OLD.source_key, OLD.id, OLD.published, OLD.story, OLD.state); END"),
         Sql("CREATE TRIGGER IF NOT EXISTS site_source_changed AFTER UPDATE OF category, source, channel, active "
             "ON sources WHEN OLD.category IS NOT NEW.category OR OLD.source IS NOT NEW.source "
             "OR OLD.channel IS NOT NEW.channel OR OLD.active IS NOT NEW.active "
             "BEGIN INSERT INTO site_changes(source_key) VALUES (OLD.key); END"),
-        Sql("CREATE TABLE IF NOT EXISTS site_builds(site TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL)"),
+        Sql("CREATE TABLE IF NOT EXISTS site_builds(site TEXT PRIMARY KEY, position TEXT NOT NULL, "
+            "state TEXT NOT NULL)"),
         Sql("CREATE TABLE IF NOT EXISTS site_files(site TEXT NOT NULL, path TEXT NOT NULL, digest TEXT NOT NULL, "
             "fp TEXT NOT NULL, search TEXT NOT NULL DEFAULT '', PRIMARY KEY (site, path)) WITHOUT ROWID"),
     ),
@@ -307,11 +308,11 @@ class SQLiteStore(_StoryTables, SiteTables):
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.db.executemany(sql, rows)
 
-    def site_journal_mark(self) -> int:
-        # One writer at a time: what is committed is all there is. The sequence, not max(seq), so the mark
-        # never goes back when the journal has been emptied.
+    def site_journal_mark(self) -> str:
+        # One writer at a time: a snapshot holds every change up to the last sequence number it sees. The
+        # sequence, not max(seq), so the position never goes back once the journal has been emptied.
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'site_changes'").fetchone()
-        return int(row[0]) if row else 0
+        return str(row[0] if row else 0)
 
     def __enter__(self) -> Self:
         return self

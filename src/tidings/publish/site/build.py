@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...store import ALL_ITEMS, ItemFilter, ItemKey, Store
+from ...store import ALL_ITEMS, Counts, ItemFilter, ItemKey, Store
 from . import inputs
 from .manifest import BUILDING, TOKEN, atomic_write
 from .state import SiteState
@@ -44,7 +44,7 @@ class ItemStream:
     def __init__(self, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, light: bool,
                  stories: StoryIndex, where: ItemFilter = ALL_ITEMS) -> None:
         self.ctx, self.store, self.tree, self.writer, self.light = ctx, store, tree, writer, light
-        self.hidden = stories.hidden
+        self.stories, self.hidden = stories, stories.hidden
         self.where = where
         self._day_dirs: dict[date, str] = {}
 
@@ -52,8 +52,10 @@ class ItemStream:
         from . import urls
         from .context import Entry
 
-        tz, day_dirs, hidden = self.ctx.tz, self._day_dirs, self.hidden
+        tz, day_dirs, hidden, need = self.ctx.tz, self._day_dirs, self.hidden, self.stories.need
         for it in self.store.iter_site_items(False if self.light else "utf-8", self.where):
+            if it.story:
+                need(it.story)
             local = it.published.astimezone(tz)
             day = local.date()
             ddir = day_dirs.get(day)
@@ -93,13 +95,12 @@ def build(store: Store, cfg: SiteConfig, out_dir: Path, progress: Progress | Non
     out_dir.mkdir(parents=True, exist_ok=True)
     site = site_key(out_dir)
     fp = inputs.fingerprint(cfg)
-    mark = store.site_journal_mark()
     last = store.site_build(site)
     state = SiteState.loads(last.state) if last else None
     if full or last is None or state is None or state.fp != fp or _token(out_dir) != state.token \
             or (out_dir / BUILDING).exists():
-        return _full(store, cfg, out_dir, site, state, mark, progress, t0)
-    changes = store.site_changes(last.seq, CHANGES_MAX)
+        return _full(store, cfg, out_dir, site, state, progress, t0)
+    changes = store.site_changes(last.position, CHANGES_MAX)
     if changes == []:
         return SiteReport(unchanged=state.files, items=state.total, elapsed=time.perf_counter() - t0,
                           search_shards=len(state.shards))
@@ -107,10 +108,10 @@ def build(store: Store, cfg: SiteConfig, out_dir: Path, progress: Progress | Non
         from .context import BuildContext
         from .delta import build_delta
 
-        report = build_delta(store, BuildContext.create(cfg), out_dir, site, state, changes, mark, t0)
+        report = build_delta(store, BuildContext.create(cfg), out_dir, site, state, last.position, t0)
         if report is not None:
             return report
-    return _full(store, cfg, out_dir, site, state, mark, progress, t0)
+    return _full(store, cfg, out_dir, site, state, progress, t0)
 
 
 def _token(out_dir: Path) -> str:
@@ -120,7 +121,7 @@ def _token(out_dir: Path) -> str:
         return ""
 
 
-def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteState | None, mark: int,
+def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteState | None,
           progress: Progress | None, t0: float) -> SiteReport:
     """Every page, in one newest-first pass over the store."""
     from . import SiteReport, search
@@ -137,9 +138,11 @@ def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteSt
     complete = False
     try:
         with store.snapshot():
+            mark = store.site_journal_mark()
             counts = store.site_counts(ctx.tz, search.SHARD_MAX if cfg.search else None)
             stories = StoryIndex(store.stories(), ctx.tz)
-            tags = store.tag_counts(cfg.tag_min_items) if cfg.tag_min_items else {}
+            keywords = store.tag_counts(1) if cfg.tag_min_items else {}
+            tags = {w: n for w, n in keywords.items() if n >= cfg.tag_min_items}
             tree = Tree(stories.listed_counts(counts), tags)  # listings show a story once
             gens = Generators.create(ctx, writer, tree, store, light, progress, counts, stories)
             _pass(ItemStream(ctx, store, tree, writer, light, stories), gens, writer, counts.total, progress)
@@ -162,24 +165,24 @@ def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteSt
         raise
     finally:
         out.save(complete)
-    _record(store, site, mark, out_dir, _state_of(ctx, tree, counts, gens, len(out.files), state))
+    _record(store, site, mark, out_dir, _state_of(ctx, tree, counts, keywords, gens, len(out.files), state))
     return SiteReport(written=len(out.written), unchanged=out.unchanged, deleted=len(out.deleted),
                       elapsed=time.perf_counter() - t0, items=counts.total, search_shards=stats.shards,
                       search_indexed=stats.indexed, search_seconds=stats.seconds, written_files=list(out.written),
                       deleted_files=list(out.deleted))
 
 
-def _state_of(ctx: BuildContext, tree: Tree, counts: Any, gens: Generators, files: int,
-              old: SiteState | None) -> SiteState:
-    from .delta import listing_counts
+def _state_of(ctx: BuildContext, tree: Tree, counts: Counts, keywords: dict[str, int], gens: Generators,
+              files: int, old: SiteState | None) -> SiteState:
+    state = SiteState(fp=ctx.fp, token=old.token if old else secrets.token_hex(16), files=files,
+                      keywords=dict(keywords), node_dirs={"\t".join(n): d for n, d in tree.segs.items()},
+                      tag_dirs=dict(tree.tag_segs), shards=gens.search.recorded,
+                      globs={s.name: s.glob for s in gens.search.shards})
+    state.set_counts(counts, tree)
+    return state
 
-    return SiteState(fp=ctx.fp, token=old.token if old else secrets.token_hex(16), total=counts.total, files=files,
-                     listings=listing_counts(tree), days={d.isoformat(): n for d, n in counts.days.items()},
-                     node_dirs={"\t".join(n): d for n, d in tree.segs.items()}, tag_dirs=dict(tree.tag_segs),
-                     shards=gens.search.recorded, globs={s.name: s.glob for s in gens.search.shards})
 
-
-def _record(store: Store, site: str, mark: int, out_dir: Path, state: SiteState) -> None:
+def _record(store: Store, site: str, mark: str, out_dir: Path, state: SiteState) -> None:
     """The token first: a record whose token the directory lacks only costs a full build."""
     if _token(out_dir) != state.token:
         atomic_write(out_dir / TOKEN, state.token.encode("ascii"))

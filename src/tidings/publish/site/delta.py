@@ -20,20 +20,22 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ...store import ALL_ITEMS, ItemFilter, ItemKey, SiteChange, Store
+from ...store import ALL_ITEMS, Counts, ItemFilter, ItemKey, ItemRef, SiteChange, Store, StoryMember
 from . import feeds, lists, search, urls
+from .build import CHANGES_MAX
 from .context import BuildContext, Entry, Tree
 from .generators import Generators, sitemap_day_paths
 from .manifest import Output
-from .state import SiteState, listing_key, parse_listing_key
-from .stories import StoryIndex
+from .state import SiteState, listing_counts, listing_key, parse_listing_key
+from .stories import Hidden, StoryIndex
 from .writer import SiteWriter
 
 if TYPE_CHECKING:
@@ -61,26 +63,112 @@ class Touches:
             self.listings[key] = min(self.listings.get(key, math.inf), published)
 
 
-def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state: SiteState,
-                changes: list[SiteChange], mark: int, t0: float) -> SiteReport | None:
-    """Build what `changes` touch; None (having written nothing) when only a full build can do it."""
+class View(NamedTuple):
+    """An item as the site sees it at one time: where it is listed, and in which story."""
+
+    key: ItemKey
+    node: tuple[str, ...]
+    published: float
+    story: str
+    keywords: tuple[str, ...]
+
+    def member(self, names: tuple[str, str, str]) -> StoryMember:
+        return StoryMember(self.key.source_key, self.key.id, self.published, "", "", *names)
+
+
+def _hidden(views: list[View], paths: dict[str, tuple[str, str, str]], tz: Any) -> dict[ItemKey, Hidden]:
+    """Where each of these items is not listed because of its story (StoryIndex's rule)."""
+    stories: dict[str, list[StoryMember]] = {}
+    for v in sorted(views, key=lambda v: (v.published, v.key.source_key, v.key.id)):
+        if v.story:
+            stories.setdefault(v.story, []).append(v.member(paths[v.key.source_key]))
+    return StoryIndex(stories, tz).hidden
+
+
+def _recount(state: SiteState, changes: list[SiteChange], refs: dict[ItemKey, ItemRef],
+             node_of: dict[str, tuple[str, ...]],
+             paths: dict[str, tuple[str, str, str]], tz: Any) -> tuple[Counts, Counter[str], Counter[str]]:
+    """Every item's counts (Counts), the listings' counts (by listing_key) and the keywords' listed counts,
+    from the last build's and what changed: each touched item — changed, or in a story a changed item was
+    or is in — is taken out as it was and put back as it is."""
+    first: dict[ItemKey, SiteChange] = {}
+    for c in changes:
+        first.setdefault(ItemKey(c.source_key, c.id or ""), c)  # the oldest row: the item at the last build
+    before: list[View] = []
+    after: list[View] = []
+    for key, r in refs.items():
+        node = node_of[key.source_key]
+        was = first.get(key)
+        if was is None:  # a story member that did not change
+            before.append(View(key, node, r.published, r.story, r.keywords))
+        elif was.state == "published" and was.published is not None:
+            before.append(View(key, node, was.published, was.story or "", r.keywords))
+        if r.visible:
+            after.append(View(key, node, r.published, r.story, r.keywords))
+    raw = state.counts()
+    listed = Counter(state.listings)
+    keywords = Counter(state.keywords)
+    for views, sign in ((before, -1), (after, 1)):
+        hidden = _hidden(views, paths, tz)
+        for v in views:
+            local = datetime.fromtimestamp(v.published, UTC).astimezone(tz)
+            day = local.date()
+            raw.total += sign
+            raw.days[day] += sign
+            raw.heads[(day, v.key.id[:1])] += sign
+            for i in range(1, len(v.node) + 1):
+                raw.nodes[v.node[:i]] += sign
+            h = hidden.get(v.key)
+            if h is None:
+                listed[listing_key("home", None)] += sign
+                for w in v.keywords:
+                    keywords[w] += sign
+            for i in range(1, len(v.node) + 1):
+                if h is None or v.node[:i] not in h.nodes:
+                    listed[listing_key("node", v.node[:i])] += sign
+            if h is None or not h.month:
+                listed[listing_key("month", (local.year, local.month))] += sign
+    return raw, listed, keywords
+
+
+def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state: SiteState, since: str,
+                t0: float) -> SiteReport | None:
+    """Build what the changes after journal position `since` touch; None (having written nothing) when only a
+    full build can do it."""
     from . import SiteReport
 
     cfg, tz = ctx.cfg, ctx.tz
     with store.snapshot():
-        counts = store.site_counts(tz, search.SHARD_MAX if cfg.search else None)
-        stories = StoryIndex(store.stories(), tz)
-        tags = store.tag_counts(cfg.tag_min_items) if cfg.tag_min_items else {}
-        tree = Tree(stories.listed_counts(counts), tags)
+        mark = store.site_journal_mark()
+        changes = store.site_changes(since, CHANGES_MAX)
+        if changes is None or any(c.id is None for c in changes):
+            return None  # too many to follow, or a source renamed or switched off
+        paths = store.source_paths()
+        node_of = {k: tuple(c for c in names if c) for k, names in paths.items()}
+        keys = {ItemKey(c.source_key, c.id or "") for c in changes}
+        if any(k.source_key not in node_of for k in keys):
+            return None  # an item of a source that is not configured any more
+        story_ids = {c.story for c in changes if c.story}
+        refs = {r.key: r for r in store.item_refs(keys)}
+        if len(refs) < len(keys):
+            return None  # a row gone from the store: what it was (its keywords) is not known any more
+        story_ids |= {r.story for r in refs.values() if r.story}
+        members = store.story_members(story_ids)
+        more = {m.key for ms in members.values() for m in ms} - set(refs)
+        refs.update((r.key, r) for r in store.item_refs(more))
+        raw, listed, keywords = _recount(state, changes, refs, node_of, paths, tz)
+        if cfg.search:
+            _heads(store, raw, state, tz)
+        else:
+            raw.heads.clear()
+        tags = {w: n for w, n in keywords.items() if n >= cfg.tag_min_items} if cfg.tag_min_items else {}
+        counts = Counts(raw.total, +raw.nodes, +raw.days, +raw.heads)
+        tree = Tree(_listed_counts(listed), tags)
         node_dirs = {"\t".join(n): d for n, d in tree.segs.items()}
         if any(node_dirs.get(n, d) != d for n, d in state.node_dirs.items()) or any(
                 tree.tag_segs.get(w, d) != d for w, d in state.tag_dirs.items()):
             return None  # a new name took the directory of an old one: links everywhere change
-        keys = {ItemKey(c.source_key, c.id) for c in changes if c.id is not None}
-        refs = {r.key: r for r in store.item_refs(keys)}
-        if len(refs) < len(keys):
-            return None  # a row gone from the store: what it was (its keywords) is not known any more
-        node_of = {k: tuple(c for c in names if c) for k, names in store.source_paths().items()}
+        stories = StoryIndex(members, tz, store.story_members)
 
         out = Output(out_dir, store, site, complete_record=False)
         writer = SiteWriter(ctx, out, workers=False)
@@ -105,21 +193,23 @@ def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state
             if r.visible:
                 touch(r.source_key, r.published, r.keywords)
                 touches.days.add(_local_day(r.published, tz))
-        story_ids = {c.story for c in changes if c.story} | {r.story for r in refs.values() if r.story}
-        for m in store.story_refs(story_ids):
-            touch(m.source_key, m.published, m.keywords)
+        for ms in members.values():
+            for m in ms:
+                ref = refs[m.key]
+                touch(ref.source_key, ref.published, ref.keywords)
         flipped = set(tree.tags) ^ set(state.tag_dirs)  # tags that gained or lost their page: chips change
-        for m in store.keyword_refs(flipped):
-            touch(m.source_key, m.published, m.keywords)
+        for ref in store.keyword_refs(flipped):
+            touch(ref.source_key, ref.published, ref.keywords)
         now_counts = listing_counts(tree)
         for key, n in now_counts.items():
             if state.listings.get(key) != n:
                 touches.listings.setdefault(parse_listing_key(key), math.inf)
 
-        for node, since in sorted(touches.channels.items()):
-            _item_pages(gens, ctx, store, tree, writer, stories, node, node_of, since)
-        for (kind, key), since in sorted(touches.listings.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-            _listing(gens, ctx, store, tree, writer, stories, kind, key, node_of, since)
+        for node, oldest in sorted(touches.channels.items()):
+            _item_pages(gens, ctx, store, tree, writer, stories, node, node_of, oldest)
+        for (kind, key), oldest in sorted(touches.listings.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+            _listing(gens, ctx, store, tree, writer, stories, kind, key, node_of, oldest,
+                     state.listings.get(listing_key(kind, key), 0))
         gens.feeds.generate()
         gens.archives.generate()
         _retire_listings(out, state, now_counts, ctx.cfg.per_page, tree)
@@ -135,10 +225,9 @@ def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state
     stats = gens.search.index(state.shards, _shard_fingerprints(out, state, ctx))
     out.save(True)
     added = sum(1 for p in out.written if out.old(p) is None)
-    state.total = counts.total
     state.files += added - len(out.stale())
-    state.listings = now_counts
-    state.days = {d.isoformat(): n for d, n in counts.days.items()}
+    state.set_counts(counts, tree)
+    state.keywords = {w: n for w, n in keywords.items() if n > 0}
     state.node_dirs, state.tag_dirs = node_dirs, dict(tree.tag_segs)
     state.shards, state.globs = gens.search.recorded, {s.name: s.glob for s in gens.search.shards}
     store.save_site_build(site, mark, state.dumps())  # (the directory has the token already)
@@ -148,13 +237,34 @@ def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state
                       deleted_files=list(out.deleted))
 
 
-def listing_counts(tree: Tree) -> dict[str, int]:
-    """Items listed per listing, by listing_key (what SiteState.listings records)."""
-    counts = {listing_key("home", None): tree.counts.total}
-    counts.update((listing_key("node", n), k) for n, k in tree.counts.nodes.items())
-    counts.update((listing_key("month", ym), k) for ym, k in tree.counts.months().items())
-    counts.update((listing_key("tag", w), k) for w, k in tree.tags.items())
+def _listed_counts(listed: Counter[str]) -> Counts:
+    """The listings' counts as a Tree takes them (a month's count on its first day)."""
+    counts = Counts(listed.get(listing_key("home", None), 0))
+    for text, n in listed.items():
+        kind, key = parse_listing_key(text)
+        if n > 0 and kind == "node":
+            counts.nodes[key] = n
+        elif n > 0 and kind == "month":
+            counts.days[date(key[0], key[1], 1)] = n
     return counts
+
+
+def _heads(store: Store, raw: Counts, state: SiteState, tz: Any) -> None:
+    """Counts.heads for the days of more than search.SHARD_MAX items: carried over for days that were that
+    big at the last build, read from the store for days that just became so."""
+    recorded = {date.fromisoformat(k.partition("\t")[0]) for k in state.heads}
+    kept: Counter[tuple[date, str]] = Counter()
+    for (day, c), k in raw.heads.items():
+        if raw.days.get(day, 0) > search.SHARD_MAX and day in recorded:
+            kept[(day, c)] = k
+    for day, n in raw.days.items():
+        if n > search.SHARD_MAX and day not in recorded:
+            start = datetime.combine(day, dtime(), tz).timestamp()
+            end = datetime.combine(day + timedelta(days=1), dtime(), tz).timestamp()
+            for c, k in store.day_heads(start, end):
+                kept[(day, c)] += k
+    raw.heads.clear()
+    raw.heads.update(kept)
 
 
 def _pages_files(listings: dict[str, int]) -> int:
@@ -199,8 +309,10 @@ def _item_pages(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, w
 
 
 def _listing(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter,
-             stories: StoryIndex, kind: str, key: Any, node_of: dict[str, tuple[str, ...]], since: float) -> None:
-    """One listing's pages from the first down to the page of its oldest touch (and its feeds)."""
+             stories: StoryIndex, kind: str, key: Any, node_of: dict[str, tuple[str, ...]], since: float,
+             old_n: int) -> None:
+    """One listing's pages from the first down to the page of its oldest touch (and its feeds); `old_n`: the
+    items it listed at the last build."""
     n = _listed(tree, kind, key)
     if n == 0 and kind != "home":
         return  # gone: _retire_listings deletes its pages
@@ -232,7 +344,10 @@ def _listing(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, writ
             below = True
             low = pager.page_of(rank)
             if pager.numbered:
-                k = min(low if low >= 1 else pager.numbered, max(pager.numbered - 1, 1))
+                # down to the page of the oldest touch, and to the newest numbered pages before and now
+                # (the newest one's "newer" link is the first page, any other's the page above it)
+                old_top = lists.Paginator(pager.base, old_n, per).numbered
+                k = min(low if low >= 1 else pager.numbered, max(pager.numbered - 1, 1), old_top or pager.numbered)
                 stop = max(n - (k - 1) * per, min(n, ctx.cfg.feed_items))
         if rank >= stop:
             break

@@ -7,6 +7,7 @@ out (`listed_counts`), so pagination stays stable; item pages, the sitemap and s
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -57,23 +58,38 @@ class StoryIndex:
     """Each listing shows a story once, under the earliest of its members that the listing holds: home (and
     the site's feeds) under its first item, a category under its earliest member in that category."""
 
-    def __init__(self, stories: dict[str, list[StoryMember]], tz: ZoneInfo) -> None:
+    def __init__(self, stories: dict[str, list[StoryMember]], tz: ZoneInfo,
+                 load: Callable[[list[str]], dict[str, list[StoryMember]]] | None = None) -> None:
+        """`stories`: every story of several members; or, with `load` (story ids -> their members), those
+        read so far, the others read when `need` asks for them (an incremental build reads few)."""
         self.tz = tz
         self._members: dict[ItemKey, list[StoryMember]] = {}
         self.hidden: dict[ItemKey, Hidden] = {}
+        self._load = load
+        self._loaded: set[str] = set(stories)
         for members in stories.values():
-            nodes: set[tuple[str, ...]] = set()
-            months: set[tuple[int, int]] = set()
-            for m in members:
-                self._members[m.key] = members
-                lineage = _lineage(m)
-                local = self._local(m)
-                month = (local.year, local.month)
-                if nodes:  # not the first member
-                    self.hidden[m.key] = Hidden(frozenset(n for n in lineage if n in nodes), month in months)
-                nodes.update(lineage)
-                months.add(month)
+            self._add(members)
         self._related: dict[ItemKey, Related] = {}
+
+    def need(self, story: str) -> None:
+        """Read a story's members now, if this index reads them on demand."""
+        if self._load is not None and story not in self._loaded:
+            self._loaded.add(story)
+            for members in self._load([story]).values():
+                self._add(members)
+
+    def _add(self, members: list[StoryMember]) -> None:
+        nodes: set[tuple[str, ...]] = set()
+        months: set[tuple[int, int]] = set()
+        for m in members:
+            self._members[m.key] = members
+            lineage = _lineage(m)
+            local = self._local(m)
+            month = (local.year, local.month)
+            if nodes:  # not the first member
+                self.hidden[m.key] = Hidden(frozenset(n for n in lineage if n in nodes), month in months)
+            nodes.update(lineage)
+            months.add(month)
 
     def __len__(self) -> int:
         return len(self._members)
