@@ -253,3 +253,27 @@ def test_js_yaml_and_hexo_front_matter_round_trip(tmp_path):
         if r.get("jsyaml") != value or r.get("hexo") != want_hexo:
             failures.append((value, scalar, r))
     assert not failures, failures[:10]
+
+
+def test_raw_unsafe_is_the_complement_of_the_printable_set():
+    """_RAW_UNSAFE is written as a positive class (cheap to compile); it must be the same set as the
+    negated form that spells out what may appear raw."""
+    import re
+
+    from tidings.publish.frontmatter import _RAW_UNSAFE
+
+    printable = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+    for code in range(0x110000):
+        ch = chr(code)
+        assert bool(_RAW_UNSAFE.match(ch)) != bool(printable.match(ch)), hex(code)
+
+
+@settings(max_examples=500, deadline=None)
+@given(dt=st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                    timezones=st.one_of(st.none(), st.timezones())))
+def test_rfc2822_gmt_is_what_email_utils_writes(dt):
+    """rfc2822_gmt formats directly (it runs per post); the output is email.utils.format_datetime's."""
+    from email.utils import format_datetime
+
+    utc = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    assert rfc2822_gmt(dt) == format_datetime(utc.replace(microsecond=0), usegmt=True)

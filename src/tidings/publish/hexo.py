@@ -14,18 +14,19 @@ exactly one file per published item and nothing else of ours.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
+from hashlib import sha256
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from zoneinfo import ZoneInfo
 
 from ..store import ItemKey, Post, Store, StoredItem
-from .atomic import remove_stale_temp_files, write_atomic
+from .atomic import remove_stale_temp_files, replace_atomic
 from .frontmatter import rfc2822_gmt, yaml_safe_text, yaml_scalar
 from .paths import safe_component, unique_post_path
 
@@ -64,10 +65,10 @@ def render_seed(item: StoredItem, clean: bool) -> str:
     """Front matter and layout of conformance/seed/expected-post.md, byte for byte."""
     cover = yaml_scalar(yaml_safe_text(item.cover), "single")
     lines = ["", "---", f"title: {yaml_scalar(yaml_safe_text(item.title), 'single')}", "categories: "]
-    lines += [f" - {yaml_scalar(yaml_safe_text(c))}" for c in item.categories]
+    lines += [f" - {_names(c)}" for c in item.categories]
     lines += [
         f"headimg: {cover}",
-        f"author: {yaml_scalar(yaml_safe_text(item.source))}",
+        f"author: {_names(item.source)}",
         "comments: false",
         f"date: {rfc2822_gmt(item.published)}",
         f"thumbnail: {cover}",
@@ -75,6 +76,12 @@ def render_seed(item: StoredItem, clean: bool) -> str:
         "",
     ]
     return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean)))
+
+
+@lru_cache(maxsize=4096)
+def _names(value: str, prefer: str = "plain") -> str:
+    """A category or source name as a scalar: a few names recur over thousands of posts."""
+    return yaml_scalar(yaml_safe_text(value), prefer)
 
 
 def _wrap(body: str) -> str:
@@ -92,7 +99,7 @@ def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo) -> str:
 
     lines = ["---", f"title: {s(item.title)}", f"date: {_local(item.published, tz)}",
              f"updated: {_local(item.updated or item.published, tz)}", "categories:"]
-    lines += [f"  - {s(c)}" for c in item.categories]
+    lines += [f"  - {_names(c)}" for c in item.categories]
     tags = item.all_tags
     lines += ["tags:" + ("" if tags else " []")] + [f"  - {s(t)}" for t in tags]
     lines += [f"author: {s(item.author or item.source)}", f"headimg: {s(item.cover)}",
@@ -102,7 +109,7 @@ def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo) -> str:
 
 
 def _source_tag(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:6]
+    return sha256(key.encode()).hexdigest()[:6]
 
 
 class _Journal:
@@ -177,6 +184,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                 timezone: str = "UTC") -> HexoReport:
     posts_dir = Path(hexo_dir) / "source" / "_posts"
     posts_dir.mkdir(parents=True, exist_ok=True)
+    root = str(posts_dir) + os.sep  # paths are joined as strings: pathlib costs more than the syscalls here
     tz = ZoneInfo(timezone)
     settings = f"{FORMAT_VERSION}|{preset}|{clean}|{timezone}"
     ledger = store.posts()
@@ -186,25 +194,34 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
     journal = _Journal(posts_dir / JOURNAL)
     if journal.exists():
         _recover(posts_dir, journal, ledger, owner)
+    # Most items rendered (a first build, a new format): read the bodies with the rows, not one query each.
+    bodies = len(ledger) * 2 < store.count_items()
+    # What is at the path last asked about: `taken` needs it, and so does the write that follows.
+    seen: list[os.stat_result | None] = [None]
 
     def taken(rel: str, me: ItemKey) -> bool:
         # A directory of that name (a channel called "x.md" beside a post "x.md") is taken too.
-        return owner.get(rel, me) != me or (posts_dir / rel).is_dir()
+        if owner.get(rel, me) != me:
+            return True
+        st = seen[0] = _stat(root + rel)
+        return st is not None and S_ISDIR(st.st_mode)
 
     try:
         with store.transaction():
-            # Bodies are read only for the posts that are rendered: an unchanged store costs no HTML I/O.
-            for item in store.iter_items(newest_first=False, bodies=False):
+            # Otherwise bodies are read only for the posts that are rendered: an unchanged store costs no HTML I/O.
+            for item in store.iter_items(newest_first=False, bodies=bodies):
                 me = ItemKey(item.source_key, item.id)
                 live.add(me)
-                fp = hashlib.sha256(f"{settings}|{item.hash}|{'/'.join(item.categories)}".encode()).hexdigest()[:32]
+                categories = item.categories
+                fp = sha256(f"{settings}|{item.hash}|{'/'.join(categories)}".encode()).hexdigest()[:32]
                 old = ledger.get(me)
-                if old and old[1] == fp and (posts_dir / old[0]).is_file():
+                if old and old[1] == fp and os.path.isfile(root + old[0]):
                     report.unchanged += 1
                     continue
-                store.load_bodies(item)
+                if not bodies:
+                    store.load_bodies(item)
                 if preset == "seed":
-                    rel = unique_post_path([safe_component(c) for c in item.categories], item.title, item.id,
+                    rel = unique_post_path(_dir_components(tuple(categories)), item.title, item.id,
                                            partial(taken, me=me))
                     text = render_seed(item, clean)
                 else:
@@ -212,10 +229,10 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                     rel = f"{local:%Y}/{local:%m}/{item.id}.md"
                     if taken(rel, me):
                         rel = f"{local:%Y}/{local:%m}/{item.id}-{_source_tag(item.source_key)}.md"
+                        seen[0] = _stat(root + rel)
                     text = render_hexo(item, clean, tz)
-                target = posts_dir / rel
                 journal.add(rel)  # before the file exists: a kill from here on is undone by _recover
-                if write_atomic(target, text.encode("utf-8")):
+                if _write(root + rel, text.encode("utf-8"), seen[0]):
                     report.written += 1
                     report.paths.append(rel)
                 else:
@@ -234,6 +251,31 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
         journal.close()
     journal.finish()  # only reached when the transaction committed
     return report
+
+
+@lru_cache(maxsize=1024)
+def _dir_components(categories: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(safe_component(c) for c in categories)
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _write(path: str, data: bytes, st: os.stat_result | None) -> bool:
+    """write_atomic, given what `taken` found at `path`: nothing there (a new post) costs no more syscalls."""
+    if st is not None and S_ISREG(st.st_mode) and st.st_size == len(data):
+        try:
+            with open(path, "rb") as f:
+                if f.read() == data:
+                    return False
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+    replace_atomic(path, data)
+    return True
 
 
 def _remove(posts_dir: Path, rel: str) -> None:

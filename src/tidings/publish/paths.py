@@ -10,7 +10,8 @@ characters Windows forbids.  See ``docs/hexo-output.md``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 __all__ = ["safe_component", "unique_post_path"]
 
@@ -93,7 +94,7 @@ _EXT = ".md"
 
 
 def unique_post_path(
-    components: list[str],
+    components: Sequence[str],
     stem: str,
     item_id: str,
     taken: Callable[[str], bool],
@@ -109,21 +110,35 @@ def unique_post_path(
     only (the item's own current path is not "taken").  An empty or unusable
     stem falls back to the item id.
     """
-    safe_id = safe_component(item_id, max_bytes=64, fallback="item")
-    dirs = [safe_component(c) for c in components]
+    prefix = _dirs(tuple(components))
     limit = 200 - len(_EXT)
-    base = safe_component(stem, max_bytes=limit, fallback=safe_id)
+    base = _clean(stem, limit)
+    safe_id = ""
+    if not base:
+        safe_id = _safe_id(item_id)
+        base = safe_component(stem, max_bytes=limit, fallback=safe_id)
 
     def join(name: str) -> str:
-        return "/".join(dirs + [name + _EXT])
+        return prefix + name + _EXT
 
     path = join(base)
     if not taken(path):
         return path
+    safe_id = safe_id or _safe_id(item_id)
     for n in range(1, 1000):
         suffix = f"-{safe_id}" if n == 1 else f"-{safe_id}-{n}"
         head = safe_component(stem, max_bytes=limit - len(suffix.encode("utf-8")), fallback=safe_id)
         path = join(head + suffix)
         if not taken(path):
             return path
-    raise RuntimeError(f"no free post path for item {item_id!r} under {'/'.join(dirs)!r}")
+    raise RuntimeError(f"no free post path for item {item_id!r} under {prefix.rstrip('/')!r}")
+
+
+def _safe_id(item_id: str) -> str:
+    return safe_component(item_id, max_bytes=64, fallback="item")
+
+
+@lru_cache(maxsize=1024)
+def _dirs(components: tuple[str, ...]) -> str:
+    """``c1/c2/`` for a post's directories: a handful of category lists recur over thousands of posts."""
+    return "".join(safe_component(c) + "/" for c in components)
