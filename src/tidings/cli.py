@@ -13,19 +13,30 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import INIT_TEMPLATE, Config, load
 from .display import EXIT_BUG, EXIT_OK, EXIT_USAGE, Display, log, summary
 from .errors import ConfigError, LockBusy, StoreVersionError, UsageError
+
+if TYPE_CHECKING:
+    from .config import Config
+
+# Start-up (issue 15 item 5, bench/startup.py, tests/test_startup.py): this module imports only the standard
+# library and light modules of ours. A command imports what it needs when it runs: `--help` and `init` never
+# load pydantic or YAML, `build` never loads the fetch and clean stack (httpx, nh3, selectolax, numpy, …).
 
 # --- commands ---------------------------------------------------------------------------------------
 
 def _config(args: argparse.Namespace) -> Config:
+    from .config import load
+
     return load(args.config)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from .config import INIT_TEMPLATE
+
     target = Path(args.dir or ".") / "tidings.yml"
     if target.exists() and not args.force:
         raise UsageError(f"{target} already exists (use --force to overwrite)")
@@ -81,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     while not stop.is_set():
         started = time.monotonic()
         # re-read: the operator may edit sources between cycles
-        code = _run_once(load(args.config), args, interval=interval)
+        code = _run_once(_config(args), args, interval=interval)
         wait = max(0.0, interval - (time.monotonic() - started))
         if not stop.is_set():
             log(f"next run in {wait:.0f} s")

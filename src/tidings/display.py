@@ -8,8 +8,6 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from .model import OutcomeStatus
-
 if TYPE_CHECKING:
     from .config import Config
     from .pipeline import RunReport
@@ -44,6 +42,8 @@ class Display:
             else:
                 log(f"building {label}")
         elif event == "source":
+            from .model import OutcomeStatus  # here, not at the top: `tidings --help` needs none of the model
+
             o = d["outcome"]
             if self._progress is not None:
                 self._progress.update(self._task, advance=1, description=o.source.label[:60])
@@ -65,6 +65,8 @@ def log(msg: str) -> None:
 
 def summary(report: RunReport, cfg: Config | None = None) -> str:
     """The run's figures; with `cfg`, also where the Hexo posts and the site were written."""
+    from .model import OutcomeStatus
+
     outcomes = report.outcomes
     lines = []
     if outcomes:

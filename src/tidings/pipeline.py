@@ -6,46 +6,42 @@ and the built-in site.
 """
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
-from .config import Config
 from .errors import LockBusy
-from .fetch import HostLimits, make_client
-from .jobs import (
-    Cleaner,
-    FullText,
-    JobContext,
-    Schedule,
-    Shared,
-    SourceOutcome,
-    fetch_options,
-    ingest,
-    newest,
-    not_due,
-    refresh_source_async,
-)
 from .model import OutcomeStatus, Source
 from .schedule import is_due
 from .store import Store, is_url, open_store
 
 if TYPE_CHECKING:
+    from .config import Config
+    from .jobs import Cleaner, FullText, Schedule, SourceOutcome, fetch_options, ingest, newest
     from .publish.hexo import HexoReport
     from .publish.site import SiteReport
 
 # Names other modules and tests import from here; they live in jobs.py (and errors.py) now.
 __all__ = ["Cleaner", "FullText", "LockBusy", "Progress", "RunLock", "RunReport", "Schedule", "SourceOutcome",
            "apply_filter_changes", "build", "build_builtin_site", "fetch", "fetch_options", "ingest", "newest", "run"]
+# ... and are imported from jobs.py when first asked for: `tidings build` never loads the fetch, parse and
+# clean stack (httpx, nh3, selectolax, numpy; see tests/test_startup.py).
+_FROM_JOBS = frozenset({"Cleaner", "FullText", "Schedule", "SourceOutcome", "fetch_options", "ingest", "newest"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _FROM_JOBS:
+        from . import jobs
+
+        return getattr(jobs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 Progress = Callable[..., None]  # progress(event, **details); events: start, source, step
 T = TypeVar("T")
@@ -140,11 +136,15 @@ class _StoreThread:
     """The one thread that touches the store while fetches run, with a bound on the bodies waiting for it."""
 
     def __init__(self, backlog: int):
+        from concurrent.futures import ThreadPoolExecutor
+
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
         # Bodies waiting for this thread hold memory: at most `backlog` of them at once.
         self._backlog = threading.BoundedSemaphore(backlog)
 
     async def __call__(self, fn: Callable[[], T]) -> T:
+        import asyncio
+
         while not self._backlog.acquire(blocking=False):
             await asyncio.sleep(0.005)  # polled: a blocking acquire would stall every fetch on the loop
 
@@ -163,6 +163,11 @@ class _StoreThread:
 def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool = False,
           interval: float | None = None) -> list[SourceOutcome]:
     """Refresh the sources that are due (all of them with `force`); the others are reported as waiting."""
+    import asyncio
+
+    from .fetch import HostLimits, make_client
+    from .jobs import JobContext, Shared, not_due, refresh_source_async
+
     configured = cfg.feed_sources()
     store.sync_sources(configured)
     now = time.time()
