@@ -42,14 +42,16 @@ def plain_text(html: str, limit: int = TEXT_HEAD, need: int = LEAD_TEXT) -> str:
     size = min(2 * need, limit)
     while True:
         head = html[:size]
-        if size < len(html) and head.rfind("<") > head.rfind(">"):
-            head = head[:head.rfind("<")]  # a tag cut in two
+        last = size >= len(html) or size >= limit
+        if not last and head.rfind("<") > head.rfind(">"):
+            # a tag cut in two (or a lone "<": then the text is short and a wider window is read)
+            head = head[:head.rfind("<")]
         if "<" in head:
             head = _TAG.sub(" ", head)
         if "&" in head:
             head = htmllib.unescape(head)
         text = " ".join(head.split())
-        if len(text) >= need or size >= len(html) or size >= limit:
+        if len(text) >= need or last:
             return text
         size = min(4 * size, limit)
 
