@@ -351,8 +351,7 @@ def fingerprint_of(lead: Lead) -> Fingerprint:
     h = _shingle_values(_letters(lead.title), x[:size], n)
     if h.size == 0:
         return Fingerprint(_EMPTY, ())
-    rows = RMinHash.digest_matrix_from_flat_token_hashes(h, np.array([0, h.size], dtype=np.uint64), SIG_PERMS,
-                                                         SEED).to_rows()
+    rows = RMinHash.digest_matrix_from_flat_token_hashes(h, [0, h.size], SIG_PERMS, SEED).to_rows()
     # Marks come from about the span the signature covers (raw text has spaces and punctuation too).
     marks = extract_marks(lead.title + "\n" + lead.text[: int(1.2 * size)])
     return Fingerprint(_SIG.pack(*rows[0]), marks)
