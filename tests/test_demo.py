@@ -26,3 +26,19 @@ def test_demo_builds_posts_and_site_and_is_idempotent(tmp_path, capsys):
     assert cli("demo", out) == 0
     assert "0 new items" in capsys.readouterr().out
     assert snapshot(out / "blog") == before
+
+
+def test_build_full_restores_files_deleted_by_hand(tmp_path, capsys):
+    """`tidings build` follows the store's changes and trusts the output directory; `--full` checks every file."""
+    out = tmp_path / "demo"
+    assert cli("demo", out) == 0
+    site = out / "public"
+    page = next((site / "a").rglob("*.html"))
+    page.unlink()
+    (site / "rss.xml").unlink()
+    cfg = str(out / "tidings.yml")
+    assert cli("build", "-q", "-c", cfg) == 0
+    assert not page.exists()
+    assert cli("build", "-q", "--full", "-c", cfg) == 0
+    assert page.is_file() and (site / "rss.xml").is_file()
+    capsys.readouterr()

@@ -53,7 +53,7 @@ def _run_once(cfg: Config, args: argparse.Namespace, *, do_fetch: bool = True, d
     display = Display(args.quiet)
     try:
         report = run(cfg, do_fetch=do_fetch, do_build=do_build, progress=display,
-                     force=getattr(args, "force", False), interval=interval)
+                     force=getattr(args, "force", False), interval=interval, full=getattr(args, "full", False))
     finally:
         display.stop()
     print(summary(report, cfg))
@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="fetch every source now, whatever its schedule")
     s.set_defaults(func=cmd_fetch)
     s = sub.add_parser("build", parents=[common], help="write Hexo posts and the built-in site")
+    s.add_argument("--full", action="store_true",
+                   help="check every file of the built-in site (restores files deleted or edited by hand), "
+                        "not only what changed since the last build")
     s.set_defaults(func=cmd_build)
     s = sub.add_parser("run", parents=[common], help="fetch, then build (the main job)")
     s.add_argument("--every", help="repeat every interval (30m, 1h, 90s) until stopped")

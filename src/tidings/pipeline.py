@@ -200,7 +200,9 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     return outcomes
 
 
-def build(cfg: Config, store: Store, progress: Progress = _quiet) -> tuple[HexoReport | None, SiteReport | None]:
+def build(cfg: Config, store: Store, progress: Progress = _quiet, *, full: bool = False
+          ) -> tuple[HexoReport | None, SiteReport | None]:
+    """Hexo posts and the built-in site; `full`: the site checks every file, not only what changed."""
     hexo_report = site_report = None
     if cfg.hexo:
         from .publish.hexo import build_posts
@@ -210,11 +212,11 @@ def build(cfg: Config, store: Store, progress: Progress = _quiet) -> tuple[HexoR
                                   clean=cfg.hexo.clean, timezone=cfg.site.timezone)
     if cfg.site_dir:
         progress("start", stage="site", total=None)
-        site_report = build_builtin_site(cfg, store, progress)
+        site_report = build_builtin_site(cfg, store, progress, full=full)
     return hexo_report, site_report
 
 
-def build_builtin_site(cfg: Config, store: Store, progress: Progress = _quiet) -> SiteReport:
+def build_builtin_site(cfg: Config, store: Store, progress: Progress = _quiet, *, full: bool = False) -> SiteReport:
     from .publish.site import SiteConfig, build_site
 
     if cfg.site_dir is None:
@@ -228,12 +230,12 @@ def build_builtin_site(cfg: Config, store: Store, progress: Progress = _quiet) -
     def step(stage: str, done: int, total: int) -> None:
         progress("step", what=stage, done=done, total=total)
 
-    report: SiteReport = build_site(store, site_cfg, cfg.resolve(cfg.site_dir), progress=step)
+    report: SiteReport = build_site(store, site_cfg, cfg.resolve(cfg.site_dir), progress=step, full=full)
     return report
 
 
 def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: Progress = _quiet,
-        force: bool = False, interval: float | None = None) -> RunReport:
+        force: bool = False, interval: float | None = None, full: bool = False) -> RunReport:
     started = time.monotonic()
     report = RunReport()
     with RunLock(cfg.store_path), open_store(cfg.store_path) as store:
@@ -245,6 +247,6 @@ def run(cfg: Config, *, do_fetch: bool = True, do_build: bool = True, progress: 
             if s.retain_days or s.retain_per_source:
                 store.prune(s)
         if do_build:
-            report.hexo, report.site = build(cfg, store, progress)
+            report.hexo, report.site = build(cfg, store, progress, full=full)
     report.seconds = time.monotonic() - started
     return report

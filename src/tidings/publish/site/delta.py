@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ...store import ALL_ITEMS, Counts, ItemFilter, ItemKey, ItemRef, SiteChange, Store, StoryMember
 from . import feeds, lists, search, urls
-from .build import CHANGES_MAX
 from .context import BuildContext, Entry, Tree
 from .generators import Generators, sitemap_day_paths
 from .manifest import Output
-from .state import SiteState, listing_counts, listing_key, parse_listing_key
+from .state import CHANGES_MAX, SiteState, listing_counts, listing_key, parse_listing_key
 from .stories import Hidden, StoryIndex
+from .stream import ItemStream
 from .writer import SiteWriter
 
 if TYPE_CHECKING:
@@ -286,8 +286,6 @@ def _item_path(source_key: str, item_id: str, published: float, tz: Any) -> str:
 
 def _entries(ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, stories: StoryIndex,
              where: ItemFilter) -> Iterator[Entry]:
-    from .build import ItemStream
-
     return iter(ItemStream(ctx, store, tree, writer, True, stories, where))
 
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from .context import Tree
 
 VERSION = 2
+# Past this many journaled changes a full pass costs less than following them one by one.
+CHANGES_MAX = 5000
 
 Node = tuple[str, ...]
 
