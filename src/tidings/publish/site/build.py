@@ -102,6 +102,7 @@ def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteSt
         gens.search.generate()
         gens.extras.static()
         out.delete_stale()
+        out.flush()
         stats = gens.search.index(state.shards if state else {})
         complete = True
     except BaseException as e:
@@ -109,7 +110,7 @@ def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteSt
         raise
     finally:
         out.save(complete)
-    _record(store, site, mark, out_dir, _state_of(ctx, tree, counts, keywords, gens, len(out.files), state))
+    _record(store, site, mark, out_dir, _state_of(ctx, tree, counts, keywords, gens, len(out.made), state))
     return SiteReport(written=len(out.written), unchanged=out.unchanged, deleted=len(out.deleted),
                       elapsed=time.perf_counter() - t0, items=counts.total, search_shards=stats.shards,
                       search_indexed=stats.indexed, search_seconds=stats.seconds, written_files=list(out.written),

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ...store import ALL_ITEMS, Counts, ItemFilter, ItemKey, ItemRef, SiteChange, Store, StoryMember
 from . import feeds, lists, search, urls
 from .context import BuildContext, Entry, Tree
-from .generators import Generators, sitemap_day_paths
+from .generators import Generators, recorded_fingerprint, sitemap_day_paths
 from .manifest import Output
 from .state import CHANGES_MAX, SiteState, listing_counts, listing_key, parse_listing_key
 from .stories import Hidden, StoryIndex
@@ -222,6 +222,7 @@ def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state
     if cfg.search and {s.name for s in gens.search.shards} != set(state.shards):
         gens.search.generate()  # the search page lists the bundles
     out.delete_stale()
+    out.flush()
     stats = gens.search.index(state.shards, _shard_fingerprints(out, state, ctx))
     out.save(True)
     added = sum(1 for p in out.written if out.old(p) is None)
@@ -416,21 +417,14 @@ def _sitemap_day(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, 
 
 def _shard_fingerprints(out: Output, state: SiteState, ctx: BuildContext) -> Any:
     """Search.index's fingerprint for an incremental build: a shard none of whose days had a page written
-    or deleted keeps the fingerprint recorded; the others are computed from the record of their days."""
+    or deleted keeps the fingerprint recorded; the others are made from the record of their days."""
     touched = {p[: p.rfind("/") + 1] for p in (*out.written, *out.deleted) if p.startswith("a/")}
     language = ctx.cfg.language
 
     def fingerprint(shard: search.Shard) -> str:
-        dirs = shard.day_dirs()
         old = state.shards.get(shard.name)
-        if old is not None and state.globs.get(shard.name) == shard.glob and touched.isdisjoint(dirs):
+        if old is not None and state.globs.get(shard.name) == shard.glob and touched.isdisjoint(shard.day_dirs()):
             return old
-        files: dict[str, Any] = {}
-        for d in dirs:
-            files.update(out.store.site_files(out.site, under=d))
-            files.update((p, v) for p, v in out.files.items() if p.startswith(d))
-        for p in out.deleted:
-            files.pop(p, None)
-        return search.shard_fingerprint(shard, files, language)
+        return recorded_fingerprint(out, language, shard)
 
     return fingerprint

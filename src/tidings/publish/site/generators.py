@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from ...store import Counts, ItemKey, Store, StoredItem
 from . import feeds, lists, render, search, urls
 from .context import BuildContext, Entry, Node, Progress, Tree, fingerprint
+from .manifest import Output
 from .pages import web
 from .stories import NO_LINKS, StoryIndex
 from .writer import SiteWriter
@@ -400,6 +401,16 @@ class Sitemap(Generator):
         self.writer.write("sitemap.xml", feeds.sitemap_index([urls.absolute(base_url, p) for p in locs]))
 
 
+def recorded_fingerprint(out: Output, language: str, shard: search.Shard) -> str:
+    """A shard's fingerprint from the store's record of its pages (call once `out` is flushed)."""
+    files: dict[str, Any] = {}
+    for d in shard.day_dirs():
+        files.update(out.store.site_files(out.site, under=d))
+    for p in out.gone():
+        files.pop(p, None)
+    return search.shard_fingerprint(shard, files, language)
+
+
 class IndexStats(NamedTuple):
     shards: int  # Pagefind bundles that make up the index
     indexed: int  # of those, re-indexed by this build
@@ -423,8 +434,8 @@ class Search(Generator):
 
     def index(self, old: Mapping[str, str], fingerprint: Callable[[search.Shard], str] | None = None) -> IndexStats:
         """Index the shards whose fingerprint differs from `old` (shard name -> fingerprint, as the last build
-        recorded them) or whose bundle is missing; `shards` then holds what to record. `fingerprint` of a
-        shard defaults to one made from every item page this build knows (a full build)."""
+        recorded them) or whose bundle is missing; `recorded` then holds what to record. `fingerprint` of a
+        shard defaults to recorded_fingerprint (`out` must be flushed)."""
         t0 = time.perf_counter()
         out = self.writer.out
         self.recorded: dict[str, str] = {}
@@ -432,11 +443,7 @@ class Search(Generator):
             search.remove_bundles(out.dir, [])
             return IndexStats(0, 0, 0.0)
         if fingerprint is None:
-            by_dir = search.pages_by_dir(out.files)
-            language = self.ctx.cfg.language
-
-            def fingerprint(shard: search.Shard) -> str:
-                return search.shard_fingerprint(shard, out.files, language, by_dir)
+            fingerprint = functools.partial(recorded_fingerprint, out, self.ctx.cfg.language)
 
         todo = []
         fps = {}

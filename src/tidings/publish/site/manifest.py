@@ -13,9 +13,10 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from ..atomic import remove_stale_temp_files, replace_atomic, write_all
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 LEGACY = ".tidings-manifest.json"  # the record of builds before the store kept it
 BUILDING = ".tidings-building"  # present while a build runs (see Output)
+SPOOL_AT = 20_000  # records kept in memory before they go to the spool file
 TOKEN = ".tidings-site"  # the site's id, also in its build record: a directory without it gets a full build
 BUNDLE_PREFIX = "_pagefind/"  # search bundles: tracked by shard, not by file
 
@@ -103,9 +105,12 @@ class Output:
         self.store, self.site = store, site
         self.complete_record = complete_record
         self._old: dict[str, SiteFile | None] = {}
-        # Entries are (sha256, fingerprint) tuples of str: the garbage collector stops tracking those, so a
-        # 100,000-file record does not make every collection during the build walk it.
+        # Files made by this build whose record is not in the store yet: at most SPOOL_AT here, the rest in a
+        # temporary file until `flush` (a build reads in a snapshot, so it cannot write the store meanwhile).
+        # A million-file build keeps only their paths (`made`) in memory.
         self.files: dict[str, SiteFile] = {}
+        self.made: set[str] = set()
+        self._spool: IO[str] | None = None
         self.written: list[str] = []
         self.unchanged = 0
         self.deleted: list[str] = []
@@ -152,7 +157,7 @@ class Output:
         """True (and the file is kept as it is) when `path` was made from the same inputs and still exists."""
         old = self.old(path)
         if old is not None and old[1] == fp and os.path.isfile(self._prefix + path):
-            self.files[path] = old
+            self.made.add(path)
             self.unchanged += 1
             return True
         return False
@@ -170,7 +175,11 @@ class Output:
 
     def record(self, path: str, digest: str, fp: str, written: bool, search: str = "") -> None:
         """Note a file this build made (written, or found already holding the same bytes)."""
-        self.files[path] = (digest, fp, search)
+        self.made.add(path)
+        if self._old.get(path) != (digest, fp, search):
+            self.files[path] = (digest, fp, search)
+            if len(self.files) >= SPOOL_AT:
+                self._spill()
         if written:
             self.written.append(path)
         else:
@@ -182,8 +191,8 @@ class Output:
 
     def stale(self) -> list[str]:
         if self.complete_record:
-            return [p for p, v in self._old.items() if v is not None and p not in self.files]
-        return sorted(p for p in self._retired if p not in self.files and self.old(p) is not None)
+            return [p for p, v in self._old.items() if v is not None and p not in self.made]
+        return sorted(p for p in self._retired if p not in self.made and self.old(p) is not None)
 
     def delete_stale(self) -> None:
         dirs: set[Path] = set()
@@ -205,12 +214,39 @@ class Output:
                     break
                 d = d.parent
 
+    def _spill(self) -> None:
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")
+        self._spool.writelines(f"{p}\t{d}\t{f}\t{s}\n" for p, (d, f, s) in self.files.items())
+        self.files.clear()
+
+    def flush(self) -> None:
+        """Write the records of the files made so far to the store (outside the build's read snapshot)."""
+        if self._spool is not None:
+            self._spool.seek(0)
+            batch: list[tuple[str, str, str, str]] = []
+            for line in self._spool:
+                p, d, f, s = line.rstrip("\n").split("\t")
+                batch.append((p, d, f, s))
+                if len(batch) >= SPOOL_AT:
+                    self.store.save_site_files(self.site, batch, [])
+                    batch = []
+            self.store.save_site_files(self.site, batch, [])
+            self._spool.close()
+            self._spool = None
+        self.store.save_site_files(self.site, [(p, *v) for p, v in self.files.items()], [])
+        self.files.clear()
+
+    def gone(self) -> set[str]:
+        """Files this build found stale (deleted, or already missing): their records go when it is saved."""
+        return set(self._forgotten)
+
     def save(self, complete: bool = True) -> None:
         """Record this build. An interrupted build only adds what it made, so that nothing it wrote or left
         behind is forgotten (the next build, a full one, deletes what is no longer wanted)."""
-        put = [(p, *v) for p, v in self.files.items() if self._old.get(p) != v]
-        gone = self._forgotten if complete else []
-        self.store.save_site_files(self.site, put, gone)
+        self.flush()
+        if complete:
+            self.store.save_site_files(self.site, [], self._forgotten)
         if complete:
             if self.recovering:
                 self._remove_orphans()
@@ -223,7 +259,7 @@ class Output:
         keep = {BUILDING, TOKEN}
         for p in self.dir.rglob("*"):
             rel = p.relative_to(self.dir).as_posix()
-            if (rel in self.files or rel in keep or rel.startswith(BUNDLE_PREFIX) or not p.is_file()
+            if (rel in self.made or rel in keep or rel.startswith(BUNDLE_PREFIX) or not p.is_file()
                     or p.stat().st_mtime < self._since):
                 continue
             p.unlink()
