@@ -54,7 +54,8 @@ class Item:
     rev: int = 0  # text revision (edits)
     updated: datetime | None = None
     story: str | None = None
-    dead: bool = False  # deleted or pruned: a tombstone
+    dead: bool = False  # deleted, pruned or filtered: not on the site
+    filtered: bool = False
 
 
 @dataclass
@@ -157,12 +158,30 @@ class World:
         self.store.set_state(SOURCES[it.src].key, self.entry_id(it), ItemState.DELETED)
         it.dead = True
 
+    def op_filter(self, i: int, back: bool) -> None:
+        """An item kept out by the source's filter (as refilter does), or, `back`, a filtered one let
+        through again: it comes back where it was."""
+        if back:
+            held = [it for it in self.items if it.filtered]
+            if not held:
+                return
+            it = held[i % len(held)]
+            it.filtered = it.dead = False
+            state = ItemState.PUBLISHED
+        else:
+            it = self.pick(i)
+            if it is None:
+                return
+            it.filtered = it.dead = True
+            state = ItemState.FILTERED
+        self.store.set_state(SOURCES[it.src].key, self.entry_id(it), state)
+
     def op_prune(self, src: int, hours: int) -> None:
         """The source's retention: items published before BASE + hours become tombstones."""
         cutoff = BASE + timedelta(hours=hours)
         source = dataclasses.replace(SOURCES[src], retain_days=1)
         self.store.prune(source, now=(cutoff + timedelta(days=1)).timestamp())
-        for it in self.items:
+        for it in self.live():
             if it.src == src and it.published < cutoff:
                 it.dead = True
 
@@ -182,6 +201,10 @@ class World:
         """Rename the source in the configuration (RENAMES), or give it its name back."""
         self.renamed ^= {src}
         self.sync()
+
+    def op_rehost(self) -> None:
+        """Cover images move to the site's own path (Store.replace_urls, as the demo does with its media)."""
+        self.store.replace_urls(["https://img.example.com/"], "/media/")
 
     def op_story(self, i: int, j: int) -> None:
         """Join item j into item i's story (or make one of the two): items of different sources only.
@@ -209,19 +232,24 @@ OPS = {
     "add_many": st.tuples(st.just("add_many"), src_, hours_, st.integers(2, 8)),
     "edit": st.tuples(st.just("edit"), idx_, st.sampled_from(["text", "updated", "published"])),
     "delete": st.tuples(st.just("delete"), idx_),
+    "filter": st.tuples(st.just("filter"), idx_, st.booleans()),
     "prune": st.tuples(st.just("prune"), src_, hours_),
     "keep": st.tuples(st.just("keep"), src_, st.integers(1, 4)),
     "toggle": st.tuples(st.just("toggle"), src_),
     "rename": st.tuples(st.just("rename"), st.sampled_from(sorted(RENAMES))),
     "story": st.tuples(st.just("story"), idx_, idx_),
+    "rehost": st.just(("rehost",)),
 }
+# Left out of ops() unless asked for: a known bug that the property would find at once (see
+# test_replaced_image_urls_reach_the_pages in test_incremental_property.py).
+KNOWN_BAD = {"rehost"}
 
 
 def ops(kinds: list[str] | None = None, min_size: int = 8, max_size: int = 30) -> st.SearchStrategy[list]:
     """Operation sequences: adds weigh most (every other kind needs items to act on, and pages, feeds and
     stories need a few), and a sequence starts with a few of them. One in three steps is a round of two or
     three operations, so that a build has several changes to catch up with."""
-    kinds = kinds or list(OPS)
+    kinds = kinds or [k for k in OPS if k not in KNOWN_BAD]
     adds = [OPS[k] for k in kinds if k.startswith("add")]
     others = [OPS[k] for k in kinds if not k.startswith("add")]
     one = st.one_of(*adds * 3, *others) if others else st.one_of(*adds)

@@ -137,6 +137,29 @@ def test_several_new_numbered_pages_at_once():
     check([("add_many", 0, 0, 6), ("add_many", 0, 100, 6)])
 
 
+FIRST_NUMBERED_PAGES = [  # home: 5 items, no numbered page; then 8 in the middle at once: pages 1, 2, 3
+    ("add_newest", 5, 16, ()), ("add", 0, 18, ()), ("add", 0, 707, ()), ("add", 3, 299, ()), ("add", 4, 290, ()),
+    ("add_many", 1, 907, 8)]
+
+
+@pytest.mark.xfail(strict=True, reason="delta.py _listing: k = min(..., old_top or pager.numbered) reads a listing "
+                   "that had no numbered page down to the page of its oldest touch only, so new numbered pages "
+                   "below it (here page/1, old items) are never written; `old_top or 1` would read them all")
+def test_first_numbered_pages_below_the_oldest_touch():
+    """A listing without numbered pages gets three at once, and the oldest touch is on page 2: page 1 holds
+    only old items but is new. Found by the property (random search), shrunk by hand."""
+    check(FIRST_NUMBERED_PAGES)
+
+
+@pytest.mark.xfail(strict=True, reason="Store.replace_urls changes items' html and cover but not their hash, and "
+                   "the site's fingerprints (build.py: Summary.key = path|hash|node|updated) only see the hash: "
+                   "item pages, cards and feeds keep the old image URLs (a clean build has the new ones)")
+def test_replaced_image_urls_reach_the_pages():
+    """Four items, one with a cover under https://img.example.com/; then replace_urls moves it to /media/.
+    Found by the property with the "rehost" operation (left out of ops() until this is fixed)."""
+    check([("add", 0, 10 * k, ()) for k in range(4)] + [("rehost",)])
+
+
 # --- the sitemap ----------------------------------------------------------------------------------------
 
 NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
