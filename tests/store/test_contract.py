@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tidings.model import Entry, ItemState, Source
-from tidings.store import IngestRow, ItemKey, Post, RefilterResult, Store, UpsertResult
+from tidings.store import IngestRow, ItemFilter, ItemKey, Post, RefilterResult, Store, UpsertResult
 
 T0 = datetime(2024, 6, 1, 12, tzinfo=UTC)
 NOW = T0.timestamp() + 3600
@@ -315,3 +315,41 @@ def test_snapshot_inside_a_transaction(store):
     with store.transaction(), store.snapshot():
         store.set_meta("k", "v")
     assert store.get_meta("k") == "v"
+
+
+def test_site_journal_and_filtered_streams(store):
+    """The journal holds every change a site shows, with where the item was before; streams by source, time
+    and keyword (through item_keywords, kept by the store) are newest first, visible items only."""
+    s1, s2 = source(1), source(2)
+    with store.snapshot():
+        start = store.site_journal_mark()
+    es = [entry(s1, 1, published=T0), entry(s1, 2, published=T0 + timedelta(hours=2)),
+          entry(s2, 3, published=T0 + timedelta(hours=1))]
+    store.upsert_entries([row(es[0], keywords=("油价", "央行")), row(es[1], keywords=("油价",)), row(es[2])], now=NOW)
+    changes = store.site_changes(start, 100)
+    assert changes is not None and [(c.id, c.published, c.state) for c in changes] == [
+        (es[0].id, None, None), (es[1].id, None, None), (es[2].id, None, None)]  # new: nowhere before
+    assert store.site_changes(start, 2) is None  # more than the limit
+    with store.snapshot():
+        mark = store.site_journal_mark()
+    store.upsert_entries([row(es[0])], now=NOW + 1)  # unchanged: last_seen only, nothing journaled
+    assert store.site_changes(mark, 100) == []
+    store.set_state(s1.key, es[1].id, ItemState.PRUNED)
+    store.set_story(s2.key, es[2].id, es[0].id, [], es[2].published.timestamp())
+    got = store.site_changes(mark, 100)
+    assert got is not None and [(c.id, c.published, c.story, c.state) for c in got] == [
+        (es[1].id, es[1].published.timestamp(), None, "published"), (es[2].id, es[2].published.timestamp(), None,
+                                                                     "published")]
+    assert [it.id for it in store.iter_site_items(False, ItemFilter(keyword="油价"))] == [es[0].id]  # es[1] pruned
+    assert [it.id for it in store.iter_site_items(False, ItemFilter(keyword="央行"))] == [es[0].id]
+    assert [it.id for it in store.iter_site_items(False, ItemFilter(sources=(s1.key,)))] == [es[0].id]
+    window = ItemFilter(since=T0.timestamp() + 1, until=(T0 + timedelta(hours=3)).timestamp())
+    assert [it.id for it in store.iter_site_items(False, window)] == [es[2].id]
+    assert {r.id for r in store.keyword_refs(["油价"])} == {es[0].id}
+    assert {m.id for ms in store.story_members([es[0].id]).values() for m in ms} == {es[2].id}
+    store.save_site_build("/out", mark, "{}")  # rows every site has read are dropped
+    assert store.site_build("/out") == ("" + mark, "{}")
+    store.save_site_files("/out", [("a/x.html", "d", "f", "s")], [])
+    assert store.site_files("/out", under="a/") == {"a/x.html": ("d", "f", "s")}
+    store.forget_site("/out")
+    assert store.site_build("/out") is None and store.site_files("/out") == {}

@@ -154,6 +154,27 @@ END $$""",
         "CREATE TABLE site_builds(site text COLLATE \"C\" PRIMARY KEY, position text NOT NULL, state text NOT NULL)",
         """CREATE TABLE site_files(site text COLLATE "C" NOT NULL, path text COLLATE "C" NOT NULL,
   digest text NOT NULL, fp text NOT NULL, search text NOT NULL DEFAULT '', PRIMARY KEY (site, path))""",
+        """CREATE TABLE item_keywords(word text COLLATE "C" NOT NULL, published double precision NOT NULL,
+  id text COLLATE "C" NOT NULL, source_key text COLLATE "C" NOT NULL, PRIMARY KEY (word, published, id, source_key))""",
+        "INSERT INTO item_keywords SELECT DISTINCT k, i.published, i.id, i.source_key "
+        "FROM items i, jsonb_array_elements_text(i.keywords::jsonb) k ON CONFLICT DO NOTHING",
+        """CREATE FUNCTION tidings_item_keywords() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' THEN
+    DELETE FROM item_keywords WHERE word IN (SELECT jsonb_array_elements_text(OLD.keywords::jsonb))
+      AND published = OLD.published AND id = OLD.id AND source_key = OLD.source_key;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    INSERT INTO item_keywords SELECT DISTINCT k, NEW.published, NEW.id, NEW.source_key
+      FROM jsonb_array_elements_text(NEW.keywords::jsonb) k ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN NULL;
+END $$""",
+        "CREATE TRIGGER item_keywords_added AFTER INSERT OR DELETE ON items FOR EACH ROW "
+        "EXECUTE FUNCTION tidings_item_keywords()",
+        "CREATE TRIGGER item_keywords_changed AFTER UPDATE OF keywords, published ON items FOR EACH ROW "
+        "WHEN (OLD.keywords IS DISTINCT FROM NEW.keywords OR OLD.published IS DISTINCT FROM NEW.published) "
+        "EXECUTE FUNCTION tidings_item_keywords()",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -225,7 +246,6 @@ _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 
 _ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
                  "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, "
                  "COALESCE(i.story, ''), i.keywords")
-_NEWEST = "ORDER BY i.published DESC, i.id"
 
 # The same buckets as SQLite's: floor(floor(published) / 900) in integers (PostgreSQL's `/` truncates too).
 _BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
@@ -346,7 +366,7 @@ class PostgresStore(_StoryTables, SiteTables):
 
     # SiteTables' dialect: its SQL has `?` parameters, psycopg takes `%s`.
     _ACTIVE = "s.active"
-    _HAS_KEYWORD = "jsonb_exists(i.keywords::jsonb, ?)"
+    _JOIN_IN_ORDER = "JOIN"
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.db.execute(sql.replace("?", "%s"), args).fetchall()
@@ -608,9 +628,8 @@ class PostgresStore(_StoryTables, SiteTables):
     def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
         col = "convert_to(i.html, 'UTF8')" if html == "utf-8" else "i.html" if html else "''"
         columns = _ITEM_COLUMNS.format(content="''", html=col)
-        cond, args = self._item_filter(where)
-        yield from items_from_rows(self._stream(f"SELECT {columns} {_VISIBLE}{cond.replace('?', '%s')} {_NEWEST}",
-                                                args))
+        tail, args = self._site_items_sql(where)
+        yield from items_from_rows(self._stream(f"SELECT {columns} {tail.replace('?', '%s')}", args))
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"

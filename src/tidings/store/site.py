@@ -10,7 +10,7 @@
   its inputs, so a build looks up the pages it may skip one by one instead of reading a manifest whole.
 
 The SQL is written once, with `?` parameters; each backend says how it runs a statement (`_rows`, `_run`,
-`_run_many`) and gives the few fragments that differ (`_ACTIVE`, `_HAS_KEYWORD`).
+`_run_many`) and gives the few fragments that differ (`_ACTIVE`, `_JOIN_IN_ORDER`).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class SiteTables:
     """The Store protocol's journal and site-record methods, over a backend's `_rows` / `_run` / `_run_many`."""
 
     _ACTIVE = "s.active = 1"  # an active source, in this dialect
-    _HAS_KEYWORD = "EXISTS (SELECT 1 FROM json_each(i.keywords) k WHERE k.value = ?)"
+    _JOIN_IN_ORDER = "CROSS JOIN"  # a join whose left table the planner must read first
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -141,7 +141,8 @@ class SiteTables:
     def keyword_refs(self, words: Iterable[str]) -> list[ItemRef]:
         out: dict[ItemKey, ItemRef] = {}
         for w in sorted(set(words)):
-            for ref in self._refs(f"i.state = 'published' AND {self._ACTIVE} AND {self._HAS_KEYWORD}", (w,)):
+            for ref in self._refs(f"i.state = 'published' AND {self._ACTIVE} AND (i.source_key, i.id) IN "
+                                  "(SELECT source_key, id FROM item_keywords WHERE word = ?)", (w,)):
                 out[ref.key] = ref
         return list(out.values())
 
@@ -167,9 +168,20 @@ class SiteTables:
         return {r[0]: (r[1], r[2], r[3]) for r in self._rows(
             f"SELECT s.key, s.category, s.source, s.channel FROM sources s WHERE {self._ACTIVE}")}
 
-    def _item_filter(self, where: ItemFilter) -> tuple[str, list[Any]]:
-        """SQL conditions (each starting with AND) and their arguments for iter_site_items."""
-        sql, args = "", list[Any]()
+    def _site_items_sql(self, where: ItemFilter) -> tuple[str, list[Any]]:
+        """FROM … WHERE … ORDER BY … of iter_site_items (newest first, ties by id) and its arguments. Items of a
+        keyword are read through `item_keywords`, newest first, so a rare keyword is not looked for in every
+        item of the archive."""
+        visible = f"i.state = 'published' AND {self._ACTIVE}"
+        args: list[Any] = []
+        if where.keyword is not None:
+            sql = (f"FROM item_keywords k {self._JOIN_IN_ORDER} items i ON i.source_key = k.source_key AND i.id = k.id "
+                   f"JOIN sources s ON s.key = i.source_key WHERE k.word = ? AND {visible}")
+            args.append(where.keyword)
+            order = "ORDER BY k.published DESC, k.id"
+        else:
+            sql = f"FROM items i JOIN sources s ON s.key = i.source_key WHERE {visible}"
+            order = "ORDER BY i.published DESC, i.id"
         if where.sources is not None:
             keys = list(where.sources) or [""]
             sql += f" AND i.source_key IN ({','.join('?' * len(keys))})"
@@ -180,7 +192,4 @@ class SiteTables:
         if where.until is not None:
             sql += " AND i.published < ?"
             args.append(where.until)
-        if where.keyword is not None:
-            sql += f" AND {self._HAS_KEYWORD}"
-            args.append(where.keyword)
-        return sql, args
+        return f"{sql} {order}", args

@@ -158,6 +158,23 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
             "state TEXT NOT NULL)"),
         Sql("CREATE TABLE IF NOT EXISTS site_files(site TEXT NOT NULL, path TEXT NOT NULL, digest TEXT NOT NULL, "
             "fp TEXT NOT NULL, search TEXT NOT NULL DEFAULT '', PRIMARY KEY (site, path)) WITHOUT ROWID"),
+        # items by keyword, newest first (tag pages); kept by triggers, keywords being JSON text in items
+        Sql("CREATE TABLE IF NOT EXISTS item_keywords(word TEXT NOT NULL, published REAL NOT NULL, id TEXT NOT NULL, "
+            "source_key TEXT NOT NULL, PRIMARY KEY (word, published, id, source_key)) WITHOUT ROWID"),
+        Sql("INSERT OR IGNORE INTO item_keywords SELECT k.value, i.published, i.id, i.source_key "
+            "FROM items i, json_each(i.keywords) k"),
+        Sql("CREATE TRIGGER IF NOT EXISTS item_keywords_added AFTER INSERT ON items WHEN NEW.keywords != '[]' "
+            "BEGIN INSERT OR IGNORE INTO item_keywords SELECT value, NEW.published, NEW.id, NEW.source_key "
+            "FROM json_each(NEW.keywords); END"),
+        Sql("CREATE TRIGGER IF NOT EXISTS item_keywords_changed AFTER UPDATE OF keywords, published ON items "
+            "WHEN OLD.keywords != NEW.keywords OR OLD.published != NEW.published BEGIN "
+            "DELETE FROM item_keywords WHERE word IN (SELECT value FROM json_each(OLD.keywords)) "
+            "AND published = OLD.published AND id = OLD.id AND source_key = OLD.source_key; "
+            "INSERT OR IGNORE INTO item_keywords SELECT value, NEW.published, NEW.id, NEW.source_key "
+            "FROM json_each(NEW.keywords); END"),
+        Sql("CREATE TRIGGER IF NOT EXISTS item_keywords_deleted AFTER DELETE ON items WHEN OLD.keywords != '[]' "
+            "BEGIN DELETE FROM item_keywords WHERE word IN (SELECT value FROM json_each(OLD.keywords)) "
+            "AND published = OLD.published AND id = OLD.id AND source_key = OLD.source_key; END"),
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -547,9 +564,8 @@ class SQLiteStore(_StoryTables, SiteTables):
     def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
         col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"
         columns = _ITEM_COLUMNS.format(content="''", html=col)
-        cond, args = self._item_filter(where)
-        yield from items_from_rows(self.db.execute(
-            f"SELECT {columns} {_VISIBLE}{cond} ORDER BY i.published DESC, i.id", args))
+        tail, args = self._site_items_sql(where)
+        yield from items_from_rows(self.db.execute(f"SELECT {columns} {tail}", args))
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"
