@@ -343,10 +343,11 @@ def _listing(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, writ
             below = True
             low = pager.page_of(rank)
             if pager.numbered:
-                # down to the page of the oldest touch, and to the newest numbered pages before and now
-                # (the newest one's "newer" link is the first page, any other's the page above it)
+                # down to the page of the oldest touch, and to the newest numbered pages before and now (the
+                # newest one's "newer" link is the first page, any other's the page above it); a listing that
+                # had no numbered page has all of them new
                 old_top = lists.Paginator(pager.base, old_n, per).numbered
-                k = min(low if low >= 1 else pager.numbered, max(pager.numbered - 1, 1), old_top or pager.numbered)
+                k = min(low if low >= 1 else pager.numbered, max(pager.numbered - 1, 1), old_top or 1)
                 stop = max(n - (k - 1) * per, min(n, ctx.cfg.feed_items))
         if rank >= stop:
             break
