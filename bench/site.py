@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,6 +165,38 @@ def pagefind_cli(site: Path, tmp: Path) -> dict:
     return {"seconds": seconds, "rss_mb": int(rss) / 1024 if rss.isdigit() else 0.0}
 
 
+def fill_described(store_path: Path, n: int, size: int, step_minutes: float) -> None:
+    """samples.fill, but every item described and grouped as `tidings run` does with stories and tags on
+    (keywords, so tag pages and their feeds; story fingerprints), in batches of 1,000."""
+    from tidings.config import StoriesSettings, TagsSettings
+    from tidings.publish.site import samples
+    from tidings.store import IngestRow, open_store
+    from tidings.stories.assign import StoryStage
+
+    stage = StoryStage(StoriesSettings(), TagsSettings())
+    store = open_store(store_path)
+    rng = random.Random(7)
+    sources = samples.make_sources()
+    store.sync_sources(sources)
+    when = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
+    batch: list = []
+    for k in range(n):
+        src = sources[rng.randrange(len(sources))]
+        e, html = samples.entry(src, k, when, rng, size, clean=True)
+        words, fp = stage.describe(e, html)
+        batch.append(IngestRow(e, html, keywords=words, fingerprint=fp))
+        when -= timedelta(minutes=rng.uniform(0.2, 2 * step_minutes))
+        if len(batch) >= 1000 or k == n - 1:
+            store.upsert_entries(batch)
+            by_source: dict[str, list[str]] = {}
+            for r in batch:
+                by_source.setdefault(r.entry.source_key, []).append(r.entry.id)
+            for key, ids in by_source.items():
+                stage.group(store, key, ids)
+            batch = []
+    store.close()
+
+
 def write_floor(root: Path, files: int, size: int = 8000) -> float:
     """Seconds to create `files` files of `size` bytes in directories of ~30 (as the site does, with no
     rendering): what this machine's file system costs before any Python work."""
@@ -209,6 +241,9 @@ def main() -> None:
     ap.add_argument("--days", type=float, default=30, help="the items span this many days (default 30)")
     ap.add_argument("--repeat", type=int, default=1, help="full builds per row (fastest reported; default 1)")
     ap.add_argument("--no-search", action="store_true", help="only the search-off rows")
+    ap.add_argument("--no-cli", action="store_true", help="do not time Pagefind's CLI (long at 100,000 items)")
+    ap.add_argument("--stories", action="store_true",
+                    help="store items with keywords and story fingerprints, grouped (tag pages and stories on the site)")
     ap.add_argument("--hexo", action="store_true",
                     help="also time `hexo generate` on the same items, written once as posts, in two sites: as "
                          "`hexo init` makes it (landscape theme, + feed + sitemap; npm-installed once into "
@@ -232,9 +267,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tidings-bench-site-", dir=args.dir) as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        store = open_store(tmp / "bench.db")
-        samples.fill(store, args.items, size=args.size, step_minutes=args.days * 24 * 60 / args.items, clean=True)
-        store.close()
+        if args.stories:
+            fill_described(tmp / "bench.db", args.items, args.size, args.days * 24 * 60 / args.items)
+        else:
+            store = open_store(tmp / "bench.db")
+            samples.fill(store, args.items, size=args.size, step_minutes=args.days * 24 * 60 / args.items, clean=True)
+            store.close()
         print(f"generated {args.items} items of ~{args.size} B HTML (before cleaning) over {args.days:g} days "
               f"in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         if hasattr(os, "sync"):
@@ -255,7 +293,7 @@ def main() -> None:
             rows.append((f"one new item, {label}", build(store_path, out, search)))
             add_one(store_path, 10_000_001)
             rows.append((f"one new item again, {label}", build(store_path, out, search)))
-            if search:
+            if search and not args.no_cli:
                 cli = pagefind_cli(out, tmp)
                 rows_cli.append((full, cli))
             files = sum(1 for p in out.rglob("*") if p.is_file())

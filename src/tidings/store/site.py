@@ -152,9 +152,11 @@ class SiteTables:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
             out.update(stories_from_rows(self._rows(
+                # (i.state || ''): by the story index; SQLite's planner took the state index (every published item)
                 "SELECT i.story, i.source_key, i.id, i.published, i.title, i.link, s.category, s.source, s.channel "
-                f"FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND {self._ACTIVE} "
-                f"AND i.story IN ({','.join('?' * len(chunk))}) ORDER BY i.story, i.published, i.source_key, i.id",
+                f"FROM items i JOIN sources s ON s.key = i.source_key WHERE (i.state || '') = 'published' "
+                f"AND {self._ACTIVE} AND i.story IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY i.story, i.published, i.source_key, i.id",
                 chunk)))
         return out
 
