@@ -1,8 +1,8 @@
 """Operations on a store for the incremental-equals-full property (test_incremental_property.py).
 
 Each operation is a small tuple that Hypothesis draws and shrinks; `World.apply` turns it into store writes.
-Indices into the items are taken modulo the number of items the world holds, so any drawn sequence is valid
-and shrinking never makes an operation meaningless. Every entry is made deterministically from its number
+Indices into the items are taken modulo the number of items still on the site, so any drawn sequence is
+valid and shrinking never makes an operation meaningless. Every entry is made deterministically from its number
 `k` and its text revision, so a failing example replays exactly.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ class World:
         return e.id
 
     def live(self) -> list[Item]:
-        """Items the store may still publish (not deleted or pruned), in the order they were added."""
+        """Items the store may still publish (not deleted, pruned or filtered), in the order they were added."""
         return [it for it in self.items if not it.dead]
 
     def pick(self, i: int) -> Item | None:
@@ -138,6 +138,8 @@ class World:
         self.store.upsert_entries([self.row(it)])
 
     def op_edit(self, i: int, what: str) -> None:
+        """The feed changes an item: its title and text, its updated time (with its text: the store takes an
+        edit only when the content hash changes, and that leaves `updated` out), or its publication time."""
         it = self.pick(i)
         if it is None:
             return
