@@ -251,8 +251,9 @@ _ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.publi
 _BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
             f"(SELECT floor(i.published)::bigint AS fl {_VISIBLE}) b GROUP BY bucket")
 # An item the listings show: not in a story, or its story's first visible item (published, source, id).
+# (j.state || ''): by the story index; SQLite's planner took the state index, every published item per row.
 _LISTED = ("(i.story IS NULL OR NOT EXISTS (SELECT 1 FROM items j JOIN sources t ON t.key = j.source_key "
-           "WHERE j.story = i.story AND j.state = 'published' AND t.active "
+           "WHERE j.story = i.story AND (j.state || '') = 'published' AND t.active "
            "AND (j.published, j.source_key, j.id) < (i.published, i.source_key, i.id)))")
 _CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_VISIBLE} GROUP BY s.key"
 _HEADS = (f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= %s AND i.published < %s "
