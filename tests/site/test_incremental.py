@@ -216,3 +216,23 @@ def test_interrupted_build_leaves_no_orphans(site, monkeypatch):
     store.set_state(new.source_key, new.id, "deleted")
     build_site(store, config(), out)
     assert not (out / item_rel(new)).exists()
+
+
+def test_a_no_change_build_imports_no_renderer(site):
+    """Nothing changed: the build stops after reading the journal, before importing Jinja2 or Pagefind."""
+    import subprocess
+    import sys
+
+    store, out = site
+    path = store.path if hasattr(store, "path") else None
+    if path is None:
+        pytest.skip("the SQLite store's file is what the child process opens")
+    code = (
+        "import sys; from pathlib import Path; from site_helpers import config\n"
+        "from tidings.publish.site import build_site; from tidings.store import open_store\n"
+        f"r = build_site(open_store({str(path)!r}), config(), Path({str(out)!r}))\n"
+        "print(r.written, sorted(m for m in ('jinja2', 'pagefind', 'markupsafe') if m in sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("\n")[0] == "0 []", proc.stdout
