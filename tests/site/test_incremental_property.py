@@ -149,12 +149,10 @@ def test_first_numbered_pages_below_the_oldest_touch():
     check(FIRST_NUMBERED_PAGES)
 
 
-@pytest.mark.xfail(strict=True, reason="Store.replace_urls changes items' html and cover but not their hash, and "
-                   "the site's fingerprints (build.py: Summary.key = path|hash|node|updated) only see the hash: "
-                   "item pages, cards and feeds keep the old image URLs (a clean build has the new ones)")
 def test_replaced_image_urls_reach_the_pages():
     """Four items, one with a cover under https://img.example.com/; then replace_urls moves it to /media/.
-    Found by the property with the "rehost" operation (left out of ops() until this is fixed)."""
+    Found by the property with the "rehost" operation: replace_urls changes no hash, so the pages' keys read
+    the item's revision, which the store bumps at every change a page shows."""
     check([("add", 0, 10 * k, ()) for k in range(4)] + [("rehost",)])
 
 

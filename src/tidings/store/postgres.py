@@ -176,6 +176,16 @@ END $$""",
         "WHEN (OLD.keywords IS DISTINCT FROM NEW.keywords OR OLD.published IS DISTINCT FROM NEW.published) "
         "EXECUTE FUNCTION tidings_item_keywords()",
     ),
+    (  # 4: a revision per item, one more at every change a page shows (SQLite's version 6)
+        "ALTER TABLE items ADD COLUMN revision integer NOT NULL DEFAULT 0",
+        """CREATE FUNCTION tidings_item_revised() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.revision := OLD.revision + 1;
+  RETURN NEW;
+END $$""",
+        f"CREATE TRIGGER item_revised BEFORE UPDATE OF {SITE_COLUMNS} ON items FOR EACH ROW "
+        "EXECUTE FUNCTION tidings_item_revised()",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Transaction-level advisory lock around migrations, so two processes opening a new database migrate it once.
@@ -245,7 +255,7 @@ _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 
 # StoredItem's fields in order; {content} and {html} are columns or empty literals.
 _ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
                  "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, "
-                 "COALESCE(i.story, ''), i.keywords")
+                 "COALESCE(i.story, ''), i.keywords, i.revision")
 
 # The same buckets as SQLite's: floor(floor(published) / 900) in integers (PostgreSQL's `/` truncates too).
 _BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "

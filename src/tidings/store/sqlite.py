@@ -176,6 +176,12 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
             "BEGIN DELETE FROM item_keywords WHERE word IN (SELECT value FROM json_each(OLD.keywords)) "
             "AND published = OLD.published AND id = OLD.id AND source_key = OLD.source_key; END"),
     ),
+    (  # 6: a revision per item, one more at every change a page shows (the site's fingerprints read it)
+        AddColumn("items", "revision", "INTEGER NOT NULL DEFAULT 0"),
+        Sql(f"CREATE TRIGGER IF NOT EXISTS item_revised AFTER UPDATE OF {SITE_COLUMNS} ON items "
+            "BEGIN UPDATE items SET revision = OLD.revision + 1 "
+            "WHERE source_key = NEW.source_key AND id = NEW.id; END"),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -214,7 +220,7 @@ _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 
 # StoredItem's fields in order; {content} and {html} are columns or empty literals.
 _ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
                  "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, "
-                 "COALESCE(i.story, ''), i.keywords")
+                 "COALESCE(i.story, ''), i.keywords, i.revision")
 
 
 def _ts(dt: datetime | None) -> float | None:

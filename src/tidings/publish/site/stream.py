@@ -53,7 +53,7 @@ class ItemStream:
         from . import render, urls
 
         label = " › ".join(node[1:] if len(node) > 1 else node)
-        key = f"{path}|{it.hash}|{'/'.join(node)}|{it.updated.timestamp() if it.updated else ''}"
+        key = f"{path}|{it.hash}|{it.revision}|{'/'.join(node)}|{it.updated.timestamp() if it.updated else ''}"
         if self.light:
             raw: str | bytes = ""
             load = partial(self.store.item_html, it.source_key, it.id, render.EXCERPT * 10)
