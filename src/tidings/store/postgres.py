@@ -353,29 +353,11 @@ class _StoryTables:
 
 
 
-class PostgresStore(_StoryTables, SiteTables):
-    """The Store protocol on one PostgreSQL database (one connection, autocommit outside transactions)."""
+class _SiteTables(SiteTables):
+    """SiteTables on PostgreSQL: its SQL has `?` parameters, psycopg takes `%s`; and journal positions."""
 
-    def __init__(self, url: str):
-        self.url = url
-        self.db = connect(url)
-        try:
-            migrate(self.db, redact(url))
-        except BaseException:
-            self.db.close()
-            raise
+    db: psycopg.Connection[Any]
 
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-    # SiteTables' dialect: its SQL has `?` parameters, psycopg takes `%s`.
     _ACTIVE = "s.active"
     _JOIN_IN_ORDER = "JOIN"
 
@@ -406,6 +388,29 @@ class PostgresStore(_StoryTables, SiteTables):
     def _forget_seen_changes(self) -> None:
         self.db.execute("DELETE FROM site_changes WHERE xid < "
                         "(SELECT min(pg_snapshot_xmin(position::pg_snapshot)) FROM site_builds)")
+
+
+class PostgresStore(_StoryTables, _SiteTables):
+    """The Store protocol on one PostgreSQL database (one connection, autocommit outside transactions)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.db = connect(url)
+        try:
+            migrate(self.db, redact(url))
+        except BaseException:
+            self.db.close()
+            raise
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
     def _in_transaction(self) -> bool:
         return self.db.info.transaction_status != pq.TransactionStatus.IDLE

@@ -131,6 +131,42 @@ def _recount(state: SiteState, changes: list[SiteChange], refs: dict[ItemKey, It
     return raw, listed, keywords
 
 
+def _touches(store: Store, changes: list[SiteChange], refs: dict[ItemKey, ItemRef],
+             members: dict[str, list[StoryMember]], node_of: dict[str, tuple[str, ...]], tree: Tree,
+             state: SiteState, out: Output, tz: Any) -> Touches:
+    """Where the changes are: each changed item where it was and where it is (its old page retired if it
+    moved or went), the members of the stories it was or is in, and the items of tags that gained or lost
+    their page (their tag chips change)."""
+    touches = Touches()
+    tag_names = set(tree.tags) | set(state.tag_dirs)
+
+    def touch(source_key: str, published: float, keywords: tuple[str, ...]) -> None:
+        node = node_of.get(source_key)
+        if node is not None:
+            touches.add(node, published, keywords, tree, tz, tag_names)
+
+    for c in changes:
+        r = refs[ItemKey(c.source_key, c.id or "")]
+        now = _item_path(r.source_key, r.id, r.published, tz) if r.visible else None
+        if c.published is not None:
+            touch(c.source_key, c.published, r.keywords)
+            touches.days.add(_local_day(c.published, tz))
+            before = _item_path(c.source_key, r.id, c.published, tz)
+            if before != now:
+                out.retire(before)
+        if r.visible:
+            touch(r.source_key, r.published, r.keywords)
+            touches.days.add(_local_day(r.published, tz))
+    for ms in members.values():
+        for m in ms:
+            ref = refs[m.key]
+            touch(ref.source_key, ref.published, ref.keywords)
+    flipped = set(tree.tags) ^ set(state.tag_dirs)  # tags that gained or lost their page: chips change
+    for ref in store.keyword_refs(flipped):
+        touch(ref.source_key, ref.published, ref.keywords)
+    return touches
+
+
 def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state: SiteState, since: str,
                 t0: float) -> SiteReport | None:
     """Build what the changes after journal position `since` touch; None (having written nothing) when only a
@@ -173,33 +209,7 @@ def build_delta(store: Store, ctx: BuildContext, out_dir: Path, site: str, state
         out = Output(out_dir, store, site, complete_record=False)
         writer = SiteWriter(ctx, out, workers=False)
         gens = Generators.create(ctx, writer, tree, store, True, None, counts, stories, site_feeds=False)
-        touches = Touches()
-        tag_names = set(tree.tags) | set(state.tag_dirs)
-
-        def touch(source_key: str, published: float, keywords: tuple[str, ...]) -> None:
-            node = node_of.get(source_key)
-            if node is not None:
-                touches.add(node, published, keywords, tree, tz, tag_names)
-
-        for c in changes:
-            r = refs[ItemKey(c.source_key, c.id or "")]
-            now = _item_path(r.source_key, r.id, r.published, tz) if r.visible else None
-            if c.published is not None:
-                touch(c.source_key, c.published, r.keywords)
-                touches.days.add(_local_day(c.published, tz))
-                before = _item_path(c.source_key, r.id, c.published, tz)
-                if before != now:
-                    out.retire(before)
-            if r.visible:
-                touch(r.source_key, r.published, r.keywords)
-                touches.days.add(_local_day(r.published, tz))
-        for ms in members.values():
-            for m in ms:
-                ref = refs[m.key]
-                touch(ref.source_key, ref.published, ref.keywords)
-        flipped = set(tree.tags) ^ set(state.tag_dirs)  # tags that gained or lost their page: chips change
-        for ref in store.keyword_refs(flipped):
-            touch(ref.source_key, ref.published, ref.keywords)
+        touches = _touches(store, changes, refs, members, node_of, tree, state, out, tz)
         now_counts = listing_counts(tree)
         for key, n in now_counts.items():
             if state.listings.get(key) != n:

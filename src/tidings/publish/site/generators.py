@@ -424,6 +424,7 @@ class Search(Generator):
     def __init__(self, ctx: BuildContext, writer: SiteWriter, counts: Counts, progress: Progress | None) -> None:
         self.ctx, self.writer, self.progress = ctx, writer, progress
         self.shards = search.plan(counts.days, heads=counts.heads) if ctx.cfg.search else []
+        self.recorded: dict[str, str] = {}  # shard -> fingerprint, once index() has run
 
     def generate(self) -> None:
         if self.ctx.cfg.search:
@@ -438,7 +439,7 @@ class Search(Generator):
         shard defaults to recorded_fingerprint (`out` must be flushed)."""
         t0 = time.perf_counter()
         out = self.writer.out
-        self.recorded: dict[str, str] = {}
+        self.recorded = {}
         if not self.ctx.cfg.search:
             search.remove_bundles(out.dir, [])
             return IndexStats(0, 0, 0.0)
