@@ -270,9 +270,8 @@ def _heads(store: Store, raw: Counts, state: SiteState, tz: Any) -> None:
             kept[(day, c)] = k
     for day, n in raw.days.items():
         if n > search.SHARD_MAX and day not in recorded:
-            start = datetime.combine(day, dtime(), tz).timestamp()
-            end = datetime.combine(day + timedelta(days=1), dtime(), tz).timestamp()
-            for c, k in store.day_heads(start, end):
+            span = _local_span(day, day + timedelta(days=1), tz)
+            for c, k in store.day_heads(span.since or 0.0, span.until or 0.0):
                 kept[(day, c)] += k
     raw.heads.clear()
     raw.heads.update(kept)
@@ -292,7 +291,13 @@ def _local_day(published: float, tz: Any) -> date:
 
 
 def _item_path(source_key: str, item_id: str, published: float, tz: Any) -> str:
-    return f"{urls.item_dir(_local_day(published, tz))}{urls.item_uid(source_key, item_id)}.html"
+    return urls.item_path(datetime.fromtimestamp(published, UTC).astimezone(tz), urls.item_uid(source_key, item_id))
+
+
+def _local_span(first: date, after: date, tz: Any) -> ItemFilter:
+    """Items published from local midnight of `first` to local midnight of `after`."""
+    return ItemFilter(since=datetime.combine(first, dtime(), tz).timestamp(),
+                      until=datetime.combine(after, dtime(), tz).timestamp())
 
 
 def _entries(ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, stories: StoryIndex,
@@ -332,9 +337,8 @@ def _listing(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, writ
         where = ItemFilter(sources=tuple(sorted(k for k, p in node_of.items() if p[:len(key)] == key)))
         feed = gens.feeds.lists.setdefault(key, [])
     elif kind == "month":
-        start = datetime.combine(date(key[0], key[1], 1), dtime(), ctx.tz)
-        end = datetime.combine((start + timedelta(days=32)).date().replace(day=1), dtime(), ctx.tz)
-        where = ItemFilter(since=start.timestamp(), until=end.timestamp())
+        first = date(key[0], key[1], 1)
+        where = _local_span(first, (first + timedelta(days=32)).replace(day=1), ctx.tz)
     else:
         where, feed = ItemFilter(keyword=key), gens.feeds.tag_lists.setdefault(key, [])
     listing = gens.listings.listing(kind, key)
@@ -415,11 +419,9 @@ def _sitemap_day(gens: Generators, ctx: BuildContext, store: Store, tree: Tree, 
     """One day's sitemap files again; those it no longer has are retired."""
     made: list[str] = []
     if n:
-        start = datetime.combine(day, dtime(), ctx.tz)
-        end = datetime.combine(day + timedelta(days=1), dtime(), ctx.tz)
-        where = ItemFilter(since=start.timestamp(), until=end.timestamp())
-        lines = [gens.sitemap.line(_item_path(it.source_key, it.id, it.published.timestamp(), ctx.tz), it)
-                 for it in store.iter_site_items(False, where)]
+        lines = [gens.sitemap.line(urls.item_path(it.published.astimezone(ctx.tz), urls.item_uid(it.source_key, it.id)),
+                                   it)
+                 for it in store.iter_site_items(False, _local_span(day, day + timedelta(days=1), ctx.tz))]
         made = gens.sitemap.write_day(day, lines)
     for path in sitemap_day_paths(day, old_n) if old_n else ():
         if path not in made:

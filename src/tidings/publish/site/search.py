@@ -138,21 +138,11 @@ def version() -> str:
     return "unknown"
 
 
-def pages_by_dir(files: Iterable[str]) -> dict[str, list[str]]:
-    """Item pages ('a/…') grouped by directory ('a/yyyy/mm/dd/'), for shard_fingerprint."""
-    by: dict[str, list[str]] = {}
-    for p in files:
-        if p.startswith("a/"):
-            by.setdefault(p[: p.rfind("/") + 1], []).append(p)
-    return by
-
-
-def shard_fingerprint(shard: Shard, files: Mapping[str, Sequence[str]], language: str,
-                      by_dir: dict[str, list[str]] | None = None) -> str:
+def shard_fingerprint(shard: Shard, files: Mapping[str, Sequence[str]], language: str) -> str:
+    """Of the shard's pages among `files` (path -> SiteFile), what Pagefind reads (manifest.search_digest)."""
     h = hashlib.sha256(f"{version()}\0service\0{language}\0{shard.glob}".encode())
-    by_dir = by_dir if by_dir is not None else pages_by_dir(files)
-    for path in sorted(p for d in shard.day_dirs() for p in by_dir.get(d, ()) if shard.holds_name(p[len(d):])):
-        h.update(f"\0{path}\0{files[path][2]}".encode())  # what Pagefind reads of it (manifest.search_digest)
+    for path in sorted(p for p in files if shard.holds(p)):
+        h.update(f"\0{path}\0{files[path][2]}".encode())
     return h.hexdigest()
 
 

@@ -71,6 +71,10 @@ class StoryIndex:
             self._add(members)
         self._related: dict[ItemKey, Related] = {}
 
+    @property
+    def reads_on_demand(self) -> bool:
+        return self._load is not None
+
     def need(self, story: str) -> None:
         """Read a story's members now, if this index reads them on demand."""
         if self._load is not None and story not in self._loaded:
@@ -128,6 +132,6 @@ class StoryIndex:
     def _relate(self, m: StoryMember) -> Related:
         r = self._related.get(m.key)
         if r is None:
-            path = f"{urls.item_dir(self._local(m).date())}{urls.item_uid(m.source_key, m.id)}.html"
+            path = urls.item_path(self._local(m), urls.item_uid(m.source_key, m.id))
             r = self._related[m.key] = Related(urls.href(path), m.title, m.source or m.category, web(m.link))
         return r

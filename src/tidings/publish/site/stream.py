@@ -35,9 +35,10 @@ class ItemStream:
         from . import urls
         from .context import Entry
 
-        tz, day_dirs, hidden, need = self.ctx.tz, self._day_dirs, self.hidden, self.stories.need
+        tz, day_dirs, hidden = self.ctx.tz, self._day_dirs, self.hidden
+        need = self.stories.need if self.stories.reads_on_demand else None  # (a full build has every story)
         for it in self.store.iter_site_items(False if self.light else "utf-8", self.where):
-            if it.story:
+            if need is not None and it.story:
                 need(it.story)
             local = it.published.astimezone(tz)
             day = local.date()
