@@ -268,10 +268,23 @@ def load(path: str | Path) -> Config:
     return parse(text, path)
 
 
+# libyaml when PyYAML was built with it: the pure-Python reader took ~1 ms per source (docs/scaling.md).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (line numbers for errors) and the data built from that same tree: the text is read once."""
+    loader = _LOADER(text)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    finally:
+        loader.dispose()
+
+
 def parse(text: str, path: Path) -> Config:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = _compose(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
