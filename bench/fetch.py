@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import math
 import multiprocessing
+import random
 import sys
 import tempfile
 import time
@@ -21,9 +22,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 FEED = ("<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>f{n}</title>"
         "<link>http://127.0.0.1/</link>{items}</channel></rss>")
-ITEM = ("<item><title>Story {n}-{i}</title><link>http://127.0.0.1/{n}/{i}</link><guid>{n}-{i}</guid>"
-        "<pubDate>Mon, 23 Nov 2026 10:{i:02d}:00 GMT</pubDate><description>&lt;p&gt;Body {n} {i}&lt;/p&gt;"
+ITEM = ("<item><title>{title}</title><link>http://127.0.0.1/{n}/{i}</link><guid>{n}-{i}</guid>"
+        "<pubDate>Mon, 23 Nov 2026 10:{i:02d}:00 GMT</pubDate><description>&lt;p&gt;{body}&lt;/p&gt;"
         "</description></item>")
+# Words for distinct headlines and leads: items that differ only in a number ("Story 12-3") look alike to the
+# story grouping, so every item became a near-duplicate candidate of every other, which real news is not.
+WORDS = ("market policy growth bank energy trade city court election storm health school rail budget "
+         "factory export price vote team museum river airport union tax port harvest festival bridge "
+         "hospital mine startup police council drought rally summit satellite reform strike flood").split()
+
+
+def item_xml(n: str, i: int) -> str:
+    rng = random.Random(f"{n}-{i}")
+    title = " ".join(rng.choice(WORDS) for _ in range(7)).capitalize()
+    body = " ".join(rng.choice(WORDS) for _ in range(40)) + "."
+    return ITEM.format(n=n, i=i, title=title, body=body)
 
 
 def serve(port_q, delay: float, first=None, last=None, distinct=None) -> None:
@@ -44,7 +57,7 @@ def serve(port_q, delay: float, first=None, last=None, distinct=None) -> None:
                 if b"if-none-match" in head.lower():
                     writer.write(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n')
                 else:
-                    body = FEED.format(n=n, items="".join(ITEM.format(n=n, i=i) for i in range(5))).encode()
+                    body = FEED.format(n=n, items="".join(item_xml(n, i) for i in range(5))).encode()
                     writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: "v1"\r\n'
                                  b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
                 await writer.drain()
