@@ -1,8 +1,12 @@
-"""The package keeps the shape issue 12 asked for: no class over 300 lines, no function over 80, and no
-attribute a method sets that __init__ (or the class body) does not declare."""
+"""The package keeps the shape issue 12 asked for: no class over 300 lines, no function over 80, no
+attribute a method sets that __init__ (or the class body) does not declare, and no checker silenced
+without a rule and a reason."""
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -57,3 +61,23 @@ def test_attributes_are_declared_in_init(path: Path):
             if f.name != "__init__":
                 stray += [f"{cls.name}.{f.name} sets self.{a}" for a in sorted(_self_targets(f) - declared)]
     assert not stray, f"{path.name}: {stray}"
+
+
+_SUPPRESSION = re.compile(r"#\s*(noqa|type:\s*ignore)\b(.*)")
+# Suppressions without a reason yet, in files whose owners are asked to add one (path, comment).
+_UNEXPLAINED = {("demo/__init__.py", "# noqa: N802")}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_suppression_names_its_rule_and_says_why(path: Path):
+    """`# noqa: CODE - why` and `# type: ignore[code]  # why`: never a bare one that silences everything."""
+    bare = []
+    for tok in tokenize.generate_tokens(io.StringIO(path.read_text("utf-8")).readline):
+        if tok.type != tokenize.COMMENT or not (m := _SUPPRESSION.search(tok.string)):
+            continue
+        kind, rest = m.groups()
+        ok = (re.match(r":\s*[A-Z]+\d+(,\s*[A-Z]+\d+)*\s+-\s+\S", rest) if kind == "noqa"
+              else re.match(r"\[[a-z-]+(,\s*[a-z-]+)*\]\s+#\s*\S", rest))
+        if not ok and (path.relative_to(ROOT).as_posix(), tok.string) not in _UNEXPLAINED:
+            bare.append(f"line {tok.start[0]}: {tok.string}")
+    assert not bare, f"{path.name}: {bare}"

@@ -148,7 +148,7 @@ def _as_list(host: str, key: str, value: Any) -> tuple[str, ...]:
         else:
             try:
                 _check_selector(v)
-            except Exception:
+            except Exception:  # noqa: BLE001 - selectolax's SelectolaxError, or any other refusal of the selector
                 raise RulesError(f"rules: {host}: {key}: bad CSS selector {v!r}") from None
     return out
 
