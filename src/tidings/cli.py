@@ -22,9 +22,8 @@ from .errors import ConfigError, LockBusy, StoreVersionError, UsageError
 if TYPE_CHECKING:
     from .config import Config
 
-# Start-up (issue 15 item 5, bench/startup.py, tests/test_startup.py): this module imports only the standard
-# library and light modules of ours. A command imports what it needs when it runs: `--help` and `init` never
-# load pydantic or YAML, `build` never loads the fetch and clean stack (httpx, nh3, selectolax, numpy, …).
+# Only the standard library and light modules of ours at the top: each command imports what it needs, so
+# `--help` loads no pydantic or YAML and `build` no fetch/clean stack (tests/test_startup.py, docs/benchmarks.md).
 
 # --- commands ---------------------------------------------------------------------------------------
 

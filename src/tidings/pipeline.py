@@ -24,16 +24,15 @@ from .store import Store, is_url, open_store
 
 if TYPE_CHECKING:
     from .config import Config
-    from .jobs import Cleaner, FullText, Schedule, SourceOutcome, fetch_options, ingest, newest
+    from .jobs import Cleaner, SourceOutcome, ingest
     from .publish.hexo import HexoReport
     from .publish.site import SiteReport
 
-# Names other modules and tests import from here; they live in jobs.py (and errors.py) now.
-__all__ = ["Cleaner", "FullText", "LockBusy", "Progress", "RunLock", "RunReport", "Schedule", "SourceOutcome",
-           "apply_filter_changes", "build", "build_builtin_site", "fetch", "fetch_options", "ingest", "newest", "run"]
-# ... and are imported from jobs.py when first asked for: `tidings build` never loads the fetch, parse and
-# clean stack (httpx, nh3, selectolax, numpy; see tests/test_startup.py).
-_FROM_JOBS = frozenset({"Cleaner", "FullText", "Schedule", "SourceOutcome", "fetch_options", "ingest", "newest"})
+__all__ = ["Cleaner", "Progress", "RunLock", "RunReport", "SourceOutcome", "apply_filter_changes", "build",
+           "build_builtin_site", "fetch", "ingest", "run"]
+# Defined in jobs.py, imported from there on first use (bench/ and tests ask pipeline for them), so that
+# `tidings build` never loads the fetch, parse and clean stack (tests/test_startup.py).
+_FROM_JOBS = frozenset({"Cleaner", "SourceOutcome", "ingest"})
 
 
 def __getattr__(name: str) -> object:

@@ -86,10 +86,8 @@ _DROP_WITH_CONTENT = frozenset({
 # The same for nh3 (it refuses names that are also in `tags`, and void ones are moot).
 _NH3_CLEAN_CONTENT = set(_DROP_WITH_CONTENT) - {"input", "base", "meta", "link", "param"}
 
-# Attributes every element of a kind gets. Set in the DOM pass (nh3's set_tag_attribute_values
-# would order them differently on every call, and output must be byte-stable so that unchanged
-# items do not rewrite their posts), allowed through nh3 with exactly these values, and checked
-# again on nh3's output.
+# Attributes every element of a kind gets: set in the DOM pass, not by nh3's set_tag_attribute_values, whose
+# order changes between calls (unchanged items must not rewrite their posts); nh3 lets exactly these through.
 _SET_ATTRS: dict[str, dict[str, str]] = {
     "img": {"referrerpolicy": "no-referrer", "loading": "lazy"},
     "iframe": {"sandbox": "allow-scripts allow-same-origin allow-popups", "loading": "lazy",
@@ -135,9 +133,8 @@ def _fix_srcset(value: str, base: str) -> str:
     return format_srcset(items)
 
 
-# HTML tree construction costs O(depth) per tag (scope checks walk the stack of open elements), so
-# 50,000 nested <div>s take seconds in both lexbor and html5ever. No real article nests more than
-# a few dozen levels: past _MAX_DEPTH, container tags are dropped (their text stays) before parsing.
+# Tree construction costs O(depth) per tag, and no real article nests more than a few dozen levels: past
+# _MAX_DEPTH, container tags are dropped (their text stays) before parsing. Figures: docs/cleaning.md.
 _MAX_DEPTH = 256
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>")
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
@@ -395,9 +392,8 @@ def _sanitize(html: str) -> str:
     return nh3.clean(html, **_NH3_OPTIONS)
 
 
-# Elements left with neither text nor media (their content was junk, a pixel, an ad...). On nh3's
-# canonical output a regex is exact: every attribute value is double-quoted with '<', '>' and '"'
-# escaped, so `[^>]*` cannot run past the end of a tag. Not li/td/th: they carry structure.
+# Elements left with neither text nor media (not li/td/th: they carry structure). A regex is exact on nh3's
+# output: every attribute value is double-quoted with '<', '>' and '"' escaped, so `[^>]*` stays in its tag.
 _EMPTY_TAG = re.compile(
     r"<(p|div|span|section|article|aside|figure|figcaption|blockquote|b|strong|i|em|u|s|small|mark|"
     r"h[1-6]|sub|sup|strike|a|q|abbr|cite|del|ins|time)(?:\s[^>]*)?>(?:\s|&nbsp;|<br>)*</\1>"

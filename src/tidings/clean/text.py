@@ -62,9 +62,8 @@ _HIGH_RUN = re.compile("[\x80-\xff" + re.escape(_CP1252_SPECIALS) + "]+")
 _GBK_HIGH = "[\x81-\xfe" + re.escape(_CP1252_SPECIALS) + "]"
 _GBK_RUN = re.compile(_GBK_HIGH + "+")
 
-# What a repaired character may be. 2-byte UTF-8 covers U+0080..U+07FF; only the ranges that really
-# occur in news text are accepted (plus C1 controls and cp1252's letters, which are what the first
-# round of a twice-encoded text yields), so "ß“" in correct German is not turned into U+07D3.
+# What a repaired 2-byte UTF-8 character may be: the ranges news text uses, plus what a first round of twice-
+# encoded text yields (C1 controls, cp1252's letters), so that "ß“" in correct German never becomes U+07D3.
 _OK_2 = ((0x0080, 0x017F), (0x0192, 0x0192), (0x02C6, 0x02C6), (0x02DC, 0x02DC), (0x0391, 0x03C9),
          (0x0400, 0x045F))
 _CJK = (

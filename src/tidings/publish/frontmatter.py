@@ -28,13 +28,8 @@ __all__ = ["yaml_safe_text", "yaml_scalar", "rfc2822_gmt"]
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
-# Characters that may appear raw inside a one-line plain or single-quoted
-# scalar in BOTH parsers.  This is the YAML "printable" set, minus the
-# characters PyYAML (YAML 1.1) treats as line breaks (U+0085, U+2028,
-# U+2029), minus the BOM (U+FEFF, special to readers), minus tab, CR, LF.
-# Written as the complement, which is the same set (checked over every code point in
-# tests/publish/test_frontmatter.py): the negated class with its ranges up to U+10FFFF took ~40 ms to
-# compile, a cost every `tidings build` paid at import.
+# What may NOT appear raw in a one-line plain or single-quoted scalar of either parser: outside YAML's printable
+# set, PyYAML's line breaks (U+0085, U+2028/9), the BOM, tab/CR/LF. See docs/hexo-output.md for why a complement.
 _RAW_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 # First characters that are YAML indicators (or reserved) in block context.
