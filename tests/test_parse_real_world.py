@@ -33,6 +33,18 @@ def parse(body: str | bytes, **kw):
      '<channel><link>http://example.org/news/</link></channel>'
      '<item rdf:about="x"><title>t</title><link>2024/a.html</link></item></rdf:RDF>',
      "http://example.org/news/2024/a.html"),
+    # RDF without a channel link: the document URL; with xml:base (relative, itself resolved once): that base
+    ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+     '<channel rdf:about="x"><title>c</title></channel>'
+     '<item rdf:about="x"><title>t</title><link>2024/a.html</link></item></rdf:RDF>',
+     "http://feeds.example.org/blog/2024/a.html"),
+    ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" '
+     'xml:base="/news/"><channel><link>http://example.org/other/</link></channel>'
+     '<item rdf:about="x"><title>t</title><link>2024/a.html</link></item></rdf:RDF>',
+     "http://feeds.example.org/news/2024/a.html"),
+    # an absolute link is left as it is
+    ('<rss version="2.0"><channel><link>http://example.org/blog/</link>'
+     '<item><title>t</title><link>https://other.org/x?a=1</link></item></channel></rss>', "https://other.org/x?a=1"),
     # Atom: xml:base, else the document URL (an Atom feed's own link is no base)
     ('<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://example.org/base/"><link href="http://x.org/"/>'
      '<entry><id>1</id><title>t</title><link href="e/1"/></entry></feed>', "http://example.org/base/e/1"),
@@ -55,11 +67,26 @@ def test_description_only_items_stay_apart_and_keep_their_ids():
     assert [e.id for e in parse(body).entries] == [e.id for e in first]
 
 
-def test_a_dated_item_without_guid_or_link_keeps_its_id_when_its_text_is_edited():
-    item = '<item><title>T</title><pubDate>Mon, 14 Mar 2022 06:22:47 GMT</pubDate><description>{}</description></item>'
-    before = parse(f'<rss version="2.0"><channel>{item.format("a")}</channel></rss>').entries[0]
-    after = parse(f'<rss version="2.0"><channel>{item.format("a, edited")}</channel></rss>').entries[0]
-    assert before.id == after.id
+@pytest.mark.parametrize("title", ["", "<title>Status</title>"])
+def test_dated_items_without_guid_or_link_that_differ_stay_apart(title):
+    # SPEC §9: title + content + date. Status feeds stamp items with one date (or a day): the id used to be
+    # title + date alone, so their description-only items still collapsed into one
+    body = ('<rss version="2.0"><channel>'
+            + "".join(f"<item>{title}<pubDate>Tue, 15 Mar 2022</pubDate><description>status {i}</description></item>"
+                      for i in range(3))
+            + "</channel></rss>")
+    first = parse(body).entries
+    assert [e.content for e in first] == ["status 0", "status 1", "status 2"]
+    assert len({e.id for e in first}) == 3
+    assert [e.id for e in parse(body).entries] == [e.id for e in first]  # the same item keeps its id
+
+
+def test_an_item_without_guid_or_link_is_identified_by_title_content_and_date():
+    item = '<item><title>T</title><pubDate>{}</pubDate><description>{}</description></item>'
+    ids = {parse(f'<rss version="2.0"><channel>{item.format(d, c)}</channel></rss>').entries[0].id
+           for d, c in [("Mon, 14 Mar 2022 06:22:47 GMT", "a"), ("Mon, 14 Mar 2022 06:22:47 GMT", "b"),
+                        ("Tue, 15 Mar 2022 06:22:47 GMT", "a")]}
+    assert len(ids) == 3
 
 
 # --- Atom 0.3, Atom without a namespace, html content with raw markup ---------------------------------
@@ -118,6 +145,10 @@ def test_undefined_entities_and_truncated_end_tags_are_recovered():
 
 def test_items_outside_the_channel_and_rss_without_a_channel():
     assert len(parse('<rss version="2.0"><item><title>a</title></item><item><title>b</title></item></rss>').entries) == 2
+    feed = parse('<rss version="2.0"><channel><title>T</title><link>http://example.org/</link>'
+                 '<item><title>in</title><link>1</link></item></channel>'
+                 '<item><title>out</title><link>2</link></item></rss>')
+    assert [(e.title, e.link) for e in feed.entries] == [("in", "http://example.org/1"), ("out", "http://example.org/2")]
 
 
 def test_rss_in_the_userland_namespace():

@@ -143,10 +143,11 @@ class Entry:
 
 
 def item_id(guid: str = "", link: str = "", title: str = "", date: str = "", content: str = "") -> str:
-    """16 hex characters from the guid, else the link, else title + date, else title + content.
+    """16 hex characters from the guid, else the link, else title + date + content (SPEC §9).
 
-    Items with neither guid, link nor date are told apart by their text (description-only RSS items
-    would otherwise all share one id); a dated item keeps its id when its text is edited.
+    Items with neither guid nor link are told apart by their text as well: description-only items that
+    share a date (status feeds stamp one date, or only a day) would otherwise share one id and collapse
+    into one. An undated item's basis is the one used before the date joined it, so its id is unchanged.
     """
-    basis = guid.strip() or link.strip() or (f"{title}\x00{date}" if date.strip() else f"{title}\x00\x00{content}")
+    basis = guid.strip() or link.strip() or f"{title}\x00{date.strip()}\x00{content}"
     return hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:16]
