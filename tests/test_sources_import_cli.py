@@ -123,3 +123,21 @@ def test_a_feed_file_says_how_to_add_it(cfg, tmp_path, capsys):
     err = capsys.readouterr().err
     assert re.search(r"is a news feed, not a list of sources; import it by its http\(s\) URL", err)
     assert "`url: …`" in err
+
+
+@pytest.mark.parametrize("codec, bom", [("utf-16-le", False), ("utf-16-be", True), ("utf-32-be", False),
+                                        ("utf-32-le", True)])
+def test_a_feed_url_in_utf16_or_utf32_is_a_feed_too(cfg, server, capsys, codec, bom):
+    # tidings reads these feeds (SPEC §9); `sources import` took them for Markdown and found "no routes"
+    text = rss([{"title": "a", "guid": "1"}], title="宽字节新闻").replace('encoding="UTF-8"', f'encoding="{codec[:6]}"')
+    feed = server.add(f"/{codec}.xml", ("\ufeff" + text if bom else text).encode(codec))
+    assert cli("sources", "import", feed, "-c", cfg) == 0, capsys.readouterr().err
+    assert routes(cfg) == [("", "宽字节新闻", "", feed)]
+
+
+def test_a_feed_title_with_a_raw_ampersand_keeps_it(cfg, server):
+    # a raw `&` is recovered as the feed reader recovers it, not dropped with the word after it ("Q weekly")
+    body = rss([{"title": "a", "guid": "1"}]).replace("<title>Test feed</title>", "<title>Q&A weekly &mdash; all</title>")
+    feed = server.add("/qa.xml", body)
+    assert cli("sources", "import", feed, "-c", cfg) == 0
+    assert routes(cfg) == [("", "Q&A weekly — all", "", feed)]

@@ -65,7 +65,7 @@ def parse_catalog(data: bytes, *, category: str | None = None, lang: str | None 
 
 def detect_format(data: bytes) -> str:
     """One of FORMAT_NAMES' keys, from the content alone (names and extensions say nothing)."""
-    head = _head(data)
+    head = _head(_utf8_head(data))
     if head[:1] in (b"{", b"["):
         try:
             decoded = json.loads(head.decode("utf-8"))
@@ -87,6 +87,20 @@ def detect_format(data: bytes) -> str:
     return "rsshub-docs"
 
 
+# UTF-16/32 by their BOM, else by the width of the first character (`<`), as tidings.parse reads feeds.
+_WIDE = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\xfe\xff", "utf-16-be"),
+         (b"\xff\xfe", "utf-16-le"), (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+         (b"\x00<\x00", "utf-16-be"), (b"<\x00", "utf-16-le"))
+
+
+def _utf8_head(data: bytes, size: int = 16384) -> bytes:
+    """The start of `data` as UTF-8 when it is UTF-16 or UTF-32 (for sniffing its format); else `data`."""
+    for start, codec in _WIDE:
+        if data.startswith(start):
+            return data[:size].decode(codec, errors="ignore").lstrip("\ufeff").encode("utf-8")
+    return data
+
+
 def _head(data: bytes) -> bytes:
     return data.lstrip(b"\xef\xbb\xbf \t\r\n")
 
@@ -102,11 +116,21 @@ def _feed_source(data: bytes, location: str, category: str | None) -> ParseResul
         raise CatalogError(f"{location} is a news feed, not a list of sources; import it by its http(s) URL "
                            "(tidings sources import https://…/feed.xml), or add it under sources: as `url: …`")
     out = _Collector()
-    out.add(None, f"feed {location}", category=category or "", source=_feed_title(data) or location, url=location)
+    out.add(None, f"feed {location}", category=category or "", source=_feed_title(data, location) or location,
+            url=location)
     return out.result()
 
 
-def _feed_title(data: bytes) -> str:
+def _feed_title(data: bytes, location: str) -> str:
+    """The feed's title as `tidings run` reads it (charsets, a raw `&`, HTML entities recovered)."""
+    from ..model import Source
+    from ..parse import ParseError, parse_feed
+
+    try:
+        return " ".join(parse_feed(data, Source(url=location, category="", source="import", channel=""),
+                                   url=location).title.split())
+    except ParseError:
+        pass  # a feed tidings cannot read yet is still added (it may be fixed): name it from what can be read
     head = _head(data)
     if head[:1] == b"{":
         try:
