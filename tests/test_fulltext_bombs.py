@@ -11,6 +11,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 from bombs import MiB, brotli_zeros, gzip_gzip_zeros, gzip_zeros
@@ -77,3 +78,47 @@ def test_full_text_bomb_is_cut_at_the_cap(tmp_path, server, encoding):
     assert "The feed's own summary of the bridge story." in post.read_text(encoding="utf-8")
     db = sqlite3.connect(tmp_path / "store.db")
     assert db.execute("select state, fulltext from items where guid = 'b1'").fetchall() == [("published", 0)]
+
+
+# The feed fetcher's other limits reach full text through `tidings run` too: fetch.timeout for the whole
+# request (a page that trickles in), fetch.max_redirects, and the address check (the feed itself may be
+# local: it is the operator's own; an article link to a local address is not fetched unless allowed).
+LIMITS = {
+    "total time": ({"allow_private": True, "timeout": 1}, "timed out after 1 s"),
+    "redirects": ({"allow_private": True, "max_redirects": 2}, "too many redirects (more than 2)"),
+    "address check": ({}, "127.0.0.1 refused"),
+}
+
+
+@pytest.mark.parametrize("limit", list(LIMITS))
+def test_full_text_obeys_the_feed_fetchers_limits(tmp_path, server, limit):
+    server.server.handle_error = lambda request, address: None  # the client hangs up mid-body
+    fetch, note = LIMITS[limit]
+    if limit == "total time":  # each byte in time for any read timeout, the page far too slow as a whole
+        page = server.add("/story/1", b"<html><body><article>" + b"x" * 400, content_type="text/html",
+                          trickle=0.05)
+    elif limit == "redirects":
+        for hop in range(4):
+            server.add(f"/story/{hop}", status=302, headers={"Location": f"/story/{hop + 1}"})
+        page = server.url("/story/0")
+    else:
+        page = server.add("/story/1", b"<html><body><article><p>secret</p></article></body></html>",
+                          content_type="text/html")
+    item = {"title": "Bridge reopens", "guid": "b1", "link": page,
+            "description": "<p>The feed's own summary of the bridge story.</p>",
+            "pubDate": "Mon, 14 Mar 2022 01:00:00 GMT"}
+    feed = server.add("/f", rss([item]))
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": feed, "full_text": True}], fetch=fetch)
+
+    started = time.monotonic()
+    code, out, _ = run_cli("run", "-c", str(cfg))
+
+    assert code == 0, out
+    assert f"full text of {page}: " in out and note in out, out
+    assert time.monotonic() - started < 15
+    if limit == "redirects":
+        assert server.hits["/story/2"] == 1 and server.hits["/story/3"] == 0  # 2 redirects followed
+    if limit == "address check":
+        assert server.hits["/story/1"] == 0  # refused before sending
+    (post,) = posts(tmp_path)
+    assert "The feed's own summary of the bridge story." in post.read_text(encoding="utf-8")
