@@ -28,6 +28,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ...model import ItemState
 from ...store import ALL_ITEMS, Counts, ItemFilter, ItemKey, ItemRef, SiteChange, Store, StoryMember
 from . import feeds, lists, search, urls
 from .context import BuildContext, Entry, Tree
@@ -101,7 +102,7 @@ def _recount(state: SiteState, changes: list[SiteChange], refs: dict[ItemKey, It
         was = first.get(key)
         if was is None:  # a story member that did not change
             before.append(View(key, node, r.published, r.story, r.keywords))
-        elif was.state == "published" and was.published is not None:
+        elif was.state == ItemState.PUBLISHED and was.published is not None:
             before.append(View(key, node, was.published, was.story or "", r.keywords))
         if r.visible:
             after.append(View(key, node, r.published, r.story, r.keywords))

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
@@ -146,15 +145,6 @@ class Output:
         found = self.store.site_files(self.site, [path]).get(path)
         self._old[path] = found
         return found
-
-    def prefetch(self, paths: Iterable[str]) -> None:
-        """Look up these paths' records in one go (an incremental build, before it checks its pages)."""
-        if self.complete_record:
-            return
-        todo = [p for p in paths if p not in self._old]
-        found = self.store.site_files(self.site, todo)
-        for p in todo:
-            self._old[p] = found.get(p)
 
     def fresh(self, path: str, fp: str) -> bool:
         """True (and the file is kept as it is) when `path` was made from the same inputs and still exists."""
