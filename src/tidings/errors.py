@@ -12,6 +12,7 @@
     │   └── BlockedAddress        the URL is not allowed (scheme, or a non-public address)
     ├── DecodeError               a body that cannot be decoded (corrupt stream, unknown encoding)
     ├── ParseError                a body that is not a feed tidings can read
+    ├── SearchIndexError          Pagefind is missing, will not start or fails while indexing (exit 2)
     └── WorkerError               a site-rendering worker process failed (also a RuntimeError; it
                                   lives in publish/site/pages.py, where its results type is)
 
@@ -22,7 +23,8 @@ stops the others. Each class is importable from the module that raises it as wel
 from __future__ import annotations
 
 __all__ = ["BlockedAddress", "CatalogError", "ConfigError", "DecodeError", "FetchError", "FilterError",
-           "LockBusy", "ParseError", "RulesError", "StoreVersionError", "TidingsError", "UsageError"]
+           "LockBusy", "ParseError", "RulesError", "SearchIndexError", "StoreVersionError", "TidingsError",
+           "UsageError"]
 
 
 class TidingsError(Exception):
@@ -76,3 +78,7 @@ class DecodeError(TidingsError):
 
 class ParseError(TidingsError):
     """The body is not a feed we can read; str() is the reason shown to the operator."""
+
+
+class SearchIndexError(TidingsError):
+    """The site's search index cannot be built: no Pagefind binary, or one that will not run or fails (exit 2)."""

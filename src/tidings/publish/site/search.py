@@ -31,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from ...errors import SearchIndexError
 from . import urls
 
 SHARD_MAX = 350
@@ -122,10 +123,10 @@ def executable() -> Path:
             get_executable,  # pagefind[extended] ships the binary in a wheel
         )
     except ImportError as e:  # pragma: no cover - a dependency of tidings
-        raise RuntimeError("site.search needs the pagefind[extended] package") from e
+        raise SearchIndexError("site.search needs the pagefind[extended] package") from e
     exe = get_executable()
     if exe is None:
-        raise RuntimeError("the pagefind package found no pagefind binary")
+        raise SearchIndexError("the pagefind package found no pagefind binary")
     return Path(exe)
 
 
@@ -152,9 +153,13 @@ class Service:
     def __init__(self, exe: Path):
         env = dict(os.environ)
         env.setdefault("_RJEM_MALLOC_CONF", MALLOC_CONF)
-        self.err = tempfile.TemporaryFile()  # noqa: SIM115 - the service's stderr, read when it fails
-        self.proc = subprocess.Popen([str(exe), "--service"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, env=env)
+        self.err = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen([str(exe), "--service"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=self.err, env=env)
+        except OSError as e:
+            self.err.close()
+            raise SearchIndexError(f"cannot run pagefind ({exe}): {e.strerror or e}") from e
         stdin, stdout = self.proc.stdin, self.proc.stdout
         assert stdin is not None and stdout is not None  # both are PIPEs
         self.stdin: IO[bytes] = stdin
@@ -196,11 +201,11 @@ class Service:
             pass
         return None
 
-    def failed(self, message: str) -> RuntimeError:
+    def failed(self, message: str) -> SearchIndexError:
         self.close()
         self.err.seek(0)
         detail = self.err.read().decode("utf-8", "replace").strip()[-2000:]
-        return RuntimeError(f"{message} (exit {self.proc.returncode}){': ' + detail if detail else ''}")
+        return SearchIndexError(f"{message} (exit {self.proc.returncode}){': ' + detail if detail else ''}")
 
     def index(self, out_dir: Path, shard: Shard) -> None:
         """Index one shard's pages into a fresh bundle, then swap it in."""
@@ -218,7 +223,7 @@ class Service:
                 self.call({"type": "DeleteIndex", "index_id": index_id})
         if not (tmp / "pagefind-entry.json").is_file():
             shutil.rmtree(tmp, ignore_errors=True)
-            raise RuntimeError(f"pagefind wrote no index for shard {shard.name}")
+            raise SearchIndexError(f"pagefind wrote no index for shard {shard.name}")
         for name in _UI_FILES:
             (tmp / name).unlink(missing_ok=True)
         if final.exists():
