@@ -1,8 +1,7 @@
-"""The whole pipeline through the CLI against a local server: dedup, updates in place, failing sources."""
-import sqlite3
-
+"""The whole pipeline through the CLI against a local server: dedup, updates in place, failing sources. Every
+test that runs the pipeline does so on a SQLite and on a PostgreSQL store (store_at)."""
 from feedserver import rss
-from util import cli, posts, snapshot, write_config
+from util import cli, posts, snapshot, store_rows, store_value, write_config
 
 
 def items(n, prefix="Story", changed=None):
@@ -15,9 +14,9 @@ def items(n, prefix="Story", changed=None):
     return out
 
 
-def test_second_run_writes_nothing_and_a_change_rewrites_one_post(tmp_path, server):
+def test_second_run_writes_nothing_and_a_change_rewrites_one_post(tmp_path, store_at, server):
     url = server.add("/feed", rss(items(5)))
-    cfg = write_config(tmp_path, [{"category": "新闻", "source": "Example", "channel": "Main", "url": url}])
+    cfg = write_config(tmp_path, [{"category": "新闻", "source": "Example", "channel": "Main", "url": url}], store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     first = snapshot(tmp_path / "blog")
     assert len(posts(tmp_path)) == 5
@@ -34,9 +33,9 @@ def test_second_run_writes_nothing_and_a_change_rewrites_one_post(tmp_path, serv
     assert "updated" in (tmp_path / "blog" / rewritten[0]).read_text(encoding="utf-8")
 
 
-def test_title_change_moves_the_post(tmp_path, server):
+def test_title_change_moves_the_post(tmp_path, store_at, server):
     url = server.add("/feed", rss(items(2)))
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     renamed = items(2)
     renamed[0]["title"] = "A new title"
@@ -46,31 +45,30 @@ def test_title_change_moves_the_post(tmp_path, server):
     assert names == ["A new title.md", "Story 1.md"]
 
 
-def test_first_fetch_takes_at_most_limit_newest(tmp_path, server):
+def test_first_fetch_takes_at_most_limit_newest(tmp_path, store_at, server):
     url = server.add("/feed", rss(items(20)))
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "limit": 4}])
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "limit": 4}], store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     names = sorted(p.stem for p in posts(tmp_path))
     assert names == ["Story 16", "Story 17", "Story 18", "Story 19"]  # the newest four by date
-    db = sqlite3.connect(tmp_path / "store.db")
-    assert db.execute("select count(*) from items").fetchone()[0] == 4
+    assert store_value(store_at, "select count(*) from items") == 4
 
 
-def test_same_title_in_two_items_never_overwrites(tmp_path, server):
+def test_same_title_in_two_items_never_overwrites(tmp_path, store_at, server):
     twins = items(2)
     twins[1]["title"] = twins[0]["title"]
     url = server.add("/feed", rss(twins))
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     written = posts(tmp_path)
     assert len(written) == 2
     assert sorted(p.read_text(encoding="utf-8").count("Body of Story") for p in written) == [1, 1]
 
 
-def test_hexo_preset(tmp_path, server):
+def test_hexo_preset(tmp_path, store_at, server):
     url = server.add("/feed", rss(items(1)))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "channel": "ch", "url": url}],
-                       hexo={"front_matter": "hexo"})
+                       hexo={"front_matter": "hexo"}, store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     (post,) = posts(tmp_path)
     import yaml
@@ -86,7 +84,7 @@ def test_hexo_preset(tmp_path, server):
     assert meta["story"] == meta["id"]  # a story of one
 
 
-def test_broken_sources_do_not_stop_the_good_ones(tmp_path, server, capsys):
+def test_broken_sources_do_not_stop_the_good_ones(tmp_path, store_at, server, capsys):
     good = [server.add(f"/good{i}", rss(items(3, prefix=f"Good{i}"))) for i in range(2)]
     server.add("/loop", status=302, headers={"Location": "/loop"})
     bad = {
@@ -100,7 +98,7 @@ def test_broken_sources_do_not_stop_the_good_ones(tmp_path, server, capsys):
     }
     sources = [{"category": "ok", "source": f"good{i}", "url": u} for i, u in enumerate(good)]
     sources += [{"category": "bad", "source": name, "url": u} for name, u in bad.items()]
-    cfg = write_config(tmp_path, sources, fetch={"timeout": 1.5, "retries": 0, "max_bytes": 20000})
+    cfg = write_config(tmp_path, sources, fetch={"timeout": 1.5, "retries": 0, "max_bytes": 20000}, store=store_at)
     assert cli("run", "-c", cfg) == 3
     out = capsys.readouterr().out
     assert len(posts(tmp_path)) == 6
@@ -111,23 +109,22 @@ def test_broken_sources_do_not_stop_the_good_ones(tmp_path, server, capsys):
     assert len(failed_lines) == 7
     for name, reason in expected.items():
         assert any(f"bad › {name} " in line and reason in line for line in failed_lines), (name, out)
-    db = sqlite3.connect(tmp_path / "store.db")
-    errors = dict(db.execute("select source, last_error from sources where last_error is not null").fetchall())
+    errors = dict(store_rows(store_at, "select source, last_error from sources where last_error is not null"))
     assert set(errors) == set(bad)
 
 
-def test_failed_fetch_keeps_what_was_stored(tmp_path, server):
+def test_failed_fetch_keeps_what_was_stored(tmp_path, store_at, server):
     url = server.add("/feed", rss(items(3)))
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     server.add("/feed", status=500)
     assert cli("run", "--force", "-q", "-c", cfg) == 3
     assert len(posts(tmp_path)) == 3
 
 
-def test_not_modified_costs_no_parse(tmp_path, server, monkeypatch):
+def test_not_modified_costs_no_parse(tmp_path, store_at, server, monkeypatch):
     url = server.add("/feed", rss(items(2)), etag='"e1"')
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     import tidings.jobs as jobs
 
@@ -157,24 +154,24 @@ def test_init_writes_a_valid_commented_config(tmp_path):
     assert cli("init", tmp_path) == 2  # refuses to overwrite
 
 
-def test_second_process_is_refused_while_one_holds_the_lock(tmp_path, server, capsys):
+def test_second_process_is_refused_while_one_holds_the_lock(tmp_path, store_at, server, capsys):
     from tidings.pipeline import RunLock
     url = server.add("/feed", rss(items(1)))
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
-    with RunLock(tmp_path / "store.db"):
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], store=store_at)
+    with RunLock(store_at):
         assert cli("run", "--force", "-q", "-c", cfg) == 2
     assert "another tidings process" in capsys.readouterr().err
     assert cli("run", "--force", "-q", "-c", cfg) == 0
 
 
-def test_retention_prunes_posts_and_pruned_items_never_come_back(tmp_path, server):
+def test_retention_prunes_posts_and_pruned_items_never_come_back(tmp_path, store_at, server):
     url = server.add("/feed", rss(items(6)))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], site_dir="public",
-                       site={"search": False})
+                       site={"search": False}, store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert len(list((tmp_path / "public" / "a").rglob("*.html"))) == 6
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "retain_per_source": 2}],
-                       site_dir="public", site={"search": False})
+                       site_dir="public", site={"search": False}, store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert sorted(p.stem for p in posts(tmp_path)) == ["Story 4", "Story 5"]
     pages = sorted((tmp_path / "public" / "a").rglob("*.html"))
@@ -182,27 +179,25 @@ def test_retention_prunes_posts_and_pruned_items_never_come_back(tmp_path, serve
     # the same feed again: the four pruned items stay gone
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert sorted(p.stem for p in posts(tmp_path)) == ["Story 4", "Story 5"]
-    db = sqlite3.connect(tmp_path / "store.db")
-    assert dict(db.execute("select state, count(*) from items group by state").fetchall()) == {
+    assert dict(store_rows(store_at, "select state, count(*) from items group by state")) == {
         "published": 2, "pruned": 4}
 
 
-def test_retain_days_uses_publication_dates(tmp_path, server):
+def test_retain_days_uses_publication_dates(tmp_path, store_at, server):
     url = server.add("/feed", rss(items(3)))  # all dated 2022
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], retain_days=30)
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}], retain_days=30, store=store_at)
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert posts(tmp_path) == []
 
 
-def test_one_shot_run_honours_next_fetch_times_unless_forced(tmp_path, server, capsys):
+def test_one_shot_run_honours_next_fetch_times_unless_forced(tmp_path, store_at, server, capsys):
     good = server.add("/feed", rss(items(2)), headers={"Cache-Control": "max-age=7200"})
     bad = server.add("/bad", status=500)
     cfg = write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
-                                  {"category": "c", "source": "bad", "url": bad}])
+                                  {"category": "c", "source": "bad", "url": bad}], store=store_at)
     started = __import__("time").time()
     assert cli("run", "-q", "-c", cfg) == 3
-    db = sqlite3.connect(tmp_path / "store.db")
-    nxt = dict(db.execute("select source, next_fetch - ? from sources", (started,)).fetchall())
+    nxt = dict(store_rows(store_at, "select source, next_fetch - ? from sources", (started,)))
     assert 7200 <= nxt["good"] < 7220  # max-age asked for two hours
     assert 0.85 * 600 <= nxt["bad"] <= 1.15 * 600 + 20  # first backoff step: 10 min ± jitter
     hits = dict(server.hits)
@@ -212,7 +207,7 @@ def test_one_shot_run_honours_next_fetch_times_unless_forced(tmp_path, server, c
     assert "bad <" in out and "HTTP 500 (1 in a row; next try" in out
     assert cli("run", "--force", "-q", "-c", cfg) == 3
     assert server.hits["/feed"] == hits["/feed"] + 1
-    assert db.execute("select error_count from sources where source='bad'").fetchone()[0] == 2
+    assert store_value(store_at, "select error_count from sources where source='bad'") == 2
 
 
 def test_bad_site_rule_is_a_config_error(tmp_path, capsys):
@@ -222,19 +217,19 @@ def test_bad_site_rule_is_a_config_error(tmp_path, capsys):
     assert "rules" in err and "example.com" in err and ":" in err.split("rules")[0]
 
 
-def test_site_rules_from_config_remove_boilerplate(tmp_path, server):
+def test_site_rules_from_config_remove_boilerplate(tmp_path, store_at, server):
     item = {"title": "Ruled", "guid": "r", "link": "http://news.example.com/r",
             "description": '<p>story</p><div class="promo">Subscribe now</div>'}
     url = server.add("/f", rss([item]))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}],
-                       rules={"news.example.com": {"remove": [".promo"]}})
+                       rules={"news.example.com": {"remove": [".promo"]}}, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
     (post,) = posts(tmp_path)
     text = post.read_text(encoding="utf-8")
     assert "story" in text and "Subscribe" not in text
 
 
-def test_a_bug_on_one_feed_fails_that_source_only(tmp_path, server, monkeypatch, capsys):
+def test_a_bug_on_one_feed_fails_that_source_only(tmp_path, store_at, server, monkeypatch, capsys):
     import tidings.jobs as jobs
 
     good = server.add("/good", rss(items(2)))
@@ -248,7 +243,7 @@ def test_a_bug_on_one_feed_fails_that_source_only(tmp_path, server, monkeypatch,
 
     monkeypatch.setattr(jobs.Cleaner, "__call__", flaky)
     cfg = write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
-                                  {"category": "c", "source": "cursed", "url": cursed}])
+                                  {"category": "c", "source": "cursed", "url": cursed}], store=store_at)
     assert cli("run", "-c", cfg) == 3
     out = capsys.readouterr().out
     assert "cursed <" in out and "bug while reading the feed: KeyError" in out

@@ -1,7 +1,10 @@
-"""Helpers shared by tests: write a tidings.yml, run the CLI in-process, snapshot a directory."""
+"""Helpers shared by tests: write a tidings.yml, run the CLI in-process, snapshot a directory, read a store's
+tables with SQL on either backend."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -9,6 +12,7 @@ from tidings.cli import main
 
 
 def write_config(root: Path, sources: list[dict], **settings) -> Path:
+    """tidings.yml in `root`; `store=` a SQLite path or PostgreSQL URL (conftest's store_at) for another store."""
     cfg = {"site": {"title": "t", "url": "https://news.example.com/", "timezone": "Asia/Shanghai"},
            "store": "store.db", "hexo": {"dir": "blog", "front_matter": "seed", "clean": True},
            "fetch": {"timeout": 3, "retries": 0}, "sources": sources}
@@ -35,3 +39,25 @@ def snapshot(root: Path) -> dict[str, int]:
 
 def posts(root: Path) -> list[Path]:
     return sorted(p for p in (root / "blog" / "source" / "_posts").rglob("*.md"))
+
+
+def store_rows(store: str | Path, sql: str, params: tuple | list = ()) -> list[tuple[Any, ...]]:
+    """The rows of one SQL statement (`?` parameters) on a store: a SQLite file or a PostgreSQL URL. The tables
+    and columns are the same on both; booleans come back as 0/1 from SQLite and as bool from PostgreSQL."""
+    if isinstance(store, str) and store.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        with psycopg.connect(store, autocommit=True) as conn:
+            cur = conn.execute(sql.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+    db = sqlite3.connect(store)
+    try:
+        with db:
+            return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def store_value(store: str | Path, sql: str, params: tuple | list = ()) -> Any:
+    """The first column of the first row of store_rows."""
+    return store_rows(store, sql, params)[0][0]
