@@ -1,10 +1,10 @@
-"""Include/exclude filters and full text through the pipeline (issue: clean, safe, complete articles)."""
-import sqlite3
-
+"""Include/exclude filters and full text through the pipeline (issue: clean, safe, complete articles), on both
+store backends (store_at)."""
 from feedserver import rss
-from util import cli, posts, write_config
+from util import cli, posts, store_rows, write_config
 
 from tidings.filters import ItemFilter
+from tidings.store import open_store
 
 
 def feed_items():
@@ -18,9 +18,8 @@ def feed_items():
     ]
 
 
-def states(tmp_path):
-    db = sqlite3.connect(tmp_path / "store.db")
-    return dict(db.execute("select guid, state from items").fetchall())
+def states(store_at):
+    return dict(store_rows(store_at, "select guid, state from items"))
 
 
 def test_item_filter_rules():
@@ -32,33 +31,34 @@ def test_item_filter_rules():
     assert ItemFilter.from_rules(include=[{"title": "a", "author": "b"}]).accepts(title="a", author="c") is False
 
 
-def test_global_and_source_filters_record_filtered_items(tmp_path, server):
+def test_global_and_source_filters_record_filtered_items(tmp_path, store_at, server):
     url = server.add("/f", rss(feed_items()))
     cfg = write_config(tmp_path, [{"category": "金融", "source": "s", "url": url,
                                    "exclude": [{"content": "sponsored"}]}],
-                       filters={"exclude": ["^广告"]})
+                       filters={"exclude": ["^广告"]}, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
-    assert states(tmp_path) == {"1": "published", "2": "filtered", "3": "filtered"}
+    assert states(store_at) == {"1": "published", "2": "filtered", "3": "filtered"}
     assert [p.stem for p in posts(tmp_path)] == ["股市大涨"]
 
 
-def test_filters_are_re_evaluated_only_when_they_change(tmp_path, server, monkeypatch):
+def test_filters_are_re_evaluated_only_when_they_change(tmp_path, store_at, server, monkeypatch):
     url = server.add("/f", rss(feed_items()))
     sources = [{"category": "金融", "source": "s", "url": url}]
-    cfg = write_config(tmp_path, sources, filters={"exclude": ["^广告"]})
+    cfg = write_config(tmp_path, sources, filters={"exclude": ["^广告"]}, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
-    assert states(tmp_path)["2"] == "filtered"
+    assert states(store_at)["2"] == "filtered"
 
-    from tidings.store import SQLiteStore
     calls = []
-    real = SQLiteStore.refilter
-    monkeypatch.setattr(SQLiteStore, "refilter", lambda self, *a: calls.append(1) or real(self, *a))
+    with open_store(store_at) as store:
+        store_class = type(store)  # SQLiteStore or PostgresStore
+    real = store_class.refilter
+    monkeypatch.setattr(store_class, "refilter", lambda self, *a: calls.append(1) or real(self, *a))
     assert cli("run", "--force", "-q", "-c", cfg) == 0
     assert calls == []  # same filters: nothing re-evaluated
-    cfg = write_config(tmp_path, sources, filters={"exclude": ["Football"]})
+    cfg = write_config(tmp_path, sources, filters={"exclude": ["Football"]}, store=store_at)
     assert cli("build", "-q", "-c", cfg) == 0
     assert calls == [1]
-    assert states(tmp_path) == {"1": "published", "2": "published", "3": "filtered"}
+    assert states(store_at) == {"1": "published", "2": "published", "3": "filtered"}
     assert sorted(p.stem for p in posts(tmp_path)) == ["广告：理财课程", "股市大涨"]
 
 
@@ -83,13 +83,13 @@ ARTICLE = """<!DOCTYPE html><html><head><title>Story</title></head><body>
 <footer>Copyright Example News</footer></body></html>"""
 
 
-def test_full_text_fetches_the_article_once_when_private_addresses_are_allowed(tmp_path, server):
+def test_full_text_fetches_the_article_once_when_private_addresses_are_allowed(tmp_path, store_at, server):
     page = server.add("/story/1", ARTICLE, content_type="text/html; charset=utf-8")
     item = {"title": "Bridge reopens", "guid": "b1", "link": page, "description": "<p>Short summary.</p>",
             "pubDate": "Mon, 14 Mar 2022 01:00:00 GMT"}
     url = server.add("/f", rss([item]))
     cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "full_text": True}],
-                       fetch={"allow_private": True})
+                       fetch={"allow_private": True}, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
     (post,) = posts(tmp_path)
     text = post.read_text(encoding="utf-8")
@@ -102,12 +102,12 @@ def test_full_text_fetches_the_article_once_when_private_addresses_are_allowed(t
     assert server.hits["/story/1"] == 1  # stored: fetched once
 
 
-def test_full_text_refuses_private_addresses_by_default(tmp_path, server, capsys):
+def test_full_text_refuses_private_addresses_by_default(tmp_path, store_at, server, capsys):
     page = server.add("/story/1", ARTICLE, content_type="text/html; charset=utf-8")
     items = [{"title": "Local", "guid": "l", "link": page, "description": "<p>Short summary.</p>"},
              {"title": "Internal", "guid": "i", "link": "http://10.0.0.1/admin", "description": "<p>Teaser.</p>"}]
     url = server.add("/f", rss(items))
-    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "full_text": "auto"}])
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url, "full_text": "auto"}], store=store_at)
     assert cli("run", "-c", cfg) == 0  # the feed itself is fine: the items keep their summaries
     out = capsys.readouterr().out
     assert server.hits["/story/1"] == 0
