@@ -1,24 +1,23 @@
-"""`tidings run --every`: repeats, and SIGTERM finishes the current cycle cleanly."""
+"""`tidings run --every`: repeats, and SIGTERM finishes the current cycle cleanly (on both store backends)."""
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from feedserver import rss
-from util import posts, write_config
+from util import posts, store_rows, store_value, write_config
 
 
-def test_sigterm_during_run_every_leaves_store_and_posts_consistent(tmp_path, server):
+def test_sigterm_during_run_every_leaves_store_and_posts_consistent(tmp_path, store_at, server):
     items = [{"title": f"S{i}", "guid": f"g{i}", "pubDate": "Mon, 14 Mar 2022 06:22:47 GMT",
               "description": "<p>x</p>"} for i in range(30)]
     # a slow feed keeps the first cycle busy when the signal arrives
     url = server.add("/slow", rss(items), delay=1.0)
     fast = server.add("/fast", rss([{"title": "F", "guid": "f"}]))
     cfg = write_config(tmp_path, [{"category": "c", "source": "slow", "url": url, "limit": 30},
-                                  {"category": "c", "source": "fast", "url": fast}])
+                                  {"category": "c", "source": "fast", "url": fast}], store=store_at)
     proc = subprocess.Popen([sys.executable, "-m", "tidings.cli", "run", "--every", "2s", "-c", str(cfg)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")})
@@ -32,11 +31,11 @@ def test_sigterm_during_run_every_leaves_store_and_posts_consistent(tmp_path, se
     assert "finishing the current cycle" in err
     assert "31 new items" in out  # the cycle in progress completed
     assert out.count("done in") == 1  # and no further cycle started
-    db = sqlite3.connect(tmp_path / "store.db")
-    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
-    published = db.execute("select count(*) from items where state = 'published'").fetchone()[0]
+    if not store_at.startswith("postgresql:"):
+        assert store_rows(store_at, "pragma integrity_check") == [("ok",)]
+    published = store_value(store_at, "select count(*) from items where state = 'published'")
     assert published == 31 == len(posts(tmp_path))
-    assert db.execute("select count(*) from posts").fetchone()[0] == 31
+    assert store_value(store_at, "select count(*) from posts") == 31
     assert not list(tmp_path.rglob(".tidings-tmp-*"))
 
 
