@@ -35,9 +35,9 @@ def _items_json(cfg, capsys, *args: str) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
-def test_reposts_share_a_story_and_a_same_topic_item_does_not(tmp_path, server, capsys):
+def test_reposts_share_a_story_and_a_same_topic_item_does_not(tmp_path, store_at, server, capsys):
     sources = _sources(server, {"xinhua": ["zh-pmi-oct-1", "zh-pmi-nov-1"], "sina": ["zh-pmi-oct-2"]})
-    cfg = write_config(tmp_path, sources, hexo={"front_matter": "hexo"})
+    cfg = write_config(tmp_path, sources, hexo={"front_matter": "hexo"}, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
     rows = {r["id"]: r for r in _items_json(cfg, capsys)}
     assert len(rows) == 3
@@ -60,23 +60,23 @@ def test_reposts_share_a_story_and_a_same_topic_item_does_not(tmp_path, server, 
     assert all("\ntags:\n  - " in t for t in text)
 
 
-def test_a_late_member_joins_the_story_already_there(tmp_path, server, capsys):
+def test_a_late_member_joins_the_story_already_there(tmp_path, store_at, server, capsys):
     first = next(i for i in LABELLED if i.endswith("-1") and i.startswith("zh-shenzhou"))
     second = next(i for i in LABELLED if i.startswith("zh-shenzhou") and i != first)
     sources = _sources(server, {"a": [first]})
-    cfg = write_config(tmp_path, sources)
+    cfg = write_config(tmp_path, sources, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
     [only] = _items_json(cfg, capsys)
     sources += _sources(server, {"b": [second]})
-    cfg = write_config(tmp_path, sources)
+    cfg = write_config(tmp_path, sources, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
     rows = _items_json(cfg, capsys)
     assert len(rows) == 2 and {r["story"] for r in rows} == {only["id"]}
 
 
-def test_items_filters_and_plain_output(tmp_path, server, capsys):
+def test_items_filters_and_plain_output(tmp_path, store_at, server, capsys):
     sources = _sources(server, {"xinhua": ["zh-pmi-oct-1", "zh-pmi-nov-1"], "sina": ["zh-pmi-oct-2"]})
-    cfg = write_config(tmp_path, sources)
+    cfg = write_config(tmp_path, sources, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
     assert {r["source"] for r in _items_json(cfg, capsys, "--source", sources[1]["url"])} == {sources[1]["url"]}
     nov = LABELLED["zh-pmi-nov-1"]["published"]
@@ -91,9 +91,9 @@ def test_items_filters_and_plain_output(tmp_path, server, capsys):
     assert cli("items", "-c", cfg, "--source", "http://nowhere.example/") == 2
 
 
-def test_stories_and_tags_can_be_turned_off(tmp_path, server, capsys):
+def test_stories_and_tags_can_be_turned_off(tmp_path, store_at, server, capsys):
     sources = _sources(server, {"xinhua": ["zh-pmi-oct-1"], "sina": ["zh-pmi-oct-2"]})
-    cfg = write_config(tmp_path, sources, stories={"enabled": False}, tags={"enabled": False})
+    cfg = write_config(tmp_path, sources, stories={"enabled": False}, tags={"enabled": False}, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
     rows = _items_json(cfg, capsys)
     assert all(r["story"] == r["id"] and r["tags"] == [] for r in rows)
