@@ -52,11 +52,11 @@ def test_import_of_unreadable_location_exits_2(tmp_path, capsys):
     assert err == f"tidings: {tmp_path / 'missing.md'}: No such file or directory\n"  # the location once
 
 
-def test_check_reports_ok_failing_and_json(tmp_path, server, capsys):
+def test_check_reports_ok_failing_and_json(tmp_path, store_at, server, capsys):
     good = server.add("/good", rss([{"title": "a", "guid": "1", "pubDate": "Mon, 14 Mar 2022 06:22:47 GMT"}]))
     bad = server.add("/bad", status=500)
     cfg = write_config(tmp_path, [{"category": "c", "source": "good", "url": good},
-                                  {"category": "c", "source": "bad", "url": bad}])
+                                  {"category": "c", "source": "bad", "url": bad}], store=store_at)
     assert cli("run", "-q", "-c", cfg) == 3
     capsys.readouterr()
     assert cli("sources", "check", "--json", "-c", cfg) == 3
@@ -69,13 +69,13 @@ def test_check_reports_ok_failing_and_json(tmp_path, server, capsys):
     assert "failing" in table and "HTTP 500" in table
 
 
-def test_source_with_nothing_new_for_stale_days_is_stale(tmp_path, server):
+def test_source_with_nothing_new_for_stale_days_is_stale(tmp_path, store_at, server):
     import time
 
     from tidings.sources_cmd import health
 
     url = server.add("/quiet", rss([{"title": "a", "guid": "1"}]))
-    cfg_path = write_config(tmp_path, [{"category": "c", "source": "quiet", "url": url}], stale_days=3)
+    cfg_path = write_config(tmp_path, [{"category": "c", "source": "quiet", "url": url}], stale_days=3, store=store_at)
     assert cli("run", "-q", "-c", cfg_path) == 0
     cfg = load(cfg_path)
     assert [r["state"] for r in health(cfg)] == ["ok"]
@@ -83,12 +83,12 @@ def test_source_with_nothing_new_for_stale_days_is_stale(tmp_path, server):
     assert [r["state"] for r in health(cfg, now=time.time() + 4 * 86400)] == ["stale"]
 
 
-def test_recovered_breakage_is_noted_in_sources_check(tmp_path, server, capsys):
+def test_recovered_breakage_is_noted_in_sources_check(tmp_path, store_at, server, capsys):
     """A feed read only after repair is fine (exit 0, state ok) and says what was repaired; a clean
     fetch later clears the note."""
     broken = '<rss version="2.0"><channel><item><title>Q&A</title><guid>1</guid></item></channel></rss>'
     url = server.add("/amp", broken)
-    cfg = write_config(tmp_path, [{"category": "c", "source": "amp", "url": url}])
+    cfg = write_config(tmp_path, [{"category": "c", "source": "amp", "url": url}], store=store_at)
     assert cli("run", "-c", cfg) == 0
     capsys.readouterr()
     assert cli("sources", "check", "-c", cfg, "--json") == 0
