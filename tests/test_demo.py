@@ -1,7 +1,15 @@
-"""`tidings demo`: the whole pipeline on the bundled feeds, offline, and a second run changes nothing."""
+"""`tidings demo`: the whole pipeline on the bundled feeds, offline, and a second run changes nothing. On both
+store backends: the demo's own SQLite file, or a PostgreSQL database through TIDINGS_STORE."""
 import json
 
+import pytest
 from util import cli, snapshot
+
+
+@pytest.fixture(autouse=True)
+def _demo_store(store_at, monkeypatch):
+    if store_at.startswith("postgresql:"):
+        monkeypatch.setenv("TIDINGS_STORE", store_at)
 
 
 def test_demo_builds_posts_and_site_and_is_idempotent(tmp_path, capsys):
