@@ -1,4 +1,5 @@
-"""Every post tidings writes builds with real Hexo: no error, no warning, no post dropped (SPEC §4)."""
+"""Every post tidings writes builds with real Hexo: no error, no warning, no post dropped (SPEC §4); from a
+SQLite and from a PostgreSQL store (store_at)."""
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ def _written_sources(site: Path) -> set[str]:
     return {"_posts/" + p.relative_to(posts).as_posix() for p in posts.rglob("*.md")}
 
 
-def test_hostile_titles_and_demo_feeds_build_with_real_hexo(tmp_path, server, hexo_cache):
+def test_hostile_titles_and_demo_feeds_build_with_real_hexo(tmp_path, store_at, server, hexo_cache):
     from tidings.demo import _catalogue, serve_feeds
 
     site = make_site(tmp_path / "site")
@@ -54,7 +55,7 @@ def test_hostile_titles_and_demo_feeds_build_with_real_hexo(tmp_path, server, he
         for s in _catalogue():
             sources.append({"category": s["category"], "source": s["source"], "channel": s["channel"],
                             "url": f"http://127.0.0.1:{port}/feeds/{s['file']}", "limit": 100})
-        cfg = write_config(tmp_path, sources, hexo={"dir": str(site)})
+        cfg = write_config(tmp_path, sources, hexo={"dir": str(site)}, store=store_at)
         assert cli("run", "-q", "-c", cfg) == 0
     finally:
         demo_server.shutdown()
@@ -81,18 +82,18 @@ def test_hostile_titles_and_demo_feeds_build_with_real_hexo(tmp_path, server, he
         assert "<p>end</p>" in page.html and "<pre>" not in page.html
 
 
-def _seed_with_hexo(tmp_path, server, fixtures, clean: bool):
+def _seed_with_hexo(tmp_path, store_at, server, fixtures, clean: bool):
     """The seed feed through tidings into a real Hexo site; returns `hexo generate`'s result."""
     site = make_site(tmp_path / "site")
     url = server.add("/sina/finance", (fixtures / "seed" / "feed.xml").read_bytes())
     cfg = write_config(tmp_path, [{"category": "金融", "source": "新浪财经", "channel": "新浪财经－国內", "url": url}],
-                       hexo={"dir": str(site), "clean": clean})
+                       hexo={"dir": str(site), "clean": clean}, store=store_at)
     assert cli("run", "-q", "-c", cfg) == 0
     return hexo_generate(site)
 
 
-def test_seed_item_cleaned_renders_as_html_not_code(tmp_path, server, hexo_cache, fixtures):
-    result = _seed_with_hexo(tmp_path, server, fixtures, clean=True)
+def test_seed_item_cleaned_renders_as_html_not_code(tmp_path, store_at, server, hexo_cache, fixtures):
+    result = _seed_with_hexo(tmp_path, store_at, server, fixtures, clean=True)
     assert result.returncode == 0 and result.warnings == []
     (page,) = result.posts
     body = page.html
@@ -100,7 +101,7 @@ def test_seed_item_cleaned_renders_as_html_not_code(tmp_path, server, hexo_cache
     assert "张志军强调，压实工作责任" in body
 
 
-def test_seed_item_verbatim_shows_why_cleaning_matters(tmp_path, server, hexo_cache, fixtures):
+def test_seed_item_verbatim_shows_why_cleaning_matters(tmp_path, store_at, server, hexo_cache, fixtures):
     """The contract's own remark: built verbatim, the QR markup after the blank line becomes a code block."""
-    (page,) = _seed_with_hexo(tmp_path, server, fixtures, clean=False).posts
+    (page,) = _seed_with_hexo(tmp_path, store_at, server, fixtures, clean=False).posts
     assert "<pre>" in page.html and "&lt;" in page.html
