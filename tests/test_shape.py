@@ -64,8 +64,6 @@ def test_attributes_are_declared_in_init(path: Path):
 
 
 _SUPPRESSION = re.compile(r"#\s*(noqa|type:\s*ignore)\b(.*)")
-# Suppressions without a reason yet, in files whose owners are asked to add one (path, comment).
-_UNEXPLAINED = {("demo/__init__.py", "# noqa: N802")}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -78,6 +76,6 @@ def test_every_suppression_names_its_rule_and_says_why(path: Path):
         kind, rest = m.groups()
         ok = (re.match(r":\s*[A-Z]+\d+(,\s*[A-Z]+\d+)*\s+-\s+\S", rest) if kind == "noqa"
               else re.match(r"\[[a-z-]+(,\s*[a-z-]+)*\]\s+#\s*\S", rest))
-        if not ok and (path.relative_to(ROOT).as_posix(), tok.string) not in _UNEXPLAINED:
+        if not ok:
             bare.append(f"line {tok.start[0]}: {tok.string}")
     assert not bare, f"{path.name}: {bare}"

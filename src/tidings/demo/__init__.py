@@ -32,7 +32,7 @@ def serve_feeds() -> tuple[_Server, int]:
     types = {s["file"]: s.get("content_type", "application/xml") for s in _catalogue()}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             name = self.path.split("?")[0].removeprefix("/feeds/")
             if name not in types:
                 self.send_error(404)
