@@ -1,4 +1,5 @@
-"""The built site from a generated store: pages, links, feeds, sitemap, pagination, referrer policy."""
+"""The built site from a generated store: pages, links, feeds, sitemap, pagination, referrer policy; every store
+on SQLite and on PostgreSQL (store_at, module_store_at)."""
 from __future__ import annotations
 
 import json
@@ -21,9 +22,9 @@ NS = {"a": "http://www.w3.org/2005/Atom", "s": "http://www.sitemaps.org/schemas/
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, module_store_at):
     tmp = tmp_path_factory.mktemp("site")
-    store = make_store(tmp / "t.db")
+    store = make_store(module_store_at)
     report = build_site(store, config(), tmp / "out")
     items = list(store.iter_items())
     store.close()
@@ -232,16 +233,16 @@ def test_prev_next_within_channel(built):
     assert not first.xpath("//nav[@class='adjacent']/a[@rel='prev']")
 
 
-def test_english_ui_strings(tmp_path):
-    store = make_store(tmp_path / "t.db", n=12)
+def test_english_ui_strings(tmp_path, store_at):
+    store = make_store(store_at, n=12)
     build_site(store, config(language="en", timezone="UTC"), tmp_path / "out")
     page = next((tmp_path / "out" / "a").rglob("*.html")).read_text("utf-8")
     assert "Original article" in page and "阅读原文" not in page
     assert '<html lang="en">' in page
 
 
-def test_theme_dir_overrides_a_template(tmp_path):
-    store = make_store(tmp_path / "t.db", n=12)
+def test_theme_dir_overrides_a_template(tmp_path, store_at):
+    store = make_store(store_at, n=12)
     theme = tmp_path / "theme"
     (theme / "static").mkdir(parents=True)
     (theme / "404.html").write_text("{% extends 'base.html' %}{% block main %}THEMED 404{% endblock %}")
@@ -257,12 +258,12 @@ def test_needle_page_exists(built):
     assert NEEDLE_ZH in item_file(out, it).read_text("utf-8")
 
 
-def test_empty_store_and_hostile_link(tmp_path):
+def test_empty_store_and_hostile_link(tmp_path, store_at):
     from datetime import datetime
 
     from tidings.model import Entry, Source
     from tidings.store import IngestRow, open_store
-    store = open_store(tmp_path / "t.db")
+    store = open_store(store_at)
     store.sync_sources([Source(url="https://feeds.example.com/x.xml", category="测试", source="源", channel="")])
     report = build_site(store, config(search=True), tmp_path / "out")
     assert report.items == 0 and (tmp_path / "out" / "index.html").is_file()
