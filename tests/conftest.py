@@ -111,6 +111,15 @@ def module_store_at(request, tmp_path_factory) -> str:
     return str(request.getfixturevalue("pg_cluster").create_database())
 
 
+@pytest.fixture
+def sibling_store_at(request, module_store_at, tmp_path) -> str:
+    """A fresh store on the backend of module_store_at, for a test that compares with a module-scoped fixture's
+    store (store_at beside module_store_at would run each test on all four pairs of backends)."""
+    if module_store_at.startswith("postgresql:"):
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "t.db")
+
+
 @pytest.fixture(params=BACKENDS)
 def fresh_store(request):
     """For Hypothesis tests, whose examples share one value of each fixture: a function that opens a fresh,

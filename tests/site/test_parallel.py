@@ -1,6 +1,7 @@
 """Item pages rendered by worker processes (pages.py) give exactly the site a build that renders everything
 itself gives, with the same manifest; interrupted and failing builds with workers leave no orphans; the
-text helpers the fast paths rely on agree with their plain versions; search shards split big days."""
+text helpers the fast paths rely on agree with their plain versions; search shards split big days. Every store
+on SQLite and on PostgreSQL (module_store_at and sibling_store_at, store_at)."""
 from __future__ import annotations
 
 import html as htmllib
@@ -46,10 +47,10 @@ def workers(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def serial(tmp_path_factory):
+def serial(tmp_path_factory, module_store_at):
     """The site (and a themed rebuild of it) rendered without workers."""
     tmp = tmp_path_factory.mktemp("serial")
-    store = make_store(tmp / "t.db")
+    store = make_store(module_store_at)
     mp = pytest.MonkeyPatch()
     mp.setenv("TIDINGS_SITE_WORKERS", "0")
     try:
@@ -73,8 +74,8 @@ def themed(tmp: Path) -> Path:
     return theme
 
 
-def test_workers_write_the_same_site(serial, workers, tmp_path):
-    store = make_store(tmp_path / "t.db")
+def test_workers_write_the_same_site(serial, workers, tmp_path, sibling_store_at):
+    store = make_store(sibling_store_at)
     out = tmp_path / "out"
     report = build_site(store, config(), out)
     assert sum(workers) > 100  # most item pages (and listings) went to the workers
@@ -92,16 +93,16 @@ def test_workers_write_the_same_site(serial, workers, tmp_path):
     store.close()
 
 
-def test_spawned_workers_write_the_same_site(serial, workers, tmp_path, monkeypatch):
+def test_spawned_workers_write_the_same_site(serial, workers, tmp_path, monkeypatch, sibling_store_at):
     monkeypatch.setattr(pages, "_fork_ok", lambda: False)
-    store = make_store(tmp_path / "t.db")
+    store = make_store(sibling_store_at)
     build_site(store, config(), tmp_path / "out")
     assert workers and (files(tmp_path / "out"), manifest(store, tmp_path / "out")) == serial[0]
     store.close()
 
 
-def test_interrupted_build_with_workers_leaves_no_orphans(workers, tmp_path, monkeypatch):
-    store = make_store(tmp_path / "t.db")
+def test_interrupted_build_with_workers_leaves_no_orphans(workers, tmp_path, monkeypatch, store_at):
+    store = make_store(store_at)
     out = tmp_path / "out"
     items = list(store.iter_items())
     src = next(s for s in samples.make_sources() if s.key == items[0].source_key)
@@ -126,8 +127,8 @@ def test_interrupted_build_with_workers_leaves_no_orphans(workers, tmp_path, mon
     store.close()
 
 
-def test_a_failing_worker_fails_the_build_and_keeps_what_was_written(workers, tmp_path):
-    store = make_store(tmp_path / "t.db")
+def test_a_failing_worker_fails_the_build_and_keeps_what_was_written(workers, tmp_path, store_at):
+    store = make_store(store_at)
     victim = list(store.iter_items())[40]
     theme = tmp_path / "theme"
     theme.mkdir()
@@ -146,14 +147,14 @@ def test_a_failing_worker_fails_the_build_and_keeps_what_was_written(workers, tm
     store.close()
 
 
-def test_big_messages_both_ways_do_not_deadlock(workers, tmp_path, monkeypatch):
+def test_big_messages_both_ways_do_not_deadlock(workers, tmp_path, monkeypatch, store_at):
     """Chunks bigger than a pipe going out while results bigger than a pipe come back."""
     import faulthandler
 
     monkeypatch.setattr(pages, "_grow", lambda conn: None)  # 64 KB pipes
     monkeypatch.setattr(pages, "CHUNK", 16)
     monkeypatch.setattr(pages, "AHEAD", 2)
-    store = make_store(tmp_path / "t.db", n=60)
+    store = make_store(store_at, n=60)
     theme = tmp_path / "theme"
     theme.mkdir()
     card = (Path(pages.__file__).parent / "templates" / "_card.html").read_text()
@@ -258,9 +259,9 @@ def test_big_days_are_split_into_parts_that_hold_every_page_once():
     assert all(re.fullmatch(r"a/2024/06/03/\[[0-9a-f]+\]\*\.html", s.glob) for s in big)
 
 
-def test_split_shards_index_every_page(tmp_path, monkeypatch):
+def test_split_shards_index_every_page(tmp_path, monkeypatch, store_at):
     monkeypatch.setattr(search, "SHARD_MAX", 3)  # ~5 items a day: days split in parts
-    store = make_store(tmp_path / "t.db")
+    store = make_store(store_at)
     out = tmp_path / "out"
     report = build_site(store, config(search=True), out)
     bundles = sorted((out / "_pagefind").iterdir())
