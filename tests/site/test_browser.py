@@ -30,6 +30,9 @@ def _png(w: int = 320, h: int = 200) -> bytes:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    """The site the browser uses, built from a SQLite store only: a browser run costs about 25 s, and what the
+    browser sees is the built files, which test_site.py, test_incremental.py and the others check to be the same
+    from a PostgreSQL store."""
     from tidings.publish.site import search
     old, search.SHARD_MAX = search.SHARD_MAX, 40  # several shards, merged in the browser
     try:
