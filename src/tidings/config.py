@@ -268,7 +268,7 @@ def load(path: str | Path) -> Config:
     return parse(text, path)
 
 
-# libyaml when PyYAML was built with it: the pure-Python reader took ~1 ms per source (docs/scaling.md).
+# libyaml when PyYAML was built with it: the pure-Python reader is slow on thousands of sources (docs/scaling.md).
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 

@@ -112,10 +112,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 # --- bounded content decoding ------------------------------------------------------------------------
-# httpx decodes a whole network chunk at once: 1.5 KB of brotli can become 1 GB in one call, before any
-# size check runs. So the body is read raw and decoded here in steps of about PIECE bytes (zlib's
-# max_length is exact; brotli's output_buffer_limit is where its buffer stops growing, so up to about
-# twice that), and the size cap is checked after every step: a bomb costs max_bytes + a few MiB.
+# httpx decodes a whole network chunk at once, before any size check: a small bomb fills memory. So the body
+# is read raw, decoded in steps of about PIECE bytes and checked after each (docs/reliability.md).
 
 PIECE = 1 << 20
 

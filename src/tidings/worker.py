@@ -189,10 +189,8 @@ _PRIORITY_EPOCH = 1_577_836_800  # 2020-01-01 UTC: priorities stay inside int4 u
 
 
 def due_priority(at: datetime) -> int:
-    """The earlier a fetch is due, the higher its priority. procrastinate takes the waiting job of highest
-    priority, then lowest id, whose time has come, walking its (priority, id) index: with one job waiting per
-    source, most of them due later, equal priorities made each take walk past every job not yet due (25 ms
-    at 100,000 sources); ordered by due time, the first job it meets is due (0.8 ms). docs/scaling.md."""
+    """The earlier a fetch is due, the higher its priority: procrastinate walks waiting jobs by (priority, id),
+    so the first job it meets is due instead of walking past every job due later (docs/scaling.md)."""
     return -int(at.timestamp() - _PRIORITY_EPOCH)
 
 
@@ -300,16 +298,15 @@ async def maintain(context: procrastinate.JobContext, timestamp: int) -> str:
     app = context.app
     assert app is not None
     retried = await retry_stalled(app)
-    started = await start_missing(app, st)  # one anti-join in the store: 64 ms at 100,000 sources
+    started = await start_missing(app, st)  # one anti-join in the store (its cost: docs/scaling.md)
     return f"retried {retried}, started {started}"
 
 
 # --- the app --------------------------------------------------------------------------------------------
 
 def _pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool:
-    # procrastinate asks the pool to test each connection with a round trip before lending it (a third of
-    # its queries). A connection that died is instead dropped when it fails; the job fails with it and
-    # `maintain` queues the source again.
+    # procrastinate would have the pool test each connection with a round trip before lending it (docs/scaling.md);
+    # a connection that died instead fails its job, and `maintain` queues the source again.
     return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": None})
 
 

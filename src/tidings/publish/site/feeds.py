@@ -13,7 +13,8 @@ from ..frontmatter import rfc2822_gmt
 from .render import Summary, xml_text
 
 
-# xml.sax.saxutils imports urllib: ~0.2 s of a build's start-up (dates: frontmatter.rfc2822_gmt).
+# Our own escapes, not xml.sax.saxutils's: it imports urllib, which slows a build's start-up (docs/site.md);
+# dates come from frontmatter.rfc2822_gmt likewise.
 def escape(text: str) -> str:
     """XML character data: &, < and > escaped (as xml.sax.saxutils.escape)."""
     return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")

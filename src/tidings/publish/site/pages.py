@@ -121,7 +121,7 @@ class Reply(NamedTuple):
 AnyJob = Job | PageJob | FeedJob
 
 
-# Jobs travel to workers as plain tuples (pickled several times faster than dataclasses and datetimes).
+# Jobs travel to workers as plain tuples, which pickle faster than dataclasses and datetimes (docs/site.md).
 _ITEM_FIELDS = [f.name for f in dataclasses.fields(StoredItem)]
 _ITEM_DATES = [i for i, f in enumerate(dataclasses.fields(StoredItem)) if "datetime" in str(f.type)]
 
@@ -143,7 +143,7 @@ def _unpack_summary(v: tuple[Any, ...] | None) -> render.Summary | None:
 
 def pack(job: AnyJob, neighbour_text: bool = True) -> tuple[Any, ...]:
     """`neighbour_text`: send the start of the neighbours' bodies too (their excerpts), which only a theme
-    whose item page shows them needs: ~11 KB more per job."""
+    whose item page shows them needs."""
     if isinstance(job, PageJob):
         return ("p", *job)
     if isinstance(job, FeedJob):

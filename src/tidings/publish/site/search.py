@@ -1,11 +1,11 @@
 """Full-text search with Pagefind, sharded so that no index holds more than ~SHARD_MAX pages.
 
-Pagefind's memory grows with the pages one index holds (about 0.18 MB of RSS per page of Chinese news
-here, over a ~60 MB base), so item pages are split into shards: the days of one month, packed in date order
-into groups of at most SHARD_MAX pages; a day with more pages is split by the first character of its
-pages' file names (item ids are hex). Each shard becomes its own Pagefind bundle in `_pagefind/<name>/`
-(named after its first day, plus `-<character>` for part of a day), and the search page merges them in
-the browser with `mergeIndex`. A shard whose pages did not change keeps its bundle.
+Pagefind's memory grows with the pages one index holds (figures in docs/site.md, "Search"), so item pages
+are split into shards: the days of one month, packed in date order into groups of at most SHARD_MAX pages;
+a day with more pages is split by the first character of its pages' file names (item ids are hex). Each
+shard becomes its own Pagefind bundle in `_pagefind/<name>/` (named after its first day, plus `-<character>`
+for part of a day), and the search page merges them in the browser with `mergeIndex`. A shard whose pages
+did not change keeps its bundle.
 
 Indexing runs WORKERS `pagefind --service` processes at once, each indexing one shard after another
 (NewIndex, AddDir with the shard's glob, WriteFiles, DeleteIndex — the same bundle the CLI writes for
