@@ -129,6 +129,8 @@ def fresh_store(request):
     import tempfile
     from contextlib import contextmanager
 
+    from util import empty_database
+
     from tidings.store import open_store
 
     url = str(request.getfixturevalue("pg_url")) if request.param == "postgres" else None
@@ -145,15 +147,3 @@ def fresh_store(request):
 
     fresh.backend = request.param  # type: ignore[attr-defined]
     return fresh
-
-
-def empty_database(url: str) -> None:
-    """Delete every row of a tidings database (its schema stays): TRUNCATE of every table but the schema
-    version, sequences restarted."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'tidings_schema'")]
-        if tables:
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")

@@ -44,7 +44,7 @@ def posts(root: Path) -> list[Path]:
 def store_rows(store: str | Path, sql: str, params: tuple | list = ()) -> list[tuple[Any, ...]]:
     """The rows of one SQL statement (`?` parameters) on a store: a SQLite file or a PostgreSQL URL. The tables
     and columns are the same on both; booleans come back as 0/1 from SQLite and as bool from PostgreSQL."""
-    if isinstance(store, str) and store.startswith(("postgresql://", "postgres://")):
+    if is_pg(store):
         import psycopg
 
         with psycopg.connect(store, autocommit=True) as conn:
@@ -61,3 +61,20 @@ def store_rows(store: str | Path, sql: str, params: tuple | list = ()) -> list[t
 def store_value(store: str | Path, sql: str, params: tuple | list = ()) -> Any:
     """The first column of the first row of store_rows."""
     return store_rows(store, sql, params)[0][0]
+
+
+def is_pg(store: str | Path) -> bool:
+    """Whether a store location (conftest's store_at) is a PostgreSQL URL."""
+    return isinstance(store, str) and store.startswith(("postgresql://", "postgres://"))
+
+
+def empty_database(url: str) -> None:
+    """Delete every row of a tidings database, its schema kept: TRUNCATE every table but the schema version,
+    sequences restarted. For Hypothesis tests, whose examples share one database (conftest's fresh_store)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'tidings_schema'")]
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")

@@ -5,6 +5,8 @@ of a clean full build of the same store (incremental_ops.py has the operations a
 files are left out of the comparison).
 
 Also: the sitemap is valid, as one urlset or as an index of several files.
+
+Every test runs on SQLite and on PostgreSQL (the property with fewer drawn examples there: see EXAMPLES_PG).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from incremental_ops import World, copy_store, differences, ops
 from site_helpers import config
+from util import empty_database, is_pg
 
 from tidings.publish.site import build_site, feeds, render
 from tidings.store import open_store
@@ -45,15 +48,23 @@ def _fast_and_small_sitemaps():
         yield
 
 
-def check(world_ops: list, same_store: bool = False) -> None:
+def check(world_ops: list, same_store: bool = False, url: str | None = None) -> None:
     """Apply the operations (or rounds of them: lists) one by one, building the site incrementally after
     each; compare it with a clean full build into a new directory after each.
 
     The full build reads a copy of the store, unless `same_store`: the store keeps the record of the last
-    build (and the changes since), and the incremental site must be checked against what it alone saw."""
+    build (and the changes since), and the incremental site must be checked against what it alone saw.
+
+    `url`: a PostgreSQL database (emptied first) instead of a SQLite file. There the full build reads the same
+    database and its site's record is forgotten afterwards (a copy, CREATE DATABASE … TEMPLATE, would cost
+    0.3 s a step and every connection closed): a build writes only its own site's record and files, and the
+    journal is trimmed only below the oldest position a site has read, so the incremental site still sees what
+    it alone saw."""
     with tempfile.TemporaryDirectory(dir=TMP) as tmp:
         root = Path(tmp)
-        store = open_store(root / "t.db")
+        if url:
+            empty_database(url)
+        store = open_store(url or root / "t.db")
         try:
             world = World(store)
             inc = root / "inc"
@@ -64,6 +75,11 @@ def check(world_ops: list, same_store: bool = False) -> None:
                 full = root / f"full{n}"
                 if same_store:
                     build_site(store, config(**CFG), full)
+                elif url:
+                    sites = set(store.site_names())
+                    build_site(store, config(**CFG), full)
+                    (new,) = set(store.site_names()) - sites
+                    store.forget_site(new)
                 else:
                     with contextlib.closing(open_store(copy_store(store, root / f"full{n}.db"))) as copy:
                         build_site(copy, config(**CFG), full)
@@ -99,42 +115,61 @@ WORKERS = [  # past pages.INLINE items a full build hands item pages to worker p
 # check() replays them (the regression tests below are shrunk by hand).
 PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if os.environ.get("TIDINGS_SHRINK") else [])
 EXAMPLES = int(os.environ.get("TIDINGS_EXAMPLES", "20"))
+# On PostgreSQL each example costs about twice as much: the five explicit examples and a few drawn ones
+# (TIDINGS_EXAMPLES_PG for more).
+EXAMPLES_PG = int(os.environ.get("TIDINGS_EXAMPLES_PG", "5"))
+ALWAYS = [STORY_LATE_EARLIER_MEMBER, TAG_BOTH_WAYS, PAGES_AND_FEEDS, SOURCES_OFF_AND_RENAMED, WORKERS]
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=PHASES,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(ops(max_size=20))
-@example(STORY_LATE_EARLIER_MEMBER)
-@example(TAG_BOTH_WAYS)
-@example(PAGES_AND_FEEDS)
-@example(SOURCES_OFF_AND_RENAMED)
-@example(WORKERS)
+def the_property(max_examples: int):
+    """The property's Hypothesis decorators: ops(max_size=20) drawn, the ALWAYS cases first."""
+    def decorate(test):
+        for case in reversed(ALWAYS):
+            test = example(case)(test)
+        return settings(max_examples=max_examples, deadline=None, derandomize=True, database=None, phases=PHASES,
+                        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                               HealthCheck.function_scoped_fixture])(given(ops(max_size=20))(test))
+    return decorate
+
+
+@the_property(EXAMPLES)
 def test_incremental_equals_full(world_ops):
     check(world_ops)
 
 
-def test_two_sites_from_one_store():
+@the_property(EXAMPLES_PG)
+def test_incremental_equals_full_on_postgres(pg_url, world_ops):
+    """(pg_url is one database for every example: check() empties it first.)"""
+    check(world_ops, url=pg_url)
+
+
+def _url(store_at: str) -> str | None:
+    """The PostgreSQL database of store_at, or None for SQLite (check() makes its file in memory: TMP)."""
+    return store_at if is_pg(store_at) else None
+
+
+def test_two_sites_from_one_store(store_at):
     """The full build reads the very store the incremental site is built from (two output directories of
     one store): each keeps its own record."""
-    check(STORY_LATE_EARLIER_MEMBER + TAG_BOTH_WAYS, same_store=True)
+    check(STORY_LATE_EARLIER_MEMBER + TAG_BOTH_WAYS, same_store=True, url=_url(store_at))
 
 
 # --- regressions the property found ---------------------------------------------------------------------
 
-def test_a_colliding_category_rewrites_the_pages_that_link_to_the_old_directory():
+def test_a_colliding_category_rewrites_the_pages_that_link_to_the_old_directory(store_at):
     """A second top category whose directory would be the first one's ("TECH" beside "Tech") gives both a
     hashed directory (urls.node_segments): the first one's item pages and cards must follow, though
     nothing of their items changed. Found by the property: the incremental build kept the item page with
     breadcrumbs to c/TECH/, which it had just deleted (fixed: render.Summary's key covers node_href)."""
-    check([("add", 5, 0, ()), ("add", 3, 0, ())])
+    check([("add", 5, 0, ()), ("add", 3, 0, ())], url=_url(store_at))
 
 
-def test_several_new_numbered_pages_at_once():
+def test_several_new_numbered_pages_at_once(store_at):
     """6 items (home: page/1 and the first page), then 6 newer ones in one write (pages 2 and 3 appear):
     page/1's "newer" link must go to page/2, on home and in the month. Found by the property: the
     incremental build read a listing down to its new newest numbered page's older neighbour only, so the
     last build's newest numbered page kept its link to the first page (fixed in e3925bc)."""
-    check([("add_many", 0, 0, 6), ("add_many", 0, 100, 6)])
+    check([("add_many", 0, 0, 6), ("add_many", 0, 100, 6)], url=_url(store_at))
 
 
 FIRST_NUMBERED_PAGES = [  # home: 5 items, no numbered page; then 8 in the middle at once: pages 1, 2, 3
@@ -142,18 +177,18 @@ FIRST_NUMBERED_PAGES = [  # home: 5 items, no numbered page; then 8 in the middl
     ("add_many", 1, 907, 8)]
 
 
-def test_first_numbered_pages_below_the_oldest_touch():
+def test_first_numbered_pages_below_the_oldest_touch(store_at):
     """A listing without numbered pages gets three at once, and the oldest touch is on page 2: page 1 holds
     only old items but is new. Found by the property (random search), shrunk by hand: the incremental build
     read the listing down to the page of its oldest touch only, and never wrote page/1 (fixed in 1056aa8)."""
-    check(FIRST_NUMBERED_PAGES)
+    check(FIRST_NUMBERED_PAGES, url=_url(store_at))
 
 
-def test_replaced_image_urls_reach_the_pages():
+def test_replaced_image_urls_reach_the_pages(store_at):
     """Four items, one with a cover under https://img.example.com/; then replace_urls moves it to /media/.
     Found by the property with the "rehost" operation: replace_urls changes no hash, so the pages' keys read
     the item's revision, which the store bumps at every change a page shows."""
-    check([("add", 0, 10 * k, ()) for k in range(4)] + [("rehost",)])
+    check([("add", 0, 10 * k, ()) for k in range(4)] + [("rehost",)], url=_url(store_at))
 
 
 # --- the sitemap ----------------------------------------------------------------------------------------
@@ -202,9 +237,9 @@ def _listings(out: Path) -> set[Path]:
     return found
 
 
-def _site(tmp_path: Path, n: int, hours: int):
+def _site(tmp_path: Path, store_at: str, n: int, hours: int):
     """A site of n items, `hours` apart, over the five sources, with a story and a tag page."""
-    store = open_store(tmp_path / "t.db")
+    store = open_store(_url(store_at) or tmp_path / "t.db")
     world = World(store)
     for k in range(n):
         world.apply(("add", k % 5, hours * k, ("央行",) if k % 4 == 0 else ()))
@@ -225,10 +260,10 @@ def tmp(tmp_path):
 
 
 @pytest.fixture
-def sitemap_site(tmp):
+def sitemap_site(tmp, store_at):
     """60 items over about 50 days: 60 item pages and about 20 listings, in sitemap files of at most
     SITEMAP_MAX (4) URLs."""
-    store, out = _site(tmp, 60, 20)
+    store, out = _site(tmp, store_at, 60, 20)
     yield store, out
     store.close()
 
@@ -250,11 +285,11 @@ def test_the_sitemap_lists_every_item_page_and_listing_once(sitemap_site):
     assert (out / "robots.txt").read_text().endswith(f"Sitemap: {BASE_URL}sitemap.xml\n")
 
 
-def test_a_small_site_without_the_limit_patched(tmp):
+def test_a_small_site_without_the_limit_patched(tmp, store_at):
     """With the protocol's 50,000 a small site's sitemap is still valid, whichever form it takes."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(feeds, "SITEMAP_MAX", 50_000)
-        store, out = _site(tmp, 12, 20)
+        store, out = _site(tmp, store_at, 12, 20)
         listed = sitemap_urls(out, 50_000)
     assert len(listed) == len(set(listed))
     assert set(out.glob("a/*/*/*/*.html")) | _listings(out) <= set(listed)
