@@ -7,6 +7,9 @@
   the Hexo build never raise.
 * Post paths (safe_component / unique_post_path / build_posts) never leave the output directory and
   never carry characters that are unsafe in file names.
+
+The tests that store go through a SQLite and a PostgreSQL store (conftest's fresh_store: a fresh, empty store
+per example), with fewer examples on PostgreSQL (EXAMPLES_PG), where each costs more.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ from tidings.pipeline import Cleaner, ingest  # noqa: E402
 from tidings.publish.frontmatter import yaml_safe_text  # noqa: E402
 from tidings.publish.hexo import build_posts, render_hexo, render_seed  # noqa: E402
 from tidings.publish.paths import safe_component, unique_post_path  # noqa: E402
-from tidings.store import IngestRow, Store, StoredItem, open_store  # noqa: E402
+from tidings.store import IngestRow, Store, StoredItem  # noqa: E402
 
 # Characters that break YAML, Hexo, file names or terminals, to mix into random text.
 SPECIAL_CHARS = list("\x00\x01\x08\t\n\r\x0b\x0c\x1b\x7f\x85\xa0\u2028\u2029\ufeff\ufffe\uffff\u200b\u200d\u202e"
@@ -270,20 +273,29 @@ def test_any_bytes_give_entries_or_parse_error(body, content_type):
 
 
 _CLEANER = Cleaner(Config())
+# Examples of the storing tests on PostgreSQL, as a share of SQLite's: about 3 times dearer each there.
+EXAMPLES_PG = 1 / 3
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=st.one_of(xml_feeds(), json_feeds(), mutated(xml_feeds())), content_type=CONTENT_TYPES,
-       preset=st.sampled_from(["seed", "hexo"]))
-def test_any_bytes_through_ingest_and_hexo_build(body, content_type, preset):
+def _examples(fresh_store, n: int) -> int:
+    return n if fresh_store.backend == "sqlite" else max(10, int(n * EXAMPLES_PG))
+
+
+def test_any_bytes_through_ingest_and_hexo_build(fresh_store):
     """The pipeline's own ingest (parse → clean → store) and the Hexo build never raise on a feed body."""
-    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "s.db") as store:
-        store.sync_sources([SOURCE])
-        outcome = ingest(store, FetchResult(SOURCE, status=200, body=body, content_type=content_type,
-                                            final_url=SOURCE.url), _CLEANER)
-        assert outcome.status in ("new", "failed")
-        report = build_posts(store, Path(tmp) / "blog", preset=preset)
-        check_posts(store, Path(tmp) / "blog" / "source" / "_posts", report)
+    @settings(max_examples=_examples(fresh_store, 150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=st.one_of(xml_feeds(), json_feeds(), mutated(xml_feeds())), content_type=CONTENT_TYPES,
+           preset=st.sampled_from(["seed", "hexo"]))
+    def ingest_and_build(body, content_type, preset):
+        with tempfile.TemporaryDirectory() as tmp, fresh_store() as store:
+            store.sync_sources([SOURCE])
+            outcome = ingest(store, FetchResult(SOURCE, status=200, body=body, content_type=content_type,
+                                                final_url=SOURCE.url), _CLEANER)
+            assert outcome.status in ("new", "failed")
+            report = build_posts(store, Path(tmp) / "blog", preset=preset)
+            check_posts(store, Path(tmp) / "blog" / "source" / "_posts", report)
+
+    ingest_and_build()
 
 
 def check_posts(store: Store, posts_dir: Path, report) -> None:
@@ -338,15 +350,22 @@ def entries(draw) -> list[Entry]:
     return out
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(items=entries(), names=st.tuples(TEXT, TEXT, TEXT), preset=st.sampled_from(["seed", "hexo"]))
-def test_build_posts_with_hostile_names(items, names, preset):
+def test_build_posts_with_hostile_names(fresh_store):
     """Whatever the titles and category names (even ones a config would refuse), every post lands inside
     _posts under a safe name, one per item, and its title reads back."""
+    @settings(max_examples=_examples(fresh_store, 120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(items=entries(), names=st.tuples(TEXT, TEXT, TEXT), preset=st.sampled_from(["seed", "hexo"]))
+    def build(items, names, preset):
+        hostile_names_build(fresh_store, items, names, preset)
+
+    build()
+
+
+def hostile_names_build(fresh_store, items: list[Entry], raw_names: tuple[str, str, str], preset: str) -> None:
     # Names come from tidings.yml (UTF-8, so never a lone surrogate); anything else goes.
-    names = [yaml_safe_text(n) for n in names]
+    names = [yaml_safe_text(n) for n in raw_names]
     source = Source(url=SOURCE.url, category=names[0], source=names[1], channel=names[2])
-    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "s.db") as store:
+    with tempfile.TemporaryDirectory() as tmp, fresh_store() as store:
         store.sync_sources([source])
         cleaned = []
         for e in items:  # as the pipeline's Cleaner leaves them: text XML-safe
