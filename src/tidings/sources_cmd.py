@@ -6,8 +6,9 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from .config import Config, load
 from .store import open_store
@@ -24,27 +25,55 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def health(cfg: Config, now: float | None = None) -> list[dict[str, Any]]:
-    """One row per configured source: ok / failing / stale / new, with the figures behind it."""
+class HealthState(StrEnum):
+    """A source's state in `sources list|check`; the values are what the table and `--json` print."""
+
+    OK = "ok"
+    FAILING = "failing"  # its last fetch failed
+    STALE = "stale"  # fetched, but no new item for `stale_days`
+    NEW = "new"  # never fetched
+
+
+_COLOUR = {HealthState.OK: "green", HealthState.FAILING: "red", HealthState.STALE: "yellow",
+           HealthState.NEW: "cyan"}
+
+
+class HealthRow(TypedDict):
+    """One source in `sources check --json`, keys in the order printed (unix seconds UTC)."""
+
+    category: str
+    source: str
+    channel: str
+    url: str
+    state: HealthState
+    last_success: float | None
+    last_error: str | None
+    last_note: str | None
+    errors_in_a_row: int
+    items_7d: int
+    next_fetch: float | None
+
+
+def health(cfg: Config, now: float | None = None) -> list[HealthRow]:
+    """One row per configured source, with its state and the figures behind it."""
     now = now or time.time()
     stale_days = cfg.stale_days
-    rows = []
+    rows: list[HealthRow] = []
     with open_store(cfg.store_path) as store:
         store.sync_sources(cfg.feed_sources())
         for r in store.source_health(since=now - WEEK):
             if r.error_count:
-                state = "failing"
+                state = HealthState.FAILING
             elif r.last_success is None:
-                state = "new"
+                state = HealthState.NEW
             elif (r.last_first_seen or 0) < now - stale_days * 86400:
-                state = "stale"
+                state = HealthState.STALE
             else:
-                state = "ok"
-            rows.append({"category": r.category, "source": r.source, "channel": r.channel, "url": r.url,
-                         "state": state, "last_success": r.last_success, "last_error": r.last_error,
-                         "last_note": r.last_note,
-                         "errors_in_a_row": r.error_count, "items_7d": r.items_since,
-                         "next_fetch": r.next_fetch})
+                state = HealthState.OK
+            rows.append(HealthRow(category=r.category, source=r.source, channel=r.channel, url=r.url, state=state,
+                                  last_success=r.last_success, last_error=r.last_error, last_note=r.last_note,
+                                  errors_in_a_row=r.error_count, items_7d=r.items_since,
+                                  next_fetch=r.next_fetch))
     return rows
 
 
@@ -160,7 +189,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = load(args.config)
     if args.action in ("list", "check"):
         rows = health(cfg)
-        code = 3 if args.action == "check" and any(r["state"] == "failing" for r in rows) else 0
+        code = 3 if args.action == "check" and any(r["state"] is HealthState.FAILING for r in rows) else 0
         if args.json:
             json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
             print()
@@ -172,10 +201,9 @@ def main(args: argparse.Namespace) -> int:
         table = Table(title=f"{len(rows)} sources")
         for col in ("source", "state", "last success", "last error / note", "in a row", "items 7d", "next fetch"):
             table.add_column(col)
-        colour = {"ok": "green", "failing": "red", "stale": "yellow", "new": "cyan"}
         for r in rows:
             label = " › ".join(x for x in (r["category"], r["source"], r["channel"]) if x)
-            table.add_row(label, f"[{colour[r['state']]}]{r['state']}[/]", _when(r["last_success"]),
+            table.add_row(label, f"[{_COLOUR[r['state']]}]{r['state']}[/]", _when(r["last_success"]),
                           r["last_error"] or (f"[yellow]note:[/] {escape(r['last_note'])}" if r["last_note"] else ""),
                           str(r["errors_in_a_row"]), str(r["items_7d"]),
                           _when(r["next_fetch"]) if r["next_fetch"] else "now")
