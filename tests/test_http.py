@@ -202,3 +202,60 @@ def test_decode_html(body, content_type, expected):
 
 def test_decode_html_never_fails():
     assert decode_html(b"caf\xe9 \x81\xff", None).startswith("caf")
+
+
+# --- charset labels: codec_for, shared with parse (tests/test_parse.py reads feeds with the same labels) ----
+
+@pytest.mark.parametrize("labels,codec", [
+    # Latin-1 and ASCII, however spelt: windows-1252, as WHATWG says and as feedparser ends up reading them
+    (["iso-8859-1", "iso8859-1", "ISO_8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii"], "cp1252"),
+    # GB2312 and GBK, however spelt: GB18030, the superset of both
+    (["gb2312", "euc-cn", "euc_cn", "csgb2312", "gb_2312-80", "chinese", "gbk", "cp936", "windows-936", "x-gbk"],
+     "gb18030"),
+    (["big5", "csbig5"], "big5hkscs"),
+    (["x-user-defined"], "cp1252"),  # HTML's prescan reads it as windows-1252
+    (["x-euc-jp", "euc-jp"], "euc_jp"),
+    (["x-sjis", "shift_jis"], "shift_jis"),
+    ([" UTF-8 ", '"utf8"', "'utf-8'"], "utf-8"),
+])
+def test_codec_for_reads_every_spelling_of_a_label_alike(labels, codec):
+    assert {label: http.codec_for(label) for label in labels} == dict.fromkeys(labels, codec)
+
+
+@pytest.mark.parametrize("label", [
+    None, "", "x-klingon", "../../etc",
+    "unicode", "utf-16", "utf-16le", "utf-32", "UTF-32BE",  # a label in ASCII-compatible bytes is never true of these
+    "base64", "rot13", "zlib", "hex",  # bytes-to-bytes codecs
+    "undefined", "idna", "punycode", "unicode_escape", "raw_unicode_escape",  # Python's codecs, no document's
+])
+def test_codec_for_refuses_what_is_no_charset(label):
+    assert http.codec_for(label) is None
+
+
+LATIN = "“café” – 50 €"  # in cp1252: 0x93 … 0x94 0x96 … 0x80, C1 controls if read as ISO-8859-1
+HAN = "长春䶮"  # 䶮 (U+4DAE) is in GB18030 only (four bytes), neither in GB2312 nor in GBK
+JA = "日本語のニュース"  # GB18030, tried last, reads these EUC-JP / Shift_JIS bytes as other characters
+
+
+@pytest.mark.parametrize("label,body,expected", [
+    ("iso8859-1", LATIN.encode("cp1252"), LATIN),
+    ("x-user-defined", LATIN.encode("cp1252"), LATIN),
+    # the 0xFF decodes in no charset, so the declared one reads the body with replacements: GB18030 keeps 䶮
+    ("euc-cn", HAN.encode("gb18030") + b"\xff", HAN + "\ufffd"),
+    ("cp936", HAN.encode("gb18030") + b"\xff", HAN + "\ufffd"),
+    ("windows-936", HAN.encode("gb18030") + b"\xff", HAN + "\ufffd"),
+    ("csgb2312", HAN.encode("gb18030") + b"\xff", HAN + "\ufffd"),
+    ("x-euc-jp", JA.encode("euc_jp"), JA),
+    ("x-sjis", JA.encode("shift_jis"), JA),
+    ("unicode", b"<p>plain</p>", "<p>plain</p>"),  # refused: the bytes decide
+])
+def test_decode_html_reads_each_label_as_its_codec(label, body, expected):
+    assert decode_html(body, f"text/html; charset={label}") == expected
+    meta = f'<meta charset="{label}">'.encode()
+    assert decode_html(meta + body, "text/html") == meta.decode() + expected
+
+
+@pytest.mark.parametrize("label", ["undefined", "idna", "punycode", "base64"])
+def test_decode_html_ignores_codecs_that_are_no_charset(label):
+    # "undefined", "idna" and "punycode" raised a UnicodeError out of decode_html before codec_for refused them
+    assert decode_html("café".encode("cp1252"), f"text/html; charset={label}") == "café"

@@ -106,7 +106,7 @@ ALLOWED = {
     "http": {"errors", "model"},
     "filters": {"errors", "model"},
     "schedule": {"errors", "model", "http"},
-    "parse": {"errors", "model", "store", "dates"},
+    "parse": {"errors", "model", "store", "dates", "http"},  # http: codec_for, the one charset-label lookup
     "clean": {"errors", "model", "store", "http"},
     "fetch": {"errors", "model", "store", "http"},
 }

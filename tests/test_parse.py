@@ -115,6 +115,53 @@ def test_http_charset_wins_over_missing_prolog():
     assert parse_feed(body, SRC, content_type="text/xml; charset=GB2312").entries[0].title == title
 
 
+# Charset labels: parse reads them through tidings.http.codec_for, as decode_html does (tests/test_http.py).
+LATIN = "“café” – 50 €"  # in cp1252: 0x93 … 0x94 0x96 … 0x80, C1 controls if read as ISO-8859-1
+HAN = "长春䶮"  # 䶮 (U+4DAE) is in GB18030 only (four bytes), neither in GB2312 nor in GBK
+JA = "日本語のニュース"
+
+
+def _rss(title: str, encoding: str | None = None) -> str:
+    prolog = f'<?xml version="1.0" encoding="{encoding}"?>' if encoding else '<?xml version="1.0"?>'
+    return f'{prolog}<rss version="2.0"><channel><title>T</title><item><title>{title}</title><guid>1</guid></item></channel></rss>'
+
+
+@pytest.mark.parametrize("label,text,codec", [
+    ("iso8859-1", LATIN, "cp1252"),
+    ("x-user-defined", LATIN, "cp1252"),
+    ("euc-cn", HAN, "gb18030"),
+    ("cp936", HAN, "gb18030"),
+    ("windows-936", HAN, "gb18030"),
+    ("csgb2312", HAN, "gb18030"),
+    ("x-euc-jp", JA, "euc_jp"),
+    ("x-sjis", JA, "shift_jis"),
+])
+@pytest.mark.parametrize("where", ["prolog", "http"])
+def test_each_charset_label_reads_as_its_codec(label, text, codec, where):
+    """Read strictly in the chosen codec: no note of a charset that did not fit, or of one guessed instead."""
+    if where == "prolog":
+        feed = parse_feed(_rss(text, label).encode(codec), SRC)
+    else:
+        feed = parse_feed(_rss(text).encode(codec), SRC, content_type=f"application/rss+xml; charset={label}")
+    assert (feed.entries[0].title, feed.notes) == (text, [])
+
+
+@pytest.mark.parametrize("label", ["iso8859-1", "iso-8859-1", "latin1", "us-ascii", "x-user-defined"])
+def test_latin1_labels_read_as_feedparser_reads_them(label):
+    """feedparser decodes Latin-1, then maps U+0080–U+009F to windows-1252's characters: windows-1252 in effect."""
+    feedparser = pytest.importorskip("feedparser")
+    body = _rss(LATIN, label).encode("cp1252")
+    assert parse_feed(body, SRC).entries[0].title == feedparser.parse(body).entries[0].title == LATIN
+
+
+@pytest.mark.parametrize("label", ["unicode", "utf-16", "base64", "rot13", "undefined", "idna", "punycode"])
+def test_a_label_that_fits_no_ascii_document_is_noted_and_read_as_utf8(label):
+    # base64, rot13, undefined, idna and punycode raised out of parse_feed (LookupError, UnicodeError) before
+    feed = parse_feed(_rss("plain ASCII", label).encode(), SRC)
+    assert feed.entries[0].title == "plain ASCII"
+    assert feed.notes[0] == f"declared charset {label!r} does not fit the document"
+
+
 def test_html_named_entities_are_tolerated():
     body = b"<rss version='2.0'><channel><item><title>a&nbsp;b&mdash;c</title><guid>1</guid></item></channel></rss>"
     assert parse_feed(body, SRC).entries[0].title == "a\u00a0b\u2014c"

@@ -6,6 +6,7 @@
     Reply.read() / read_body(resp, max_bytes) the body, decoded in bounded steps, capped on decoded bytes
     retry_after_seconds(value)               Retry-After as seconds
     decode_html(body, content_type)          HTML bytes → text (BOM, UTF-8, charset labels, GB18030)
+    codec_for(label)                         a charset label → Python's codec (parse reads feeds with it too)
     check_public_url / blocked_reason        the address policy (no loopback/private/link-local)
 
 Every failure is a FetchError with a short, printable reason; `retry` says whether trying again
@@ -46,6 +47,7 @@ __all__ = [
     "Reply",
     "blocked_reason",
     "check_public_url",
+    "codec_for",
     "content_decoder",
     "decode_html",
     "make_client",
@@ -484,34 +486,45 @@ async def open_url(client: httpx.AsyncClient, url: str, limits: Limits, *,
         raise FetchError(f"{type(e).__name__}: {short_reason(e)}") from None
 
 
-# --- HTML charset ------------------------------------------------------------------------------------
+# --- Charsets ------------------------------------------------------------------------------------------
 
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
-_ALIASES = {
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030",
-    "csgb2312": "gb18030", "euc-cn": "gb18030", "cp936": "gb18030", "windows-936": "gb18030",
-    "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
-    "us-ascii": "cp1252", "ascii": "cp1252", "big5": "big5hkscs", "utf8": "utf-8",
-    "x-user-defined": "cp1252",
-}
-_TEXT_CODECS = {"base64", "hex", "rot13", "rot_13", "zip", "zlib", "bz2", "uu", "quopri"}
+# A legacy charset → the superset browsers decode it as (WHATWG Encoding): Latin-1 and ASCII as windows-1252,
+# GB2312 and GBK as GB18030, Big5 as Big5-HKSCS. Keyed by Python's codec name, so that every spelling of a
+# label (iso-8859-1, iso8859-1, latin1 …) reads alike. feedparser ends at windows-1252 for Latin-1 feeds too.
+_SUPERSETS = {"iso8859-1": "cp1252", "ascii": "cp1252", "gb2312": "gb18030", "gbk": "gb18030", "big5": "big5hkscs"}
+# Labels Python does not know. x-user-defined: HTML's prescan reads it as windows-1252.
+_LABELS = {"x-gbk": "gbk", "gb_2312-80": "gb2312", "csgb2312": "gb2312", "windows-936": "gbk",
+           "x-euc-jp": "euc_jp", "x-sjis": "shift_jis", "x-user-defined": "cp1252", "unicode": "utf-16"}
+# Python codecs no document is written in: decoding with them fails with a UnicodeError or means nothing.
+_NOT_CHARSETS = {"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape"}
 
 
-def _codec(label: str | None) -> str | None:
+def codec_for(label: str | None) -> str | None:
+    """Python's codec for a charset label (a Content-Type charset, <meta charset>, an XML prolog's encoding),
+    or None when it names no charset that a document can be decoded with.
+
+    UTF-16 and UTF-32 give None too: a label written in ASCII-compatible bytes cannot be true of them (their
+    BOM, or the width of the first character, says so before any label is read).
+    """
     if not label:
         return None
     label = label.strip().strip("\"'").lower()
-    label = _ALIASES.get(label, label)
     try:
-        info = codecs.lookup(label)
+        info = codecs.lookup(_LABELS.get(label, label))
     except LookupError:
         return None
-    if info.name in _TEXT_CODECS or not getattr(info, "_is_text_encoding", True):
+    name = _SUPERSETS.get(info.name, info.name)
+    if name in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
         return None
-    if info.name.startswith("utf-16") or info.name.startswith("utf-32"):
-        return None  # a page cannot declare these in ASCII-compatible bytes; the HTML spec says utf-8
-    return info.name
+    if name.startswith(("utf-16", "utf-32")):
+        return None
+    return name
+
+
+# --- HTML charset --------------------------------------------------------------------------------------
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.IGNORECASE)
 
 
 def _content_type_charset(content_type: str | None) -> str | None:
@@ -520,7 +533,7 @@ def _content_type_charset(content_type: str | None) -> str | None:
     for param in content_type.split(";")[1:]:
         k, _, v = param.partition("=")
         if k.strip().lower() == "charset":
-            return _codec(v)
+            return codec_for(v)
     return None
 
 
@@ -537,7 +550,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
         if body.startswith(bom):
             return body[len(bom):].decode(enc, errors="replace")
     m = _META_CHARSET.search(body[:4096])
-    meta = _codec(m.group(1).decode("ascii", "replace")) if m else None
+    meta = codec_for(m.group(1).decode("ascii", "replace")) if m else None
     explicit = [e for e in (_content_type_charset(content_type), meta) if e]
     tried: list[str] = []
     # UTF-8 first: bytes that decode strictly as UTF-8 are UTF-8 whatever the label says (Chinese

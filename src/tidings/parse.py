@@ -26,6 +26,7 @@ from lxml import html as lxml_html
 
 from .dates import MAX_DATE_CHARS, parse_date
 from .errors import ParseError
+from .http import codec_for
 from .model import Entry, Source, item_id
 
 __all__ = ["MAX_DATE_CHARS", "MAX_ITEMS", "MAX_JSON_VALUES", "MAX_XML_NODES", "SCAN_BYTES", "ParseError",
@@ -62,7 +63,6 @@ PREFIXES = {
     "http://www.w3.org/1999/02/22-rdf-syntax-ns#": "rdf",
 }
 _RDF_ABOUT = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about"
-_XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 _XHTML_DIV = "{http://www.w3.org/1999/xhtml}div"
 
 # Item fields, each a list of element names in order of preference (first present wins).
@@ -78,9 +78,6 @@ ITEM_AUTHOR = ("author", "dc:creator", "atom:author", "dc:author", "itunes:autho
 ITEM_CATEGORIES = ("category", "atom:category", "dc:subject", "itunes:category", "media:category")
 FEED_TITLE = ("title", "atom:title", "dc:title")
 
-_CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "big5": "big5hkscs",
-                    "iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252",
-                    "ascii": "cp1252", "x-euc-jp": "euc_jp", "x-sjis": "shift_jis", "unicode": "utf-16"}
 _XML_DECL = re.compile(r"<\?xml\s[^>]*?\?>", re.S)
 _DECL_ENCODING = re.compile(rb"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
 _INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -115,17 +112,6 @@ def charset_of(content_type: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def _codec(name: str) -> str | None:
-    """Python's codec for a charset label, or None when Python knows no such charset."""
-    import codecs
-
-    name = _CHARSET_ALIASES.get(name.lower(), name.lower())
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
 def decode_xml(body: bytes, content_type: str = "", notes: list[str] | None = None) -> str:
     """Decode an XML document: BOM, then the HTTP charset, then the XML prolog, else UTF-8.
 
@@ -148,9 +134,9 @@ def decode_xml(body: bytes, content_type: str = "", notes: list[str] | None = No
         if not declared:
             m = _DECL_ENCODING.search(body[:1024])
             declared = m.group(1).decode("ascii").lower() if m else None
-        codec = _codec(declared) if declared else "utf-8"
-        if codec is None or codec.startswith(("utf-16", "utf-32")):
-            # a charset Python does not know, or a 16/32-bit one that the bytes themselves contradict
+        codec = codec_for(declared) if declared else "utf-8"
+        if codec is None:
+            # no charset Python knows, or UTF-16/32, which bytes without a BOM or a wide `<` contradict
             notes.append(f"declared charset {declared!r} does not fit the document")
             codec = "utf-8"
     text = None
