@@ -3,20 +3,23 @@
 After the recovery run the outputs must be as if no run had ever been killed:
 
 * no temp files (`.tidings-tmp-*`), no journal, no partial post files;
-* `PRAGMA integrity_check` is ok;
+* `PRAGMA integrity_check` is ok (SQLite);
 * posts and store agree: every published item of an active source has exactly one ledger row
   (`posts`), the file exists, is complete and holds that item's title; no post file outside the ledger.
 
 Two tests: a seeded random kill loop (set TIDINGS_CRASH_SEED to replay one; the seed is in every
 assertion message), and deterministic kills at the n-th file replace / unlink of a build (a stand-in
 for SIGKILL at exactly those instructions, via a wrapper that SIGKILLs its own process).
+
+What they check does not depend on the store, so they run on a SQLite and on a PostgreSQL store (store_at); a
+SIGKILLed process's PostgreSQL transaction is rolled back by the server, SQLite's by the next opener of the
+file. On PostgreSQL the random loop is shorter (LOOP) and the exact points fewer (CRASH_POINTS_PG), for time.
 """
 from __future__ import annotations
 
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -26,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 from feedserver import FeedServer, rss
-from util import write_config
+from util import empty_database, is_pg, store_rows, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +85,7 @@ class World:
             self.feeds[f].append(self._item(f))
         self.publish()
 
-    def config(self, root: Path, variant: dict, *, drop_feed: int | None = None) -> Path:
+    def config(self, root: Path, store_at: str, variant: dict, *, drop_feed: int | None = None) -> Path:
         sources = []
         for f in range(FEEDS):
             if f == drop_feed:
@@ -92,7 +95,7 @@ class World:
             if f == 0:
                 s["retain_per_source"] = 45  # pruning deletes posts as new items arrive
             sources.append(s)
-        return write_config(root, sources, hexo={"dir": "blog", **variant})
+        return write_config(root, sources, hexo={"dir": "blog", **variant}, store=store_at)
 
 
 def _run(cfg: Path, *, wrapper: str | None = None) -> subprocess.Popen:
@@ -130,7 +133,7 @@ def _front_matter(text: str) -> dict:
     return yaml.safe_load(head[4:].split("\n---\n", 1)[0])
 
 
-def check_invariants(root: Path, why: str) -> dict:
+def check_invariants(root: Path, store_at: str, why: str) -> dict:
     """The recovered state is consistent; returns some counts for the caller's sanity checks."""
     from tidings.publish.frontmatter import yaml_safe_text
 
@@ -139,15 +142,12 @@ def check_invariants(root: Path, why: str) -> dict:
                  if p.name.startswith((".tidings-tmp-", ".tidings-journal", ".tmp-"))]
     assert not leftovers, f"{why}: temp/journal files left behind: {leftovers[:10]}"
 
-    db = sqlite3.connect(root / "store.db")
-    try:
-        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)], why
-        published = {(k, i): t for k, i, t in db.execute(
-            "SELECT i.source_key, i.id, i.title FROM items i JOIN sources s ON s.key = i.source_key "
-            "WHERE i.state = 'published' AND s.active = 1")}
-        ledger = {(k, i): p for k, i, p in db.execute("SELECT source_key, id, path FROM posts")}
-    finally:
-        db.close()
+    if not is_pg(store_at):
+        assert store_rows(store_at, "PRAGMA integrity_check") == [("ok",)], why
+    published = {(k, i): t for k, i, t in store_rows(
+        store_at, "SELECT i.source_key, i.id, i.title FROM items i JOIN sources s ON s.key = i.source_key "
+        "WHERE i.state = 'published' AND s.active")}
+    ledger = {(k, i): p for k, i, p in store_rows(store_at, "SELECT source_key, id, path FROM posts")}
 
     assert published, why
     missing = set(published) - set(ledger)
@@ -175,9 +175,16 @@ def quiet_server() -> FeedServer:
     return server.start()
 
 
-def test_random_sigkill_then_recovery(tmp_path):
+# The random loop's size per backend: at least `rounds` runs and `kills` kills (of which `torn` inside a build)
+# within `seconds`. PostgreSQL's is shorter, for time (about 40 s, where SQLite's takes 70 to 90).
+LOOP = {"sqlite": dict(rounds=24, kills=20, torn=3, seconds=70),
+        "postgres": dict(rounds=12, kills=10, torn=2, seconds=40)}
+
+
+def test_random_sigkill_then_recovery(tmp_path, store_at):
     seed = int(os.environ.get("TIDINGS_CRASH_SEED") or random.SystemRandom().randrange(2**32))
     why = f"TIDINGS_CRASH_SEED={seed}"
+    loop = LOOP["postgres" if is_pg(store_at) else "sqlite"]
     rng = random.Random(seed)
     server = quiet_server()
     try:
@@ -187,22 +194,25 @@ def test_random_sigkill_then_recovery(tmp_path):
         # item, which the later runs mostly do not, so delays cut to it would outlast most runs.
         calib = tmp_path / "calibrate"
         calib.mkdir()
-        _complete_run(world.config(calib, VARIANTS[0]), why)
-        full, build = _timed_run(world.config(calib, VARIANTS[1]), why)
+        calib_store = store_at if is_pg(store_at) else str(calib / "store.db")
+        _complete_run(world.config(calib, calib_store, VARIANTS[0]), why)
+        full, build = _timed_run(world.config(calib, calib_store, VARIANTS[1]), why)
+        if is_pg(store_at):
+            empty_database(store_at)  # the killed runs start from an empty store, as on SQLite
 
         root = tmp_path / "site"
         root.mkdir()
         kills = finished = in_build = torn = 0
-        deadline = time.monotonic() + 70
+        deadline = time.monotonic() + loop["seconds"]
         rounds = 0
         variant = VARIANTS[0]
-        while (rounds < 24 or kills < 20) and time.monotonic() < deadline:
+        while (rounds < loop["rounds"] or kills < loop["kills"]) and time.monotonic() < deadline:
             rounds += 1
             world.mutate()
             # A different preset or clean setting each time: every build re-renders (and for the hexo
             # preset moves) all posts, so there is a long build to be killed in.
             variant = rng.choice([v for v in VARIANTS if v != variant])
-            cfg = world.config(root, variant, drop_feed=rng.choice([None] * 5 + [3]))
+            cfg = world.config(root, store_at, variant, drop_feed=rng.choice([None] * 5 + [3]))
             proc = _run(cfg)
             built = threading.Event()
 
@@ -232,14 +242,15 @@ def test_random_sigkill_then_recovery(tmp_path):
                 assert proc.returncode == -signal.SIGKILL, f"{why}: run {rounds} exit {proc.returncode}"
                 # Killed inside the build: a journal (and maybe temp files) must be waiting for recovery.
                 torn += (root / "blog" / "source" / "_posts" / ".tidings-journal").exists()
-        assert kills >= 20, f"{why}: only {kills} of {rounds} runs were killed mid-way"
-        assert torn >= 3, f"{why}: only {torn} of {kills} kills landed inside a build"
+        assert kills >= loop["kills"], f"{why}: only {kills} of {rounds} runs were killed mid-way"
+        assert torn >= loop["torn"], f"{why}: only {torn} of {kills} kills landed inside a build"
         print(f"{why}: {rounds} runs, {kills} killed ({in_build} after the build started, {torn} inside it), "
               f"{finished} finished")
 
-        final = world.config(root, rng.choice(VARIANTS))
+        final = world.config(root, store_at, rng.choice(VARIANTS))
         _complete_run(final, why)
-        counts = check_invariants(root, f"{why} ({kills} kills, {in_build} in the build, {finished} finished)")
+        counts = check_invariants(root, store_at,
+                                  f"{why} ({kills} kills, {in_build} in the build, {finished} finished)")
         assert counts["posts"] >= FEEDS * 40
         # The recovered state is stable: one more run changes no file.
         out = _complete_run(final, why)
@@ -253,10 +264,11 @@ def test_random_sigkill_then_recovery(tmp_path):
 # Runs the CLI with one file operation of the Hexo build replaced by "SIGKILL myself before (or after)
 # the n-th call": the process dies exactly there, with no finally blocks, like a power cut for our files.
 WRAPPER = r"""
-import os, signal, sys
+import contextlib, os, signal, sys
 from pathlib import Path
 import tidings.publish.atomic as atomic
 import tidings.publish.hexo as hexo
+import tidings.store.postgres as pgstore
 import tidings.store.sqlite as store
 
 op, when, n = os.environ["CRASH_AT"].split(":")
@@ -295,6 +307,16 @@ elif op == "unlink":  # removal of a post's old path (moves, deletions, recovery
     Path.unlink = die_at_n(Path.unlink)
 elif op == "commit":  # the end of the build's ledger transaction
     store._Tx.__exit__ = die_at_n(store._Tx.__exit__)
+    committed = die_at_n(lambda: None)  # PostgreSQL: after the outermost transaction block (not a savepoint)
+    real_tx = pgstore.PostgresStore.transaction
+    @contextlib.contextmanager
+    def transaction(self):
+        outer = not self._in_transaction()
+        with real_tx(self):
+            yield
+        if outer:
+            committed()
+    pgstore.PostgresStore.transaction = transaction
 from tidings.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -303,10 +325,14 @@ CRASH_POINTS = [
     "replace:before:1", "replace:after:1", "replace:before:7", "replace:after:40", "replace:before:130",
     "unlink:before:1", "unlink:after:5", "unlink:after:60", "commit:after:1",
 ]
+# On PostgreSQL, for time: a file renamed but its ledger row not committed, an old path not yet unlinked after
+# the commit, and right after the commit.
+CRASH_POINTS_PG = ["replace:after:40", "unlink:after:5", "commit:after:1"]
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
-def test_kill_at_exact_points(tmp_path, point):
+@pytest.mark.parametrize(("store_at", "point"), [("sqlite", p) for p in CRASH_POINTS] +
+                         [("postgres", p) for p in CRASH_POINTS_PG], indirect=["store_at"])
+def test_kill_at_exact_points(tmp_path, store_at, point):
     """seed preset → first build killed; recovery in the hexo preset (every post moves) killed too; then
     one clean run. Exercises a kill between temp write and rename, between rename and ledger commit,
     between ledger and unlink of the old path, and right after the commit."""
@@ -316,7 +342,7 @@ def test_kill_at_exact_points(tmp_path, point):
         world = World(server, random.Random(7))
         steps = [VARIANTS[0], VARIANTS[2], VARIANTS[0]]
         for i, variant in enumerate(steps):
-            cfg = world.config(tmp_path, variant)
+            cfg = world.config(tmp_path, store_at, variant)
             last = i == len(steps) - 1
             if last:
                 _complete_run(cfg, why)
@@ -328,7 +354,7 @@ def test_kill_at_exact_points(tmp_path, point):
                                     env={**os.environ, "CRASH_AT": point})
             out, err = proc.communicate(timeout=60)
             assert proc.returncode in (-signal.SIGKILL, 0, 3), f"{why}: exit {proc.returncode}\n{err}"
-        check_invariants(tmp_path, why)
+        check_invariants(tmp_path, store_at, why)
     finally:
         server.stop()
 
@@ -364,14 +390,14 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_site_build_killed_mid_write_leaves_nothing_behind(tmp_path):
+def test_site_build_killed_mid_write_leaves_nothing_behind(tmp_path, store_at):
     """The built-in site, killed between writing a page's temp file and renaming it, then rebuilt."""
     from tidings.store import open_store
 
     server = quiet_server()
     try:
         world = World(server, random.Random(11))
-        cfg = world.config(tmp_path, VARIANTS[0])
+        cfg = world.config(tmp_path, store_at, VARIANTS[0])
         data = yaml.safe_load(cfg.read_text(encoding="utf-8"))
         data.update(site_dir="public", site={**data["site"], "search": False})
         cfg.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -382,9 +408,9 @@ def test_site_build_killed_mid_write_leaves_nothing_behind(tmp_path):
                               text=True, timeout=60, env={**os.environ, "CRASH_AT": "25"})
         assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
         _complete_run(cfg, "site")
-        check_invariants(tmp_path, "site")  # the Hexo side (and the store) recovered
+        check_invariants(tmp_path, store_at, "site")  # the Hexo side (and the store) recovered
         public = tmp_path / "public"
-        with open_store(tmp_path / "store.db") as store:
+        with open_store(store_at) as store:
             recorded = set(store.site_files(str(public.resolve())))
         files = {p.relative_to(public).as_posix() for p in public.rglob("*") if p.is_file()}
         assert not [f for f in files if "/.tidings-tmp-" in "/" + f], sorted(files)[:5]
