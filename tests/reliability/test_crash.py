@@ -335,7 +335,8 @@ CRASH_POINTS_PG = ["replace:after:40", "unlink:after:5", "commit:after:1"]
 def test_kill_at_exact_points(tmp_path, store_at, point):
     """seed preset → first build killed; recovery in the hexo preset (every post moves) killed too; then
     one clean run. Exercises a kill between temp write and rename, between rename and ledger commit,
-    between ledger and unlink of the old path, and right after the commit."""
+    between ledger and unlink of the old path, and right after the commit. On PostgreSQL only the points of
+    CRASH_POINTS_PG, one of each kind, for time (each costs 12-18 s there); the others are SQLite only."""
     why = f"CRASH_AT={point}"
     server = quiet_server()
     try:
