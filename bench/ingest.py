@@ -4,7 +4,11 @@
 
 Prints a Markdown row for docs/benchmarks.md. Target (SPEC §8): ≥ 2,000 items/s on one core, on tmpfs
 (`--dir /dev/shm`; BENCH_DIR does the same), so the disk is not measured. `--stories`: ingest with
-stories and tags on against off, alternating runs in one process (SPEC §10: at most 15% more time).
+stories and tags on against off, alternating runs in one process (SPEC §10: at most 15% more time); the
+row gives the ratio in wall and in CPU time, and the CPU time per item of the two stages stories add:
+`StoryStage.describe` (keywords and fingerprint, before the feed's items are stored) and the story lookup
+and assignment in the feed's transaction (`StoryStage.assign` before the upsert, or `StoryStage.group` after
+it in code before session 7; what it adds to the upsert and the commit is not in it).
 
 The process pins itself to one core (the lowest it may use; `taskset -c 1` chooses which). Besides wall
 time the row gives the process's CPU time: on a machine shared with other work, wall time also counts
@@ -61,11 +65,43 @@ def feed(rng: random.Random, start: int, n: int) -> bytes:
             f"<link>https://finance.sina.com.cn/</link>{''.join(items)}</channel></rss>").encode()
 
 
-def once(args, bodies, tmp: Path, k: int, stories: bool = False) -> tuple[float, float, float, float]:
+class TimedStage(StoryStage):
+    """StoryStage that adds up the CPU time of its two steps."""
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.describe_cpu = self.group_cpu = 0.0
+
+    def describe(self, entry, html):
+        t = time.process_time()
+        try:
+            return super().describe(entry, html)
+        finally:
+            self.describe_cpu += time.process_time() - t
+
+    def group(self, store, source_key, ids):
+        t = time.process_time()
+        try:
+            return super().group(store, source_key, ids)
+        finally:
+            self.group_cpu += time.process_time() - t
+
+    def assign(self, store, rows, now=None):
+        t = time.process_time()
+        try:
+            return super().assign(store, rows, now)
+        finally:
+            self.group_cpu += time.process_time() - t
+
+
+def once(args, bodies, tmp: Path, k: int, stories: bool = False,
+         stage_out: list | None = None) -> tuple[float, float, float, float]:
     """One ingest of every body into a fresh store (and posts). Returns wall (ingest s, posts s), then CPU."""
     cfg = Config(sources=[])
     cleaner = Cleaner(cfg)
-    stage = StoryStage(cfg.stories, cfg.tags) if stories else None
+    stage = TimedStage(cfg.stories, cfg.tags) if stories else None
+    if stage_out is not None:
+        stage_out.append(stage)
     if args.no_clean:
         cleaner = lambda e: (e, e.content)  # noqa: E731
     sources = [Source(url=f"http://127.0.0.1/feed/{n}", category="金融", source="新浪财经", channel=f"频道{n % 5}",
@@ -129,21 +165,33 @@ def main() -> None:
 
 def compare_stories(args, bodies, avg_kb: float) -> None:
     args.no_posts = True
-    off: list[float] = []
-    on: list[float] = []
+    off: list[tuple[float, float]] = []  # (wall s, CPU s) of each run
+    on: list[tuple[float, float]] = []
+    stages: list[TimedStage] = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         from tidings.stories import keywords
         keywords.keywords("预热", "预热文本")  # jieba's tables load once per process, not in a timed run
         for k in range(args.repeat):
-            off.append(once(args, bodies, Path(tmp), 2 * k, stories=False)[0])
-            on.append(once(args, bodies, Path(tmp), 2 * k + 1, stories=True)[0])
-    b_off, b_on = min(off), min(on)
-    m_off, m_on = sorted(off)[len(off) // 2], sorted(on)[len(on) // 2]
-    print(f"| {args.items} items ({avg_kb:.1f} KB feed XML each), cleaning on, {args.repeat} runs each, alternating "
-          f"| stories and tags off: best {args.items / b_off:,.0f}, median {args.items / m_off:,.0f} items/s "
-          f"| on: best {args.items / b_on:,.0f}, median {args.items / m_on:,.0f} items/s "
-          f"| time on ÷ off: best {b_on / b_off:.2f}, median {m_on / m_off:.2f} "
-          f"(+{(b_on - b_off) / args.items * 1e6:.0f} µs per item) |")
+            r = once(args, bodies, Path(tmp), 2 * k, stories=False)
+            off.append((r[0], r[2]))
+            r = once(args, bodies, Path(tmp), 2 * k + 1, stories=True, stage_out=stages)
+            on.append((r[0], r[2]))
+    n = args.items
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+
+    def ratio(i: int) -> str:
+        a, b = [r[i] for r in off], [r[i] for r in on]
+        return (f"best {min(b) / min(a):.2f}, median {med(b) / med(a):.2f} "
+                f"(+{(min(b) - min(a)) / n * 1e6:.0f} µs per item; off {min(a) / n * 1e6:.0f} µs)")
+
+    us = lambda xs: f"{min(xs) / n * 1e6:.0f}–{max(xs) / n * 1e6:.0f}"  # noqa: E731
+    print(f"| {n} items ({avg_kb:.1f} KB feed XML each), cleaning on, {args.repeat} runs each, alternating, "
+          f"{args.dir or 'TMPDIR'}, load {os.getloadavg()[0]:.1f} "
+          f"| off: best {n / min(r[0] for r in off):,.0f}, median {n / med([r[0] for r in off]):,.0f} items/s "
+          f"| on: best {n / min(r[0] for r in on):,.0f}, median {n / med([r[0] for r in on]):,.0f} items/s "
+          f"| on ÷ off, wall: {ratio(0)} | CPU: {ratio(1)} "
+          f"| CPU µs per item: describe {us([s.describe_cpu for s in stages])}, "
+          f"group {us([s.group_cpu for s in stages])} |")
 
 
 if __name__ == "__main__":

@@ -334,9 +334,9 @@ def _store_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Call
             staged.append(IngestRow(e, html, state, fulltext))
     notes = feed.notes + notes  # recovered breakage first, then what full text skipped
     with store.transaction():  # one commit per feed: its items, their stories and the source's state
-        new, changed = store.upsert_entries(staged, now=now)
         if stories is not None and known is not None:
-            stories.group(store, source.key, [r.entry.id for r in staged if r.entry.id not in known])
+            staged = stories.assign(store, staged, now)  # new items' stories, stored with them
+        new, changed = store.upsert_entries(staged, now=now)
         store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
                              next_fetch=schedule.after_success(now, result, feed.ttl_minutes),
                              note="; ".join(notes) or None)

@@ -33,6 +33,8 @@ def _check_migrated(store: Store, has_stories: bool) -> None:
     assert item.revision == 0
     if has_stories:
         assert (item.keywords, item.story) == ([WORD], ID)
+        # the item already in a story got a story sequence number, and the counter goes on after it
+        assert store.story_updates(None).last == 1
         # the keyword index is filled from the items already stored (a backfill), not only by later writes
         assert [i.id for i in store.iter_site_items(False, ItemFilter(keyword=WORD))] == [ID]
     with store.snapshot():
@@ -67,6 +69,8 @@ def _sqlite_at(path: Path, version: int) -> bool:
     has_stories = "keywords" in columns
     if has_stories:
         db.execute("UPDATE items SET keywords = ?, story = id", (json.dumps([WORD], ensure_ascii=False),))
+        if "revision" in columns:  # the update bumped it; the item is as first stored
+            db.execute("UPDATE items SET revision = 0")
     db.execute("INSERT INTO posts VALUES (?, ?, '金融/旧标题.md', 'fp')", (URL, ID))
     db.execute("INSERT INTO meta VALUES ('filter:x', 'fp')")
     db.commit()
@@ -114,6 +118,8 @@ def _postgres_at(url: str, version: int) -> bool:
                                    "AND column_name = 'keywords'").fetchone() is not None
         if has_stories:
             conn.execute("UPDATE items SET keywords = %s, story = id", (json.dumps([WORD], ensure_ascii=False),))
+            if version >= 4:  # the update bumped the item's revision; it is as first stored
+                conn.execute("UPDATE items SET revision = 0")
         conn.execute("INSERT INTO posts VALUES (%s, %s, '金融/旧标题.md', 'fp')", (URL, ID))
         conn.execute("INSERT INTO meta VALUES ('filter:x', 'fp')")
     return has_stories

@@ -12,6 +12,7 @@ from .base import (
     ALL_ITEMS,
     Accepts,
     Counts,
+    GroupedItem,
     IngestRow,
     ItemFilter,
     ItemKey,
@@ -28,16 +29,18 @@ from .base import (
     StoredItem,
     StoryCandidate,
     StoryMember,
+    StoryUpdates,
     Ungrouped,
     UpsertResult,
 )
 from .sqlite import SQLiteStore
 
 __all__ = [
-    "ALL_ITEMS", "Accepts", "Counts", "IngestRow", "ItemFilter", "ItemKey", "ItemRef", "Post", "RefilterResult",
+    "ALL_ITEMS", "Accepts", "Counts", "GroupedItem", "IngestRow", "ItemFilter", "ItemKey", "ItemRef", "Post",
+    "RefilterResult",
     "SQLiteStore", "SiteBuild", "SiteChange", "SiteFile", "SiteHtml",
     "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "StoryCandidate", "StoryMember",
-    "Ungrouped", "UpsertResult", "is_url", "open_store",
+    "StoryUpdates", "Ungrouped", "UpsertResult", "is_url", "open_store",
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,6 +29,9 @@ class IngestRow:
     fulltext: bool = False
     keywords: tuple[str, ...] = ()  # outside the content hash: new keywords never make an item "changed"
     fingerprint: bytes | None = None  # stories.near.Fingerprint.to_bytes(); None: never grouped
+    # the story of a new item, found before it is stored (StoryStage.assign): written with the item, which
+    # takes the next story sequence number; ignored when the item is stored already
+    story: str | None = None
 
 
 class UpsertResult(NamedTuple):
@@ -121,14 +124,27 @@ class StoredItem:
         return list(dict.fromkeys([*self.tags, *self.keywords]))
 
 
-# Story candidates read at most this many items per LSH band, the most recently published: a band that
-# templated news (a daily index report) shares with thousands of items would make every lookup scan them all.
-PER_BAND = 8
+class GroupedItem(NamedTuple):
+    """An item in a story as the story index reads it (Store.story_updates, grouped_between): published,
+    or filtered (it may be published again when the filters change)."""
+
+    seq: int  # its story sequence number: the order in which items were given their story
+    published: float
+    fingerprint: bytes
+
+
+class StoryUpdates(NamedTuple):
+    """Store.story_updates: where the store's story sequence is, and what was grouped after a point of it."""
+
+    epoch: str  # a new value when the sequence starts over (a new or emptied store)
+    last: int  # the last story sequence number given
+    items: list[GroupedItem]  # the items given a story after the point asked for, in that order
 
 
 class StoryCandidate(NamedTuple):
-    """A published item that shares an LSH band with a new one (Store.story_candidates)."""
+    """A published item of a story that a new item is compared with (Store.story_candidates)."""
 
+    seq: int
     source_key: str
     id: str
     story: str
@@ -252,6 +268,14 @@ def items_from_rows(rows: Iterable[Sequence[Any]]) -> Iterator[StoredItem]:
         if t is None:
             t = tags[r[12]] = json.loads(r[12]) if len(tags) < 10_000 else None
         yield item_from_row(r, list(t) if t is not None else json.loads(r[12]))
+
+
+def new_stories(rows: Sequence[IngestRow], known: Container[tuple[str, str]], now: float) -> list[tuple[str, str]]:
+    """The (source key, id) of the rows upsert_entries inserts with a story, in the order they take story
+    sequence numbers: by published time (`now` for an undated item), then id."""
+    storied = [(r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.entry.source_key)
+               for r in rows if r.story is not None and (r.entry.source_key, r.entry.id) not in known]
+    return [(key, item_id) for _, item_id, key in sorted(storied)]
 
 
 def stories_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, list[StoryMember]]:
@@ -401,15 +425,30 @@ class Store(Protocol):
         """Of these items of a source: the published ones with a fingerprint and no story, oldest first."""
         ...
 
-    def story_candidates(self, bands: Sequence[int], since: float, until: float,
-                         limit: int = 20) -> list[StoryCandidate]:
-        """Published items of a story that share one of `bands` and were published in [since, until]: the
-        `limit` that share the most (ties: earliest published, then key). Inside a transaction this also
-        serialises story assignment between processes (PostgreSQL)."""
+    def story_updates(self, after: int | None) -> StoryUpdates:
+        """The story epoch and last story sequence number, and the items given a story after sequence
+        number `after` (none when `after` is None) that are published or filtered, with a fingerprint.
+        Inside a transaction this first takes the story lock, which serialises story assignment between
+        processes until the transaction ends (PostgreSQL; a SQLite write transaction is one already)."""
         ...
 
-    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int], published: float) -> None:
-        """Put an item (published at `published`) in a story and index its bands, so later items find it."""
+    def grouped_between(self, since: float, until: float) -> list[GroupedItem]:
+        """The items in a story, published or filtered, with a fingerprint, published in [since, until)."""
+        ...
+
+    def story_candidates(self, seqs: Sequence[int]) -> list[StoryCandidate]:
+        """The items of these story sequence numbers that are published (and have a fingerprint)."""
+        ...
+
+    def set_stories(self, key: str, stories: Sequence[tuple[str, str]]) -> None:
+        """Put stored items of a source in a story, (item id, story) in the order given, which is the order
+        of the story sequence numbers they take."""
+        ...
+
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int] = (),
+                  published: float | None = None) -> None:
+        """set_stories of one item. `bands` and `published` are not used (the story index is made from the
+        items' fingerprints since store schema 7); they stay for the callers that pass them."""
         ...
 
     def stories(self) -> dict[str, list[StoryMember]]:

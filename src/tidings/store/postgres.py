@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,9 +31,9 @@ from ..errors import ConfigError, LockBusy, StoreVersionError
 from ..model import ItemState, Source
 from .base import (
     ALL_ITEMS,
-    PER_BAND,
     Accepts,
     Counts,
+    GroupedItem,
     IngestRow,
     ItemFilter,
     ItemKey,
@@ -45,11 +46,13 @@ from .base import (
     StoredItem,
     StoryCandidate,
     StoryMember,
+    StoryUpdates,
     Ungrouped,
     UpsertResult,
     count_site,
     item_from_row,
     items_from_rows,
+    new_stories,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -186,13 +189,25 @@ END $$""",
         f"CREATE TRIGGER item_revised BEFORE UPDATE OF {SITE_COLUMNS} ON items FOR EACH ROW "
         "EXECUTE FUNCTION tidings_item_revised()",
     ),
+    (  # 5: the story band index moves to memory, built from fingerprints; story sequence numbers (SQLite's 7)
+        "ALTER TABLE items ADD COLUMN story_seq bigint",
+        "UPDATE items SET story_seq = n.seq FROM (SELECT source_key, id, row_number() OVER "
+        "(ORDER BY published, source_key, id) AS seq FROM items WHERE story IS NOT NULL) n "
+        "WHERE items.source_key = n.source_key AND items.id = n.id",
+        "CREATE INDEX items_by_story_seq ON items(story_seq) WHERE story_seq IS NOT NULL",
+        "INSERT INTO meta(key, value) SELECT 'story_seq', coalesce(max(story_seq), 0)::text FROM items "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO meta(key, value) VALUES ('story_epoch', md5(random()::text || clock_timestamp()::text)) "
+        "ON CONFLICT (key) DO NOTHING",
+        "DROP TABLE story_bands",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Transaction-level advisory lock around migrations, so two processes opening a new database migrate it once.
 _MIGRATE_LOCK = 0x7469_6469_6E67_0001
 # Session-level advisory lock a `tidings run` holds on its database (RunLock).
 _RUN_LOCK = 0x7469_6469_6E67_0002
-# Transaction-level advisory lock around story assignment (story_candidates).
+# Transaction-level advisory lock around story assignment (story_updates, and taking story sequence numbers).
 _STORY_LOCK = 0x7469_6469_6E67_0003
 
 
@@ -249,6 +264,8 @@ def connect(url: str, *, application: str = "tidings") -> psycopg.Connection[Any
 _PUBLISHED = ItemState.PUBLISHED.value
 _FILTERED = ItemState.FILTERED.value
 _PRUNED = ItemState.PRUNED.value
+# Items in a story the story index holds: those that can be listed again (deleted and pruned ones never are).
+_GROUPABLE = (_PUBLISHED, _FILTERED)
 
 # The items publishers see: published, of a source still configured.
 _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active"
@@ -296,8 +313,11 @@ class _Known:
     html: str
 
 
+_MAX_STORY_SEQ = "SELECT coalesce(max(story_seq), 0) FROM items WHERE story_seq IS NOT NULL"
+
+
 class _StoryTables:
-    """PostgresStore's story methods (Store protocol, "stories"): the items' story column and story_bands."""
+    """PostgresStore's story methods (Store protocol, "stories"): the items' story and story sequence columns."""
 
     db: psycopg.Connection[Any]
 
@@ -313,29 +333,80 @@ class _StoryTables:
             (key, list(ids))).fetchall()
         return [Ungrouped(r[0], bytes(r[1]), r[2]) for r in rows]
 
-    def story_candidates(self, bands: Sequence[int], since: float, until: float,
-                         limit: int = 20) -> list[StoryCandidate]:
+    def _story_lock(self) -> None:
         if self._in_transaction():
             # One process at a time assigns stories, so two reposts stored at once by two workers cannot
-            # each found a story of its own; held until the transaction ends.
+            # each found a story of its own, and story sequence numbers are taken in commit order; held
+            # until the transaction ends.
             self.db.execute("SELECT pg_advisory_xact_lock(%s)", (_STORY_LOCK,))
-        if not bands:
+
+    def _story_meta(self) -> dict[str, str]:
+        return dict(self.db.execute(
+            "SELECT key, value FROM meta WHERE key IN ('story_epoch', 'story_seq')").fetchall())
+
+    def story_updates(self, after: int | None) -> StoryUpdates:
+        self._story_lock()
+        meta = self._story_meta()
+        if "story_epoch" not in meta:  # an emptied database: the sequence starts over
+            self.db.execute("INSERT INTO meta(key, value) VALUES ('story_epoch', %s) ON CONFLICT (key) DO NOTHING",
+                            (secrets.token_hex(8),))
+            meta = self._story_meta()
+        if "story_seq" in meta:
+            last = int(meta["story_seq"])
+        else:
+            row = self.db.execute(_MAX_STORY_SEQ).fetchone()
+            last = int(row[0]) if row else 0
+        items: list[GroupedItem] = []
+        if after is not None and after < last:
+            items = [GroupedItem(r[0], r[1], bytes(r[2])) for r in self.db.execute(
+                "SELECT story_seq, published, fingerprint FROM items WHERE story_seq > %s AND state IN (%s, %s) "
+                "AND fingerprint IS NOT NULL ORDER BY story_seq", (after, *_GROUPABLE)).fetchall()]
+        return StoryUpdates(meta["story_epoch"], last, items)
+
+    def grouped_between(self, since: float, until: float) -> list[GroupedItem]:
+        return [GroupedItem(r[0], r[1], bytes(r[2])) for r in self.db.execute(
+            "SELECT story_seq, published, fingerprint FROM items WHERE state IN (%s, %s) AND published >= %s "
+            "AND published < %s AND story_seq IS NOT NULL AND fingerprint IS NOT NULL",
+            (*_GROUPABLE, since, until)).fetchall()]
+
+    def story_candidates(self, seqs: Sequence[int]) -> list[StoryCandidate]:
+        if not seqs:
             return []
         rows = self.db.execute(
-            "SELECT i.source_key, i.id, i.story, i.fingerprint, i.published FROM unnest(%s::bigint[]) AS q(band) "
-            "CROSS JOIN LATERAL (SELECT source_key, id FROM story_bands b WHERE b.band = q.band "
-            "AND b.published BETWEEN %s AND %s ORDER BY b.published DESC LIMIT %s) b "
-            "JOIN items i ON i.source_key = b.source_key AND i.id = b.id "
-            "WHERE i.state = 'published' AND i.story IS NOT NULL GROUP BY i.source_key, i.id "
-            "ORDER BY count(*) DESC, i.published, i.source_key, i.id LIMIT %s",
-            (list(bands), since, until, PER_BAND, limit)).fetchall()
-        return [StoryCandidate(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+            "SELECT story_seq, source_key, id, story, fingerprint, published FROM items "
+            "WHERE story_seq = ANY(%s) AND state = 'published' "
+            "AND fingerprint IS NOT NULL", (list(seqs),)).fetchall()
+        return [StoryCandidate(r[0], r[1], r[2], r[3], bytes(r[4]), r[5]) for r in rows]
 
-    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int], published: float) -> None:
+    def _take_story_seqs(self, n: int) -> int:
+        """Reserve n story sequence numbers; returns the first (inside the caller's transaction)."""
+        self._story_lock()
+        row = self.db.execute("UPDATE meta SET value = (value::bigint + %s)::text WHERE key = 'story_seq' "
+                              "RETURNING value", (n,)).fetchone()
+        if row is None:  # a database whose meta was emptied: go on from its items
+            row = self.db.execute(f"INSERT INTO meta(key, value) VALUES ('story_seq', (({_MAX_STORY_SEQ}) + %s)::text) "
+                                  "RETURNING value", (n,)).fetchone()
+        assert row is not None
+        return int(row[0]) - n + 1
+
+    def _new_story_seqs(self, rows: Sequence[IngestRow], known: Container[tuple[str, str]],
+                        now: float) -> dict[tuple[str, str], int]:
+        """The story sequence numbers of the rows upsert_entries inserts with a story (base.new_stories)."""
+        storied = new_stories(rows, known, now)
+        first = self._take_story_seqs(len(storied)) if storied else 0
+        return {key: first + k for k, key in enumerate(storied)}
+
+    def set_stories(self, key: str, stories: Sequence[tuple[str, str]]) -> None:
+        if not stories:
+            return
         with self.transaction(), self.db.cursor() as cur:
-            cur.execute("UPDATE items SET story = %s WHERE source_key = %s AND id = %s", (story, key, item_id))
-            cur.executemany("INSERT INTO story_bands(band, published, source_key, id) VALUES (%s, %s, %s, %s) "
-                            "ON CONFLICT DO NOTHING", [(b, published, key, item_id) for b in bands])
+            first = self._take_story_seqs(len(stories))
+            cur.executemany("UPDATE items SET story = %s, story_seq = %s WHERE source_key = %s AND id = %s",
+                            [(story, first + k, key, item_id) for k, (item_id, story) in enumerate(stories)])
+
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int] = (),
+                  published: float | None = None) -> None:
+        self.set_stories(key, [(item_id, story)])
 
     def tag_counts(self, min_items: int) -> dict[str, int]:
         return dict(self.db.execute(
@@ -514,7 +585,8 @@ class PostgresStore(_StoryTables, _SiteTables):
                 published = _ts(e.published) if e.published else now
                 inserts.append((e.source_key, e.id, _t(e.guid), _t(e.link), _t(e.title), _t(e.author), published,
                                 e.published is not None, _ts(e.updated), now, now, _t(e.content), html,
-                                _t(e.cover), tags, h, str(row.state), fulltext, _keywords(row), row.fingerprint))
+                                _t(e.cover), tags, h, str(row.state), fulltext, _keywords(row), row.fingerprint,
+                                None if row.story is None else _t(row.story)))
             elif old.state not in (_PUBLISHED, _FILTERED) or old.hash == h:
                 seen.setdefault(e.source_key, []).append(e.id)
             else:
@@ -527,7 +599,8 @@ class PostgresStore(_StoryTables, _SiteTables):
                                 row.fingerprint, e.source_key, e.id))
                 changed += old.state == _PUBLISHED
         with self.transaction(), self.db.cursor() as cur:
-            new = self._insert(cur, inserts)
+            seq_of = self._new_story_seqs(rows, known, now)
+            new = self._insert(cur, [(*i, seq_of.get((i[0], i[1]))) for i in inserts])
             for key, ids in seen.items():
                 cur.execute("UPDATE items SET last_seen = %s WHERE source_key = %s AND id = ANY(%s)", (now, key, ids))
             if updates:
@@ -544,8 +617,8 @@ class PostgresStore(_StoryTables, _SiteTables):
             return 0
         cur.executemany(
             "INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
-            "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext, keywords, fingerprint) "
-            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext, keywords, fingerprint, "
+            "story, story_seq) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
             "ON CONFLICT (source_key, id) DO NOTHING RETURNING state", inserts, returning=True)
         new = 0
         while True:

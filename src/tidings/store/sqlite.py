@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,9 +25,9 @@ from ..errors import StoreVersionError
 from ..model import ItemState, Source
 from .base import (
     ALL_ITEMS,
-    PER_BAND,
     Accepts,
     Counts,
+    GroupedItem,
     IngestRow,
     ItemFilter,
     ItemKey,
@@ -38,11 +39,13 @@ from .base import (
     StoredItem,
     StoryCandidate,
     StoryMember,
+    StoryUpdates,
     Ungrouped,
     UpsertResult,
     count_site,
     item_from_row,
     items_from_rows,
+    new_stories,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -182,6 +185,16 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
             "BEGIN UPDATE items SET revision = OLD.revision + 1 "
             "WHERE source_key = NEW.source_key AND id = NEW.id; END"),
     ),
+    (  # 7: the story band index moves to memory (stories/index.py), built from the items' fingerprints: each
+       # grouped item gets a story sequence number (the order stories were given, from a counter in meta
+       # never reused), by which processes catch up with each other; story_bands goes
+        AddColumn("items", "story_seq", "INTEGER"),
+        Sql("UPDATE items SET story_seq = rowid WHERE story IS NOT NULL AND story_seq IS NULL"),
+        Sql("CREATE INDEX IF NOT EXISTS items_by_story_seq ON items(story_seq) WHERE story_seq IS NOT NULL"),
+        Sql("INSERT OR REPLACE INTO meta(key, value) SELECT 'story_seq', coalesce(max(story_seq), 0) FROM items"),
+        Sql("INSERT OR IGNORE INTO meta(key, value) VALUES ('story_epoch', lower(hex(randomblob(8))))"),
+        Sql("DROP TABLE IF EXISTS story_bands"),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -214,6 +227,8 @@ def migrate(db: sqlite3.Connection, where: str = "store") -> int:
 _PUBLISHED = ItemState.PUBLISHED.value
 _FILTERED = ItemState.FILTERED.value
 _PRUNED = ItemState.PRUNED.value
+# Items in a story the story index holds: those that can be listed again (deleted and pruned ones never are).
+_GROUPABLE = (_PUBLISHED, _FILTERED)
 
 # The items publishers see: published, of a source still configured.
 _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active = 1"
@@ -247,8 +262,15 @@ _CHANNELS = f"SELECT s.category, s.source, s.channel, count(*) {_VISIBLE} GROUP 
 _HEADS = f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= ? AND i.published < ? GROUP BY 1"
 
 
+_INSERT_ITEM = ("INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
+                "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext, keywords, fingerprint, "
+                "story, story_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+# By the story sequence index (a partial index: the WHERE clause lets the planner use it)
+_MAX_STORY_SEQ = "SELECT coalesce(max(story_seq), 0) FROM items WHERE story_seq IS NOT NULL"
+
+
 class _StoryTables:
-    """SQLiteStore's story methods (Store protocol, "stories"): the items' story column and story_bands."""
+    """SQLiteStore's story methods (Store protocol, "stories"): the items' story and story sequence columns."""
 
     db: sqlite3.Connection
 
@@ -266,26 +288,64 @@ class _StoryTables:
                 "AND i.fingerprint IS NOT NULL", (key, *chunk))]
         return sorted(out, key=lambda u: (u.published, u.id))
 
-    def story_candidates(self, bands: Sequence[int], since: float, until: float,
-                         limit: int = 20) -> list[StoryCandidate]:
-        if not bands:
-            return []
-        per_band = ("SELECT * FROM (SELECT source_key, id FROM story_bands WHERE band = ? "
-                    "AND published BETWEEN ? AND ? ORDER BY published DESC LIMIT ?)")
-        hits = " UNION ALL ".join([per_band] * len(bands))
-        args: list[Any] = [x for band in bands for x in (band, since, until, PER_BAND)]
-        rows = self.db.execute(
-            f"SELECT i.source_key, i.id, i.story, i.fingerprint, i.published FROM ({hits}) b "
-            "JOIN items i ON i.source_key = b.source_key AND i.id = b.id "
-            "WHERE i.state = 'published' AND i.story IS NOT NULL GROUP BY i.source_key, i.id "
-            "ORDER BY count(*) DESC, i.published, i.source_key, i.id LIMIT ?", (*args, limit))
-        return [StoryCandidate(*r) for r in rows]
+    def story_updates(self, after: int | None) -> StoryUpdates:
+        # A write transaction (BEGIN IMMEDIATE) is the story lock already: one writer at a time.
+        meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('story_epoch', 'story_seq')"))
+        if "story_epoch" not in meta:  # an emptied store: the sequence starts over
+            self.db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('story_epoch', ?)", (secrets.token_hex(8),))
+            meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('story_epoch', 'story_seq')"))
+        last = int(meta.get("story_seq")
+                   or self.db.execute(_MAX_STORY_SEQ).fetchone()[0])
+        items: list[GroupedItem] = []
+        if after is not None and after < last:  # `+state`: by items_by_story_seq, not every published item
+            items = [GroupedItem(*r) for r in self.db.execute(
+                "SELECT story_seq, published, fingerprint FROM items WHERE story_seq > ? AND +state IN (?, ?) "
+                "AND fingerprint IS NOT NULL ORDER BY story_seq", (after, *_GROUPABLE))]
+        return StoryUpdates(meta["story_epoch"], last, items)
 
-    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int], published: float) -> None:
+    def grouped_between(self, since: float, until: float) -> list[GroupedItem]:
+        return [GroupedItem(*r) for r in self.db.execute(
+            "SELECT story_seq, published, fingerprint FROM items WHERE state IN (?, ?) AND published >= ? "
+            "AND published < ? AND story_seq IS NOT NULL AND fingerprint IS NOT NULL", (*_GROUPABLE, since, until))]
+
+    def story_candidates(self, seqs: Sequence[int]) -> list[StoryCandidate]:
+        out: list[StoryCandidate] = []
+        for start in range(0, len(seqs), 500):
+            chunk = list(seqs[start:start + 500])
+            out += [StoryCandidate(*r) for r in self.db.execute(
+                "SELECT story_seq, source_key, id, story, fingerprint, published FROM items "
+                f"WHERE story_seq IN ({','.join('?' * len(chunk))}) AND +state = 'published' "
+                "AND fingerprint IS NOT NULL",
+                chunk)]
+        return out
+
+    def _take_story_seqs(self, n: int) -> int:
+        """Reserve n story sequence numbers; returns the first (inside the caller's transaction)."""
+        row = self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'story_seq' "
+                              "RETURNING value", (n,)).fetchone()
+        if row is None:  # a store whose meta was emptied: go on from its items
+            row = self.db.execute(f"INSERT INTO meta(key, value) VALUES ('story_seq', ({_MAX_STORY_SEQ}) + ?) "
+                                  "RETURNING value", (n,)).fetchone()
+        return int(row[0]) - n + 1
+
+    def _new_story_seqs(self, rows: Sequence[IngestRow], known: Container[tuple[str, str]],
+                        now: float) -> dict[tuple[str, str], int]:
+        """The story sequence numbers of the rows upsert_entries inserts with a story (base.new_stories)."""
+        storied = new_stories(rows, known, now)
+        first = self._take_story_seqs(len(storied)) if storied else 0
+        return {key: first + k for k, key in enumerate(storied)}
+
+    def set_stories(self, key: str, stories: Sequence[tuple[str, str]]) -> None:
+        if not stories:
+            return
         with self.transaction():
-            self.db.execute("UPDATE items SET story = ? WHERE source_key = ? AND id = ?", (story, key, item_id))
-            self.db.executemany("INSERT OR IGNORE INTO story_bands(band, published, source_key, id) "
-                                "VALUES (?, ?, ?, ?)", [(b, published, key, item_id) for b in bands])
+            first = self._take_story_seqs(len(stories))
+            self.db.executemany("UPDATE items SET story = ?, story_seq = ? WHERE source_key = ? AND id = ?",
+                                [(story, first + k, key, item_id) for k, (item_id, story) in enumerate(stories)])
+
+    def set_story(self, key: str, item_id: str, story: str, bands: Sequence[int] = (),
+                  published: float | None = None) -> None:
+        self.set_stories(key, [(item_id, story)])
 
     def tag_counts(self, min_items: int) -> dict[str, int]:
         return dict(self.db.execute(
@@ -435,6 +495,7 @@ class SQLiteStore(_StoryTables, SiteTables):
         rows = list(rows)
         known = self._known_rows(rows)
         with self.transaction():
+            seq_of = self._new_story_seqs(rows, known, now)
             for row in rows:
                 e, html, fulltext = row.entry, row.html, row.fulltext
                 old = known.get((e.source_key, e.id))
@@ -443,12 +504,10 @@ class SQLiteStore(_StoryTables, SiteTables):
                 if old is None:
                     published = _ts(e.published) if e.published else now
                     self.db.execute(
-                        "INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
-                        "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext, keywords, "
-                        "fingerprint) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        _INSERT_ITEM,
                         (e.source_key, e.id, e.guid, e.link, e.title, e.author, published, e.published is not None,
                          _ts(e.updated), now, now, e.content, html, e.cover, tags, h, str(row.state), fulltext,
-                         _keywords(row), row.fingerprint),
+                         _keywords(row), row.fingerprint, row.story, seq_of.get((e.source_key, e.id))),
                     )
                     new += row.state == ItemState.PUBLISHED
                 elif old.state not in (_PUBLISHED, _FILTERED) or old.hash == h:

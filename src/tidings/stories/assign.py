@@ -2,24 +2,34 @@
 
     stage = StoryStage(cfg.stories, cfg.tags)
     keywords, fingerprint = stage.describe(entry, html)   # before the item is stored (IngestRow fields)
-    stage.group(store, source_key, ids)                    # after: new items join a story or found one
+    rows = stage.assign(store, rows, now)                  # in the feed's transaction, before its upsert:
+                                                           # new items' stories, written with them
+    stage.group(store, source_key, ids)                    # or after: stored items without a story get one
 
-The story rule is near.Grouper's, on the store: candidates are the published items sharing an LSH band
-(`story_bands`) within WINDOW_SECONDS; of those that are one story with the new item (similarity and
-figures), it joins the most similar (ties: earliest published, then smallest id); with none, its own id
-is its story's id. Story ids never change, so a late member joins the story that already exists.
+The story rule is near.Grouper's, with caps: candidates are the published items of a story sharing an LSH
+band with the new one, published within WINDOW_SECONDS of it (per band the PER_BAND most recently
+published; of those, the MAX_CANDIDATES sharing the most bands); of those that are one story with the new
+item (similarity and figures), it joins the most similar (ties: earliest published, then smallest id);
+with none, its own id is its story's id. Story ids never change, so a late member joins the story that
+already exists. The band index is in memory (`index.BandIndex`), built and caught up from the store.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html as htmllib
 import re
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ..model import Entry
-from ..store import Store
-from .near import RAW_CAP, WINDOW_SECONDS, Fingerprint, band_keys, fingerprint_of, read_lead, same_story, similarity
+import numpy as np
+
+from ..model import Entry, ItemState
+from ..store import IngestRow, Store, StoryUpdates
+from .index import BandIndex, signatures
+from .near import RAW_CAP, SIG_PERMS, Fingerprint, conflict, fingerprint_of, read_lead
 
 if TYPE_CHECKING:
     from ..config import StoriesSettings, TagsSettings
@@ -27,9 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["StoryStage", "plain_text"]
 
 _TAG = re.compile(r"<[^>]*>")
-# Items sharing the most bands with a new one are compared with it, at most this many: templated news (a
-# daily index report) would otherwise bring hundreds of candidates that share a band or two.
-MAX_CANDIDATES = 10
 TEXT_HEAD = 4000  # characters of HTML read at most for the lead: fingerprints and keywords use its start only
 # Characters of plain text describe needs (near.read_lead reads RAW_CAP), and a margin for what a cut in the
 # middle of a tag or an entity leaves at the end.
@@ -66,6 +73,8 @@ def _keywords_of() -> Callable[..., list[str]]:
 class StoryStage:
     def __init__(self, stories: StoriesSettings, tags: TagsSettings):
         self.stories, self.tags = stories, tags
+        self._index: BandIndex | None = None  # of the store last used (its story epoch)
+        self._lock = threading.Lock()  # one assignment at a time in this process (the store's lock first)
 
     @property
     def enabled(self) -> bool:
@@ -80,24 +89,88 @@ class StoryStage:
         fp = fingerprint_of(lead).to_bytes() if self.stories.enabled else None
         return words, fp
 
+    def assign(self, store: Store, rows: Sequence[IngestRow], now: float | None = None) -> list[IngestRow]:
+        """`rows` with a story for each published one that has a fingerprint and none yet, before they are
+        stored (in the transaction that stores them: the store writes the story with the item). `now` is the
+        published time of undated items, as upsert_entries gives them."""
+        rows = list(rows)
+        todo = [k for k, r in enumerate(rows) if r.fingerprint is not None and r.story is None
+                and r.state == ItemState.PUBLISHED]
+        if not self.stories.enabled or not todo:
+            return rows
+        when = now or time.time()
+        items = []
+        for k in todo:
+            e = rows[k].entry
+            items.append((e.id, e.published.timestamp() if e.published else when, rows[k].fingerprint or b""))
+        stories = self._place(store, items)
+        for k in todo:
+            rows[k] = dataclasses.replace(rows[k], story=stories[rows[k].entry.id])
+        return rows
+
     def group(self, store: Store, source_key: str, ids: Sequence[str]) -> int:
-        """Give each new item of `ids` its story; returns how many joined a story already there."""
+        """Give each stored item of `ids` that has no story yet its story; returns how many joined a story
+        already there."""
         if not self.stories.enabled or not ids:
             return 0
-        joined = 0
         with store.transaction():
-            for item in store.ungrouped(source_key, ids):
-                fp = Fingerprint.from_bytes(item.fingerprint)
-                keys = band_keys(fp)
-                best: tuple[tuple[float, float, str], str] | None = None
-                for c in store.story_candidates(keys, item.published - WINDOW_SECONDS,
-                                                item.published + WINDOW_SECONDS, MAX_CANDIDATES):
-                    other = Fingerprint.from_bytes(c.fingerprint)
-                    if not same_story(fp, other, self.stories.threshold):
-                        continue
-                    rank = (-similarity(fp, other), c.published, c.id)
-                    if best is None or rank < best[0]:
-                        best = (rank, c.story)
-                joined += best is not None
-                store.set_story(source_key, item.id, best[1] if best else item.id, keys, item.published)
-        return joined
+            items = store.ungrouped(source_key, ids)
+            if not items:
+                return 0
+            stories = self._place(store, [(u.id, u.published, u.fingerprint) for u in items])
+            store.set_stories(source_key, [(u.id, stories[u.id]) for u in items])
+        return sum(stories[u.id] != u.id for u in items)
+
+    def _place(self, store: Store, items: list[tuple[str, float, bytes]]) -> dict[str, str]:
+        """The story of each (id, published, fingerprint), taken in order of (published, id): an earlier one
+        can be a later one's candidate."""
+        items.sort(key=lambda it: (it[1], it[0]))
+        fps = [Fingerprint.from_bytes(fp) for _, _, fp in items]
+        story = {item_id: item_id for item_id, _, _ in items}
+        with store.transaction():
+            after = self._index.seq if self._index is not None else None
+            updates = store.story_updates(after)  # first: this takes the store's story lock
+            with self._lock:
+                index = self._sync(store, updates, after)
+                live = [k for k, fp in enumerate(fps) if not fp.empty]
+                if not live:
+                    return story
+                pubs = np.array([items[k][1] for k in live], np.float64)
+                index.load_days(pubs.tolist(), store.grouped_between)
+                found = index.candidates(signatures([fps[k] for k in live]), pubs)
+            match = found.equal >= self.stories.threshold * SIG_PERMS
+            item, seq, equal = found.item[match].tolist(), found.seq[match].tolist(), found.equal[match].tolist()
+            stored = {c.seq: c for c in store.story_candidates([q for q in seq if q >= 0])} if seq else {}
+        matches: dict[int, list[tuple[int, int]]] = {}
+        for j, q, e in zip(item, seq, equal):
+            matches.setdefault(j, []).append((q, e))
+        for j, k in enumerate(live):
+            best: tuple[tuple[int, float, str], str] | None = None
+            for q, e in matches.get(j, ()):
+                if q < 0:  # an earlier item of this batch
+                    i = live[-1 - q]
+                    other_id, other_pub, other_story, marks = items[i][0], items[i][1], story[items[i][0]], fps[i].marks
+                elif (c := stored.get(q)) is not None:  # still published
+                    other_id, other_pub, other_story = c.id, c.published, c.story
+                    marks = Fingerprint.from_bytes(c.fingerprint).marks
+                else:
+                    continue
+                if conflict(fps[k].marks, marks):
+                    continue
+                rank = (-e, other_pub, other_id)
+                if best is None or rank < best[0]:
+                    best = (rank, other_story)
+            if best is not None:
+                story[items[k][0]] = best[1]
+        return story
+
+    def _sync(self, store: Store, updates: StoryUpdates, after: int | None) -> BandIndex:
+        """The index of this store, caught up with the stories given since it last looked."""
+        index = self._index
+        if index is None or index.epoch != updates.epoch or index.seq > updates.last:
+            self._index = BandIndex(updates.epoch, updates.last)  # new, or another store: days load as needed
+            return self._index
+        if after != index.seq:  # another thread of this process moved it meanwhile
+            updates = store.story_updates(index.seq)
+        index.catch_up(updates.last, updates.items)
+        return index

@@ -34,8 +34,8 @@ from rensa import RMinHash
 
 __all__ = [
     "BANDS", "DEFAULT_THRESHOLD", "LEAD_CJK", "LEAD_LATIN", "ROWS", "SIG_PERMS", "WINDOW_SECONDS",
-    "Fingerprint", "Grouper", "Lead", "band_keys", "conflict", "fingerprint", "fingerprint_of", "is_cjk_text",
-    "read_lead", "same_story", "similarity",
+    "Fingerprint", "Grouper", "Lead", "band_keys", "band_matrix", "conflict", "fingerprint", "fingerprint_of",
+    "is_cjk_text", "read_lead", "same_story", "similarity",
 ]
 
 SIG_PERMS = 128
@@ -371,6 +371,15 @@ def band_keys(fp: Fingerprint) -> list[int]:
     h = np.ndarray((BANDS, ROWS), "<u4", fp.sig) @ _BAND_MUL
     h += _BAND_SALT
     keys: list[int] = h.view(np.int64).tolist()
+    return keys
+
+
+def band_matrix(sigs: np.ndarray) -> np.ndarray:
+    """`band_keys` of many signatures at once: `sigs` is k × SIG_PERMS uint32 (an empty fingerprint's row
+    too: the caller leaves those out), the result k × BANDS int64, row by row the same keys."""
+    h = sigs[:, :BANDS * ROWS].reshape(len(sigs), BANDS, ROWS) @ _BAND_MUL
+    h += _BAND_SALT
+    keys: np.ndarray = h.view(np.int64)
     return keys
 
 

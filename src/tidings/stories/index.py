@@ -1,0 +1,253 @@
+"""The LSH band index of stories, in memory: which grouped items share a band with new ones.
+
+The store keeps what the index is made of, per grouped item: its fingerprint, its published time and its
+story sequence number (`story_seq`, the order in which items were given a story, from a counter the store
+never reuses). A process builds the index from those, a day of published items at a time as new items'
+windows need them (`load_days`), and before each assignment reads the items given a story since it last
+looked (`catch_up`: by other processes, or by its own committed transactions). So the store writes nothing
+per band, and a lookup is a few numpy calls for a whole feed instead of an SQL query per item.
+
+Postings are sorted runs of (bucket << 32 | published second) and slot: the bucket is the high 32 bits of
+a band key, so one binary search finds a band's items within a time window, and the last `PER_BAND` of
+that range are its most recently published. Runs are merged like a binary counter (O(log n) runs). The
+items of the batch being assigned are added as provisional slots and dropped again: their stories are not
+committed yet, and `catch_up` reads them back once they are.
+
+Not thread-safe: the caller holds the story lock of the store and a lock of its own.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .near import BANDS, SIG_PERMS, WINDOW_SECONDS, Fingerprint, band_matrix
+
+__all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates"]
+
+DAY = 86400
+# Candidates read at most this many items per LSH band, the most recently published in the window: a band
+# that templated news (a daily index report) shares with thousands of items would make every lookup read
+# them all.
+PER_BAND = 8
+# Items sharing the most bands with a new one are compared with it, at most this many (ties: earliest
+# published, then the earliest given a story).
+MAX_CANDIDATES = 10
+# A loaded day that no batch's window needed in this many assignments is dropped from memory.
+EVICT_AFTER = 1000
+_EMPTY = np.uint32(0xFFFFFFFF)
+_T_MAX = float(2**32 - 1)
+
+Rows = Iterable[tuple[int, float, bytes]]  # (story_seq, published, fingerprint bytes)
+
+
+def signatures(fps: Sequence[Fingerprint]) -> np.ndarray:
+    """The signatures of fingerprints as one k × SIG_PERMS uint32 matrix."""
+    sigs: np.ndarray = np.frombuffer(b"".join(fp.sig for fp in fps), dtype="<u4").reshape(len(fps), SIG_PERMS)
+    return sigs
+
+
+def _seconds(pub: np.ndarray) -> np.ndarray:
+    seconds: np.ndarray = np.clip(np.floor(pub), 0.0, _T_MAX).astype(np.uint64)
+    return seconds
+
+
+def _buckets(keys: np.ndarray) -> np.ndarray:
+    return (keys.view(np.uint64) >> np.uint64(32)) << np.uint64(32)
+
+
+def _ranks(groups: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal values (`groups` sorted)."""
+    if not len(groups):
+        return groups
+    starts = np.flatnonzero(groups[1:] != groups[:-1]) + 1
+    first = np.zeros(len(groups), np.int64)
+    first[starts] = starts
+    return np.arange(len(groups)) - np.maximum.accumulate(first)
+
+
+def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query index, position) for each position of the ranges [start, start + count)."""
+    nz = np.flatnonzero(count)
+    cnt = count[nz]
+    total = int(cnt.sum())
+    which = np.repeat(nz, cnt)
+    offset = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    return which, np.repeat(start[nz], cnt) + offset
+
+
+class Candidates:
+    """A batch's candidates: for each new item `item[k]`, the slot it is compared with (`seq[k]` the
+    stored item's story sequence number, or -1 - i for the batch's own item i) and how many of the
+    SIG_PERMS signature values they share (`equal[k]`)."""
+
+    __slots__ = ("equal", "item", "seq")
+
+    def __init__(self, item: np.ndarray, seq: np.ndarray, equal: np.ndarray) -> None:
+        self.item, self.seq, self.equal = item, seq, equal
+
+
+class BandIndex:
+    """Grouped items of the loaded days: their published time, story sequence number and signature
+    (slot arrays) and their band postings (sorted runs)."""
+
+    def __init__(self, epoch: str, seq: int) -> None:
+        self.epoch = epoch  # the store's story epoch this index was built from
+        self.seq = seq  # the last story sequence number read
+        self.n = 0  # slots in use
+        self.pub = np.empty(0, np.float64)
+        self.seqs = np.empty(0, np.int64)
+        self.day = np.empty(0, np.int64)
+        self.sig = np.empty((0, SIG_PERMS), np.uint32)
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (bucket << 32 | second, sorted; slot)
+        self.days: dict[int, int] = {}  # loaded day → the assignment that last needed it
+        self.calls = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    # --- filling -------------------------------------------------------------------------------------
+    def add(self, rows: Rows) -> None:
+        """Add stored grouped items (empty fingerprints have no bands and are left out)."""
+        seqs, pubs, fps = [], [], []
+        for seq, pub, blob in rows:
+            fp = Fingerprint.from_bytes(blob)
+            if not fp.empty:
+                seqs.append(seq)
+                pubs.append(pub)
+                fps.append(fp)
+        if fps:
+            self._push(self._append(np.array(seqs, np.int64), np.array(pubs, np.float64), signatures(fps)))
+
+    def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """New slots for these items; returns their postings as a sorted run (not in `runs`: see `_push`)."""
+        k, n0 = len(seqs), self.n
+        if n0 + k > len(self.pub):
+            size = max(1024, 2 * (n0 + k))
+            self.pub = np.resize(self.pub, size)
+            self.seqs = np.resize(self.seqs, size)
+            self.day = np.resize(self.day, size)
+            self.sig = np.resize(self.sig, (size, SIG_PERMS))
+        self.pub[n0:n0 + k] = pubs
+        self.seqs[n0:n0 + k] = seqs
+        self.day[n0:n0 + k] = np.floor(pubs / DAY)
+        self.sig[n0:n0 + k] = sigs
+        self.n = n0 + k
+        comp = (_buckets(band_matrix(sigs)) | _seconds(pubs)[:, None]).ravel()
+        slots = np.repeat(np.arange(n0, n0 + k, dtype=np.int64), BANDS)
+        order = np.argsort(comp, kind="stable")
+        return comp[order], slots[order]
+
+    def _push(self, run: tuple[np.ndarray, np.ndarray]) -> None:
+        self.runs.append(run)
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (c1, s1), (c2, s2) = self.runs.pop(), self.runs.pop()
+            comp, slots = np.concatenate((c2, c1)), np.concatenate((s2, s1))
+            order = np.argsort(comp, kind="stable")
+            self.runs.append((comp[order], slots[order]))
+
+    def catch_up(self, last: int, rows: Rows) -> None:
+        """Items given a story after `self.seq`, up to `last`: those of loaded days join the index (the
+        others are read with their day when a window needs it)."""
+        self.add(r for r in rows if r[0] > self.seq and math.floor(r[1] / DAY) in self.days)
+        self.seq = last
+
+    def load_days(self, pubs: Iterable[float], read: Callable[[float, float], Rows]) -> None:
+        """Make sure the days of every window around `pubs` are loaded; `read(since, until)` gives the grouped
+        items published in [since, until)."""
+        self.calls += 1
+        need: set[int] = set()
+        for p in pubs:
+            need.update(range(math.floor((p - WINDOW_SECONDS) / DAY), math.floor((p + WINDOW_SECONDS) / DAY) + 1))
+        missing = sorted(need.difference(self.days))
+        while missing:
+            first = last = missing.pop(0)
+            while missing and missing[0] == last + 1:
+                last = missing.pop(0)
+            self.add(read(first * DAY, (last + 1) * DAY))
+            for d in range(first, last + 1):
+                self.days[d] = self.calls
+        for d in need:
+            self.days[d] = self.calls
+        if self.calls % 64 == 0:
+            self._evict({d for d, used in self.days.items() if used < self.calls - EVICT_AFTER})
+
+    def _evict(self, days: set[int]) -> None:
+        if not days:
+            return
+        for d in days:
+            del self.days[d]
+        keep = ~np.isin(self.day[:self.n], np.fromiter(days, np.int64, len(days)))
+        remap = np.cumsum(keep) - 1
+        comp = np.concatenate([c for c, _ in self.runs]) if self.runs else np.empty(0, np.uint64)
+        slots = np.concatenate([s for _, s in self.runs]) if self.runs else np.empty(0, np.int64)
+        alive = keep[slots]
+        comp, slots = comp[alive], remap[slots[alive]]
+        order = np.argsort(comp, kind="stable")
+        self.runs = [(comp[order], slots[order])] if len(comp) else []
+        self.n = int(keep.sum())
+        self.pub = self.pub[:len(keep)][keep]
+        self.seqs = self.seqs[:len(keep)][keep]
+        self.day = self.day[:len(keep)][keep]
+        self.sig = self.sig[:len(keep)][keep]
+
+    # --- looking up ----------------------------------------------------------------------------------
+    def candidates(self, sigs: np.ndarray, pubs: np.ndarray) -> Candidates:
+        """The candidates of a batch of new items (signatures `sigs`, none empty; published `pubs`), in
+        the order they are to be assigned: stored items and the batch's earlier items that share a band
+        and were published within WINDOW_SECONDS; per band the PER_BAND most recently published; per item
+        the MAX_CANDIDATES sharing the most bands."""
+        b, n0 = len(sigs), self.n
+        pending = self._append(-1 - np.arange(b, dtype=np.int64), pubs, sigs)
+        try:
+            return self._candidates(sigs, pubs, n0, pending)
+        finally:
+            self.n = n0
+
+    def _candidates(self, sigs: np.ndarray, pubs: np.ndarray, n0: int,
+                    pending: tuple[np.ndarray, np.ndarray]) -> Candidates:
+        buckets = _buckets(band_matrix(sigs)).ravel()
+        since, until = np.repeat(pubs - WINDOW_SECONDS, BANDS), np.repeat(pubs + WINDOW_SECONDS, BANDS)
+        lo_q, hi_q = buckets | _seconds(since), buckets | _seconds(until)
+        # (query, band) pairs in the order of their keys: a search for sorted keys starts where the last ended
+        by_key = np.argsort(hi_q)
+        lo_s, hi_s = lo_q[by_key], hi_q[by_key]
+        back = np.arange(1, PER_BAND + 1)
+        pairs, slots = [], []
+        for comp, run_slots in self.runs:  # stored items: the last PER_BAND of each band's window
+            pos = comp.searchsorted(hi_s, "right")[:, None] - back  # the PER_BAND before the window's end
+            ok = pos >= 0
+            pos = np.where(ok, pos, 0)
+            ok &= comp[pos] >= lo_s[:, None]  # the same band, and inside the window
+            which, at = np.nonzero(ok)
+            pairs.append(by_key[which])
+            slots.append(run_slots[pos[which, at]])
+        comp, run_slots = pending  # the batch: every item of the window, kept if earlier in the batch
+        lo, hi = comp.searchsorted(lo_s, "left"), comp.searchsorted(hi_s, "right")
+        which, pos = _expand(lo, np.maximum(hi - lo, 0))
+        which, own = by_key[which], run_slots[pos]
+        earlier = own - n0 < which // BANDS
+        pairs.append(which[earlier])
+        slots.append(own[earlier])
+        pair, slot = np.concatenate(pairs), np.concatenate(slots)
+        pub = self.pub[slot]
+        inside = (pub >= since[pair]) & (pub <= until[pair])
+        pair, slot, pub = pair[inside], slot[inside], pub[inside]
+        if len(pair) and np.bincount(pair).max() > PER_BAND:  # from several runs or the batch: PER_BAND of all
+            # per band the most recently published first: one sort of (pair, newest first) in one integer
+            order = np.argsort((pair.astype(np.uint64) << np.uint64(32)) | (np.uint64(_T_MAX) - _seconds(pub)))
+            pair, slot = pair[order], slot[order]
+            keep = _ranks(pair) < PER_BAND
+            pair, slot = pair[keep], slot[keep]
+        item = pair // BANDS
+        n = self.n
+        code, shared = np.unique(item * n + slot, return_counts=True)
+        item, slot = code // n, code % n
+        seq = self.seqs[slot]
+        order = np.lexsort((np.where(seq < 0, np.int64(2**62) - seq, seq), self.pub[slot], -shared, item))
+        item, slot = item[order], slot[order]
+        keep = _ranks(item) < MAX_CANDIDATES
+        item, slot = item[keep], slot[keep]
+        equal = np.count_nonzero(self.sig[slot] == sigs[item], axis=1)
+        return Candidates(item, seq[order][keep], equal)
