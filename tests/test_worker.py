@@ -384,3 +384,31 @@ def test_a_second_publisher_waits_for_the_first(tmp_path, server, pg_url, worker
     with open_store(pg_url) as store:
         assert store.count_items() == 60 and len(store.posts()) == 60
     assert len({p.name for p in posts(tmp_path)}) == 60
+
+
+def test_many_fetches_are_queued_in_batches_and_one_already_waiting_is_kept(pg_url, monkeypatch):
+    """defer_fetches queues DEFER_BATCH jobs a statement; a batch that meets a job already waiting (another
+    worker queued it first) falls back to one at a time, so the others are still queued, each with its lock."""
+    import asyncio
+
+    import psycopg
+
+    from tidings import worker
+    from tidings.worker import defer_fetch, defer_fetches, ensure_schema, open_app
+
+    monkeypatch.setattr(worker, "DEFER_BATCH", 3)
+    now = time.time()
+    due = [(f"s{k}", now - k) for k in range(7)]
+
+    async def run() -> tuple[int, bool]:
+        async with open_app(pg_url) as app:
+            await ensure_schema(app)
+            assert await defer_fetch(app, "s4", now)  # in the second batch
+            return await defer_fetches(app, due), await defer_fetch(app, "s0", now)
+
+    queued, again = asyncio.run(run())
+    assert queued == 6 and not again
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT args->>'source_key', lock, queueing_lock FROM procrastinate_jobs "
+                            "WHERE status = 'todo' ORDER BY 1").fetchall()
+    assert rows == [(f"s{k}", f"fetch:s{k}", f"fetch:s{k}") for k in range(7)]

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,18 +194,41 @@ def due_priority(at: datetime) -> int:
     return -int(at.timestamp() - _PRIORITY_EPOCH)
 
 
-async def defer_fetch(app: procrastinate.App, source_key: str, when: float | None) -> bool:
-    """Queue a fetch of `source_key` at `when` (now if past or None); False when one is already waiting."""
+def fetch_job(source_key: str, when: float | None) -> pjobs.Job:
+    """The fetch job of `source_key` at `when` (now if past or None), with its lock and priority."""
     now = time.time()
     due = datetime.fromtimestamp(when or now, UTC)  # the most overdue first
     lock = f"fetch:{source_key}"
+    return pjobs.Job(queue=FETCH_QUEUE, task_name=FETCH_TASK, lock=lock, queueing_lock=lock,
+                     scheduled_at=max(due, datetime.fromtimestamp(now, UTC)), priority=due_priority(due),
+                     task_kwargs={"source_key": source_key})
+
+
+async def defer_fetch(app: procrastinate.App, source_key: str, when: float | None) -> bool:
+    """Queue a fetch of `source_key` at `when` (now if past or None); False when one is already waiting."""
     try:
-        await app.configure_task(FETCH_TASK, queue=FETCH_QUEUE, lock=lock, queueing_lock=lock,
-                                 schedule_at=max(due, datetime.fromtimestamp(now, UTC)),
-                                 priority=due_priority(due)).defer_async(source_key=source_key)
+        await app.job_manager.defer_job_async(fetch_job(source_key, when))
     except pexc.AlreadyEnqueued:
         return False
     return True
+
+
+DEFER_BATCH = 500
+
+
+async def defer_fetches(app: procrastinate.App, due: Sequence[tuple[str, float | None]]) -> int:
+    """Queue the fetches of many sources, `DEFER_BATCH` to a statement; returns how many were queued. A
+    batch meeting a job already waiting (another worker got there first) is queued one job at a time."""
+    n = 0
+    for start in range(0, len(due), DEFER_BATCH):
+        chunk = due[start:start + DEFER_BATCH]
+        try:
+            await app.job_manager.batch_defer_jobs_async([fetch_job(key, when) for key, when in chunk])
+            n += len(chunk)
+        except pexc.AlreadyEnqueued:
+            for key, when in chunk:
+                n += await defer_fetch(app, key, when)
+    return n
 
 
 async def defer_build(app: procrastinate.App) -> bool:
@@ -281,10 +304,7 @@ async def start_missing(app: procrastinate.App, st: WorkerState) -> int:
     """Defer a fetch for every configured source that has none waiting or running."""
     assert st.jobs is not None
     rows = await asyncio.to_thread(st.jobs.without_job, "fetch:")
-    n = 0
-    for key, when in rows:
-        if key in st.ctx.sources:
-            n += await defer_fetch(app, key, when)
+    n = await defer_fetches(app, [(key, when) for key, when in rows if key in st.ctx.sources])
     if n:
         log.info("queued %d sources that had no fetch job", n)
     return n
