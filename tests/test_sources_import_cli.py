@@ -28,7 +28,7 @@ def test_english_docs_page_imports_routeen_and_counts_the_skipped(cfg, fixtures,
     assert f"6 added, 2 skipped (warnings below) → {cfg}" in out
     # every route not imported is named, with its line
     assert err.splitlines() == [
-        f'warning: {page}:46: <Route path="/finviz/screener/:filter"> has no example; skipped',
+        f'warning: {page}:46: <RouteEn path="/finviz/screener/:filter"> has no example; skipped',
         f"warning: {page}:68: <RouteZh> is not a route tag tidings knows (<Route>, <RouteEn>); skipped",
     ]
 
@@ -48,7 +48,7 @@ def test_a_page_whose_routes_all_fail_is_an_error_not_zero_added(cfg, tmp_path, 
     assert cli("sources", "import", page, "-c", cfg) == 2
     out, err = capsys.readouterr()
     assert "added" not in out
-    assert f'warning: {page}:7: <Route path="/a/:id"> has no example; skipped' in err
+    assert f'warning: {page}:7: <RouteEn path="/a/:id"> has no example; skipped' in err
     assert f"warning: {page}:11: <Route> /c/x, /c/y has no example; skipped" in err  # readable, not ['/x', '/y']
     assert "['" not in err
     assert err.rstrip().endswith("nothing imported: all 2 entries found were skipped (warnings above)")

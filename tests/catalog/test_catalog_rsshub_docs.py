@@ -44,7 +44,7 @@ def test_oldest_single_page_with_route_names():
         S("社交媒体", "微博", "博主", "/weibo/user/1195230310"),
         S("传统媒体", "央视新闻", "专题", "/cctv/world"),
     ]
-    assert warnings == [CatalogWarning(25, '<Route path="/weibo/keyword/:keyword"> has no example; skipped')]
+    assert warnings == [CatalogWarning(25, '<route path="/weibo/keyword/:keyword"> has no example; skipped')]
 
 
 def test_docusaurus_jsx_block_form():
@@ -141,7 +141,7 @@ def test_english_pages_use_routeen():
         S("Finance", "Unusual Whales", "News Flow", "/unusualwhales/news"),  # <routeEn name=…> under its site
     ]
     assert warnings == [
-        CatalogWarning(46, '<Route path="/finviz/screener/:filter"> has no example; skipped'),
+        CatalogWarning(46, '<RouteEn path="/finviz/screener/:filter"> has no example; skipped'),
         CatalogWarning(68, "<RouteZh> is not a route tag tidings knows (<Route>, <RouteEn>); skipped"),
     ]
 

@@ -61,6 +61,7 @@ class _RouteTag:
     offset: int
     line: int
     attrs: dict[str, _Attr]
+    name: str = "Route"  # as the page writes it (`Route`, `RouteEn`), for warnings
 
 
 @dataclass(slots=True)
@@ -276,11 +277,12 @@ def _scan_routes(s: str, line_of: Callable[[int], int],
             close = _ROUTE_CLOSE.search(s, tag_end)
             nxt = _ROUTE_OPEN.search(s, tag_end)
             if close is None or (nxt is not None and nxt.start() < close.start()):
-                out.warn(line, "<Route …> block is not closed by </Route>; skipped")
+                name = m.group(0)[1:]
+                out.warn(line, f"<{name} …> block is not closed by </{name}>; skipped")
                 pos = tag_end
                 continue
             end = close.end()
-        tags.append(_RouteTag(start, line, attrs))
+        tags.append(_RouteTag(start, line, attrs, m.group(0)[1:]))
         spans.append((start, end))
         pos = end
     return tags, spans
@@ -406,14 +408,14 @@ def _route_info(tag: _RouteTag, out: _Collector) -> dict[str, Any] | None:
     data_attr = a.get("data")
     if data_attr is not None:
         if not isinstance(data_attr.value, str):
-            out.warn(tag.line, "<Route :data> without a value; skipped")
+            out.warn(tag.line, f"<{tag.name} :data> without a value; skipped")
             return None
         data, err = _decode_json(data_attr.value)
         if err:
-            out.warn(tag.line, f"<Route :data> is not valid JSON ({err}); skipped")
+            out.warn(tag.line, f"<{tag.name} :data> is not valid JSON ({err}); skipped")
             return None
         if not isinstance(data, dict):
-            out.warn(tag.line, "<Route :data> is not a JSON object; skipped")
+            out.warn(tag.line, f"<{tag.name} :data> is not a JSON object; skipped")
             return None
         namespace = _text(a.get("namespace"))
         example = data.get("example")
@@ -425,7 +427,7 @@ def _route_info(tag: _RouteTag, out: _Collector) -> dict[str, Any] | None:
                  else [x for x in path if isinstance(x, str)] if isinstance(path, list) else [])
         where = ", ".join(f"/{namespace}{x}" if namespace else x for x in paths) or "?"
         if not isinstance(example, str) or not example.strip():
-            out.warn(tag.line, f"<Route> {where} has no example; skipped")
+            out.warn(tag.line, f"<{tag.name}> {where} has no example; skipped")
             return None
         route = example.strip()
     else:
@@ -435,7 +437,7 @@ def _route_info(tag: _RouteTag, out: _Collector) -> dict[str, Any] | None:
         route = _text(a.get("example")).strip()
         if not route:
             path = _text(a.get("path")) or "?"
-            out.warn(tag.line, f"<Route path=\"{path}\"> has no example; skipped")
+            out.warn(tag.line, f"<{tag.name} path=\"{path}\"> has no example; skipped")
             return None
     if not route.startswith("/"):
         route = "/" + route
