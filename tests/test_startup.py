@@ -98,3 +98,11 @@ def test_the_check_sees_a_heavy_import(tmp_path):
     assert code == 0 and "tidings.cli" in modules and "argparse" in modules
     assert loaded(["numpy", "numpy.core", "httpx._client", "tidings.clean.sanitize", "yaml"], HEAVY_FOR_BUILD) == [
         "numpy", "numpy.core", "httpx._client", "tidings.clean.sanitize"]
+
+
+def test_reading_a_feed_loads_no_http_client():
+    """The feed parser (bench/parse.py times it as a whole process) shares its charset lookup with the HTTP
+    layer through tidings.charsets, not by importing tidings.http, which loads httpx."""
+    code = "import sys, tidings.parse; print(sorted(m for m in ('httpx', 'httpcore', 'tidings.http') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

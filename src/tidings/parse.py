@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 from lxml import html as lxml_html
 
+from .charsets import codec_for
 from .dates import MAX_DATE_CHARS, parse_date
 from .errors import ParseError
-from .http import codec_for
 from .model import Entry, Source, item_id
 
 __all__ = ["MAX_DATE_CHARS", "MAX_ITEMS", "MAX_JSON_VALUES", "MAX_XML_NODES", "SCAN_BYTES", "ParseError",
