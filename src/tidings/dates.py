@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from dateutil import parser as dateutil_parser
-
 MAX_DATE_CHARS = 128
 
 KST = timezone(timedelta(hours=9), "KST")
@@ -247,6 +245,9 @@ def _dateutil(s: str, tz: tzinfo) -> datetime | None:
     """The long tail ("March 14, 2022 2:22 PM CST"): dateutil, with no part taken from today."""
     if _ISO_DATE_THEN_JUNK.match(s):
         return None
+    # Imported here: the forms above read every date in feedparser's corpus, so most processes never need it.
+    from dateutil import parser as dateutil_parser
+
     zone_names: list[str] = []
 
     def remember_zone(name: str | None, offset: int | None) -> None:
