@@ -62,3 +62,15 @@ def test_quiet_run_prints_only_the_summary_and_where_things_went(tmp_path, serve
     assert f"hexo posts: 2 written, 0 unchanged, 0 deleted in {tmp_path / 'blog' / 'source' / '_posts'}" in out
     site = [line for line in out if line.startswith("site: ")]
     assert len(site) == 1 and site[0].endswith(f" in {tmp_path / 'public'}") and " 0 files written" not in site[0]
+
+
+def test_a_recovered_feed_is_noted_once_in_the_summary(tmp_path, server):
+    """What parsing recovered is a warning in run's summary, not also a log line on stderr (-q or not)."""
+    url = server.add("/amp.xml", b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+                     b"<link>http://x/</link><item><title>A & B</title><link>http://x/1</link></item></channel></rss>")
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": url}])
+    proc = subprocess.run([sys.executable, "-m", "tidings.cli", "run", "-q", "-c", str(cfg)], check=False,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.count("repaired malformed XML") == 1, proc.stdout

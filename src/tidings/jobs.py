@@ -340,7 +340,5 @@ def _store_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Call
         store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
                              next_fetch=schedule.after_success(now, result, feed.ttl_minutes),
                              note="; ".join(notes) or None)
-    for note in notes:
-        log.warning("%s: %s", source.label, note)
     return SourceOutcome(source, OutcomeStatus.NEW, new=new, changed=changed, notes=notes,
                          filtered=sum(r.state == ItemState.FILTERED for r in staged))

@@ -261,6 +261,7 @@ async def fetch_source(context: procrastinate.JobContext, source_key: str) -> st
     await defer_fetch(app, source_key, max(when or 0.0, time.time() + 1) if not_due else when)
     next_at = datetime.fromtimestamp(when, UTC).strftime("%H:%M:%S") if when else "now"
     detail = f" ({outcome.reason})" if outcome.reason else ""
+    detail += "".join(f"; note: {n}" for n in outcome.notes)  # what parsing recovered, what full text skipped
     log.info("fetch %s: %s, %d new, %d changed%s in %.2f s; next %s%s", outcome.source.label, outcome.status.value,
              outcome.new, outcome.changed, detail, time.monotonic() - started, next_at,
              "; build queued" if built else "")
