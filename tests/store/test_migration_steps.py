@@ -71,6 +71,9 @@ def _sqlite_at(path: Path, version: int) -> bool:
         db.execute("UPDATE items SET keywords = ?, story = id", (json.dumps([WORD], ensure_ascii=False),))
         if "revision" in columns:  # the update bumped it; the item is as first stored
             db.execute("UPDATE items SET revision = 0")
+        if "story_seq" in columns:  # as a tidings of that version gives a story: with its sequence number
+            db.execute("UPDATE items SET story_seq = 1")
+            db.execute("UPDATE meta SET value = '1' WHERE key = 'story_seq'")
     db.execute("INSERT INTO posts VALUES (?, ?, '金融/旧标题.md', 'fp')", (URL, ID))
     db.execute("INSERT INTO meta VALUES ('filter:x', 'fp')")
     db.commit()

@@ -218,7 +218,7 @@ class BandIndex:
         for comp, run_slots in self.runs:  # stored items: the last PER_BAND of each band's window
             pos = comp.searchsorted(hi_s, "right")[:, None] - back  # the PER_BAND before the window's end
             ok = pos >= 0
-            pos = np.where(ok, pos, 0)
+            pos = np.maximum(pos, 0)
             ok &= comp[pos] >= lo_s[:, None]  # the same band, and inside the window
             which, at = np.nonzero(ok)
             pairs.append(by_key[which])
@@ -245,9 +245,11 @@ class BandIndex:
         code, shared = np.unique(item * n + slot, return_counts=True)
         item, slot = code // n, code % n
         seq = self.seqs[slot]
-        order = np.lexsort((np.where(seq < 0, np.int64(2**62) - seq, seq), self.pub[slot], -shared, item))
-        item, slot = item[order], slot[order]
-        keep = _ranks(item) < MAX_CANDIDATES
-        item, slot = item[keep], slot[keep]
+        many = np.bincount(item)  # candidates of each item (items in order: np.unique sorted them)
+        if many.max(initial=0) > MAX_CANDIDATES:  # those of an item with more: the ones sharing the most bands
+            # (ties: earliest published, then earliest given a story; the batch's own after the stored)
+            order = np.lexsort((np.where(seq < 0, np.int64(2**62) - seq, seq), self.pub[slot], -shared, item))
+            keep = _ranks(item[order]) < MAX_CANDIDATES
+            item, slot, seq = item[order][keep], slot[order][keep], seq[order][keep]
         equal = np.count_nonzero(self.sig[slot] == sigs[item], axis=1)
-        return Candidates(item, seq[order][keep], equal)
+        return Candidates(item, seq, equal)
