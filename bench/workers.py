@@ -37,12 +37,6 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "bench")]
 from fetch import serve  # noqa: E402
 from pgcluster import Cluster, unavailable  # noqa: E402
 
-try:
-    import pwd
-    POSTGRES_UID = pwd.getpwnam("postgres").pw_uid
-except (ImportError, KeyError):
-    POSTGRES_UID = -1
-
 
 def wait_for(cond, timeout: float, what: str, every: float = 0.05) -> None:
     end = time.monotonic() + timeout
@@ -78,19 +72,20 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of the live processes of the `postgres` user (the cluster's server and backends), with
-    those of their children already gone."""
+def postgres_cpu(cluster: Cluster) -> float:
+    """CPU seconds of the cluster's live processes (its postmaster and the backends it forked), with those of
+    their children already gone; other clusters on the machine (a test suite's, say) are not counted."""
+    clock = os.sysconf("SC_CLK_TCK")
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
     total = 0.0
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                if d.stat().st_uid != POSTGRES_UID:
-                    continue
                 f = (d / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            total += sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
+            if int(d.name) == postmaster or int(f[1]) == postmaster:
+                total += sum(int(x) for x in f[11:15]) / clock
     return total
 
 
@@ -157,10 +152,11 @@ def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
             "fetch": {"concurrency": args.concurrency, "per_host": slots, "retries": 0, "timeout": 30},
             "sources": [{"category": "bench", "source": f"s{n}", "url": f"http://127.0.0.1:{port}/f/{n}"}
                         for n in range(args.feeds)],
+            **({"stories": {"enabled": False}, "tags": {"enabled": False}} if args.no_stories else {}),
         }))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("TIDINGS_STORE", None)
-        cpu_pg_before = postgres_cpu()
+        cpu_pg_before = postgres_cpu(cluster)
         started = time.time()
         for k in range(args.workers):
             logs.append(tmp / f"{tag}-w{k}.log")
@@ -181,7 +177,7 @@ def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
             counter.close()
         stored_at = time.time()
         worker_cpu = sum(process_cpu(p.pid) for p in procs)
-        pg_cpu = postgres_cpu() - cpu_pg_start
+        pg_cpu = postgres_cpu(cluster) - cpu_pg_start
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
@@ -271,6 +267,8 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=2000, help="items for the ingest comparison")
     ap.add_argument("--per-feed", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-stories", action="store_true",
+                    help="workers with stories and tags off (on by default, as in tidings.yml)")
     args = ap.parse_args()
     if why := unavailable():
         sys.exit(f"bench/workers.py: {why}")
