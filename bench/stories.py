@@ -325,13 +325,18 @@ def through_store(items: list[dict]) -> None:
         by_story.setdefault(o["story"], []).append(o["id"])
     tp = sum(story[a] == story[b] for ids in by_story.values() for a, b in itertools.combinations(ids, 2))
     pairs = sum(len(ids) * (len(ids) - 1) // 2 for ids in by_story.values())
+    label = {o["id"]: o["story"] for o in items}
+    found: dict[str, list[str]] = {}
+    for item_id, s in story.items():
+        found.setdefault(s, []).append(item_id)
+    wrong = sum(label[a] != label[b] for ids in found.values() for a, b in itertools.combinations(ids, 2))
     us = lambda x: f"{x / n * 1e6:,.0f}"  # noqa: E731
     print(f"| {n:,} generated items through StoryStage + SQLite ({os.environ.get('TMPDIR', '/tmp')}, "
           f"load {os.getloadavg()[0]:.1f}) | describe {us(describe)} µs ({us(describe_cpu)} CPU) "
           f"| story lookup and assignment {us(group)} ({us(group_cpu)} CPU) "
           f"| together {us(describe + group)} µs = {(describe + group) / n * 1e6 / INGEST_US:.0%} of ~1 ms ingest "
           f"| the items' upsert {us(write)} ({us(write_cpu)} CPU), commit {us(commit)} ({us(commit_cpu)} CPU), "
-          f"feeds of {FEED_ITEMS} | recall {tp / max(pairs, 1):.3f} |")
+          f"feeds of {FEED_ITEMS} | precision {tp / max(tp + wrong, 1):.4f}, recall {tp / max(pairs, 1):.4f} |")
 
 
 if __name__ == "__main__":

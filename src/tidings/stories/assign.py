@@ -29,7 +29,7 @@ import numpy as np
 from ..model import Entry, ItemState
 from ..store import IngestRow, Store, StoryUpdates
 from .index import BandIndex, signatures
-from .near import RAW_CAP, SIG_PERMS, Fingerprint, conflict, fingerprint_of, read_lead
+from .near import RAW_CAP, SIG_PERMS, Fingerprint, fingerprint_of, read_lead, same_story, similarity
 
 if TYPE_CHECKING:
     from ..config import StoriesSettings, TagsSettings
@@ -138,26 +138,26 @@ class StoryStage:
                 pubs = np.array([items[k][1] for k in live], np.float64)
                 index.load_days(pubs.tolist(), store.grouped_between)
                 found = index.candidates(signatures([fps[k] for k in live]), pubs)
-            match = found.equal >= self.stories.threshold * SIG_PERMS
-            item, seq, equal = found.item[match].tolist(), found.seq[match].tolist(), found.equal[match].tolist()
+            maybe = found.equal >= self.stories.threshold * SIG_PERMS  # the others are below the threshold
+            item, seq = found.item[maybe].tolist(), found.seq[maybe].tolist()
             stored = {c.seq: c for c in store.story_candidates([q for q in seq if q >= 0])} if seq else {}
-        matches: dict[int, list[tuple[int, int]]] = {}
-        for j, q, e in zip(item, seq, equal):
-            matches.setdefault(j, []).append((q, e))
+        pairs: dict[int, list[int]] = {}
+        for j, q in zip(item, seq):
+            pairs.setdefault(j, []).append(q)
         for j, k in enumerate(live):
-            best: tuple[tuple[int, float, str], str] | None = None
-            for q, e in matches.get(j, ()):
+            best: tuple[tuple[float, float, str], str] | None = None
+            for q in pairs.get(j, ()):
                 if q < 0:  # an earlier item of this batch
                     i = live[-1 - q]
-                    other_id, other_pub, other_story, marks = items[i][0], items[i][1], story[items[i][0]], fps[i].marks
+                    other_id, other_pub, other_story, other = items[i][0], items[i][1], story[items[i][0]], fps[i]
                 elif (c := stored.get(q)) is not None:  # still published
                     other_id, other_pub, other_story = c.id, c.published, c.story
-                    marks = Fingerprint.from_bytes(c.fingerprint).marks
+                    other = Fingerprint.from_bytes(c.fingerprint)
                 else:
                     continue
-                if conflict(fps[k].marks, marks):
+                if not same_story(fps[k], other, self.stories.threshold):
                     continue
-                rank = (-e, other_pub, other_id)
+                rank = (-similarity(fps[k], other), other_pub, other_id)
                 if best is None or rank < best[0]:
                     best = (rank, other_story)
             if best is not None:

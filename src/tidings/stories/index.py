@@ -78,9 +78,10 @@ def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 class Candidates:
-    """A batch's candidates: for each new item `item[k]`, the slot it is compared with (`seq[k]` the
+    """A batch's candidates: for each new item `item[k]`, the item it is compared with (`seq[k]` the
     stored item's story sequence number, or -1 - i for the batch's own item i) and how many of the
-    SIG_PERMS signature values they share (`equal[k]`)."""
+    SIG_PERMS signature values are equal in their low 16 bits (`equal[k]`): at least as many as are equal,
+    so a pair below the threshold by this count is below it, and one above is checked on the whole values."""
 
     __slots__ = ("equal", "item", "seq")
 
@@ -89,8 +90,9 @@ class Candidates:
 
 
 class BandIndex:
-    """Grouped items of the loaded days: their published time, story sequence number and signature
-    (slot arrays) and their band postings (sorted runs)."""
+    """Grouped items of the loaded days: their published time, story sequence number and signature (slot
+    arrays; the signature's values cut to their low 16 bits, half the memory, enough to rule pairs out) and
+    their band postings (sorted runs)."""
 
     def __init__(self, epoch: str, seq: int) -> None:
         self.epoch = epoch  # the store's story epoch this index was built from
@@ -98,8 +100,8 @@ class BandIndex:
         self.n = 0  # slots in use
         self.pub = np.empty(0, np.float64)
         self.seqs = np.empty(0, np.int64)
-        self.day = np.empty(0, np.int64)
-        self.sig = np.empty((0, SIG_PERMS), np.uint32)
+        self.day = np.empty(0, np.int32)
+        self.sig = np.empty((0, SIG_PERMS), np.uint16)
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (bucket << 32 | second, sorted; slot)
         self.days: dict[int, int] = {}  # loaded day → the assignment that last needed it
         self.calls = 0
@@ -124,7 +126,7 @@ class BandIndex:
         """New slots for these items; returns their postings as a sorted run (not in `runs`: see `_push`)."""
         k, n0 = len(seqs), self.n
         if n0 + k > len(self.pub):
-            size = max(1024, 2 * (n0 + k))
+            size = max(1024, (n0 + k) * 5 // 4)  # a quarter more: the signatures are most of the memory
             self.pub = np.resize(self.pub, size)
             self.seqs = np.resize(self.seqs, size)
             self.day = np.resize(self.day, size)
@@ -132,10 +134,10 @@ class BandIndex:
         self.pub[n0:n0 + k] = pubs
         self.seqs[n0:n0 + k] = seqs
         self.day[n0:n0 + k] = np.floor(pubs / DAY)
-        self.sig[n0:n0 + k] = sigs
+        self.sig[n0:n0 + k] = sigs  # (the low 16 bits)
         self.n = n0 + k
         comp = (_buckets(band_matrix(sigs)) | _seconds(pubs)[:, None]).ravel()
-        slots = np.repeat(np.arange(n0, n0 + k, dtype=np.int64), BANDS)
+        slots = np.repeat(np.arange(n0, n0 + k, dtype=np.int32), BANDS)
         order = np.argsort(comp, kind="stable")
         return comp[order], slots[order]
 
@@ -181,9 +183,9 @@ class BandIndex:
         keep = ~np.isin(self.day[:self.n], np.fromiter(days, np.int64, len(days)))
         remap = np.cumsum(keep) - 1
         comp = np.concatenate([c for c, _ in self.runs]) if self.runs else np.empty(0, np.uint64)
-        slots = np.concatenate([s for _, s in self.runs]) if self.runs else np.empty(0, np.int64)
+        slots = np.concatenate([s for _, s in self.runs]) if self.runs else np.empty(0, np.int32)
         alive = keep[slots]
-        comp, slots = comp[alive], remap[slots[alive]]
+        comp, slots = comp[alive], remap[slots[alive]].astype(np.int32)
         order = np.argsort(comp, kind="stable")
         self.runs = [(comp[order], slots[order])] if len(comp) else []
         self.n = int(keep.sum())
@@ -251,5 +253,5 @@ class BandIndex:
             order = np.lexsort((np.where(seq < 0, np.int64(2**62) - seq, seq), self.pub[slot], -shared, item))
             keep = _ranks(item[order]) < MAX_CANDIDATES
             item, slot, seq = item[order][keep], slot[order][keep], seq[order][keep]
-        equal = np.count_nonzero(self.sig[slot] == sigs[item], axis=1)
+        equal = np.count_nonzero(self.sig[slot] == sigs[item].astype(np.uint16), axis=1)
         return Candidates(item, seq, equal)
