@@ -162,14 +162,9 @@ class BandIndex:
         need: set[int] = set()
         for p in pubs:
             need.update(range(math.floor((p - WINDOW_SECONDS) / DAY), math.floor((p + WINDOW_SECONDS) / DAY) + 1))
-        missing = sorted(need.difference(self.days))
-        while missing:
-            first = last = missing.pop(0)
-            while missing and missing[0] == last + 1:
-                last = missing.pop(0)
-            self.add(read(first * DAY, (last + 1) * DAY))
-            for d in range(first, last + 1):
-                self.days[d] = self.calls
+        for d in sorted(need.difference(self.days)):  # a day at a time: a big window is not read all at once
+            self.add(read(d * DAY, (d + 1) * DAY))
+            self.days[d] = self.calls
         for d in need:
             self.days[d] = self.calls
         if self.calls % 64 == 0:
