@@ -26,11 +26,8 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 def fingerprint(*parts: str) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    return h.hexdigest()
+    """sha256 of the parts, each followed by a NUL (one update: the same digest as one per part)."""
+    return hashlib.sha256("\0".join((*parts, "")).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,13 @@ class FeedMeta:
     original_label: str
 
 
-def _x(text: str) -> str:
+def xml_escape(text: str) -> str:
+    """XML text: characters XML forbids dropped, & < > escaped (character by character, so the escape of a + b is
+    the escape of a + the escape of b)."""
     return escape(xml_text(text))
+
+
+_x = xml_escape
 
 
 def _body(item: FeedItem, meta: FeedMeta) -> str:
@@ -106,7 +111,9 @@ def rss(meta: FeedMeta, items: list[FeedItem]) -> bytes:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """%Y-%m-%dT%H:%M:%SZ in UTC. isoformat is twice as fast as strftime, whose %Y is not padded before 1000."""
+    u = dt.astimezone(UTC)
+    return u.isoformat(timespec="seconds")[:19] + "Z" if u.year >= 1000 else u.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def atom(meta: FeedMeta, items: list[FeedItem]) -> bytes:
@@ -166,9 +173,10 @@ def json_feed(meta: FeedMeta, items: list[FeedItem]) -> bytes:
 SITEMAP_MAX = 50_000
 
 
-def url_entry(loc: str, lastmod: datetime | None = None) -> str:
+def url_entry(loc: str, lastmod: datetime | None = None, *, escaped: bool = False) -> str:
+    """`escaped`: loc is XML text already."""
     mod = f"<lastmod>{_iso(lastmod)}</lastmod>" if lastmod else ""
-    return f"<url><loc>{_x(loc)}</loc>{mod}</url>\n"
+    return f"<url><loc>{loc if escaped else _x(loc)}</loc>{mod}</url>\n"
 
 
 def urlset(entries: list[str]) -> bytes:

@@ -356,6 +356,7 @@ class Sitemap(Generator):
         self.ctx, self.writer, self.tree, self.days = ctx, writer, tree, days
         self.day: date | None = None
         self.entries: list[str] = []
+        self._base = feeds.xml_escape(urls.absolute(ctx.base_url, ""))  # + an href: an XML-escaped absolute URL
 
     def add(self, entry: Entry) -> None:
         day = entry.local.date()
@@ -365,7 +366,9 @@ class Sitemap(Generator):
         self.entries.append(self.entry(entry))
 
     def entry(self, entry: Entry) -> str:
-        return self.line(entry.path, entry.item)
+        # summary.href = urls.href(path): only characters XML leaves alone, so _base + href is escaped already
+        it = entry.item
+        return feeds.url_entry(self._base + entry.summary.href, it.updated or it.published, escaped=True)
 
     def line(self, path: str, it: StoredItem) -> str:
         return feeds.url_entry(urls.absolute(self.ctx.base_url, path), it.updated or it.published)

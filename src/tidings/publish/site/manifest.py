@@ -65,15 +65,17 @@ def write_file(path: str, data: bytes) -> None:
 class Writer:
     """Writes files under one directory unless they already hold the same bytes."""
 
-    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, out_dir: str | os.PathLike[str], *, search: bool = True) -> None:
         self.prefix = os.path.join(os.fspath(out_dir), "")
+        # Without search no build reads the search digests (turning search on changes every fingerprint).
+        self.search = search
 
     def put(self, path: str, data: bytes, old_digest: str | None) -> tuple[str, str, bool]:
-        """(sha256 of data, search_digest, whether the file was written): not written when the last build
-        recorded the same digest and the file is still there."""
+        """(sha256 of data, search_digest or "" without search, whether the file was written): not written
+        when the last build recorded the same digest and the file is still there."""
         digest = hashlib.sha256(data).hexdigest()
         target = self.prefix + path
-        found = search_digest(path, data)
+        found = search_digest(path, data) if self.search else ""
         if old_digest == digest and os.path.isfile(target):
             return digest, found, False
         write_file(target, data)

@@ -175,11 +175,12 @@ class ItemPages:
 
     def __init__(self, env: jinja2.Environment, site: dict[str, Any], t: dict[str, str], static_v: str,
                  base_url: str, out_dir: str) -> None:
-        self.env, self.site, self.t, self.static_v, self.base_url = env, site, t, static_v, base_url
+        self.env, self.static_v, self.base_url = env, static_v, base_url
+        self.site, self.t = render.Attrs(site), render.Attrs(t)
         self.item_tpl = env.get_template("item.html")
         self.card_tpl = env.get_template("_card.html")
-        self.writer = Writer(out_dir)
-        self._chrome: dict[tuple[str, str], dict[str, Markup]] = {}
+        self.writer = Writer(out_dir, search=bool(site.get("search", True)))
+        self._chrome: dict[tuple[str, str], render.Attrs] = {}
         self._root_mark = Markup(render.ROOT_MARK)
 
     @classmethod
@@ -187,13 +188,13 @@ class ItemPages:
                 base_url: str, out_dir: str) -> ItemPages:
         return cls(render.environment(theme_dir), site, t, static_v, base_url, out_dir)
 
-    def chrome(self, root: str, feed_base: str) -> dict[str, Markup]:
+    def chrome(self, root: str, feed_base: str) -> render.Attrs:
         """Head links, header and footer: the same on every page at one depth, so rendered once per depth."""
         key = (root, feed_base)
         if key not in self._chrome:
             ctx = {"site": self.site, "t": self.t, "root": root, "feed_base": feed_base, "static_v": self.static_v}
-            self._chrome[key] = {part: Markup(self.env.get_template(f"_{part}.html").render(ctx))
-                                 for part in ("head", "header", "footer")}
+            self._chrome[key] = render.Attrs({part: Markup(self.env.get_template(f"_{part}.html").render(ctx))
+                                              for part in ("head", "header", "footer")})
         return self._chrome[key]
 
     def card(self, s: render.Summary) -> str:

@@ -56,6 +56,22 @@ def _escape_out(s: object) -> str:
     return _escape_inner(str(s))
 
 
+class Attrs(dict[str, Any]):
+    """A dict templates read by attribute (`site.title`, `t.newer`, `chrome.head`) at the cost of an
+    object's: Jinja's getattr on a plain dict first raises and catches an AttributeError (~2 µs each).
+    Keys named like a dict method stay out of the attributes, so `t.items` is the method, as on a dict."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.__dict__.update((k, v) for k, v in values.items() if not hasattr(dict, k))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError("Attrs is read-only")
+
+    def __reduce__(self) -> tuple[type[Attrs], tuple[dict[str, Any]]]:
+        return Attrs, (dict(self),)
+
+
 class _Template(jinja2.Template):
     """jinja2.Template, rendering the same output with less overhead per call: pages are rendered
     tens of thousands of times per build."""

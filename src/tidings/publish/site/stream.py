@@ -3,16 +3,16 @@ time, channel, card summary and where its story hides it)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ...store import ALL_ITEMS, ItemFilter, ItemKey, Store
 
 if TYPE_CHECKING:
     from ...store import StoredItem
     from . import render
-    from .context import BuildContext, Entry, Tree
+    from .context import BuildContext, Entry, Node, Tree
     from .stories import StoryIndex
     from .writer import SiteWriter
 
@@ -26,10 +26,16 @@ class ItemStream:
 
     def __init__(self, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, light: bool,
                  stories: StoryIndex, where: ItemFilter = ALL_ITEMS) -> None:
+        from . import render, urls
+
         self.ctx, self.store, self.tree, self.writer, self.light = ctx, store, tree, writer, light
         self.stories, self.hidden = stories, stories.hidden
         self.where = where
         self._day_dirs: dict[date, str] = {}
+        self._nodes: dict[Node, tuple[str, str, str]] = {}  # node -> (label, key part, node href)
+        # (not imported at module level: a build with nothing to do imports neither)
+        self._new, self._href, self._mark = render.Summary, urls.href, render.ROOT_MARK
+        self._excerpt_chars = render.EXCERPT
 
     def __iter__(self) -> Iterator[Entry]:
         from . import urls
@@ -50,17 +56,21 @@ class ItemStream:
             yield Entry(it, path, local, node, self._summary(it, path, local, node),
                         hidden.get(ItemKey(it.source_key, it.id)) if hidden else None)
 
-    def _summary(self, it: StoredItem, path: str, local: Any, node: tuple[str, ...]) -> render.Summary:
-        from . import render, urls
+    def _node(self, node: Node) -> tuple[str, str, str]:
+        label = " › ".join(node[1:] if len(node) > 1 else node).replace(self._mark, "")
+        v = self._nodes[node] = (label, "/".join(node), self.tree.hrefs[node] if node else "")
+        return v
 
-        label = " › ".join(node[1:] if len(node) > 1 else node)
-        key = f"{path}|{it.hash}|{it.revision}|{'/'.join(node)}|{it.updated.timestamp() if it.updated else ''}"
+    def _summary(self, it: StoredItem, path: str, local: datetime, node: Node) -> render.Summary:
+        label, names, node_href = self._nodes.get(node) or self._node(node)
+        key = f"{path}|{it.hash}|{it.revision}|{names}|{it.updated.timestamp() if it.updated else ''}"
         if self.light:
             raw: str | bytes = ""
-            load = partial(self.store.item_html, it.source_key, it.id, render.EXCERPT * 10)
+            load = partial(self.store.item_html, it.source_key, it.id, self._excerpt_chars * 10)
         else:  # it.html: UTF-8 bytes; most excerpts are made by the workers, from the page's body
-            raw, load = it.html[: render.EXCERPT * 40], None
-        return render.Summary(urls.href(path), it.title.replace(render.ROOT_MARK, ""), it.cover,
-                              f"{local:%Y-%m-%d %H:%M}", local.replace(microsecond=0).isoformat(),
-                              label.replace(render.ROOT_MARK, ""), self.tree.hrefs[node] if node else "", key,
-                              raw=raw, load=load, wait=self.writer.offloading)
+            raw, load = it.html[: self._excerpt_chars * 40], None
+        iso = local.isoformat(timespec="seconds")  # = local.replace(microsecond=0).isoformat()
+        # iso's first 16 characters are f"{local:%Y-%m-%d %H:%M}" with a T, except before year 1000
+        time = f"{iso[:10]} {iso[11:16]}" if local.year >= 1000 else f"{local:%Y-%m-%d %H:%M}"
+        return self._new(self._href(path), it.title.replace(self._mark, ""), it.cover, time, iso, label, node_href, key,
+                         raw=raw, load=load, wait=self.writer.offloading)
