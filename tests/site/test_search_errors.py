@@ -43,3 +43,31 @@ def test_a_missing_or_broken_pagefind_is_a_clear_error(cfg, tmp_path, monkeypatc
     assert expected in err and err.startswith("tidings: ")
     assert "a bug" not in err and "Traceback" not in err
     assert (tmp_path / "public" / "index.html").is_file()  # the pages are built; only the search index is not
+
+
+def test_a_bundle_is_swapped_in_only_once_its_files_have_their_content(tmp_path, monkeypatch):
+    """Pagefind answers WriteFiles when its files exist, and may still be writing into them (tokio): an empty
+    file is waited for, and one left empty is an error, not a bundle without its entry."""
+    import threading
+    import time
+
+    from tidings.errors import SearchIndexError
+    from tidings.publish.site import search
+
+    shard = search.Shard("2024-06-30")
+    bundle = tmp_path / "b"
+    (bundle / "fragment").mkdir(parents=True)
+    entry, fragment = bundle / "pagefind-entry.json", bundle / "fragment" / "x.pf_fragment"
+    entry.write_text('{"version": "1"}')
+    fragment.touch()
+    late = threading.Timer(0.1, fragment.write_bytes, args=(b"\x1f\x8b...",))
+    late.start()
+    t0 = time.monotonic()
+    search._wait_written(bundle, shard)
+    assert fragment.stat().st_size > 0 and time.monotonic() - t0 >= 0.09
+    late.join()
+    (bundle / "index.pf_index").touch()
+    monkeypatch.setattr(search, "WRITE_WAIT", 0.05)
+    with pytest.raises(SearchIndexError, match="1 files empty in shard 2024-06-30"):
+        search._wait_written(bundle, shard)
+    assert not bundle.exists()

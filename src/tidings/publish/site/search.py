@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -224,6 +225,7 @@ class Service:
         if not (tmp / "pagefind-entry.json").is_file():
             shutil.rmtree(tmp, ignore_errors=True)
             raise SearchIndexError(f"pagefind wrote no index for shard {shard.name}")
+        _wait_written(tmp, shard)
         for name in _UI_FILES:
             (tmp / name).unlink(missing_ok=True)
         if final.exists():
@@ -242,6 +244,25 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+WRITE_WAIT = 10.0  # seconds Pagefind's last writes may take after it answered WriteFiles
+
+
+def _wait_written(bundle: Path, shard: Shard) -> None:
+    """Wait until every file of a new bundle has its content. Pagefind answers WriteFiles once each file is
+    created, while tokio may still be writing into it (a file is never flushed): a bundle swapped in, or a
+    service closed, at that moment kept an empty pagefind-entry.json."""
+    deadline = time.monotonic() + WRITE_WAIT
+    while True:
+        empty = [p for p in bundle.rglob("*") if p.is_file() and p.stat().st_size == 0]
+        if not empty:
+            return
+        if time.monotonic() > deadline:
+            shutil.rmtree(bundle, ignore_errors=True)
+            raise SearchIndexError(f"pagefind left {len(empty)} files empty in shard {shard.name} "
+                                   f"(e.g. {empty[0].name}) after {WRITE_WAIT:.0f} s")
+        time.sleep(0.005)
 
 
 def index_shards(out_dir: Path, shards: list[Shard], done: Callable[[Shard], None] | None = None) -> None:
