@@ -149,9 +149,9 @@ def test_removed_files_come_back(site):
     assert set(report.written_files) == {victim.relative_to(out).as_posix(), "rss.xml"}
 
 
-def test_search_shards_reindex_only_what_changed(tmp_path, monkeypatch):
+def test_search_shards_reindex_only_what_changed(tmp_path, store_at, monkeypatch):
     monkeypatch.setattr(search, "SHARD_MAX", 40)
-    store = make_store(tmp_path / "t.db")
+    store = make_store(store_at)
     out = tmp_path / "out"
     first = build_site(store, config(search=True), out)
     assert first.search_shards >= 4 and first.search_indexed == first.search_shards
@@ -181,11 +181,11 @@ def test_search_shards_reindex_only_what_changed(tmp_path, monkeypatch):
     store.close()
 
 
-def test_a_stylesheet_change_reindexes_nothing(tmp_path, monkeypatch):
+def test_a_stylesheet_change_reindexes_nothing(tmp_path, store_at, monkeypatch):
     """Shards are fingerprinted by what Pagefind reads of their pages (the body), not by the pages' bytes:
     a new stylesheet rewrites every page (its version is in the head) and re-indexes no shard."""
     monkeypatch.setattr(search, "SHARD_MAX", 60)
-    store = make_store(tmp_path / "t.db")
+    store = make_store(store_at)
     out = tmp_path / "out"
     theme = tmp_path / "theme"
     (theme / "static").mkdir(parents=True)
@@ -224,13 +224,11 @@ def test_a_no_change_build_imports_no_renderer(site):
     import sys
 
     store, out = site
-    path = store.path if hasattr(store, "path") else None
-    if path is None:
-        pytest.skip("the SQLite store's file is what the child process opens")
+    where = str(getattr(store, "path", None) or store.url)  # the SQLite file or the PostgreSQL URL
     code = (
         "import sys; from pathlib import Path; from site_helpers import config\n"
         "from tidings.publish.site import build_site; from tidings.store import open_store\n"
-        f"r = build_site(open_store({str(path)!r}), config(), Path({str(out)!r}))\n"
+        f"r = build_site(open_store({where!r}), config(), Path({str(out)!r}))\n"
         "print(r.written, sorted(m for m in ('jinja2', 'pagefind', 'markupsafe') if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).parent)
