@@ -1,5 +1,6 @@
 """A Pagefind that is missing or will not run stops the build with one clear line and exit 2 (SPEC §3: the
-environment is set up wrong), not with "a bug" and a traceback (exit 1)."""
+environment is set up wrong), not with "a bug" and a traceback (exit 1). `tidings run` is checked on SQLite and
+PostgreSQL (store_at)."""
 from __future__ import annotations
 
 import pytest
@@ -8,11 +9,12 @@ from util import cli, write_config
 
 
 @pytest.fixture
-def cfg(tmp_path, server):
+def cfg(tmp_path, store_at, server):
     url = server.add("/feed", rss([{"title": f"标题 {i}", "link": f"http://news.example.com/{i}", "guid": f"id-{i}",
                                     "pubDate": f"Mon, 14 Mar 2022 {i:02d}:00:00 GMT", "description": f"<p>正文 {i}</p>"}
                                    for i in range(3)]))
-    return write_config(tmp_path, [{"category": "新闻", "source": "Example", "url": url}], site_dir="public")
+    return write_config(tmp_path, [{"category": "新闻", "source": "Example", "url": url}], site_dir="public",
+                        store=store_at)
 
 
 def _no_binary(monkeypatch, tmp_path):
