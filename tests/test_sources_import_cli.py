@@ -1,4 +1,7 @@
-"""`tidings sources import` as a user meets it: what it prints, what it writes, its exit codes."""
+"""`tidings sources import` as a user meets it: what it prints, what it writes, its exit codes.
+
+No backend to parametrize: `sources import` reads a page or feed and edits tidings.yml, and never opens the store
+(no test here creates one)."""
 import re
 
 import pytest
