@@ -3,6 +3,9 @@
 Each command runs in a fresh interpreter that reports `sys.modules` when it ends, so a top-level import that
 pulls in the fetch, parse, clean, stories or queue stack again (an `import httpx` at the top of a module the
 build imports, say) fails here. bench/startup.py times the same commands.
+
+SQLite only: what is checked is which modules a SQLite build imports, psycopg and tidings.store.postgres among
+those it must not; a build from PostgreSQL needs them.
 """
 from __future__ import annotations
 
