@@ -1,5 +1,9 @@
 """SQLite schema versions: stores written by earlier tidings open and are migrated, data kept; a store from
-a newer tidings is refused with a clear error."""
+a newer tidings is refused with a clear error.
+
+SQLite only: these are SQLite files of the past (user_version 0, before PostgreSQL existed) and SQLite's own
+version mark (PRAGMA user_version); PostgreSQL's schema versions are checked in test_postgres.py and
+test_migration_steps.py."""
 from __future__ import annotations
 
 import sqlite3
