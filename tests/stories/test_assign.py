@@ -166,10 +166,13 @@ def test_a_rolled_back_feed_leaves_no_story_behind(store):
     assert reposts[0]["id"] not in story and {story[o["id"]] for o in reposts[1:]} == {reposts[1]["id"]}
 
 
-def test_one_stage_on_two_stores_keeps_them_apart(tmp_path):
+def test_one_stage_on_two_stores_keeps_them_apart(where, request, tmp_path):
+    """Two stores of one backend (two SQLite files, two PostgreSQL databases): each has its own story epoch."""
+    other = (str(request.getfixturevalue("pg_cluster").create_database()) if where.startswith("postgresql:")
+             else str(tmp_path / "b.db"))
     reposts = tight(3)
     st = stage()
-    with open_store(tmp_path / "a.db") as a, open_store(tmp_path / "b.db") as b:
+    with open_store(where) as a, open_store(other) as b:
         for s in (a, b):
             s.sync_sources(SOURCES.values())
         ingest(st, a, reposts[:1])
