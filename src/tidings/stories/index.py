@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .near import BANDS, SIG_PERMS, WINDOW_SECONDS, Fingerprint, band_matrix
+from .near import BANDS, EMPTY_SIG, SIG_PERMS, WINDOW_SECONDS, Fingerprint, band_matrix, signature_of
 
 __all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates"]
 
@@ -36,7 +36,6 @@ PER_BAND = 8
 MAX_CANDIDATES = 10
 # A loaded day that no batch's window needed in this many assignments is dropped from memory.
 EVICT_AFTER = 1000
-_EMPTY = np.uint32(0xFFFFFFFF)
 _T_MAX = float(2**32 - 1)
 
 Rows = Iterable[tuple[int, float, bytes]]  # (story_seq, published, fingerprint bytes)
@@ -112,15 +111,16 @@ class BandIndex:
     # --- filling -------------------------------------------------------------------------------------
     def add(self, rows: Rows) -> None:
         """Add stored grouped items (empty fingerprints have no bands and are left out)."""
-        seqs, pubs, fps = [], [], []
+        seqs, pubs, sigs = [], [], []
         for seq, pub, blob in rows:
-            fp = Fingerprint.from_bytes(blob)
-            if not fp.empty:
+            sig = signature_of(blob)
+            if sig != EMPTY_SIG:
                 seqs.append(seq)
                 pubs.append(pub)
-                fps.append(fp)
-        if fps:
-            self._push(self._append(np.array(seqs, np.int64), np.array(pubs, np.float64), signatures(fps)))
+                sigs.append(sig)
+        if sigs:
+            matrix = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), SIG_PERMS)
+            self._push(self._append(np.array(seqs, np.int64), np.array(pubs, np.float64), matrix))
 
     def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """New slots for these items; returns their postings as a sorted run (not in `runs`: see `_push`)."""
@@ -213,12 +213,16 @@ class BandIndex:
         back = np.arange(1, PER_BAND + 1)
         pairs, slots = [], []
         for comp, run_slots in self.runs:  # stored items: the last PER_BAND of each band's window
-            pos = comp.searchsorted(hi_s, "right")[:, None] - back  # the PER_BAND before the window's end
+            end = comp.searchsorted(hi_s, "right")
+            # the entry before the window's end is of the same band and inside the window: there are hits
+            hit = np.flatnonzero(comp[np.maximum(end - 1, 0)] >= lo_s)
+            hit = hit[end[hit] > 0]
+            pos = end[hit, None] - back  # the PER_BAND entries before the window's end
             ok = pos >= 0
             pos = np.maximum(pos, 0)
-            ok &= comp[pos] >= lo_s[:, None]  # the same band, and inside the window
+            ok &= comp[pos] >= lo_s[hit, None]
             which, at = np.nonzero(ok)
-            pairs.append(by_key[which])
+            pairs.append(by_key[hit[which]])
             slots.append(run_slots[pos[which, at]])
         comp, run_slots = pending  # the batch: every item of the window, kept if earlier in the batch
         lo, hi = comp.searchsorted(lo_s, "left"), comp.searchsorted(hi_s, "right")

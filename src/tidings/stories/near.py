@@ -33,9 +33,9 @@ import numpy as np
 from rensa import RMinHash
 
 __all__ = [
-    "BANDS", "DEFAULT_THRESHOLD", "LEAD_CJK", "LEAD_LATIN", "ROWS", "SIG_PERMS", "WINDOW_SECONDS",
+    "BANDS", "DEFAULT_THRESHOLD", "EMPTY_SIG", "LEAD_CJK", "LEAD_LATIN", "ROWS", "SIG_PERMS", "WINDOW_SECONDS",
     "Fingerprint", "Grouper", "Lead", "band_keys", "band_matrix", "conflict", "fingerprint", "fingerprint_of",
-    "is_cjk_text", "read_lead", "same_story", "similarity",
+    "is_cjk_text", "read_lead", "same_story", "signature_of", "similarity",
 ]
 
 SIG_PERMS = 128
@@ -61,6 +61,7 @@ SEED = 0x7469  # "ti": fixed forever; changing it (or the shingle values) invali
 _VERSION = 2
 
 _EMPTY = b"\xff" * (4 * SIG_PERMS)
+EMPTY_SIG = _EMPTY  # the signature of an empty fingerprint (no text), and of one of an older format
 
 # --- boilerplate ---------------------------------------------------------------------------------
 
@@ -300,16 +301,24 @@ class Fingerprint:
     def from_bytes(cls, b: bytes) -> Fingerprint:
         """The fingerprint stored as `b`; one of an older format reads as empty (its shingle values are
         not comparable with today's, so it is never the same story as anything)."""
-        version, n = struct.unpack_from("<BH", b)
-        if version < _VERSION:
+        sig = signature_of(b)
+        if sig == _EMPTY:
             return cls(_EMPTY, ())
-        if version != _VERSION:
-            raise ValueError(f"fingerprint format {version}, expected {_VERSION}")
-        m = b[3:3 + n].decode()
-        sig = bytes(b[3 + n:])
-        if len(sig) != 4 * SIG_PERMS:
-            raise ValueError(f"fingerprint signature of {len(sig)} bytes, expected {4 * SIG_PERMS}")
+        m = b[3:3 + struct.unpack_from("<H", b, 1)[0]].decode()
         return cls(sig, tuple(m.split("\x1f")) if m else ())
+
+
+def signature_of(b: bytes) -> bytes:
+    """`Fingerprint.from_bytes(b).sig` without reading the marks (the story index needs the signature only)."""
+    version, n = struct.unpack_from("<BH", b)
+    if version < _VERSION:
+        return _EMPTY
+    if version != _VERSION:
+        raise ValueError(f"fingerprint format {version}, expected {_VERSION}")
+    sig = bytes(b[3 + n:])
+    if len(sig) != 4 * SIG_PERMS:
+        raise ValueError(f"fingerprint signature of {len(sig)} bytes, expected {4 * SIG_PERMS}")
+    return sig
 
 
 _SIG = struct.Struct(f"<{SIG_PERMS}I")
