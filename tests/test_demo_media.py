@@ -1,16 +1,21 @@
-"""The demo's images come from the built site itself, so they show whatever port serves it."""
+"""The demo's images come from the built site itself, so they show whatever port serves it. On both store
+backends (store_at): the demo's own SQLite file, or a PostgreSQL database through TIDINGS_STORE."""
 import threading
 import urllib.request
 
-from util import cli
+from util import cli, is_pg, store_value
 
 from tidings.publish.site.serve import make_server
 
 
-def test_demo_images_are_site_relative_and_load_on_another_port(tmp_path, capsys):
+def test_demo_images_are_site_relative_and_load_on_another_port(tmp_path, store_at, capsys, monkeypatch):
+    if is_pg(store_at):
+        monkeypatch.setenv("TIDINGS_STORE", store_at)
     out = tmp_path / "demo"
     assert cli("demo", out, "-q") == 0
     capsys.readouterr()
+    if is_pg(store_at):  # the demo's items went to PostgreSQL
+        assert store_value(store_at, "select count(*) from items") == 75
     written = [p for p in [*(out / "public").rglob("*"), *(out / "blog" / "source").rglob("*.md")]
                if p.is_file() and p.suffix in (".html", ".md", ".json", ".xml")]
     assert written
