@@ -50,6 +50,7 @@ class ItemPages(Generator):
         self.ctx, self.writer, self.tree, self.store, self.light = ctx, writer, tree, store, light
         self.stories = stories
         self.pending: dict[Node, _Pending] = {}
+        self._tag_hrefs: dict[str, str] = {}  # keyword -> href of its page, or "" (none)
 
     def add(self, entry: Entry) -> None:
         prev = self.pending.get(entry.node)
@@ -67,12 +68,17 @@ class ItemPages(Generator):
         incremental build stops reading a channel once past what changed)."""
         self.pending.pop(node, None)
 
+    def _tag_href(self, word: str) -> str:
+        segs = self.tree.tag_segs
+        href = self._tag_hrefs[word] = urls.href(segs[word]) if word in segs else ""
+        return href
+
     def _page(self, e: Entry, newer: render.Summary | None, older: render.Summary | None) -> None:
         s = e.summary
         it = e.item
         links = self.stories.links(ItemKey(it.source_key, it.id)) if self.stories else NO_LINKS
-        segs = self.tree.tag_segs
-        tags = tuple((w, urls.href(segs[w]) if w in segs else "") for w in it.keywords)
+        hrefs = self._tag_hrefs
+        tags = tuple((w, hrefs[w] if w in hrefs else self._tag_href(w)) for w in it.keywords)
         fp = fingerprint(self.ctx.fp, s.key, newer.key if newer else "", older.key if older else "", links.key(),
                          repr(tags))
         if self.writer.fresh(e.path, fp):
