@@ -103,9 +103,8 @@ class StoryStage:
         for k in todo:
             e = rows[k].entry
             items.append((e.id, e.published.timestamp() if e.published else when, rows[k].fingerprint or b""))
-        stories = self._place(store, items)
-        for k in todo:
-            rows[k] = dataclasses.replace(rows[k], story=stories[rows[k].entry.id])
+        for k, story in zip(todo, self._place(store, items)):
+            rows[k] = dataclasses.replace(rows[k], story=story)
         return rows
 
     def group(self, store: Store, source_key: str, ids: Sequence[str]) -> int:
@@ -118,15 +117,16 @@ class StoryStage:
             if not items:
                 return 0
             stories = self._place(store, [(u.id, u.published, u.fingerprint) for u in items])
-            store.set_stories(source_key, [(u.id, stories[u.id]) for u in items])
-        return sum(stories[u.id] != u.id for u in items)
+            store.set_stories(source_key, [(u.id, story) for u, story in zip(items, stories)])
+        return sum(story != u.id for u, story in zip(items, stories))
 
-    def _place(self, store: Store, items: list[tuple[str, float, bytes]]) -> dict[str, str]:
-        """The story of each (id, published, fingerprint), taken in order of (published, id): an earlier one
-        can be a later one's candidate."""
-        items.sort(key=lambda it: (it[1], it[0]))
+    def _place(self, store: Store, given: list[tuple[str, float, bytes]]) -> list[str]:
+        """The story of each (id, published, fingerprint), in the order given; they are taken in order of
+        (published, id), and an earlier one can be a later one's candidate."""
+        order = sorted(range(len(given)), key=lambda k: (given[k][1], given[k][0]))
+        items = [given[k] for k in order]
         fps = [Fingerprint.from_bytes(fp) for _, _, fp in items]
-        story = {item_id: item_id for item_id, _, _ in items}
+        story = [item_id for item_id, _, _ in items]
         with store.transaction():
             after = self._index.seq if self._index is not None else None
             updates = store.story_updates(after)  # first: this takes the store's story lock
@@ -134,7 +134,7 @@ class StoryStage:
                 index = self._sync(store, updates, after)
                 live = [k for k, fp in enumerate(fps) if not fp.empty]
                 if not live:
-                    return story
+                    return [item_id for item_id, _, _ in given]
                 pubs = np.array([items[k][1] for k in live], np.float64)
                 index.load_days(pubs.tolist(), store.grouped_between)
                 found = index.candidates(signatures([fps[k] for k in live]), pubs)
@@ -149,7 +149,7 @@ class StoryStage:
             for q in pairs.get(j, ()):
                 if q < 0:  # an earlier item of this batch
                     i = live[-1 - q]
-                    other_id, other_pub, other_story, other = items[i][0], items[i][1], story[items[i][0]], fps[i]
+                    other_id, other_pub, other_story, other = items[i][0], items[i][1], story[i], fps[i]
                 elif (c := stored.get(q)) is not None:  # still published
                     other_id, other_pub, other_story = c.id, c.published, c.story
                     other = Fingerprint.from_bytes(c.fingerprint)
@@ -161,8 +161,11 @@ class StoryStage:
                 if best is None or rank < best[0]:
                     best = (rank, other_story)
             if best is not None:
-                story[items[k][0]] = best[1]
-        return story
+                story[k] = best[1]
+        out = [""] * len(given)
+        for k, s in zip(order, story):
+            out[k] = s
+        return out
 
     def _sync(self, store: Store, updates: StoryUpdates, after: int | None) -> BandIndex:
         """The index of this store, caught up with the stories given since it last looked."""
