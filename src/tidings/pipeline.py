@@ -171,7 +171,8 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     store.sync_sources(configured)
     now = time.time()
     due = [s for s in configured if is_due(store.next_fetch(s.key), now, force=force)]
-    outcomes = [not_due(store, s) for s in configured if s not in due]
+    due_keys = {s.key for s in due}
+    outcomes = [not_due(store, s) for s in configured if s.key not in due_keys]
     ctx = JobContext(cfg, interval)
     validators = {s.key: (st.etag, st.last_modified) for s in due for st in [store.source_state(s.key)]}
     progress("start", stage="fetch", total=len(due))
