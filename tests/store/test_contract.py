@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tidings.model import Entry, ItemState, Source
-from tidings.store import IngestRow, ItemFilter, ItemKey, Post, RefilterResult, Store, UpsertResult
+from tidings.store import IngestRow, ItemFilter, ItemKey, Post, RefilterResult, SiteFileRow, Store, UpsertResult
 
 T0 = datetime(2024, 6, 1, 12, tzinfo=UTC)
 NOW = T0.timestamp() + 3600
@@ -340,6 +340,7 @@ def test_site_journal_and_filtered_streams(store):
     assert got is not None and [(c.id, c.published, c.story, c.state) for c in got] == [
         (es[1].id, es[1].published.timestamp(), None, "published"), (es[2].id, es[2].published.timestamp(), None,
                                                                      "published")]
+    assert all(c.state is ItemState.PUBLISHED for c in got)  # an ItemState, not the stored string
     assert [it.id for it in store.iter_site_items(False, ItemFilter(keyword="油价"))] == [es[0].id]  # es[1] pruned
     assert [it.id for it in store.iter_site_items(False, ItemFilter(keyword="央行"))] == [es[0].id]
     assert [it.id for it in store.iter_site_items(False, ItemFilter(sources=(s1.key,)))] == [es[0].id]
@@ -349,7 +350,7 @@ def test_site_journal_and_filtered_streams(store):
     assert {m.id for ms in store.story_members([es[0].id]).values() for m in ms} == {es[2].id}
     store.save_site_build("/out", mark, "{}")  # rows every site has read are dropped
     assert store.site_build("/out") == ("" + mark, "{}")
-    store.save_site_files("/out", [("a/x.html", "d", "f", "s")], [])
+    store.save_site_files("/out", [SiteFileRow("a/x.html", "d", "f", "s")], [])
     assert store.site_files("/out", under="a/") == {"a/x.html": ("d", "f", "s")}
     store.forget_site("/out")
     assert store.site_build("/out") is None and store.site_files("/out") == {}

@@ -73,16 +73,16 @@ def test_day_heads_count_visible_items_in_a_half_open_span(store):
           (_named(entry(s1, 6, published=T0 - timedelta(seconds=1)), "e1"), ItemState.PUBLISHED)]
     store.upsert_entries([row(e, state=st) for e, st in es], now=NOW)
     since, until = T0.timestamp(), (T0 + timedelta(days=1)).timestamp()
-    assert dict(store.day_heads(since, until)) == {"a": 2, "b": 1}
-    assert sorted(store.day_heads(since, until)) == [("a", 2), ("b", 1)]  # one row per first character
+    assert store.day_heads(since, until) == {"a": 2, "b": 1}  # one count per first character
     store.sync_sources([s1])
-    assert dict(store.day_heads(since, until)) == {"a": 2}
-    assert store.day_heads(until + 86400, until + 2 * 86400) == []
+    assert store.day_heads(since, until) == {"a": 2}
+    assert store.day_heads(until + 86400, until + 2 * 86400) == {}
 
 
 def test_source_paths_of_active_sources(store):
     s1, s2 = source(1), source(2)
     assert store.source_paths() == {s1.key: ("金融", "源1", ""), s2.key: ("金融", "源2", "")}
+    assert store.source_paths()[s1.key].category == "金融"
     store.sync_sources([dataclasses.replace(s1, category="科技", channel="频道")])
     assert store.source_paths() == {s1.key: ("科技", "源1", "频道")}
 

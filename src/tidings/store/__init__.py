@@ -22,8 +22,10 @@ from .base import (
     SiteBuild,
     SiteChange,
     SiteFile,
+    SiteFileRow,
     SiteHtml,
     SourceHealth,
+    SourcePath,
     SourceState,
     Store,
     StoredItem,
@@ -38,7 +40,7 @@ from .sqlite import SQLiteStore
 __all__ = [
     "ALL_ITEMS", "Accepts", "Counts", "GroupedItem", "IngestRow", "ItemFilter", "ItemKey", "ItemRef", "Post",
     "RefilterResult",
-    "SQLiteStore", "SiteBuild", "SiteChange", "SiteFile", "SiteHtml",
+    "SQLiteStore", "SiteBuild", "SiteChange", "SiteFile", "SiteFileRow", "SiteHtml", "SourcePath",
     "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "StoryCandidate", "StoryMember",
     "StoryUpdates", "Ungrouped", "UpsertResult", "is_url", "open_store",
 ]

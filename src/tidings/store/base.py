@@ -1,7 +1,7 @@
 """The Store protocol and the typed rows that go in and out of it.
 
-Backend-neutral on purpose: nothing here knows about SQLite (issue 13 adds PostgreSQL behind the same
-protocol). Every implementation must pass tests/store/test_contract.py.
+Backend-neutral on purpose: nothing here knows about SQLite or PostgreSQL (store/sqlite.py and
+store/postgres.py implement it). Every implementation must pass tests/store/test_contract.py.
 """
 from __future__ import annotations
 
@@ -206,7 +206,12 @@ class SiteChange(NamedTuple):
     id: str | None  # None: the source itself changed (its names, or whether it is active)
     published: float | None  # where the item was listed before the change (None: it was not stored before)
     story: str | None  # the story it was in before the change
-    state: str | None  # its state before the change (None: it was not stored before)
+    state: ItemState | None  # its state before the change (None: it was not stored before)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> SiteChange:
+        source_key, item_id, published, story, state = row
+        return cls(source_key, item_id, published, story, ItemState(state) if state is not None else None)
 
 
 class ItemRef(NamedTuple):
@@ -232,8 +237,29 @@ class SiteBuild(NamedTuple):
     state: str
 
 
-# (sha256 of the file's content, fingerprint of its inputs, sha256 of what search indexes of it or "")
-SiteFile = tuple[str, str, str]
+class SiteFile(NamedTuple):
+    """What a build recorded of one file it wrote."""
+
+    digest: str  # sha256 of the file's content
+    fp: str  # fingerprint of its inputs
+    search: str  # sha256 of what search indexes of it, or ""
+
+
+class SiteFileRow(NamedTuple):
+    """A file to record (Store.save_site_files): its path and its SiteFile's fields."""
+
+    path: str
+    digest: str
+    fp: str
+    search: str
+
+
+class SourcePath(NamedTuple):
+    """Where an active source's items are listed (Store.source_paths)."""
+
+    category: str
+    source: str
+    channel: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,8 +527,8 @@ class Store(Protocol):
         """The site's recorded files: all, those of `paths`, or those whose path starts with `under`."""
         ...
 
-    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str, str]], delete: Iterable[str]) -> None:
-        """Record files (path, *SiteFile) and forget others."""
+    def save_site_files(self, site: str, put: Iterable[SiteFileRow], delete: Iterable[str]) -> None:
+        """Record files and forget others."""
         ...
 
     def item_refs(self, keys: Iterable[ItemKey]) -> list[ItemRef]:
@@ -521,12 +547,12 @@ class Store(Protocol):
         """The visible members of these stories, as stories() gives them (stories of one member too)."""
         ...
 
-    def day_heads(self, since: float, until: float) -> list[tuple[str, int]]:
-        """Visible items published in [since, until), per first character of their ids."""
+    def day_heads(self, since: float, until: float) -> dict[str, int]:
+        """Visible items published in [since, until), counted per first character of their ids."""
         ...
 
-    def source_paths(self) -> dict[str, tuple[str, str, str]]:
-        """Active sources: key -> (category, source, channel)."""
+    def source_paths(self) -> dict[str, SourcePath]:
+        """Active sources: key -> where their items are listed."""
         ...
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:

@@ -453,7 +453,7 @@ class _SiteTables(SiteTables):
         args = (since,) if since else ()
         if self.db.execute(f"SELECT 1 FROM site_changes WHERE {unseen} LIMIT 1 OFFSET %s", (*args, limit)).fetchone():
             return None
-        return [SiteChange(*r) for r in self.db.execute(
+        return [SiteChange.from_row(r) for r in self.db.execute(
             f"SELECT source_key, id, published, story, state FROM site_changes WHERE {unseen} ORDER BY seq", args)]
 
     def _forget_seen_changes(self) -> None:
@@ -833,7 +833,7 @@ class JobTables:
     reads them."""
 
     # procrastinate_fetch_job_v2 checks each candidate for another job holding its lock (procrastinate#1242).
-    # With a lock per source that check scanned every waiting job: 29 ms a fetch at 2,000 jobs, 4 ms with this.
+    # With a lock per source that check scanned every waiting job; this index makes it one lookup (docs/scaling.md).
     INDEXES = (
         "CREATE INDEX IF NOT EXISTS tidings_jobs_lock_id ON procrastinate_jobs (lock, id) "
         "WHERE status IN ('todo', 'doing')",

@@ -19,7 +19,18 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from .base import ItemFilter, ItemKey, ItemRef, SiteBuild, SiteChange, SiteFile, StoryMember, stories_from_rows
+from .base import (
+    ItemFilter,
+    ItemKey,
+    ItemRef,
+    SiteBuild,
+    SiteChange,
+    SiteFile,
+    SiteFileRow,
+    SourcePath,
+    StoryMember,
+    stories_from_rows,
+)
 
 _REF_COLUMNS = ("i.source_key, i.id, i.published, (i.state = 'published' AND {active}), COALESCE(i.story, ''), "
                 "i.keywords")
@@ -58,7 +69,7 @@ class SiteTables:
         after = int(since or 0)
         if self._rows("SELECT seq FROM site_changes WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?", (after, limit)):
             return None
-        return [SiteChange(*r) for r in self._rows(
+        return [SiteChange.from_row(r) for r in self._rows(
             "SELECT source_key, id, published, story, state FROM site_changes WHERE seq > ? ORDER BY seq", (after,))]
 
     def _forget_seen_changes(self) -> None:
@@ -92,15 +103,15 @@ class SiteTables:
             out: dict[str, SiteFile] = {}
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start:start + _CHUNK]
-                out.update((r[0], (r[1], r[2], r[3])) for r in self._rows(
+                out.update((r[0], SiteFile(r[1], r[2], r[3])) for r in self._rows(
                     f"{sql} AND path IN ({','.join('?' * len(chunk))})", (site, *chunk)))
             return out
         if under:
-            return {r[0]: (r[1], r[2], r[3]) for r in self._rows(f"{sql} AND path >= ? AND path < ?",
+            return {r[0]: SiteFile(r[1], r[2], r[3]) for r in self._rows(f"{sql} AND path >= ? AND path < ?",
                                                                  (site, under, _after(under)))}
-        return {r[0]: (r[1], r[2], r[3]) for r in self._rows(sql, (site,))}
+        return {r[0]: SiteFile(r[1], r[2], r[3]) for r in self._rows(sql, (site,))}
 
-    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str, str]], delete: Iterable[str]) -> None:
+    def save_site_files(self, site: str, put: Iterable[SiteFileRow], delete: Iterable[str]) -> None:
         rows = [(site, *row) for row in put]
         gone = [(site, p) for p in delete]
         with self.transaction():
@@ -160,14 +171,14 @@ class SiteTables:
                 chunk)))
         return out
 
-    def day_heads(self, since: float, until: float) -> list[tuple[str, int]]:
-        return [(r[0], int(r[1])) for r in self._rows(
+    def day_heads(self, since: float, until: float) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self._rows(
             f"SELECT substr(i.id, 1, 1), count(*) FROM items i JOIN sources s ON s.key = i.source_key "
             f"WHERE i.state = 'published' AND {self._ACTIVE} AND i.published >= ? AND i.published < ? GROUP BY 1",
-            (since, until))]
+            (since, until))}
 
-    def source_paths(self) -> dict[str, tuple[str, str, str]]:
-        return {r[0]: (r[1], r[2], r[3]) for r in self._rows(
+    def source_paths(self) -> dict[str, SourcePath]:
+        return {r[0]: SourcePath(r[1], r[2], r[3]) for r in self._rows(
             f"SELECT s.key, s.category, s.source, s.channel FROM sources s WHERE {self._ACTIVE}")}
 
     def _site_items_sql(self, where: ItemFilter) -> tuple[str, list[Any]]:

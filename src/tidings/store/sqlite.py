@@ -196,7 +196,7 @@ MIGRATIONS: tuple[tuple[Step, ...], ...] = (
         Sql("DROP TABLE IF EXISTS story_bands"),
     ),
     (  # 8: a new item's keywords go into item_keywords with one executemany per upsert, not by a trigger (its
-       # json_each cost ~45 µs an item, more than the inserts); the update and delete triggers stay
+       # json_each cost more than the inserts: docs/benchmarks.md, session 7); the update and delete triggers stay
         Sql("DROP TRIGGER IF EXISTS item_keywords_added"),
     ),
 )

@@ -1,7 +1,7 @@
 """Keywords (tags) for an item, Chinese or English (SPEC §10): `keywords(title, text, max_tags=5)`.
 
 * Chinese (a third or more of the letters are CJK): rjieba (jieba-rs, jieba's algorithm and dictionary
-  in Rust, ~0.2 µs a character against ~4 µs for pure-Python jieba) segments the title and the first
+  in Rust, far cheaper than pure-Python jieba: docs/decisions.md) segments the title and the first
   `ZH_SEGMENT` characters of the text (dictionary only, HMM off); each word is scored TF × IDF with
   jieba's shipped IDF table (words it does not know get the median IDF), where TF counts the word in
   the title ×`TITLE_WEIGHT` and in the first `ZH_LEAD` characters of the text (a substring count).
@@ -10,14 +10,14 @@
   `EN_LEAD` characters: words that are not stop words, and runs of words capitalised mid-sentence
   ("Federal Reserve", "Jerome Powell") as phrases; TF (title ×`TITLE_WEIGHT`) × a bonus for capitalised
   words seen mid-sentence × a bonus for appearing early. Tokens, counts and runs come from regexes and
-  Counters, so that Python works per distinct word, not per token. yake itself takes ~9 ms an item on
-  this machine and yake-rust ~0.5 ms, 60 × and 3.5 × the whole per-item budget.
+  Counters, so that Python works per distinct word, not per token. yake and yake-rust cost many times the
+  whole per-item budget (docs/decisions.md).
 * Never: single characters, pure numbers (or number+unit like "49.5%"), stop words (stopwords_zh.txt:
   news words such as 记者, 表示, 报道; stopwords_en.txt). Ties break on first position then the word,
   so the output is deterministic.
 
 The IDF table (jieba's `analyse/idf.txt`, read as a file: jieba itself is not initialised) and rjieba's
-dictionary are loaded lazily, on the first Chinese item (~0.5 s); nothing is cached on disk.
+dictionary are loaded lazily, on the first Chinese item; nothing is cached on disk.
 """
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _stop_en() -> frozenset[str]:
 # --- Chinese ---------------------------------------------------------------------------------------
 
 class IdfTable:
-    """jieba's IDF table (270,000 words) in 3 MB instead of ~40 MB as a dict: each word's hash (Python's
+    """jieba's IDF table (270,000 words) as two arrays, a fraction of a dict's size: each word's hash (Python's
     `hash`, so within this process only) sorted in one int64 array, its IDF beside it in float32. Built
     line by line, so reading it never holds the whole file either."""
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ...model import ItemState
-from ...store import ALL_ITEMS, Counts, ItemFilter, ItemKey, ItemRef, SiteChange, Store, StoryMember
+from ...store import ALL_ITEMS, Counts, ItemFilter, ItemKey, ItemRef, SiteChange, SourcePath, Store, StoryMember
 from . import feeds, lists, search, urls
 from .context import BuildContext, Entry, Tree
 from .generators import Generators, recorded_fingerprint, sitemap_day_paths
@@ -77,7 +77,7 @@ class View(NamedTuple):
         return StoryMember(self.key.source_key, self.key.id, self.published, "", "", *names)
 
 
-def _hidden(views: list[View], paths: dict[str, tuple[str, str, str]], tz: Any) -> dict[ItemKey, Hidden]:
+def _hidden(views: list[View], paths: dict[str, SourcePath], tz: Any) -> dict[ItemKey, Hidden]:
     """Where each of these items is not listed because of its story (StoryIndex's rule)."""
     stories: dict[str, list[StoryMember]] = {}
     for v in sorted(views, key=lambda v: (v.published, v.key.source_key, v.key.id)):
@@ -88,7 +88,7 @@ def _hidden(views: list[View], paths: dict[str, tuple[str, str, str]], tz: Any) 
 
 def _recount(state: SiteState, changes: list[SiteChange], refs: dict[ItemKey, ItemRef],
              node_of: dict[str, tuple[str, ...]],
-             paths: dict[str, tuple[str, str, str]], tz: Any) -> tuple[Counts, Counter[str], Counter[str]]:
+             paths: dict[str, SourcePath], tz: Any) -> tuple[Counts, Counter[str], Counter[str]]:
     """Every item's counts (Counts), the listings' counts (by listing_key) and the keywords' listed counts,
     from the last build's and what changed: each touched item — changed, or in a story a changed item was
     or is in — is taken out as it was and put back as it is."""
@@ -272,7 +272,7 @@ def _heads(store: Store, raw: Counts, state: SiteState, tz: Any) -> None:
     for day, n in raw.days.items():
         if n > search.SHARD_MAX and day not in recorded:
             span = _local_span(day, day + timedelta(days=1), tz)
-            for c, k in store.day_heads(span.since or 0.0, span.until or 0.0):
+            for c, k in store.day_heads(span.since or 0.0, span.until or 0.0).items():
                 kept[(day, c)] += k
     raw.heads.clear()
     raw.heads.update(kept)

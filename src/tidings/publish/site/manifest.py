@@ -15,12 +15,13 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING
 
+from ...store.base import SiteFile, SiteFileRow
 from ..atomic import remove_stale_temp_files, replace_atomic, write_all
 
 if TYPE_CHECKING:
-    from ...store import SiteFile, Store
+    from ...store import Store
 
 LEGACY = ".tidings-manifest.json"  # the record of builds before the store kept it
 BUILDING = ".tidings-building"  # present while a build runs (see Output)
@@ -172,7 +173,7 @@ class Output:
         """Note a file this build made (written, or found already holding the same bytes)."""
         self.made.add(path)
         if self._old.get(path) != (digest, fp, search):
-            self.files[path] = (digest, fp, search)
+            self.files[path] = SiteFile(digest, fp, search)
             if len(self.files) >= SPOOL_AT:
                 self._spill()
         if written:
@@ -219,17 +220,17 @@ class Output:
         """Write the records of the files made so far to the store (outside the build's read snapshot)."""
         if self._spool is not None:
             self._spool.seek(0)
-            batch: list[tuple[str, str, str, str]] = []
+            batch: list[SiteFileRow] = []
             for line in self._spool:
                 p, d, f, s = line.rstrip("\n").split("\t")
-                batch.append((p, d, f, s))
+                batch.append(SiteFileRow(p, d, f, s))
                 if len(batch) >= SPOOL_AT:
                     self.store.save_site_files(self.site, batch, [])
                     batch = []
             self.store.save_site_files(self.site, batch, [])
             self._spool.close()
             self._spool = None
-        self.store.save_site_files(self.site, [(p, *v) for p, v in self.files.items()], [])
+        self.store.save_site_files(self.site, [SiteFileRow(p, *v) for p, v in self.files.items()], [])
         self.files.clear()
 
     def gone(self) -> set[str]:
@@ -269,4 +270,4 @@ def _legacy_record(out_dir: Path) -> dict[str, SiteFile | None]:
         return {}
     if not isinstance(data, dict) or data.get("version") != 1:
         return {}
-    return {p: cast("SiteFile", (*v, "")) for p, v in data.get("files", {}).items()}
+    return {p: SiteFile(v[0], v[1], "") for p, v in data.get("files", {}).items()}
