@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -31,10 +31,25 @@ from ..store import IngestRow, Store, StoryUpdates
 from .index import BandIndex, signatures
 from .near import RAW_CAP, SIG_PERMS, Fingerprint, fingerprint_of, read_lead, same_story, similarity
 
-if TYPE_CHECKING:
-    from ..config import StoriesSettings, TagsSettings
+__all__ = ["StoriesOptions", "StoryStage", "TagsOptions", "plain_text"]
 
-__all__ = ["StoryStage", "plain_text"]
+
+class StoriesOptions(Protocol):
+    """What grouping reads of its settings (config.StoriesSettings is one): stories sit below config."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def threshold(self) -> float: ...
+
+
+class TagsOptions(Protocol):
+    """What tagging reads of its settings (config.TagsSettings is one)."""
+
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def max(self) -> int: ...
 
 _TAG = re.compile(r"<[^>]*>")
 TEXT_HEAD = 4000  # characters of HTML read at most for the lead: fingerprints and keywords use its start only
@@ -71,7 +86,7 @@ def _keywords_of() -> Callable[..., list[str]]:
 
 
 class StoryStage:
-    def __init__(self, stories: StoriesSettings, tags: TagsSettings):
+    def __init__(self, stories: StoriesOptions, tags: TagsOptions):
         self.stories, self.tags = stories, tags
         self._index: BandIndex | None = None  # of the store last used (its story epoch)
         self._lock = threading.Lock()  # one assignment at a time in this process (the store's lock first)
