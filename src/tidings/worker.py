@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import procrastinate
-import psycopg_pool
 from procrastinate import exceptions as pexc
 from procrastinate import jobs as pjobs
 
@@ -42,7 +41,7 @@ from .fetch import HostLimits, make_client
 from .jobs import JobContext, Shared, refresh_source_async
 from .model import OutcomeStatus
 from .store import Store, is_url, open_store
-from .store.postgres import HostSlots, JobTables
+from .store.postgres import HostSlots, JobTables, queue_pool
 
 __all__ = ["BUILD_TASK", "FETCH_QUEUE", "FETCH_TASK", "MAINTAIN_QUEUE", "PUBLISH_QUEUE", "WorkerState",
            "check_store", "ensure_schema", "job_summary", "open_app", "run_worker"]
@@ -325,18 +324,12 @@ async def maintain(context: procrastinate.JobContext, timestamp: int) -> str:
 
 # --- the app --------------------------------------------------------------------------------------------
 
-def _pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool:
-    # procrastinate would have the pool test each connection with a round trip before lending it (docs/scaling.md);
-    # a connection that died instead fails its job, and `maintain` queues the source again.
-    return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": None})
-
-
 @asynccontextmanager
 async def open_app(url: str, pool_size: int = 4) -> AsyncIterator[procrastinate.App]:
     """tidings' procrastinate App on the store's database, open; `pool_size` connections at most (a worker
     needs one per running job to defer the next, plus one to fetch jobs)."""
     connector = procrastinate.PsycopgConnector(conninfo=url, kwargs={"application_name": "tidings worker"},
-                                               pool_factory=_pool, min_size=1, max_size=pool_size)
+                                               pool_factory=queue_pool, min_size=1, max_size=pool_size)
     with _APP.replace_connector(connector) as app:
         async with app.open_async():
             yield app

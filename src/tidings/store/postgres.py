@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import psycopg
+import psycopg_pool
 from psycopg import pq
 
 from ..errors import ConfigError, LockBusy, StoreVersionError
@@ -782,6 +783,13 @@ class RunLock:
         if self.db is not None:
             self.db.close()  # closing the session releases its advisory lock
             self.db = None
+
+
+def queue_pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool:
+    """The job queue's connection pool (procrastinate's pool_factory). procrastinate would have it test each
+    connection with a round trip before lending it (docs/scaling.md); a connection that died instead fails
+    its job, and the worker's `maintain` queues the source again."""
+    return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": None})
 
 
 class HostSlots:
