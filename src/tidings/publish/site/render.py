@@ -268,7 +268,7 @@ class Summary:
     raw: str | bytes = ""  # the start of the body, for the excerpt (or its UTF-8 bytes)
     load: Callable[[], str] | None = None  # when raw is not there: a function that returns it
     _excerpt: str | None = None
-    _card: str | None = None
+    _card: str | tuple[str, ...] | None = None  # its <li>, with ROOT_MARK for the page's root (or split at them)
     wait: bool = False  # its page is with a worker, which sends back its excerpt and card (pages.py)
 
     def __post_init__(self) -> None:

@@ -79,10 +79,15 @@ class SiteWriter:
         self._queue(job)
 
     def cards(self, items: list[render.Summary], root: str) -> Markup:
-        """The listing's <li>s. Each item's card is rendered once per build, with a mark where the root goes."""
-        card = self.pages.card
-        return Markup("".join([s._card if s._card is not None else card(s) for s in items])
-                      .replace(render.ROOT_MARK, root))
+        """The listing's <li>s. Each item's card is rendered once per build, with a mark where the root goes,
+        and split at the marks once: joining the parts with the root costs a third of replacing the marks."""
+        out = []
+        for s in items:
+            c = s._card if s._card is not None else self.pages.card(s)
+            if type(c) is str:
+                c = s._card = tuple(c.split(render.ROOT_MARK))
+            out.append(root.join(c))
+        return Markup("".join(out))
 
     # --- worker processes (pages.py) -----------------------------------------------------------------
     def start_workers(self) -> None:
