@@ -12,6 +12,8 @@
 3. Ingest: bench/ingest.py's generated feeds through `jobs.ingest` into a SQLite file and into PostgreSQL
    (cleaning on, no posts), alternating, best of `--repeat`; the PostgreSQL database's size before and after
    (`pg_database_size`), per 1,000 items and extrapolated per million.
+0. Floors (first, and alone with --floors): the CPU that procrastinate (n no-op jobs deferred and run) and
+   httpx (n GETs of the bench feeds) take by themselves, against the cycle's budget on this machine's cores.
 Prints Markdown rows. Starts and stops everything itself (cluster, feed server, workers); every wait is bounded.
 """
 from __future__ import annotations
@@ -217,6 +219,47 @@ async def noop_queue(url: str, n: int, concurrency: int) -> tuple[float, float]:
     return deferred, ran
 
 
+def floors(cluster: Cluster, n: int, concurrency: int) -> dict[str, float]:
+    """What 1,000 jobs cost before any feed is read, in CPU seconds: procrastinate deferring and running n
+    no-op jobs (this process + the cluster), and httpx (tidings' client, no tidings code) getting n bench
+    feeds from the local server with `concurrency` in flight (this process only; the server runs elsewhere)."""
+    import httpx
+    import procrastinate
+
+    url = cluster.create_database()
+    app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=url))
+    with app.open():
+        app.schema_manager.apply_schema()
+    cpu, pg = time.process_time(), postgres_cpu(cluster)
+    asyncio.run(noop_queue(url, n, concurrency))
+    queue_cpu = time.process_time() - cpu + postgres_cpu(cluster) - pg
+
+    q: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(q, 0.0), daemon=True)
+    server.start()
+    try:
+        port = q.get(timeout=10)
+
+        async def get_all() -> None:
+            limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=concurrency)
+            async with httpx.AsyncClient(limits=limits) as client:
+                slots = asyncio.Semaphore(concurrency)
+
+                async def one(k: int) -> None:
+                    async with slots:
+                        (await client.get(f"http://127.0.0.1:{port}/f/{k}")).raise_for_status()
+
+                await asyncio.gather(*(one(k) for k in range(n)))
+
+        cpu = time.process_time()
+        asyncio.run(get_all())
+        http_cpu = time.process_time() - cpu
+    finally:
+        server.terminate()
+        server.join(10)
+    return {"queue": queue_cpu, "http": http_cpu}
+
+
 def ingest_runs(url: str, tmp: Path, items: int, per_feed: int, repeat: int) -> dict:
     """bench/ingest.py's feeds into SQLite and PostgreSQL (a fresh store each run), alternating."""
     import random
@@ -258,6 +301,15 @@ def ingest_runs(url: str, tmp: Path, items: int, per_feed: int, repeat: int) -> 
     return {"rates": rates, "sizes": sizes}
 
 
+def print_floors(low: dict[str, float], args: argparse.Namespace) -> None:
+    cores = os.cpu_count() or 1
+    budget = 1.25 * math.ceil(args.feeds / (args.workers * args.concurrency)) * args.delay
+    total = low["queue"] + low["http"]
+    print(f"| floors, CPU for {args.feeds} jobs | procrastinate alone (defer + run no-op jobs, worker + PostgreSQL) "
+          f"{low['queue']:.2f} s | httpx alone ({args.feeds} GETs, {args.concurrency} in flight) {low['http']:.2f} s "
+          f"| both on {cores} cores: {total / cores:.2f} s against a cycle budget of {budget:.2f} s (1.25 × ideal) |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--feeds", type=int, default=1000)
@@ -267,6 +319,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=2000, help="items for the ingest comparison")
     ap.add_argument("--per-feed", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--floors", action="store_true", help="only the CPU floors (procrastinate and httpx alone)")
     ap.add_argument("--no-stories", action="store_true",
                     help="workers with stories and tags off (on by default, as in tidings.yml)")
     args = ap.parse_args()
@@ -275,6 +328,10 @@ def main() -> None:
 
     cluster = Cluster.start()
     try:
+        low = floors(cluster, args.feeds, args.concurrency)
+        print_floors(low, args)
+        if args.floors:
+            return
         with tempfile.TemporaryDirectory(prefix="tidings-bench-") as t:
             tmp = Path(t)
             slow = cycle(cluster, tmp, args, args.delay, "slow")
