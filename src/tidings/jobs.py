@@ -334,11 +334,13 @@ def _store_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Call
             staged.append(IngestRow(e, html, state, fulltext))
     notes = feed.notes + notes  # recovered breakage first, then what full text skipped
     with store.transaction():  # one commit per feed: its items, their stories and the source's state
-        if stories is not None and known is not None:
-            staged = stories.assign(store, staged, now)  # new items' stories, stored with them
-        new, changed = store.upsert_entries(staged, now=now)
+        # The source's state first: assign takes the store's story lock, held to the commit, and other
+        # workers' feeds wait for it.
         store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
                              next_fetch=schedule.after_success(now, result, feed.ttl_minutes),
                              note="; ".join(notes) or None)
+        if stories is not None and known is not None:
+            staged = stories.assign(store, staged, now)  # new items' stories, stored with them
+        new, changed = store.upsert_entries(staged, now=now)
     return SourceOutcome(source, OutcomeStatus.NEW, new=new, changed=changed, notes=notes,
                          filtered=sum(r.state == ItemState.FILTERED for r in staged))
