@@ -296,12 +296,15 @@ def items_from_rows(rows: Iterable[Sequence[Any]]) -> Iterator[StoredItem]:
         yield item_from_row(r, list(t) if t is not None else json.loads(r[12]))
 
 
-def new_stories(rows: Sequence[IngestRow], known: Container[tuple[str, str]], now: float) -> list[tuple[str, str]]:
-    """The (source key, id) of the rows upsert_entries inserts with a story, in the order they take story
-    sequence numbers: by published time (`now` for an undated item), then id."""
-    storied = [(r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.entry.source_key)
-               for r in rows if r.story is not None and (r.entry.source_key, r.entry.id) not in known]
-    return [(key, item_id) for _, item_id, key in sorted(storied)]
+def new_story_seqs(rows: Sequence[IngestRow], known: Container[tuple[str, str]], now: float,
+                   take: Callable[[int], int]) -> dict[tuple[str, str], int]:
+    """The story sequence number of each row upsert_entries inserts with a story, keyed (source key, id):
+    numbered by published time (`now` for an undated item), then id, from `take(n)`, the first of n numbers
+    the store hands out."""
+    storied = sorted((r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.entry.source_key)
+                     for r in rows if r.story is not None and (r.entry.source_key, r.entry.id) not in known)
+    first = take(len(storied)) if storied else 0
+    return {(key, item_id): first + k for k, (_, item_id, key) in enumerate(storied)}
 
 
 def stories_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, list[StoryMember]]:

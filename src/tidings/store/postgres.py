@@ -53,7 +53,7 @@ from .base import (
     count_site,
     item_from_row,
     items_from_rows,
-    new_stories,
+    new_story_seqs,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -392,10 +392,8 @@ class _StoryTables:
 
     def _new_story_seqs(self, rows: Sequence[IngestRow], known: Container[tuple[str, str]],
                         now: float) -> dict[tuple[str, str], int]:
-        """The story sequence numbers of the rows upsert_entries inserts with a story (base.new_stories)."""
-        storied = new_stories(rows, known, now)
-        first = self._take_story_seqs(len(storied)) if storied else 0
-        return {key: first + k for k, key in enumerate(storied)}
+        """The story sequence numbers of the rows upsert_entries inserts with a story (base.new_story_seqs)."""
+        return new_story_seqs(rows, known, now, self._take_story_seqs)
 
     def set_stories(self, key: str, stories: Sequence[tuple[str, str]]) -> None:
         if not stories:

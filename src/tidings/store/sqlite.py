@@ -45,7 +45,7 @@ from .base import (
     count_site,
     item_from_row,
     items_from_rows,
-    new_stories,
+    new_story_seqs,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -336,14 +336,12 @@ class _StoryTables:
                    now: float) -> dict[tuple[str, str], int]:
         """Before upsert_entries inserts the rows not `known`: their keywords go into item_keywords (one
         executemany: a trigger's json_each cost more than the inserts); returns the story sequence numbers
-        of those with a story (base.new_stories)."""
+        of those with a story (base.new_story_seqs)."""
         self.db.executemany(
             "INSERT OR IGNORE INTO item_keywords(word, published, id, source_key) VALUES (?, ?, ?, ?)",
             [(w, r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.entry.source_key)
              for r in rows if r.keywords and (r.entry.source_key, r.entry.id) not in known for w in r.keywords])
-        storied = new_stories(rows, known, now)
-        first = self._take_story_seqs(len(storied)) if storied else 0
-        return {key: first + k for k, key in enumerate(storied)}
+        return new_story_seqs(rows, known, now, self._take_story_seqs)
 
     def set_stories(self, key: str, stories: Sequence[tuple[str, str]]) -> None:
         if not stories:
