@@ -295,10 +295,11 @@ class Feeds(Generator):
             home = urls.absolute(base_url, base + "index.html")
             meta = feeds.FeedMeta(title, cfg.description, home, home, cfg.language, self.ctx.t["original"])
             fp = fingerprint(self.ctx.fp, "feed", base, *(i.key for i in items))
-            for name, kind in _FEED_FILES:
-                if not self.writer.fresh(base + name, fp):
-                    self._load(items)
-                    self.writer.feed(kind, base + name, fp, meta, items)
+            stale = [(kind, base + name) for name, kind in _FEED_FILES if not self.writer.fresh(base + name, fp)]
+            if stale:
+                self._load(items)
+                kinds, paths = zip(*stale)
+                self.writer.feeds(kinds, paths, fp, meta, items)
 
     def _load(self, items: list[feeds.FeedItem]) -> None:
         for i in items:

@@ -95,11 +95,12 @@ class PageJob(NamedTuple):
 
 
 class FeedJob(NamedTuple):
-    """A feed: feeds.<kind>(meta, items), its items' bodies and excerpts loaded (FeedGenerator)."""
-    kind: str  # "rss", "atom" or "json_feed"
-    path: str
+    """A listing's feeds: feeds.render(kinds, meta, items) to paths, its items' bodies and excerpts loaded
+    (generators.Feeds)."""
+    kinds: tuple[str, ...]  # of "rss", "atom" and "json_feed"
+    paths: tuple[str, ...]
     fp: str
-    old: str | None
+    olds: tuple[str | None, ...]
     meta: feeds.FeedMeta
     items: list[feeds.FeedItem]
 
@@ -222,11 +223,14 @@ class ItemPages:
             site=self.site, t=self.t, root=root, feed_base=feed_base, path=path, static_v=self.static_v,
             canonical=urls.absolute(self.base_url, path), chrome=self.chrome(root, feed_base), **ctx)
 
-    def render(self, job: AnyJob) -> Result:
-        if isinstance(job, FeedJob):
-            data = getattr(feeds, job.kind)(job.meta, job.items)
-            digest, found, written = self.writer.put(job.path, data, job.old)
-            return Result(job.path, digest, job.fp, written, found)
+    def render_feeds(self, job: FeedJob) -> list[Result]:
+        out = []
+        for path, old, data in zip(job.paths, job.olds, feeds.render(job.kinds, job.meta, job.items)):
+            digest, found, written = self.writer.put(path, data, old)
+            out.append(Result(path, digest, job.fp, written, found))
+        return out
+
+    def render(self, job: Job | PageJob) -> Result:
         if isinstance(job, PageJob):
             html = self.page(job.template, job.path, job.ctx)
             digest, found, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
@@ -288,8 +292,12 @@ def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, 
             return
         done: list[Result] = []
         try:
-            for job in chunk:
-                done.append(pages.render(unpack(job)))
+            for packed in chunk:
+                job = unpack(packed)
+                if isinstance(job, FeedJob):
+                    done += pages.render_feeds(job)
+                else:
+                    done.append(pages.render(job))
             _send(results, Reply(done))
         except BaseException:  # noqa: BLE001 - any failure goes back to the builder, which fails the build
             try:

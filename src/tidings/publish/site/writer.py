@@ -57,12 +57,14 @@ class SiteWriter:
             return
         self.out.write(path, self.pages.page(template, path, ctx).encode("utf-8"), fp or "")
 
-    def feed(self, kind: str, path: str, fp: str, meta: feeds.FeedMeta, items: list[feeds.FeedItem]) -> None:
-        """feeds.<kind>(meta, items) to `path`; the caller checked `fresh` and loaded the items' bodies."""
+    def feeds(self, kinds: tuple[str, ...], paths: tuple[str, ...], fp: str, meta: feeds.FeedMeta,
+              items: list[feeds.FeedItem]) -> None:
+        """feeds.render(kinds, meta, items) to `paths`; the caller checked `fresh` and loaded the items' bodies."""
         if self.workers is not None:
-            self._queue(pages.FeedJob(kind, path, fp, self.out.old_digest(path), meta, items))
+            self._queue(pages.FeedJob(kinds, paths, fp, tuple(self.out.old_digest(p) for p in paths), meta, items))
         else:
-            self.out.write(path, getattr(feeds, kind)(meta, items), fp)
+            for path, data in zip(paths, feeds.render(kinds, meta, items)):
+                self.out.write(path, data, fp)
 
     def item_page(self, path: str, fp: str, item: Any, s: render.Summary, newer: render.Summary | None,
                   older: render.Summary | None, crumbs: list[tuple[str, str]], story: StoryLinks = NO_LINKS,
