@@ -211,13 +211,11 @@ class Listings(Generator):
         page_title = (f"{heading} · {label}" if heading else label) if page.number else heading
         ctx = {k: v for k, v in extra.items() if k != "description"}
         # Rendered here, not by a worker: ~30 finished cards cost more to pickle and send than to render.
-        self.writer.page("list.html", page.path, fp, kind=kind,
-                         cards=self.writer.cards(items, urls.root_for(page.path)), pager=page, first=first,
-                         page_title=page_title,
-                         description=extra.get("description", "") or cfg.description or cfg.title,
-                         newer=urls.href(page.newer) if page.newer is not None else None,
-                         older=urls.href(page.older) if page.older is not None else None,
-                         page_label=label, **ctx)
+        self.writer.listing(page.path, fp, items, kind=kind, pager=page, first=first, page_title=page_title,
+                            description=extra.get("description", "") or cfg.description or cfg.title,
+                            newer=urls.href(page.newer) if page.newer is not None else None,
+                            older=urls.href(page.older) if page.older is not None else None,
+                            page_label=label, **ctx)
 
     def _flush(self) -> None:
         """Render the deferred pages whose cards have all come back. Rendering them sends jobs, which brings

@@ -112,7 +112,7 @@ class Result(NamedTuple):
     written: bool
     search: str = ""  # manifest.search_digest
     excerpt: str | None = None  # item pages: the item's excerpt and, if the job's summary had none,
-    card: str | tuple[str, ...] | None = None  # its card (its <li> in listings; Summary._card)
+    card: render.Card | None = None  # its card (its <li> in listings; Summary._card)
 
 
 class Reply(NamedTuple):
@@ -193,6 +193,9 @@ class ItemPages:
         self.writer = Writer(out_dir, search=bool(site.get("search", True)))
         self._chrome: dict[tuple[str, str], render.Attrs] = {}
         self._root_mark = Markup(render.ROOT_MARK)
+        # The bundled item and list templates output `body` and `cards` once, as they are: spliced in as bytes.
+        self.splice_body = render.bundled(env, "item.html")
+        self.splice_cards = render.bundled(env, "list.html")
 
     @classmethod
     def spawned(cls, theme_dir: Path | None, site: dict[str, Any], t: dict[str, str], static_v: str,
@@ -208,7 +211,7 @@ class ItemPages:
                                               for part in ("head", "header", "footer")})
         return self._chrome[key]
 
-    def card(self, s: render.Summary) -> str | tuple[str, ...]:
+    def card(self, s: render.Summary) -> render.Card:
         """The item's <li> in listings, with render.ROOT_MARK where the listing's root goes (SiteWriter.cards
         may have split it at the marks since)."""
         if s._card is None:
@@ -236,25 +239,39 @@ class ItemPages:
             digest, found, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
             return Result(job.path, digest, job.fp, written, found)
         it, s = job.item, job.s
-        if not isinstance(it.html, str):  # UTF-8 bytes (see build.py)
-            it.html = it.html.decode("utf-8")
+        raw = it.html
+        if not isinstance(raw, str):  # UTF-8 bytes (see build.py)
+            it.html = raw.decode("utf-8")
         if s._excerpt is None and not s.raw:
             s.raw, s.load = render.excerpt_source(it.html), None
         body = render.safe_body(it.html)
+        data = None
+        if self.splice_body:
+            head, mark, tail = self._item_html(job, body, Markup(render.BODY_MARK)).partition(render.BODY_MARK)
+            if mark and render.BODY_MARK not in tail:
+                # (safe_body returns its argument when it changes nothing: then the stored bytes are the body's)
+                utf8 = raw if body is it.html and isinstance(raw, bytes) else body.encode("utf-8")
+                data = b"".join((head.encode("utf-8"), utf8, tail.encode("utf-8")))
+        if data is None:
+            data = self._item_html(job, body, Markup(body)).encode("utf-8")
+        digest, found, written = self.writer.put(job.path, data, job.old)
+        card = None if s._card is not None else self.card(s)
+        return Result(job.path, digest, job.fp, written, found, s.excerpt, card)
+
+    def _item_html(self, job: Job, body: str, markup: Markup) -> str:
+        """The item page with `markup` as its body (`body`, or BODY_MARK)."""
+        it, s = job.item, job.s
         names = it.categories
         root = urls.root_for(job.path)
-        html = self.item_tpl.render(
+        return self.item_tpl.render(
             site=self.site, t=self.t, root=root, feed_base="", path=job.path, static_v=self.static_v,
             canonical=urls.absolute(self.base_url, job.path), chrome=self.chrome(root, ""),
-            item=it, s=s, body=Markup(body), crumbs=job.crumbs, page_title=it.title,
+            item=it, s=s, body=markup, crumbs=job.crumbs, page_title=it.title,
             description=s.excerpt or it.title, og_type="article", og_image=it.cover,
             show_cover=bool(it.cover) and it.cover not in body, source=it.source or (names[0] if names else ""),
             newer=job.newer, older=job.older, original=web(it.link),
             story_lead=job.story[0] if job.story else None, story_also=job.story[1] if job.story else (),
             tags=job.tags)
-        digest, found, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
-        card = None if s._card is not None else self.card(s)
-        return Result(job.path, digest, job.fp, written, found, s.excerpt, card)
 
 
 def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, ...], close: list[Connection],

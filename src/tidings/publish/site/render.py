@@ -12,6 +12,8 @@ from typing import Any
 
 import jinja2
 import markupsafe
+from jinja2.environment import TemplateModule
+from jinja2.runtime import Context
 
 from .inputs import template_dirs
 
@@ -87,15 +89,26 @@ class _Template(jinja2.Template):
             t.root_render_func.__globals__["escape"] = _escape_out
         return t
 
+    def _globals_dict(self) -> dict[str, Any]:
+        g = self._plain_globals
+        if g is None:
+            g = self._plain_globals = dict(self.globals)
+        return g
+
+    def _get_default_module(self, ctx: Context | None = None) -> TemplateModule:
+        # Called by every `import` of this template at every render. Jinja's takes the keys of the ChainMap of
+        # globals apart in Python (~10 µs); the plain dict gives the same set.
+        if ctx is not None and ctx.globals_keys - self._globals_dict().keys():
+            return super()._get_default_module(ctx)
+        return super()._get_default_module()
+
     def render(self, *args: Any, **kwargs: Any) -> str:
         # Template.render, with the template's globals (a ChainMap, slow to copy and to iterate) copied
         # into a plain dict once, not at every call.
         env = self.environment
         if env.is_async:  # pragma: no cover - not used here
             return super().render(*args, **kwargs)
-        g = self._plain_globals
-        if g is None:
-            g = self._plain_globals = dict(self.globals)
+        g = self._globals_dict()
         ctx = env.context_class(env, {**g, **(dict(*args, **kwargs) if args else kwargs)}, self.name, self.blocks,
                                 globals=g)
         try:
@@ -157,6 +170,32 @@ def environment(theme_dir: Path | None) -> jinja2.Environment:
                        auto_reload=False, bytecode_cache=_bytecode_cache())
     env.template_class = _Template
     return env
+
+
+def bundled(env: jinja2.Environment, name: str) -> bool:
+    """Whether template `name` and every template it extends, includes or imports are the bundled ones (no theme
+    replaces them), so what they do with a variable is known: the page splices its body or cards in as bytes."""
+    from jinja2 import meta
+
+    from .inputs import TEMPLATES
+
+    loader = env.loader
+    assert loader is not None  # environment() always sets one
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        source, filename, _ = loader.get_source(env, current)
+        if filename is None or Path(filename).resolve() != (TEMPLATES / current).resolve():
+            return False
+        refs = list(meta.find_referenced_templates(env.parse(source)))
+        if None in refs:
+            return False
+        todo += [r for r in refs if r is not None]
+    return True
 
 
 def mentions(env: jinja2.Environment, name: str, word: str) -> bool:
@@ -252,6 +291,11 @@ def xml_text(text: str) -> str:
     return _XML_BAD.sub("", text)
 
 
+# An item's card (its <li> in listings), with ROOT_MARK for the page's root; or split at the marks, as str, or as
+# UTF-8 to be spliced into the page (SiteWriter.cards, SiteWriter.listing).
+Card = str | tuple[str, ...] | tuple[bytes, ...]
+
+
 @dataclass(slots=True)
 class Summary:
     """What listing pages and neighbour links show of an item: small, no body. The excerpt and the card
@@ -268,7 +312,7 @@ class Summary:
     raw: str | bytes = ""  # the start of the body, for the excerpt (or its UTF-8 bytes)
     load: Callable[[], str] | None = None  # when raw is not there: a function that returns it
     _excerpt: str | None = None
-    _card: str | tuple[str, ...] | None = None  # its <li>, with ROOT_MARK for the page's root (or split at them)
+    _card: Card | None = None
     wait: bool = False  # its page is with a worker, which sends back its excerpt and card (pages.py)
 
     def __post_init__(self) -> None:
@@ -290,3 +334,7 @@ class Summary:
 
 
 ROOT_MARK = "\x00"  # cards are rendered once, with this in place of the page's root; see SiteWriter.cards
+# What bundled templates get in place of an item page's body and a listing's cards, spliced in afterwards as bytes
+# (already UTF-8: the body as the store has it, each card encoded once). Used only if it is in the page just once.
+BODY_MARK = "\x00tidings-body\x00"
+CARDS_MARK = "\x00tidings-cards\x00"

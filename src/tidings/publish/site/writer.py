@@ -3,11 +3,11 @@ in the manifest (`manifest.Output`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from markupsafe import Markup
 
-from . import feeds, pages, render
+from . import feeds, pages, render, urls
 from .context import BuildContext
 from .manifest import Output
 from .stories import NO_LINKS, StoryLinks
@@ -80,16 +80,47 @@ class SiteWriter:
         self._waiting[path] = s
         self._queue(job)
 
+    def listing(self, path: str, fp: str, items: list[render.Summary], **ctx: Any) -> None:
+        """A listing page: list.html with `items`' cards. With the bundled templates the cards are spliced into
+        the page as UTF-8 (each card encoded once, not once per listing it is in: a listing page is mostly cards)."""
+        if self.out.fresh(path, fp):
+            return
+        root = urls.root_for(path)
+        if self.pages.splice_cards:
+            html = self.pages.page("list.html", path, {**ctx, "cards": Markup(render.CARDS_MARK)})
+            head, mark, tail = html.partition(render.CARDS_MARK)
+            if mark and render.CARDS_MARK not in tail:
+                cards = self._cards_utf8(items, root)
+                self.out.write(path, b"".join((head.encode("utf-8"), cards, tail.encode("utf-8"))), fp)
+                return
+        self.out.write(path, self.pages.page("list.html", path, {**ctx, "cards": self.cards(items, root)})
+                       .encode("utf-8"), fp)
+
     def cards(self, items: list[render.Summary], root: str) -> Markup:
         """The listing's <li>s. Each item's card is rendered once per build, with a mark where the root goes,
         and split at the marks once: joining the parts with the root costs a third of replacing the marks."""
         out = []
         for s in items:
             c = s._card if s._card is not None else self.pages.card(s)
-            if type(c) is str:
+            if isinstance(c, str):
                 c = s._card = tuple(c.split(render.ROOT_MARK))
-            out.append(root.join(c))
+            if c and isinstance(c[0], bytes):  # (a page that did not splice, in a build that does)
+                c = tuple(p.decode("utf-8") for p in c)
+            out.append(root.join(cast("tuple[str, ...]", c)))
         return Markup("".join(out))
+
+    def _cards_utf8(self, items: list[render.Summary], root: str) -> bytes:
+        """cards(items, root) in UTF-8, from each card's parts encoded once."""
+        out = []
+        mark = root.encode("utf-8")
+        for s in items:
+            c = s._card if s._card is not None else self.pages.card(s)
+            if isinstance(c, str):
+                c = s._card = tuple(p.encode("utf-8") for p in c.split(render.ROOT_MARK))
+            if c and isinstance(c[0], str):
+                c = s._card = tuple(p.encode("utf-8") for p in c)
+            out.append(mark.join(cast("tuple[bytes, ...]", c)))
+        return b"".join(out)
 
     # --- worker processes (pages.py) -----------------------------------------------------------------
     def start_workers(self) -> None:

@@ -1,0 +1,94 @@
+"""The byte-for-byte shortcuts of a full build (docs/site.md, "Benchmarks"): each against what it replaces."""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+from site_helpers import config, make_store
+
+from tidings.publish.site import build_site, feeds, pages, render
+from tidings.publish.site.context import fingerprint
+from tidings.publish.site.manifest import TOKEN
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != TOKEN}
+
+
+def test_pages_spliced_as_bytes_are_the_rendered_ones(tmp_path, store_at, monkeypatch):
+    monkeypatch.setenv("TIDINGS_SITE_WORKERS", "0")
+    store = make_store(store_at, n=40)
+    build_site(store, config(), tmp_path / "spliced")
+    monkeypatch.setattr(render, "bundled", lambda env, name: False)
+    build_site(store, config(), tmp_path / "rendered")
+    assert files(tmp_path / "spliced") == files(tmp_path / "rendered")
+
+
+def test_a_theme_that_uses_body_or_cards_otherwise_gets_no_splice(tmp_path, store_at, monkeypatch):
+    monkeypatch.setenv("TIDINGS_SITE_WORKERS", "0")
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    base = (Path(pages.__file__).parent / "templates" / "base.html").read_text()
+    (theme / "base.html").write_text(base.replace("</body>", "<!--{{ (body or cards)|length }}--></body>"))
+    env = render.environment(theme)
+    assert not render.bundled(env, "item.html") and not render.bundled(env, "list.html")
+    assert render.bundled(render.environment(None), "item.html") and render.bundled(render.environment(None), "list.html")
+    out = tmp_path / "out"
+    build_site(make_store(store_at, n=40), config(theme_dir=theme), out)
+    for page in (out / "index.html", next((out / "a").rglob("*.html"))):
+        html = page.read_text("utf-8")
+        assert "<!--" in html and render.BODY_MARK not in html and render.CARDS_MARK not in html
+        assert f"<!--{len(render.BODY_MARK)}-->" not in html and f"<!--{len(render.CARDS_MARK)}-->" not in html
+
+
+def test_json_indent1_is_json_dumps():
+    rng = random.Random(3)
+    alphabet = ["a", "Z", " ", '"', "\\", "\n", "\t", "\x00", "\x1f", "中", "\u2028", "\ud800", "😀", "/", "<", "é"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 10)))
+
+    def value(depth: int = 0) -> object:
+        r = rng.random()
+        if depth > 3 or r < 0.4:
+            return text()
+        if r < 0.5:
+            return rng.choice([None, True, False, 0, -3, 10**20, 1.5, -0.0, 1e300])
+        if r < 0.75:
+            return [value(depth + 1) for _ in range(rng.randrange(0, 4))]
+        return {text(): value(depth + 1) for _ in range(rng.randrange(0, 4))}
+
+    for _ in range(5_000):
+        v = value()
+        assert feeds.json_indent1(v) == json.dumps(v, ensure_ascii=False, indent=1), v
+    for v in ({1: "a"}, {True: 1, None: 2}, {"a": {}}, {"a": []}, [[]], [{}], (1, "x")):
+        assert feeds.json_indent1(v) == json.dumps(v, ensure_ascii=False, indent=1), v
+
+
+def test_xml_escape_of_utf8_is_that_of_the_text():
+    rng = random.Random(5)
+    alphabet = [chr(c) for c in range(0x30)] + ["中", "\ufffe", "\uffff", "\ufffd", "\uefbf", "ÿ", "¿", "&", "<", ">",
+                                                "😀", "a", ";"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+        assert feeds._xml_utf8(text.encode()) == feeds.xml_escape(text).encode(), repr(text)
+
+
+def test_excerpt_of_utf8_is_that_of_the_text():
+    rng = random.Random(6)
+    pieces = ["<p>", "</p>", "&amp;", "&lt", "&#x4e2d;", " ", "\n", "中文", "word", "<img src=x>", "&", "<b", ">",
+              ";", "😀", "\u3000", "é"]
+    for _ in range(5_000):
+        data = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 400))).encode()
+        assert render.excerpt_utf8(data) == render.excerpt(render.excerpt_source_utf8(data)), data
+
+
+def test_fingerprint_is_the_sha256_of_each_part_then_a_nul():
+    for parts in [(), ("",), ("a", "b"), ("\ud800", "\udc00"), ("中文", "x\0y", "")]:
+        h = hashlib.sha256()
+        for p in parts:
+            h.update(p.encode("utf-8", "surrogatepass") + b"\0")
+        assert fingerprint(*parts) == h.hexdigest()
