@@ -210,6 +210,7 @@ _MIGRATE_LOCK = 0x7469_6469_6E67_0001
 _RUN_LOCK = 0x7469_6469_6E67_0002
 # Transaction-level advisory lock around story assignment (story_updates, and taking story sequence numbers).
 _STORY_LOCK = 0x7469_6469_6E67_0003
+_STORY_META = "SELECT key, value FROM meta WHERE key IN ('story_epoch', 'story_seq')"
 
 
 def migrate(conn: psycopg.Connection[Any], where: str = "store") -> int:
@@ -342,12 +343,18 @@ class _StoryTables:
             self.db.execute("SELECT pg_advisory_xact_lock(%s)", (_STORY_LOCK,))
 
     def _story_meta(self) -> dict[str, str]:
-        return dict(self.db.execute(
-            "SELECT key, value FROM meta WHERE key IN ('story_epoch', 'story_seq')").fetchall())
+        return dict(self.db.execute(_STORY_META).fetchall())
 
     def story_updates(self, after: int | None) -> StoryUpdates:
-        self._story_lock()
-        meta = self._story_meta()
+        # The lock, the sequence and the items grouped since `after` in one round trip (a pipeline): the lock
+        # is held to the commit and other workers wait for it. Each statement still reads after the lock.
+        with self.db.pipeline():
+            self._story_lock()
+            meta_rows = self.db.execute(_STORY_META)
+            grouped = (self.db.execute(
+                "SELECT story_seq, published, fingerprint FROM items WHERE story_seq > %s AND state IN (%s, %s) "
+                "AND fingerprint IS NOT NULL ORDER BY story_seq", (after, *_GROUPABLE)) if after is not None else None)
+        meta = dict(meta_rows.fetchall())
         if "story_epoch" not in meta:  # an emptied database: the sequence starts over
             self.db.execute("INSERT INTO meta(key, value) VALUES ('story_epoch', %s) ON CONFLICT (key) DO NOTHING",
                             (secrets.token_hex(8),))
@@ -357,11 +364,7 @@ class _StoryTables:
         else:
             row = self.db.execute(_MAX_STORY_SEQ).fetchone()
             last = int(row[0]) if row else 0
-        items: list[GroupedItem] = []
-        if after is not None and after < last:
-            items = [GroupedItem(r[0], r[1], bytes(r[2])) for r in self.db.execute(
-                "SELECT story_seq, published, fingerprint FROM items WHERE story_seq > %s AND state IN (%s, %s) "
-                "AND fingerprint IS NOT NULL ORDER BY story_seq", (after, *_GROUPABLE)).fetchall()]
+        items = [GroupedItem(r[0], r[1], bytes(r[2])) for r in grouped.fetchall()] if grouped is not None else []
         return StoryUpdates(meta["story_epoch"], last, items)
 
     def grouped_between(self, since: float, until: float) -> list[GroupedItem]:
