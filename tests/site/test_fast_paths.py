@@ -22,7 +22,7 @@ def test_pages_spliced_as_bytes_are_the_rendered_ones(tmp_path, store_at, monkey
     monkeypatch.setenv("TIDINGS_SITE_WORKERS", "0")
     store = make_store(store_at, n=40)
     build_site(store, config(), tmp_path / "spliced")
-    monkeypatch.setattr(render, "bundled", lambda env, name: False)
+    monkeypatch.setattr(render, "bundled", lambda env: False)
     build_site(store, config(), tmp_path / "rendered")
     assert files(tmp_path / "spliced") == files(tmp_path / "rendered")
 
@@ -33,9 +33,9 @@ def test_a_theme_that_uses_body_or_cards_otherwise_gets_no_splice(tmp_path, stor
     theme.mkdir()
     base = (Path(pages.__file__).parent / "templates" / "base.html").read_text()
     (theme / "base.html").write_text(base.replace("</body>", "<!--{{ (body or cards)|length }}--></body>"))
-    env = render.environment(theme)
-    assert not render.bundled(env, "item.html") and not render.bundled(env, "list.html")
-    assert render.bundled(render.environment(None), "item.html") and render.bundled(render.environment(None), "list.html")
+    assert not render.bundled(render.environment(theme)) and render.bundled(render.environment(None))
+    (tmp_path / "static-only" / "static").mkdir(parents=True)
+    assert render.bundled(render.environment(tmp_path / "static-only"))
     out = tmp_path / "out"
     build_site(make_store(store_at, n=40), config(theme_dir=theme), out)
     for page in (out / "index.html", next((out / "a").rglob("*.html"))):

@@ -194,8 +194,7 @@ class ItemPages:
         self._chrome: dict[tuple[str, str], render.Attrs] = {}
         self._root_mark = Markup(render.ROOT_MARK)
         # The bundled item and list templates output `body` and `cards` once, as they are: spliced in as bytes.
-        self.splice_body = render.bundled(env, "item.html")
-        self.splice_cards = render.bundled(env, "list.html")
+        self.splice_body = self.splice_cards = render.bundled(env)
 
     @classmethod
     def spawned(cls, theme_dir: Path | None, site: dict[str, Any], t: dict[str, str], static_v: str,

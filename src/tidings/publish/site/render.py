@@ -172,29 +172,20 @@ def environment(theme_dir: Path | None) -> jinja2.Environment:
     return env
 
 
-def bundled(env: jinja2.Environment, name: str) -> bool:
-    """Whether template `name` and every template it extends, includes or imports are the bundled ones (no theme
-    replaces them), so what they do with a variable is known: the page splices its body or cards in as bytes."""
-    from jinja2 import meta
-
+def bundled(env: jinja2.Environment) -> bool:
+    """Whether every template is the bundled one (a theme may still replace static files): then what the
+    templates do with a variable is known, and pages splice their body or cards in as bytes. Bundled templates
+    only refer to bundled names, so it is enough that the loader finds each of those in the package."""
     from .inputs import TEMPLATES
 
     loader = env.loader
     assert loader is not None  # environment() always sets one
-    seen: set[str] = set()
-    todo = [name]
-    while todo:
-        current = todo.pop()
-        if current in seen:
+    for path in TEMPLATES.iterdir():
+        if not path.is_file():
             continue
-        seen.add(current)
-        source, filename, _ = loader.get_source(env, current)
-        if filename is None or Path(filename).resolve() != (TEMPLATES / current).resolve():
+        filename = loader.get_source(env, path.name)[1]
+        if filename is None or Path(filename).resolve() != path.resolve():
             return False
-        refs = list(meta.find_referenced_templates(env.parse(source)))
-        if None in refs:
-            return False
-        todo += [r for r in refs if r is not None]
     return True
 
 
