@@ -137,11 +137,13 @@ def _send(conn: Connection, obj: Any) -> None:
     conn.send_bytes(pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
 
 
-def _pack_summary(s: render.Summary | None, raw: bool = True) -> tuple[Any, ...] | None:
+def _pack_summary(s: render.Summary | None, raw: bool = True, links: bool = False) -> tuple[Any, ...] | None:
     """Summary(*_pack_summary(s)) in a worker: without `load` (it reads the store or holds the body) and,
-    unless `raw`, without the start of the body (the worker has the body)."""
+    unless `raw`, without the start of the body (the worker has the body); with `links`, only href and title."""
     if s is None:
         return None
+    if links:
+        return s.href, s.title
     text: str | bytes = ""
     if s._excerpt is None and raw:
         text = s.raw or (s.load() if s.load is not None else "")
@@ -149,12 +151,18 @@ def _pack_summary(s: render.Summary | None, raw: bool = True) -> tuple[Any, ...]
 
 
 def _unpack_summary(v: tuple[Any, ...] | None) -> render.Summary | None:
-    return None if v is None else render.Summary(*v)
+    if v is None:
+        return None
+    return render.Summary(*v) if len(v) > 2 else render.Summary(v[0], v[1], "", "", "", "", "", "")
 
 
-def pack(job: AnyJob, neighbour_text: bool = True) -> tuple[Any, ...]:
-    """`neighbour_text`: send the start of the neighbours' bodies too (their excerpts), which only a theme
-    whose item page shows them needs."""
+NEIGHBOUR_LINKS, NEIGHBOUR_SUMMARIES, NEIGHBOUR_TEXT = "links", "summaries", "text"
+
+
+def pack(job: AnyJob, neighbours: str = NEIGHBOUR_TEXT) -> tuple[Any, ...]:
+    """`neighbours`: what travels of an item page's neighbours: their links and titles only (all the bundled
+    item page shows of them), their summaries, or their summaries with the start of their bodies (their
+    excerpts, which only a theme whose item page shows them needs)."""
     if isinstance(job, PageJob):
         return ("p", *job)
     if isinstance(job, FeedJob):
@@ -163,9 +171,9 @@ def pack(job: AnyJob, neighbour_text: bool = True) -> tuple[Any, ...]:
     for i in _ITEM_DATES:
         if v[i] is not None:
             v[i] = v[i].timestamp()
+    raw, links = neighbours == NEIGHBOUR_TEXT, neighbours == NEIGHBOUR_LINKS
     return ("i", job.path, job.fp, job.old, v, _pack_summary(job.s, raw=False),
-            _pack_summary(job.newer, neighbour_text), _pack_summary(job.older, neighbour_text), job.crumbs, job.story,
-            job.tags)
+            _pack_summary(job.newer, raw, links), _pack_summary(job.older, raw, links), job.crumbs, job.story, job.tags)
 
 
 def unpack(t: tuple[Any, ...]) -> AnyJob:
@@ -344,8 +352,11 @@ class Workers:
         ctx = mp.get_context("fork") if _fork_ok() else mp.get_context("spawn")
         nice = nice_increment()
         forked = ctx.get_start_method() == "fork"
-        # An item page shows its neighbours' titles; their excerpts only if the theme's item page uses them.
-        self.neighbour_text = render.mentions(pages.env, "item.html", "excerpt")
+        # The bundled item page shows its neighbours' links and titles; a theme's, their excerpts if it mentions them.
+        self.neighbours = NEIGHBOUR_LINKS
+        if not pages.splice_body:
+            excerpts = render.mentions(pages.env, "item.html", "excerpt")
+            self.neighbours = NEIGHBOUR_TEXT if excerpts else NEIGHBOUR_SUMMARIES
         self.tasks: list[Connection] = []
         self.results: list[Connection] = []
         self.ahead: list[int] = []
@@ -375,7 +386,7 @@ class Workers:
             got += self.collect(block=True)
         k = self.ahead.index(min(self.ahead))
         try:
-            _send(self.tasks[k], [pack(job, self.neighbour_text) for job in chunk])
+            _send(self.tasks[k], [pack(job, self.neighbours) for job in chunk])
         except OSError as e:
             raise self._failed(k, got, f"site worker {self.procs[k].pid} is gone ({e})") from e
         self.ahead[k] += 1
