@@ -14,6 +14,7 @@ Indexing runs WORKERS `pagefind --service` processes at once, each indexing one 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -130,6 +131,7 @@ def executable() -> Path:
     return Path(exe)
 
 
+@functools.cache  # asked for every shard's fingerprint; the installed package does not change mid-build
 def version() -> str:
     from importlib import metadata  # (~20 ms to import: not in every build)
 
