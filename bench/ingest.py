@@ -72,10 +72,10 @@ class TimedStage(StoryStage):
         super().__init__(*args)
         self.describe_cpu = self.group_cpu = 0.0
 
-    def describe(self, entry, html):
+    def describe_many(self, items):
         t = time.process_time()
         try:
-            return super().describe(entry, html)
+            return super().describe_many(items)
         finally:
             self.describe_cpu += time.process_time() - t
 

@@ -323,12 +323,15 @@ def _store_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Call
     # Keywords and fingerprints are made once, when an item is first seen (they are outside its hash).
     known = (store.known_ids(source.key, [e.id for e, _, _ in rows]) if stories is not None and stories.enabled
              else None)
+    fresh = set() if known is None else {e.id for e, _, _ in rows}.difference(known)
+    new_items = [(e, html) for e, html, _ in rows if e.id in fresh]
+    described = iter(stories.describe_many(new_items) if stories is not None and new_items else ())
     for e, html, fulltext in rows:
         ok = flt is None or flt.accepts(title=e.title, content=html, author=e.author, link=e.link,
                                         categories=source.categories + e.tags)
         state = ItemState.PUBLISHED if ok else ItemState.FILTERED
-        if stories is not None and known is not None and e.id not in known:
-            words, fp = stories.describe(e, html)
+        if e.id in fresh:
+            words, fp = next(described)
             staged.append(IngestRow(e, html, state, fulltext, words, fp))
         else:
             staged.append(IngestRow(e, html, state, fulltext))

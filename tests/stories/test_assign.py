@@ -222,3 +222,20 @@ def test_workers_storing_reposts_at_once_put_them_in_one_story(where, store, sha
     assert not errors
     story = stories_of(store)
     assert all(len({story[o["id"]] for o in members}) == 1 for members in clusters)
+
+
+def test_describe_many_is_describe_of_each():
+    """A feed's new items described at once (one rensa call, step by step over the items) give each item
+    what it gets alone: Chinese and English mixed, and items without text (empty fingerprints) between them,
+    so that a signature landing on the wrong item would show."""
+    blank = Entry(source_key="k", id="blank", title="", link="", guid="blank", content="")
+    items = [(blank, "")]
+    for o in ITEMS:
+        e = Entry(source_key="k", id=o["id"], title=o["title"], link="", guid=o["id"], content=o["text"])
+        items += [(e, f"<p>{o['text']}</p>"), (blank, "<p> </p>")]
+    st = stage()
+    together = st.describe_many(items)
+    alone = [st.describe(e, html) for e, html in items]
+    assert together == alone
+    assert len({fp for _, fp in together}) == len(ITEMS) + 1  # every text its own signature; blanks share one
+    assert all(words for (e, _), (words, _) in zip(items, together) if e.id != "blank")

@@ -1,7 +1,8 @@
 """Stories and keywords at ingest: what each new item gets (keywords, a fingerprint), and the story it joins.
 
     stage = StoryStage(cfg.stories, cfg.tags)
-    keywords, fingerprint = stage.describe(entry, html)   # before the item is stored (IngestRow fields)
+    keywords, fingerprint = stage.describe(entry, html)   # before the item is stored (IngestRow fields);
+                                                           # describe_many: a feed's new items at once
     rows = stage.assign(store, rows, now)                  # in the feed's transaction, before its upsert:
                                                            # new items' stories, written with them
     stage.group(store, source_key, ids)                    # or after: stored items without a story get one
@@ -29,7 +30,7 @@ import numpy as np
 from ..model import Entry, ItemState
 from ..store import IngestRow, Store, StoryUpdates
 from .index import BandIndex, signatures
-from .near import RAW_CAP, SIG_PERMS, Fingerprint, fingerprint_of, read_lead, same_story, similarity
+from .near import RAW_CAP, SIG_PERMS, Fingerprint, fingerprints_of, read_lead, same_story, similarity
 
 __all__ = ["StoriesOptions", "StoryStage", "TagsOptions", "plain_text"]
 
@@ -97,12 +98,22 @@ class StoryStage:
 
     def describe(self, entry: Entry, html: str) -> tuple[tuple[str, ...], bytes | None]:
         """(keywords, fingerprint bytes) of an item about to be stored."""
-        lead = read_lead(entry.title, plain_text(html or entry.content))  # normalised once, read by both
-        words: tuple[str, ...] = ()
+        return self.describe_many([(entry, html)])[0]
+
+    def describe_many(self, items: Sequence[tuple[Entry, str]]) -> list[tuple[tuple[str, ...], bytes | None]]:
+        """`describe` of each (entry, html), the same values. Each step runs over all items before the next
+        (a feed's new items at once): interleaved per item, the steps evict one another's code and tables
+        from the CPU's caches, which cost a third more time (docs/benchmarks.md, session 8)."""
+        texts = [plain_text(html or e.content) for e, html in items]
+        leads = [read_lead(e.title, text) for (e, _), text in zip(items, texts)]  # normalised once, read by both
+        words: list[tuple[str, ...]] = [()] * len(leads)
         if self.tags.enabled:
-            words = tuple(_keywords_of()(lead, max_tags=self.tags.max))
-        fp = fingerprint_of(lead).to_bytes() if self.stories.enabled else None
-        return words, fp
+            keywords_of, top = _keywords_of(), self.tags.max
+            words = [tuple(keywords_of(lead, max_tags=top)) for lead in leads]
+        fps: list[bytes | None] = [None] * len(leads)
+        if self.stories.enabled:
+            fps = [fp.to_bytes() for fp in fingerprints_of(leads)]
+        return list(zip(words, fps))
 
     def assign(self, store: Store, rows: Sequence[IngestRow], now: float | None = None) -> list[IngestRow]:
         """`rows` with a story for each published one that has a fingerprint and none yet, before they are
