@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -37,6 +38,10 @@ def _check_migrated(store: Store, has_stories: bool) -> None:
         assert store.story_updates(None).last == 1
         # the keyword index is filled from the items already stored (a backfill), not only by later writes
         assert [i.id for i in store.iter_site_items(False, ItemFilter(keyword=WORD))] == [ID]
+        assert store.tag_counts(1) == {WORD: 1}
+    # the site's reads work on the rebuilt date index
+    assert store.site_counts(ZoneInfo("UTC")).total == 1
+    assert [i.id for i in store.iter_site_items(False)] == [ID]
     with store.snapshot():
         mark = store.site_journal_mark()
     edited = Entry(source_key=URL, id=ID, guid="g", link="https://e.example.com/1", title="新标题",
@@ -96,6 +101,12 @@ def test_sqlite_store_at_each_version_is_migrated_with_its_data(tmp_path, versio
     with SQLiteStore(path) as store:
         _check_migrated(store, has_stories)
     assert _user_version(path) == sqlite_schema.SCHEMA_VERSION
+    db = sqlite3.connect(path)
+    try:  # the site's counts read the date index only, not the rows (version 9)
+        plan = " ".join(r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {sqlite_schema._CHANNELS}"))
+    finally:
+        db.close()
+    assert "COVERING INDEX items_by_date" in plan
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------
@@ -123,6 +134,9 @@ def _postgres_at(url: str, version: int) -> bool:
             conn.execute("UPDATE items SET keywords = %s, story = id", (json.dumps([WORD], ensure_ascii=False),))
             if version >= 4:  # the update bumped the item's revision; it is as first stored
                 conn.execute("UPDATE items SET revision = 0")
+            if version >= 5:  # as a tidings of that version gives a story: with its sequence number
+                conn.execute("UPDATE items SET story_seq = 1")
+                conn.execute("UPDATE meta SET value = '1' WHERE key = 'story_seq'")
         conn.execute("INSERT INTO posts VALUES (%s, %s, '金融/旧标题.md', 'fp')", (URL, ID))
         conn.execute("INSERT INTO meta VALUES ('filter:x', 'fp')")
     return has_stories
@@ -147,4 +161,6 @@ def test_postgres_database_at_each_version_is_migrated_with_its_data(pg_url, ver
         _check_migrated(store, has_stories)
     with psycopg.connect(pg_url) as conn:
         row = conn.execute("SELECT version FROM tidings_schema").fetchone()
+        index = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'items_by_date'").fetchone()
     assert row is not None and row[0] == SCHEMA_VERSION
+    assert index is not None and index[0].endswith("(state, published DESC, id, source_key)")  # version 6

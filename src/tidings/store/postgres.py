@@ -202,6 +202,11 @@ END $$""",
         "ON CONFLICT (key) DO NOTHING",
         "DROP TABLE story_bands",
     ),
+    (  # 6: the date index also holds source_key, in the site stream's order (SQLite's version 9: its counts
+       # read no row)
+        "DROP INDEX items_by_date",
+        "CREATE INDEX items_by_date ON items(state, published DESC, id, source_key)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 # Transaction-level advisory lock around migrations, so two processes opening a new database migrate it once.
@@ -411,6 +416,8 @@ class _StoryTables:
         self.set_stories(key, [(item_id, story)])
 
     def tag_counts(self, min_items: int) -> dict[str, int]:
+        if self.db.execute("SELECT 1 FROM item_keywords LIMIT 1").fetchone() is None:  # (as SQLite's)
+            return {}
         return dict(self.db.execute(
             "SELECT k.value, count(*) FROM items i JOIN sources s ON s.key = i.source_key "
             "CROSS JOIN LATERAL jsonb_array_elements_text(i.keywords::jsonb) AS k(value) "

@@ -182,19 +182,19 @@ class SiteTables:
             f"SELECT s.key, s.category, s.source, s.channel FROM sources s WHERE {self._ACTIVE}")}
 
     def _site_items_sql(self, where: ItemFilter) -> tuple[str, list[Any]]:
-        """FROM … WHERE … ORDER BY … of iter_site_items (newest first, ties by id) and its arguments. Items of a
-        keyword are read through `item_keywords`, newest first, so a rare keyword is not looked for in every
-        item of the archive."""
+        """FROM … WHERE … ORDER BY … of iter_site_items (newest first, ties by id, then source key) and its
+        arguments. Items of a keyword are read through `item_keywords`, newest first, so a rare keyword is not
+        looked for in every item of the archive."""
         visible = f"i.state = 'published' AND {self._ACTIVE}"
         args: list[Any] = []
         if where.keyword is not None:
             sql = (f"FROM item_keywords k {self._JOIN_IN_ORDER} items i ON i.source_key = k.source_key AND i.id = k.id "
                    f"JOIN sources s ON s.key = i.source_key WHERE k.word = ? AND {visible}")
             args.append(where.keyword)
-            order = "ORDER BY k.published DESC, k.id"
+            order = "ORDER BY k.published DESC, k.id, k.source_key"
         else:
             sql = f"FROM items i JOIN sources s ON s.key = i.source_key WHERE {visible}"
-            order = "ORDER BY i.published DESC, i.id"
+            order = "ORDER BY i.published DESC, i.id, i.source_key"  # the date index's order: no sort
         if where.sources is not None:
             keys = list(where.sources) or [""]
             sql += f" AND i.source_key IN ({','.join('?' * len(keys))})"
