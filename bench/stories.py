@@ -236,8 +236,11 @@ def describe_only(items: list[dict], passes: int) -> None:
     leads = [read_lead(t, x) for t, x in texts]
     zh_leads = [lead for (e, _), lead in zip(rows, leads) if e.id in zh]
     en_leads = [lead for (e, _), lead in zip(rows, leads) if e.id not in zh]
+    feeds = [rows[k:k + FEED_ITEMS] for k in range(0, len(rows), FEED_ITEMS)]
     steps: list[tuple[str, Callable[[Any], object], Sequence[Any]]] = [
-        ("**describe** (all of the below, as ingest calls it)", lambda r: stage.describe(*r), rows),
+        (f"**describe_many** (all of the below, as ingest calls it: feeds of {FEED_ITEMS} new items)",
+         stage.describe_many, feeds),
+        ("describe (one item at a time)", lambda r: stage.describe(*r), rows),
         ("— plain_text (from the item's HTML)", lambda r: plain_text(r[1]), rows),
         ("— read_lead (title + lead normalised once)", lambda a: read_lead(*a), texts),
         ("— fingerprint_of + to_bytes", lambda lead: fingerprint_of(lead).to_bytes(), leads),
@@ -260,7 +263,8 @@ def describe_only(items: list[dict], passes: int) -> None:
             for x in data:
                 f(x)
             best = min(best, pc() - t)
-        print(f"| {name} | {best / max(len(data), 1) * 1e6:,.1f} |")
+        n = len(rows) if data is feeds else len(data)
+        print(f"| {name} | {best / max(n, 1) * 1e6:,.1f} |")
 
 
 FEED_ITEMS = 20  # items per fetched feed in --store mode
