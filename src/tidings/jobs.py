@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 
 import httpx
 
-from .clean import RuleSet, clean_html, clean_text, load_rules, pick_cover, strip_invalid_xml
+from .clean import RuleSet, clean_content, clean_text, load_rules, pick_cover
 from .config import Config
 from .errors import ConfigError, ParseError
 from .fetch import FetchOptions, HostLimits, fetch_one, make_client
@@ -71,8 +71,7 @@ class Cleaner:
         e.tags = [clean_text(t) for t in e.tags]
         # `content` stays as the feed gave it (hexo `clean: false` publishes it verbatim), less the
         # characters no XML/HTML file may hold; the published HTML also gets mojibake repair.
-        e.content = strip_invalid_xml(e.content)
-        html = clean_html(e.content, e.base or e.link, self.rules)  # repairs mojibake itself
+        e.content, html = clean_content(e.content, e.base or e.link, self.rules)  # html: mojibake repaired too
         # The feed's own cover (enclosure, media, JSON image) comes first; then the images of the cleaned
         # HTML, where pick_cover skips tracking pixels, icons, QR codes and blocks the site rules remove.
         explicit = [e.cover] if e.cover and e.cover_explicit else []

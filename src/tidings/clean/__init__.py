@@ -1,6 +1,8 @@
 """Cleaning third-party HTML and text (SPEC §5): pure functions, wired in by the pipeline.
 
     clean_html(html, base_url="", rules=None) -> str          sanitized, boilerplate-free HTML
+    clean_content(content, base_url="", rules=None)           (content less XML-forbidden characters,
+                                                               clean_html of it): what ingest stores
     clean_text(s) -> str / repair_mojibake(s) -> str           XML-safe text, mojibake undone
     load_rules(extra=None) -> RuleSet                          shipped + user per-site rules
     pick_cover(html, candidates=(), base_url="", rules=None, *, cleaned=False)
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .images import pick_cover, usable_image_url
 from .rules import Rule, RulesError, RuleSet, load_rules, shipped_rules
-from .sanitize import clean_html
+from .sanitize import clean_content, clean_html
 from .text import clean_text, repair_mojibake, strip_invalid_xml
 
 if TYPE_CHECKING:  # imported lazily at run time, by __getattr__ below
@@ -25,6 +27,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "RulesError",
+    "clean_content",
     "clean_html",
     "clean_text",
     "extract_article",

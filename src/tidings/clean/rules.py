@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..errors import RulesError
+from .urls import split_http
 
 __all__ = ["Rule", "RuleSet", "RulesError", "load_rules", "shipped_rules", "host_of"]
 
@@ -64,8 +65,14 @@ def host_of(url: str) -> str:
     """Lower-cased host of a URL without port or trailing dot; '' when there is none."""
     if not url:
         return ""
+    url = url.strip()
+    fast = split_http(url)
+    if fast is not None:
+        host = fast[0].rpartition("@")[2].partition(":")[0]
+        if "%" not in host:  # a zone id: urlsplit lower-cases only what precedes it
+            return host.rstrip(".").lower()
     try:
-        host = urlsplit(url.strip()).hostname or ""
+        host = urlsplit(url).hostname or ""
     except ValueError:
         return ""
     return host.rstrip(".").lower()

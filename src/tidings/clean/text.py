@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_text", "repair_mojibake", "strip_invalid_xml"]
+__all__ = ["clean_text", "repair_mojibake", "strip_invalid_xml", "xml_safe_and_clean"]
 
 # --- XML 1.0 -----------------------------------------------------------------------------------------
 
@@ -229,6 +229,15 @@ def repair_mojibake(s: str) -> str:
 
 # Anything either step could act on; most text (ASCII, CJK) has none and costs one scan.
 _SUSPECT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\xff\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe_and_clean(s: str) -> tuple[str, str]:
+    """(strip_invalid_xml(s), clean_text(strip_invalid_xml(s))), scanning `s` once when, as usual, neither
+    has anything to do."""
+    if not s or not _SUSPECT.search(s):
+        return s, s
+    safe = strip_invalid_xml(s)
+    return safe, repair_mojibake(safe)
 
 
 def clean_text(s: str) -> str:

@@ -140,22 +140,55 @@ def _is_tracking_param(name: str, L: Lists) -> bool:
     return n in L.tracking_params or n.startswith(L.tracking_param_prefixes)
 
 
+@lru_cache(maxsize=4096)
+def _tracking_name(name: str) -> bool:
+    # A few parameter names (utm_source, spm, id...) recur over every feed's links.
+    return _is_tracking_param(name, lists())
+
+
+def split_http(url: str) -> tuple[str, str, str, str] | None:
+    """(netloc, scheme://netloc/path, query, fragment) exactly as urlsplit finds them, for the usual shape
+    only: an http(s) URL with a non-empty ASCII netloc without brackets, and no tab, CR or LF (what
+    urlsplit would strip, check or reject). None for anything else: the caller then asks urlsplit."""
+    if not url.startswith(("https://", "http://")) or "\t" in url or "\r" in url or "\n" in url:
+        return None
+    start = 8 if url[4] == "s" else 7
+    end = len(url)
+    for c in "/?#":
+        i = url.find(c, start, end)
+        if i >= 0:
+            end = i
+    netloc = url[start:end]
+    if not netloc or not netloc.isascii() or "[" in netloc or "]" in netloc:
+        return None
+    rest, _, fragment = url[end:].partition("#")
+    path, _, query = rest.partition("?")
+    return netloc, url[:end] + path, query, fragment
+
+
 def strip_tracking(url: str) -> str:
     """Remove tracking query parameters (utm_*, spm, from, fbclid, ...); others stay byte for byte."""
     if "?" not in url:
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    fast = split_http(url)
+    if fast is not None:
+        _, head, query, fragment = fast
+    else:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return url
+        query = parts.query
+    if not query:
         return url
-    if not parts.query:
+    kept = [p for p in query.split("&") if p and not _tracking_name(p.split("=", 1)[0])]
+    stripped = "&".join(kept)
+    if stripped == query:
         return url
-    L = lists()
-    kept = [p for p in parts.query.split("&") if p and not _is_tracking_param(p.split("=", 1)[0], L)]
-    query = "&".join(kept)
-    if query == parts.query:
-        return url
-    return urlunsplit(parts._replace(query=query))
+    if fast is None:
+        return urlunsplit(parts._replace(query=stripped))
+    # What urlunsplit makes of these parts: an empty query or fragment loses its delimiter.
+    return head + ("?" + stripped if stripped else "") + ("#" + fragment if fragment else "")
 
 
 _HOST = re.compile(r"^[a-z][a-z0-9+.\-]*:?//(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)")

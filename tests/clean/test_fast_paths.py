@@ -1,0 +1,159 @@
+"""The cleaner's fast paths give what the general code they short-cut gives (docs/benchmarks.md, Ingest).
+
+Each reference below is the code the fast path replaced, kept here verbatim as the specification.
+"""
+from __future__ import annotations
+
+import re
+from html import unescape
+from urllib.parse import urlsplit, urlunsplit
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from xss_vectors import VECTORS
+
+from tidings.clean import clean_content, clean_html, strip_invalid_xml
+from tidings.clean.images import _canonical_images
+from tidings.clean.rules import host_of
+from tidings.clean.sanitize import _EMPTY_TAG, _MAYBE_EMPTY, _sanitize
+from tidings.clean.urls import _is_tracking_param, lists, split_http, strip_tracking
+
+URLS = [
+    "https://finance.sina.com.cn/r/1.shtml?utm_source=rss&spm=1",
+    "https://finance.sina.com.cn/r/1.shtml?utm_source=rss&spm=1#top",
+    "https://a.example/p?utm_source=x#",
+    "https://a.example/p?utm_source=x&#frag",
+    "https://a.example?utm_medium=1",
+    "https://a.example#x?utm_source=1",
+    "https://a.example/p?keep=1&&utm_term=2&id=3",
+    "https://a.example/p?",
+    "https://a.example/p?%75tm_source=1&a+b=2&From=x",
+    "http://user:pw@A.Example:8080/p?fbclid=1",
+    "HTTPS://A.example/p?utm_source=1",
+    "http:////x?utm_source=1",
+    "https://[::1]/p?utm_source=1",
+    "https://[::1/p?utm_source=1",
+    "https://a.example/p\t?utm_source=1",
+    "https://a.example/p?utm_source=1\n",
+    " https://a.example/p?utm_source=1",
+    "https://exämple.com/p?utm_source=1",
+    "https://a%41.example/p?utm_source=1",
+    "https://a.example.:443/p?spm=a.b.c",
+    "//a.example/p?utm_source=1",
+    "/relative?utm_source=1",
+    "mailto:x@example.com?subject=1&utm_source=2",
+    "https://a.example/p?q=1#f?utm_source=2",
+    "https://a.example/p?utm_source",
+    "https://a.example/p?=x&utm_source=",
+    "https:?x",
+    "https://",
+    "https://?utm_source=1",
+]
+
+url_text = st.text(alphabet=st.sampled_from(list("ahtps:/.?#&=%+[]@_-x1 \t\nä")), max_size=40)
+urls = st.one_of(st.sampled_from(URLS), url_text, st.builds(lambda a, b: a + b, st.sampled_from(URLS), url_text))
+
+
+def reference_strip_tracking(url: str) -> str:
+    if "?" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.query:
+        return url
+    L = lists()
+    kept = [p for p in parts.query.split("&") if p and not _is_tracking_param(p.split("=", 1)[0], L)]
+    query = "&".join(kept)
+    if query == parts.query:
+        return url
+    return urlunsplit(parts._replace(query=query))
+
+
+def reference_host_of(url: str) -> str:
+    if not url:
+        return ""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""
+    return host.rstrip(".").lower()
+
+
+def reference_canonical_images(html: str) -> list[dict[str, str]]:
+    return [{k: unescape(v) for k, v in re.findall(r'([^\s="]+)="([^"]*)"', m.group(1))}
+            for m in re.finditer(r"<img\b([^>]*)>", html)]
+
+
+def _check_split(url: str) -> None:
+    fast = split_http(url)
+    if fast is None:
+        return
+    p = urlsplit(url)
+    assert fast == (p.netloc, urlunsplit((p.scheme, p.netloc, p.path, "", "")), p.query, p.fragment)
+
+
+def test_split_strip_and_host_agree_with_urlsplit_on_known_shapes():
+    for url in URLS:
+        _check_split(url)
+        assert strip_tracking(url) == reference_strip_tracking(url), url
+        assert host_of(url) == reference_host_of(url), url
+    assert split_http(URLS[0]) is not None  # the fast path is taken for the usual shape
+
+
+@settings(max_examples=2000, deadline=None)
+@given(urls)
+def test_split_strip_and_host_agree_with_urlsplit(url):
+    _check_split(url)
+    assert strip_tracking(url) == reference_strip_tracking(url)
+    assert host_of(url) == reference_host_of(url)
+
+
+FRAGMENTS = VECTORS + [
+    "<p> </p><div><span>&nbsp;<br></span></div><p>x</p>",
+    "<p>a</p>\n<p>\n</p><b></b>",
+    "<img src=https://a.example/1.jpg alt='a &amp; b'><IMG SRC=https://a.example/2.jpg>",
+    "<p>text only, no tags at all</p>",
+    "\x00\x0b<p>ä¸­æ–‡</p>\ud800\ufffe",
+    "   ",
+    "\x0c",
+    "",
+]
+
+
+def test_empty_element_precheck_never_skips_a_match():
+    for raw in FRAGMENTS:
+        out = _sanitize(strip_invalid_xml(raw))
+        if _EMPTY_TAG.search(out):
+            assert _MAYBE_EMPTY.search(out), raw
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["<p>", "</p>", "<b>", "</b>", "<a href=\"x\">", "</a>", " ", "&nbsp;", "<br>",
+                                 "\n", "x", "<div class=\"c\">", "</div>", ">", "<"]), max_size=20))
+def test_empty_element_precheck_on_token_soup(tokens):
+    html = "".join(tokens)
+    if _EMPTY_TAG.search(html):
+        assert _MAYBE_EMPTY.search(html)
+
+
+def test_clean_content_is_strip_then_clean_html():
+    base = "https://finance.sina.com.cn/a/b.shtml"
+    for raw in FRAGMENTS:
+        safe = strip_invalid_xml(raw)
+        assert clean_content(raw, base) == (safe, clean_html(safe, base)), raw
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_clean_content_on_any_text(raw):
+    safe = strip_invalid_xml(raw)
+    assert clean_content(raw) == (safe, clean_html(safe))
+
+
+def test_canonical_images_by_find_equal_finditer():
+    for raw in FRAGMENTS:
+        html = clean_html(raw, "https://a.example/")
+        for text in (html, html.replace("<img", "<imgx"), "<img" + html, html + "<img src=\"x\""):
+            assert [a for a, _ in _canonical_images(text)] == reference_canonical_images(text)
