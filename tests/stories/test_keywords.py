@@ -75,3 +75,38 @@ def test_empty_and_degenerate_input():
     assert keywords("", "") == []
     assert keywords("2024", "1 2 3 4") == []
     assert keywords("Fed", "", max_tags=0) == []
+
+
+def test_threads_share_the_word_memo_while_it_is_renewed(monkeypatch):
+    """A worker describes feeds in several threads at once; the Chinese word memo is renewed when full. It
+    was cleared in place, so a thread between its look-ups met a missing word (KeyError: the feed failed)."""
+    import threading
+
+    from tidings.stories import keywords as kw
+
+    keywords("预热", "预热文本")
+    monkeypatch.setattr(kw, "_ZH_OK_MAX", 3)  # renewed at nearly every item
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between any two bytecodes
+    texts = [(f"央行宣布降准{i}个百分点", "中国人民银行今天宣布下调存款准备金率，释放长期资金约一万亿元，支持实体经济发展。" * 3)
+             for i in range(50)]
+    errors: list[BaseException] = []
+    results: list[list[list[str]]] = []
+
+    def work() -> None:
+        try:
+            results.append([keywords(t, x) for _ in range(20) for t, x in texts])
+        except Exception as e:  # noqa: BLE001 - any error in a thread is the failure this test looks for
+            errors.append(e)
+
+    try:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:1]
+    alone = [keywords(t, x) for _ in range(20) for t, x in texts]
+    assert results == [alone] * 4

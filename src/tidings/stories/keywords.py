@@ -114,27 +114,30 @@ _ZH_OK: dict[str, float] = {}  # word → its IDF, or 0.0 when it is never a key
 _ZH_OK_MAX = 50_000
 
 
-def _zh_weigh(words: list[str], idf: IdfTable) -> None:
-    """Memoise the weight of each of `words`: its IDF, or 0.0 when it is never a keyword."""
+def _zh_weigh(words: list[str], idf: IdfTable, ok: dict[str, float]) -> None:
+    """Memoise in `ok` the weight of each of `words`: its IDF, or 0.0 when it is never a keyword."""
     stop = _stop_zh()
     keep = [w for w in words if len(w) > 1 and w not in stop and w.lower() not in stop and _ZH_KEEP.match(w)
             and not _NUMBERISH.match(w)]
-    _ZH_OK.update(dict.fromkeys(words, 0.0))
+    weights = dict.fromkeys(words, 0.0)
     if keep:
-        _ZH_OK.update(zip(keep, idf.get_many(keep, idf.median)))
+        weights.update(zip(keep, idf.get_many(keep, idf.median)))
+    ok.update(weights)  # in one step: another thread must never see a word's 0.0 before its IDF
 
 
 def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
+    global _ZH_OK
     idf = _idf if _idf is not None else _load_idf()
     lead = text[:ZH_LEAD]
     ok = _ZH_OK
     if len(ok) > _ZH_OK_MAX:
-        ok.clear()
+        # A new memo, not a cleared one: a worker's other threads may be between their look-ups in the old.
+        ok = _ZH_OK = {}
     # dict.fromkeys: each word once, in order of first position
     words = dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))
     new = set(words).difference(ok)
     if new:
-        _zh_weigh(list(new), idf)
+        _zh_weigh(list(new), idf, ok)
     # Scores in one light comprehension over C-level maps; every word segmented is in the title or the lead,
     # so its TF is at least 1. The stable sort keeps ties in order of first position.
     cands = list(filter(ok.__getitem__, words))
