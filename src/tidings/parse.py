@@ -118,7 +118,16 @@ def decode_xml(body: bytes, content_type: str = "", notes: list[str] | None = No
     When the body is not valid in the charset it claims, it is read as UTF-8 if it is that, else in the
     charset a detector finds; what was done is added to `notes`.
     """
-    notes = notes if notes is not None else []
+    return _decode(body, content_type, notes if notes is not None else [])[0]
+
+
+# The C0 controls XML 1.0 forbids, as bytes (the same in every ASCII-compatible encoding).
+_C0_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
+
+
+def _decode(body: bytes, content_type: str, notes: list[str]) -> tuple[str, bytes | None]:
+    """decode_xml's text, and its UTF-8 bytes when they are at hand without encoding it again (a UTF-8 body
+    with nothing dropped: the body less the XML declaration); else None."""
     codec = declared = None
     for bom, name in _BOMS:
         if body.startswith(bom):
@@ -146,12 +155,30 @@ def decode_xml(body: bytes, content_type: str = "", notes: list[str] | None = No
         text = _decode_strict(body, "utf-8")
         if text is not None:
             notes.append(f"declared {declared} but the document is UTF-8; read as UTF-8")
+    utf8 = text is not None or codec == "utf-8"
     text = text if text is not None else _decode_strict(body, codec)
     if text is None:
         text, used = _decode_guess(body, codec)
         notes.append(f"the document is not valid {declared or codec}; read as {used}")
-    text = _XML_DECL.sub("", text, count=1) if "<?xml" in text[:2048] else text
-    return _INVALID_XML_CHARS.sub("", text)
+        utf8 = False
+    data: bytes | None = body if utf8 else None
+    if "<?xml" in text[:2048] and (decl := _XML_DECL.search(text)):
+        if data is not None:  # the same cut in the bytes
+            cut = len(text[:decl.start()].encode("utf-8"))
+            data = b"".join((data[:cut], memoryview(data)[cut + len(decl.group(0).encode("utf-8")):]))  # one copy
+        text = text[:decl.start()] + text[decl.end():]
+    # A strict UTF-8 decode holds no surrogate; without C0 bytes and U+FFFE/U+FFFF it holds nothing to drop,
+    # and that is cheaper to tell than a regex pass over every character.
+    if data is not None and not _has_c0(body) and "\ufffe" not in text and "\uffff" not in text:
+        return text, data
+    return _INVALID_XML_CHARS.sub("", text), None
+
+
+def _has_c0(body: bytes, chunk: int = 1 << 16) -> bool:
+    """Whether `body` holds a byte of _C0_BYTES: translate() runs in C, a chunk at a time so that a 15 MB
+    body is not copied whole."""
+    return any(len(part) != len(part.translate(None, _C0_BYTES))
+               for part in (body[i:i + chunk] for i in range(0, len(body), chunk)))
 
 
 def _decode_strict(body: bytes, codec: str) -> str | None:
@@ -186,8 +213,8 @@ _RECOVER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fal
 _PARSER_LIMITS = ("Excessive depth", "Resource limit exceeded", "huge text node", "section too big")
 
 
-def _xml_root(text: str, base_url: str, notes: list[str]) -> etree._Element:
-    data = text.encode("utf-8")
+def _xml_root(text: str, base_url: str, notes: list[str], data: bytes | None = None) -> etree._Element:
+    data = text.encode("utf-8") if data is None else data  # data: text's UTF-8, when the caller has it
     _check_elements(data)
     base = base_url or None
     try:
@@ -304,9 +331,9 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
     if re.match(rb"(?is)<!doctype\s+html|<html", head):
         raise ParseError("got an HTML page, not a feed")
     notes: list[str] = []
-    text = decode_xml(body, content_type, notes)
+    text, data = _decode(body, content_type, notes)
     doc_url = url or source.url
-    root = _xml_root(text, doc_url, notes)
+    root = _xml_root(text, doc_url, notes, data)
     namespace, _, local = root.tag[1:].rpartition("}") if root.tag[:1] == "{" else ("", "", root.tag)
     tag = local.lower()
     if tag in ("rss", "rdf", "channel") and local != "CHANNEL":  # CHANNEL: CDF, a 1997 format
@@ -365,6 +392,9 @@ def _first(kids: Children, names: tuple[str, ...]) -> etree._Element | None:
 def _text(el: etree._Element | None) -> str:
     if el is None:
         return ""
+    if not len(el):  # no child node of any kind: its text is all itertext would yield
+        text = el.text
+        return text.strip() if text else ""
     return "".join(el.itertext()).strip()
 
 
@@ -386,16 +416,6 @@ def _inner_xml(el: etree._Element) -> str:
     parts = [html.escape(el.text, quote=False) if el.text else ""]
     parts += [etree.tostring(child, encoding="unicode", with_tail=True) for child in el]
     return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", "".join(parts))
-
-
-def _html_of(el: etree._Element | None) -> str:
-    """RSS-style content as HTML: escaped or CDATA text, or — when a feed put raw (unescaped) HTML
-    elements inside — the serialized children too, not only the text before the first one."""
-    if el is None:
-        return ""
-    if not len(el):
-        return el.text or ""
-    return _inner_xml(el)
 
 
 _LOOKS_HTML = re.compile(r"<[A-Za-z][A-Za-z0-9]*[\s/>]")
@@ -465,6 +485,7 @@ class _Context:
     base_fallback: str  # RSS: the channel link; Atom: '' (xml:base and the document URL only)
     bare: str  # the prefix of elements in no namespace: '' for RSS, 'atom' for Atom without a namespace
     feed_author: str = ""
+    media: bool = True  # the document has Media RSS elements (else no item needs looking for them)
 
 
 def _entry(source: Source, *, guid: str, link: str, title: str, date_raw: str, content: str, author: str,
@@ -531,13 +552,17 @@ def _item_link(k: Children) -> tuple[etree._Element | None, str]:
 def _item_content(k: Children, bare: str) -> tuple[etree._Element | None, str]:
     for name in ITEM_CONTENT:
         for el in k.get(name, ()):
-            if not (el.text and el.text.strip()) and not len(el):
+            # el.text makes a new str from the tree's UTF-8 each time it is read: once here.
+            text, has_children = el.text, len(el)
+            if not (text and text.strip()) and not has_children:
                 continue
             if name.startswith("atom:"):
                 return el, _atom_content(el)
-            if name == "xhtml:body":
+            # xhtml:body, or raw (unescaped) HTML elements in an RSS field: the serialized children too,
+            # not only the text before the first one.
+            if name == "xhtml:body" or has_children:
                 return el, _inner_xml(el)
-            return el, _html_of(el)
+            return el, text or ""  # escaped or CDATA HTML
     return None, ""
 
 
@@ -583,7 +608,7 @@ def _categories(k: Children) -> list[str]:
 
 def _covers(it: etree._Element, k: Children, ctx: _Context) -> list[str]:
     found: list[tuple[etree._Element, str]] = []
-    for ns in _MEDIA:
+    for ns in _MEDIA if ctx.media else ():
         found += [(t, t.get("url", "")) for t in it.iter(ns + "thumbnail")]
         found += [(mc, mc.get("url", "")) for mc in it.iter(ns + "content")
                   if mc.get("medium") == "image" or _is_image(mc.get("type", ""), mc.get("url", ""))]
@@ -591,6 +616,12 @@ def _covers(it: etree._Element, k: Children, ctx: _Context) -> list[str]:
     found += [(a, a.get("href", "")) for a in k.get("atom:link", ())
               if a.get("rel") == "enclosure" and _is_image(a.get("type", ""), a.get("href", ""))]
     return [_resolve(el, url.strip(), ctx.base_fallback, ctx.doc_url) for el, url in found if url.strip()]
+
+
+def _has_media(root: etree._Element) -> bool:
+    """Whether any element of the document is in a Media RSS namespace: one walk in C per document, where
+    each item would otherwise walk its subtree four times to find none."""
+    return next(root.iter(*(ns + "*" for ns in _MEDIA)), None) is not None
 
 
 def _is_image(mime: str, url: str) -> bool:
@@ -634,7 +665,7 @@ def _parse_rss(root: etree._Element, source: Source, tz: ZoneInfo, now: datetime
     feed.ttl_minutes = int(ttl) if re.fullmatch(r"[0-9]{1,9}", ttl) else None
     # Items belong in <channel> (RSS 2.0) or beside it (RSS 1.0); loose feeds put them anywhere.
     items = ch.get("item", []) + (kids.get("item", []) if channel is not root else [])
-    ctx = _Context(source, tz, now, doc_url, base_fallback=feed.link, bare="")
+    ctx = _Context(source, tz, now, doc_url, base_fallback=feed.link, bare="", media=_has_media(root))
     return _finish(feed, [_item(it, ctx) for it in items])
 
 
@@ -650,7 +681,8 @@ def _parse_atom(root: etree._Element, source: Source, tz: ZoneInfo, now: datetim
             link = _resolve(el, el.get("href", "").strip(), "", doc_url)
             break
     feed = ParsedFeed(title=_atom_title(title_el) if title_el is not None else "", link=link)
-    ctx = _Context(source, tz, now, doc_url, base_fallback="", bare="atom", feed_author=_item_author(kids, "atom"))
+    ctx = _Context(source, tz, now, doc_url, base_fallback="", bare="atom", feed_author=_item_author(kids, "atom"),
+                   media=_has_media(root))
     # <item> in an Atom feed is a publisher's slip that loose readers accept
     return _finish(feed, [_item(it, ctx) for it in kids.get("atom:entry", []) + kids.get("atom:item", [])])
 

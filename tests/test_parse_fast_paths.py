@@ -1,0 +1,140 @@
+"""parse.py's fast paths give what the general code they short-cut gives (docs/benchmarks.md, Ingest).
+
+The references are the code each fast path replaced, kept here as the specification.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+
+import pytest
+from conftest import CORPUS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from tidings import parse
+from tidings.model import Source
+from tidings.parse import _decode, _text, decode_xml, parse_feed
+
+_XML_DECL = re.compile(r"<\?xml\s[^>]*?\?>", re.S)
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+SOURCE = Source(url="https://feeds.example/rss", category="c", source="s", channel="ch")
+
+
+def reference_decode(body: bytes, content_type: str = "") -> str:
+    """decode_xml before the fast path, verbatim."""
+    codec = declared = None
+    for bom, name in parse._BOMS:
+        if body.startswith(bom):
+            codec, body = name, body[len(bom):]
+            break
+    else:
+        for start, name in parse._SNIFF:
+            if body.startswith(start):
+                codec = name
+                break
+    if codec is None:
+        declared = parse.charset_of(content_type)
+        if not declared:
+            m = parse._DECL_ENCODING.search(body[:1024])
+            declared = m.group(1).decode("ascii").lower() if m else None
+        codec = parse.codec_for(declared) if declared else "utf-8"
+        if codec is None:
+            codec = "utf-8"
+    text = None
+    if codec != "utf-8" and declared and not body.isascii():
+        text = parse._decode_strict(body, "utf-8")
+    text = text if text is not None else parse._decode_strict(body, codec)
+    if text is None:
+        text, used = parse._decode_guess(body, codec)
+    text = _XML_DECL.sub("", text, count=1) if "<?xml" in text[:2048] else text
+    return _INVALID.sub("", text)
+
+
+ITEM = "<item><title>标题 ä</title><link>https://a.example/1</link><description><![CDATA[<p>正文</p>]]></description></item>"
+DOC = '<rss version="2.0"><channel><title>t</title>' + ITEM + "</channel></rss>"
+BODIES = [
+    (('<?xml version="1.0" encoding="UTF-8"?>' + DOC).encode(), ""),
+    (DOC.encode(), ""),
+    (b"\xef\xbb\xbf" + ('<?xml version="1.0"?>' + DOC).encode(), ""),
+    (("\n  <?xml version='1.0' encoding='utf-8'?>" + DOC).encode(), ""),
+    (('<?xml-stylesheet href="a.xsl"?><?xml version="1.0"?>' + DOC).encode(), ""),
+    (("标题" * 700 + '<?xml version="1.0"?>' + DOC).encode(), ""),
+    (('<?xml version="1.0"?>' + DOC.replace("正文", "正\x01文\x0b")).encode(), ""),
+    (('<?xml version="1.0"?>' + DOC.replace("正文", "正\uffff文\ufffe")).encode(), ""),
+    (('<?xml version="1.0" encoding="gb2312"?>' + DOC).encode("gbk", "replace"), ""),
+    (('<?xml version="1.0" encoding="gb2312"?>' + DOC).encode(), ""),
+    (('<?xml version="1.0" encoding="iso-8859-1"?>' + DOC.replace("标题", "")).encode("latin-1", "replace"), ""),
+    (DOC.encode("utf-16"), ""),
+    (DOC.encode(), "application/rss+xml; charset=gb2312"),
+    (('<?xml version="1.0"?>' + DOC.replace("正文", "正" * 40000 + "\x1f")).encode(), ""),  # past _has_c0's first chunk
+    (DOC.encode() + b"\xff\xfe broken", ""),
+    (('<?xml version="1.0" encoding="UTF-8"?>' + DOC).encode(), "text/xml; charset=utf-8"),
+]
+
+
+@pytest.mark.parametrize("body,content_type", BODIES)
+def test_decode_gives_the_text_of_before_and_its_utf8(body, content_type):
+    text, data = _decode(body, content_type, [])
+    assert text == decode_xml(body, content_type) == reference_decode(body, content_type)
+    if data is not None:
+        assert data == text.encode("utf-8")
+
+
+def test_decode_fast_path_is_taken_for_a_plain_utf8_feed():
+    text, data = _decode(BODIES[0][0], "", [])
+    assert data is not None and data == BODIES[0][0][len('<?xml version="1.0" encoding="UTF-8"?>'):]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("<?xml version='1.0'?>ab标\x00\x0b\ufffe\uffff\u00e4 \n&;")), max_size=60))
+def test_decode_on_any_text(s):
+    body = s.encode("utf-8", "surrogatepass")
+    text, data = _decode(body, "", [])
+    assert text == reference_decode(body)
+    if data is not None:
+        assert data == text.encode("utf-8")
+
+
+def reference_text(el: etree._Element | None) -> str:
+    return "" if el is None else "".join(el.itertext()).strip()
+
+
+def test_text_fast_path_equals_itertext():
+    doc = etree.fromstring(
+        "<r><a> plain </a><b/><c><![CDATA[ cdata ]]></c><d> x <!-- c --> y </d><e><?pi z?> t </e>"
+        "<f> <g>in</g> tail </f><h>\n</h></r>")
+    for el in doc.iter(etree.Element):  # _text is given elements only (parse._children keeps no other)
+        assert _text(el) == reference_text(el)
+    assert _text(None) == reference_text(None) == ""
+
+
+MEDIA_FEED = (b'<rss version="2.0"><channel><title>t</title><link>https://a.example/</link>'
+              b'<item xmlns:media="http://search.yahoo.com/mrss/"><title>x</title><link>https://a.example/1</link>'
+              b'<media:group><media:content url="/i.jpg" medium="image"/></media:group></item>'
+              b"<item><title>y</title><link>https://a.example/2</link><description>&lt;img src=/j.png&gt;"
+              b"</description></item></channel></rss>")
+
+
+def entries_of(body: bytes) -> list[dict[str, object]]:
+    try:
+        return [asdict(e) for e in parse_feed(body, SOURCE, url="https://a.example/feed").entries]
+    except parse.ParseError as e:
+        return [{"error": str(e)}]
+
+
+def feeds() -> list[bytes]:
+    found = [MEDIA_FEED, MEDIA_FEED.replace(b"http://search.yahoo.com/mrss/", b"http://search.yahoo.com/mrss")]
+    if CORPUS.is_dir():
+        found += [p.read_bytes() for p in sorted(CORPUS.rglob("*")) if p.suffix in (".xml", ".rdf", ".atom")
+                  and ("media" in p.as_posix() or b"search.yahoo.com/mrss" in p.read_bytes())]
+    return found
+
+
+def test_media_check_changes_no_cover(monkeypatch):
+    bodies = feeds()
+    fast = [entries_of(b) for b in bodies]
+    monkeypatch.setattr(parse, "_has_media", lambda root: True)  # every item searched, as before
+    assert [entries_of(b) for b in bodies] == fast
+    assert fast[0][0]["cover"] == "https://a.example/i.jpg"
