@@ -214,7 +214,8 @@ def _img(img: LexborNode, base: str) -> None:
         img.decompose()
         return
     a = img.attrs
-    a["src"] = src
+    if src != attrs.get("src"):
+        a["src"] = src
     a["referrerpolicy"] = "no-referrer"
     a["loading"] = "lazy"
 

@@ -194,6 +194,7 @@ def strip_tracking(url: str) -> str:
 _HOST = re.compile(r"^[a-z][a-z0-9+.\-]*:?//(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)")
 
 
+@lru_cache(maxsize=1024)  # asked again of the same image URL by the DOM pass and by pick_cover
 def is_pixel_url(url: str) -> bool:
     """A URL from a known tracking-pixel host (or a subdomain) or with a known pixel path."""
     L = lists()
@@ -208,6 +209,7 @@ def is_pixel_url(url: str) -> bool:
     return bool(L.pixel_url_re.search(low))
 
 
+@lru_cache(maxsize=1024)  # likewise
 def is_placeholder_src(src: str | None) -> bool:
     """A src that only stands in for a lazy-loaded image: missing, blank, data:, spacer/blank GIFs."""
     if src is None:
