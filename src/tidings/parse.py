@@ -554,7 +554,7 @@ def _item_content(k: Children, bare: str) -> tuple[etree._Element | None, str]:
         for el in k.get(name, ()):
             # el.text makes a new str from the tree's UTF-8 each time it is read: once here.
             text, has_children = el.text, len(el)
-            if not (text and text.strip()) and not has_children:
+            if not (text and not text.isspace()) and not has_children:  # isspace: no stripped copy
                 continue
             if name.startswith("atom:"):
                 return el, _atom_content(el)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from xss_vectors import VECTORS
 
 from tidings.clean import clean_content, clean_html, strip_invalid_xml
-from tidings.clean.images import _canonical_images
+from tidings.clean.images import _canonical_images, _named_qr_or_icon, _words
 from tidings.clean.rules import host_of
 from tidings.clean.sanitize import _EMPTY_TAG, _MAYBE_EMPTY, _sanitize
 from tidings.clean.urls import _is_tracking_param, lists, split_http, strip_tracking
@@ -157,3 +157,16 @@ def test_canonical_images_by_find_equal_finditer():
         html = clean_html(raw, "https://a.example/")
         for text in (html, html.replace("<img", "<imgx"), "<img" + html, html + "<img src=\"x\""):
             assert [a for a, _ in _canonical_images(text)] == reference_canonical_images(text)
+
+
+def test_named_qr_or_icon_is_the_inline_test_it_replaced():
+    L = lists()
+    values = [None, "", " ", "图", "qrCode", "site-logo", "二维码", "Photo of the QR", "emojiIcon", "avatar_1", "x.ico"]
+    for alt in values:
+        for cls in values[:6]:
+            for title in (None, "erweima"):
+                attrs = {"alt": alt, "class": cls, "id": None, "title": title}
+                words = _words(attrs.get(k) for k in ("alt", "class", "id", "title"))
+                expected = bool(words and (L.qr_re.search(words) or L.icon_re.search(words)))
+                text = " ".join(v for k in ("alt", "class", "id", "title") if (v := attrs.get(k)))
+                assert _named_qr_or_icon(text) == expected, attrs

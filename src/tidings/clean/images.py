@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from html import unescape
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -70,6 +71,15 @@ def _words(values: Iterable[str | None]) -> str:
     return "/" + _SPACES.sub("/", _CAMEL.sub(r"\1 \2", text).strip()).lower() + "/"
 
 
+@lru_cache(maxsize=4096)
+def _named_qr_or_icon(text: str) -> bool:
+    """Whether an image's alt, class, id and title (joined by spaces) name a QR code or an icon. Memoised:
+    a site's images repeat a few of these."""
+    words = _words((text,))
+    L = lists()
+    return bool(words and (L.qr_re.search(words) or L.icon_re.search(words)))
+
+
 def _in_qr_block(img: LexborNode, levels: int = 3) -> bool:
     L = lists()
     node = img.parent
@@ -123,12 +133,10 @@ def pick_cover(html: str, candidates: Iterable[str] = (), base_url: str = "",
         if not html or "<img" not in html.lower():
             return ""
         images = _dom_images(html, (rules or default_rules()).for_host(host_of(base_url)))
-    L = lists()
     for attrs, in_qr_block in images:
         if in_qr_block or _small(attrs.get("width")) or _small(attrs.get("height")):
             continue
-        words = _words(attrs.get(k) for k in ("alt", "class", "id", "title"))
-        if words and (L.qr_re.search(words) or L.icon_re.search(words)):
+        if _named_qr_or_icon(" ".join(v for k in ("alt", "class", "id", "title") if (v := attrs.get(k)))):
             continue
         url = usable_image_url(_img_url(attrs), base_url)
         if url:
