@@ -188,7 +188,7 @@ def main() -> None:
 
     mode = "no cleaning" if args.no_clean else "cleaning on"
     row = (f"| {args.items} items ({avg_kb:.1f} KB feed XML each), {mode}, {args.repeat} runs, {args.dir or 'TMPDIR'} "
-           f"| parse+clean+store: {rates([r[0] for r in runs])}")
+           f"| parse+clean+store: {rates([r[0] for r in runs])} (CPU time: {rates([r[2] for r in runs])})")
     if not args.no_posts:
         row += (f" | parse+clean+store+Hexo posts: {rates([r[0] + r[1] for r in runs])} "
                 f"(CPU time: {rates([r[2] + r[3] for r in runs])}) "
