@@ -127,3 +127,12 @@ def test_tag_counts_count_listed_items_only(store):
     store.set_state(a, "a1", ItemState.PRUNED)  # then b1 is its story's first visible item
     assert store.tag_counts(1) == {"央行": 2, "利率": 1, "股市": 1}
     assert store.tag_counts(3) == {}
+
+
+def test_without_keywords_tag_counts_are_empty_and_ties_stream_by_id_then_source(store):
+    # (no item has keywords: the store answers without reading the items, as it does for a store built
+    # with tags off; the same id at the same time in two sources streams in the date index's order)
+    a, b = _key(store, "a"), _key(store, "b")
+    store.upsert_entries([_row(b, "x1", 8, None), _row(a, "x1", 8, None), _row(a, "x0", 8, None)])
+    assert store.tag_counts(1) == {}
+    assert [(i.id, i.source_key) for i in store.iter_site_items(False)] == sorted([("x0", a), ("x1", a), ("x1", b)])
