@@ -15,7 +15,7 @@ from lxml import etree
 
 from tidings import parse
 from tidings.model import Source
-from tidings.parse import _decode, _text, decode_xml, parse_feed
+from tidings.parse import _decode, _has_c0, _text, decode_xml, parse_feed
 
 _XML_DECL = re.compile(r"<\?xml\s[^>]*?\?>", re.S)
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
@@ -68,7 +68,7 @@ BODIES = [
     (('<?xml version="1.0" encoding="iso-8859-1"?>' + DOC.replace("标题", "")).encode("latin-1", "replace"), ""),
     (DOC.encode("utf-16"), ""),
     (DOC.encode(), "application/rss+xml; charset=gb2312"),
-    (('<?xml version="1.0"?>' + DOC.replace("正文", "正" * 40000 + "\x1f")).encode(), ""),  # past _has_c0's first chunk
+    (('<?xml version="1.0"?>' + DOC.replace("正文", "正" * 400000 + "\x1f")).encode(), ""),  # past _has_c0's first chunk
     (DOC.encode() + b"\xff\xfe broken", ""),
     (('<?xml version="1.0" encoding="UTF-8"?>' + DOC).encode(), "text/xml; charset=utf-8"),
 ]
@@ -138,3 +138,11 @@ def test_media_check_changes_no_cover(monkeypatch):
     monkeypatch.setattr(parse, "_has_media", lambda root: True)  # every item searched, as before
     assert [entries_of(b) for b in bodies] == fast
     assert fast[0][0]["cover"] == "https://a.example/i.jpg"
+
+
+def test_has_c0_looks_in_every_chunk():
+    for n in range(0, 70):
+        body = b"x" * n + b"\x1f" + b"y" * (69 - n)
+        assert _has_c0(body, chunk=16) and _has_c0(body)
+        assert not _has_c0(body.replace(b"\x1f", b"\t"), chunk=16)
+    assert not _has_c0(b"")

@@ -174,7 +174,7 @@ def _decode(body: bytes, content_type: str, notes: list[str]) -> tuple[str, byte
     return _INVALID_XML_CHARS.sub("", text), None
 
 
-def _has_c0(body: bytes, chunk: int = 1 << 16) -> bool:
+def _has_c0(body: bytes, chunk: int = 1 << 20) -> bool:
     """Whether `body` holds a byte of _C0_BYTES: translate() runs in C, a chunk at a time so that a 15 MB
     body is not copied whole."""
     return any(len(part) != len(part.translate(None, _C0_BYTES))
