@@ -11,6 +11,7 @@ from site_helpers import config, make_store
 from tidings.publish.site import build_site, feeds, pages, render
 from tidings.publish.site.context import fingerprint
 from tidings.publish.site.manifest import TOKEN
+from tidings.publish.site.writer import SiteWriter
 
 
 def files(out: Path) -> dict[str, bytes]:
@@ -42,6 +43,45 @@ def test_a_theme_that_uses_body_or_cards_otherwise_gets_no_splice(tmp_path, stor
         html = page.read_text("utf-8")
         assert "<!--" in html and render.BODY_MARK not in html and render.CARDS_MARK not in html
         assert f"<!--{len(render.BODY_MARK)}-->" not in html and f"<!--{len(render.CARDS_MARK)}-->" not in html
+
+
+def test_numbered_listing_pages_filled_into_one_shell_are_the_rendered_ones(tmp_path, store_at, monkeypatch):
+    """SiteWriter._shell (list.html rendered once per listing, each numbered page's values and cards spliced
+    in) against the page-by-page render it replaces; a theme's own list.html is still rendered page by page."""
+    monkeypatch.setenv("TIDINGS_SITE_WORKERS", "0")
+    store = make_store(store_at, n=60)
+    used: list[object] = []
+    shell = SiteWriter._shell
+
+    def counted(self, *args):
+        parts = shell(self, *args)
+        used.append(parts)
+        return parts
+
+    theme = tmp_path / "theme"
+    theme.mkdir()
+    listing = (Path(pages.__file__).parent / "templates" / "list.html").read_text()
+    (theme / "list.html").write_text(listing.replace(
+        '<ol class="cards">', '<p>{{ pager.number }} {{ path }} {{ page_label|length }} {{ newer or "-" }}</p>\n<ol class="cards">'))
+    with monkeypatch.context() as m:
+        m.setattr(SiteWriter, "_shell", counted)
+        build_site(store, config(per_page=3), tmp_path / "shell")
+        build_site(store, config(per_page=3, theme_dir=theme), tmp_path / "theme-shell")
+    assert any(parts is not None for parts in used)
+    with monkeypatch.context() as m:
+        m.setattr(SiteWriter, "_shell", lambda self, *args: None)
+        build_site(store, config(per_page=3), tmp_path / "spliced")
+        build_site(store, config(per_page=3, theme_dir=theme), tmp_path / "theme-spliced")
+    with monkeypatch.context() as m:
+        m.setattr(render, "bundled", lambda env: False)
+        build_site(store, config(per_page=3), tmp_path / "rendered")
+    shelled = files(tmp_path / "shell")
+    assert shelled == files(tmp_path / "spliced") == files(tmp_path / "rendered")
+    assert sum(p.startswith("page/") for p in shelled) > 10
+    themed = files(tmp_path / "theme-shell")
+    assert themed == files(tmp_path / "theme-spliced")
+    page = themed["page/4/index.html"].decode("utf-8")
+    assert "<p>4 page/4/index.html 5 page/5/</p>" in page and "\x00" not in page
 
 
 def test_json_indent1_is_json_dumps():

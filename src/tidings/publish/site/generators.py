@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -98,6 +99,9 @@ class _Deferred:
     items: list[render.Summary]
     extra: dict[str, Any]
     ready: int = 0  # items[:ready] are back
+
+
+_WAITS = operator.attrgetter("wait")
 
 
 class Listings(Generator):
@@ -194,7 +198,7 @@ class Listings(Generator):
                              functools.partial(self._page, "month", extra=extra))
 
     def _page(self, kind: str, page: lists.Page, items: list[render.Summary], extra: dict[str, Any]) -> None:
-        if self.writer.offloading and any(s.wait for s in items):
+        if self.writer.offloading and any(map(_WAITS, items)):
             self._deferred.append(_Deferred(kind, page, items, extra))
             return
         first = page.number == 0
@@ -202,7 +206,7 @@ class Listings(Generator):
             extra = {k: v for k, v in extra.items() if k in ("heading", "crumbs", "feed_base")}
         extra_key = json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
         fp = fingerprint(self.ctx.fp, kind, page.path, page.newer or "", page.older or "", extra_key,
-                         "\n".join(s.key for s in items))
+                         "\n".join([s.key for s in items]))
         if self.writer.fresh(page.path, fp):
             return
         t, cfg = self.ctx.t, self.ctx.cfg
@@ -210,8 +214,10 @@ class Listings(Generator):
         label = t["page"].format(n=page.number) if page.number else ""
         page_title = (f"{heading} · {label}" if heading else label) if page.number else heading
         ctx = {k: v for k, v in extra.items() if k != "description"}
-        # Rendered here, not by a worker: ~30 finished cards cost more to pickle and send than to render.
-        self.writer.listing(page.path, fp, items, kind=kind, pager=page, first=first, page_title=page_title,
+        # Rendered here, not by a worker: ~30 finished cards cost more to pickle and send than to render. A
+        # listing's numbered pages differ only in the writer's slots: they share one shell of list.html.
+        shell = None if first else (kind, extra_key)
+        self.writer.listing(page.path, fp, items, shell, kind=kind, pager=page, first=first, page_title=page_title,
                             description=extra.get("description", "") or cfg.description or cfg.title,
                             newer=urls.href(page.newer) if page.newer is not None else None,
                             older=urls.href(page.older) if page.older is not None else None,

@@ -44,7 +44,11 @@ def write_file(path: str, data: bytes) -> None:
     try:
         fd = os.open(path, _NEW, 0o666)
     except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        directory = os.path.dirname(path)
+        try:  # usually only the last directory is missing (a listing's page/<k>/): one mkdir, not makedirs' walk
+            os.mkdir(directory)
+        except OSError:
+            os.makedirs(directory, exist_ok=True)
         try:
             fd = os.open(path, _NEW, 0o666)
         except FileExistsError:

@@ -229,9 +229,10 @@ class ItemPages:
         """Render `template` for the page at `path`, with what every page gets besides `ctx`."""
         root = ctx.pop("root", None) or urls.root_for(path)
         feed_base = ctx.pop("feed_base", "")
+        canonical = ctx.pop("canonical", None) or urls.absolute(self.base_url, path)
         return self.env.get_template(template).render(
             site=self.site, t=self.t, root=root, feed_base=feed_base, path=path, static_v=self.static_v,
-            canonical=urls.absolute(self.base_url, path), chrome=self.chrome(root, feed_base), **ctx)
+            canonical=canonical, chrome=self.chrome(root, feed_base), **ctx)
 
     def render_feeds(self, job: FeedJob) -> list[Result]:
         out = []

@@ -2,7 +2,9 @@
 in the manifest (`manifest.Output`)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+import secrets
+from collections.abc import Callable, Hashable
 from typing import Any, cast
 
 from markupsafe import Markup
@@ -11,6 +13,11 @@ from . import feeds, pages, render, urls
 from .context import BuildContext
 from .manifest import Output
 from .stories import NO_LINKS, StoryLinks
+
+# What differs between the numbered pages of one listing besides their cards: the values a shell of list.html has
+# marks for (SiteWriter.listing); the bundled templates output each of them as it is, escaped.
+_SLOTS = ("canonical", "page_title", "page_label", "newer", "older")
+SHELLS = 256  # shells of list.html kept at most
 
 
 class SiteWriter:
@@ -31,6 +38,11 @@ class SiteWriter:
         self._chunk: list[pages.AnyJob] = []  # jobs for the workers, not sent yet
         self._waiting: dict[str, render.Summary] = {}  # path -> summary, for item pages the workers have
         self._listeners: list[Callable[[], None]] = []
+        self._shells: dict[Hashable, list[bytes | str] | None] = {}
+        # Marks no name or title can hold by chance: a random token of this build's.
+        token = secrets.token_hex(8)
+        self._mark = f"\x00{token}-{{}}\x00"
+        self._marks = re.compile(f"\x00{token}-([a-z_]+)\x00")
 
     # --- what generators call ----------------------------------------------------------------------
     @property
@@ -80,13 +92,23 @@ class SiteWriter:
         self._waiting[path] = s
         self._queue(job)
 
-    def listing(self, path: str, fp: str, items: list[render.Summary], **ctx: Any) -> None:
+    def listing(self, path: str, fp: str, items: list[render.Summary], shell: Hashable = None, **ctx: Any) -> None:
         """A listing page: list.html with `items`' cards. With the bundled templates the cards are spliced into
-        the page as UTF-8 (each card encoded once, not once per listing it is in: a listing page is mostly cards)."""
+        the page as UTF-8 (each card encoded once, not once per listing it is in: a listing page is mostly cards).
+        Pages given the same `shell` key must differ in nothing but their path and the values of `_SLOTS` (the
+        numbered pages of one listing): list.html is then rendered once for them all (`_shell`)."""
         if self.out.fresh(path, fp):
             return
         root = urls.root_for(path)
         if self.pages.splice_cards:
+            parts = self._shell(shell, path, root, ctx) if shell is not None else None
+            if parts is not None:
+                esc = render.escape_text
+                values = {name: esc(ctx[name]).encode("utf-8") for name in _SLOTS[1:] if ctx[name]}
+                values["canonical"] = esc(urls.absolute(self.pages.base_url, path)).encode("utf-8")
+                values["cards"] = self._cards_utf8(items, root)
+                self.out.write(path, b"".join([p if isinstance(p, bytes) else values[p] for p in parts]), fp)
+                return
             html = self.pages.page("list.html", path, {**ctx, "cards": Markup(render.CARDS_MARK)})
             head, mark, tail = html.partition(render.CARDS_MARK)
             if mark and render.CARDS_MARK not in tail:
@@ -95,6 +117,26 @@ class SiteWriter:
                 return
         self.out.write(path, self.pages.page("list.html", path, {**ctx, "cards": self.cards(items, root)})
                        .encode("utf-8"), fp)
+
+    def _shell(self, shell: Hashable, path: str, root: str, ctx: dict[str, Any]) -> list[bytes | str] | None:
+        """list.html rendered with a mark for the cards and for each of `_SLOTS` that has a value, as UTF-8
+        pieces and the names of the marks between them; None if the cards' mark is not there just once. A slot
+        without a value (None, "") goes into the shell as it is, and into its key: the templates test them."""
+        key = (shell, root, *(True if ctx[name] else ctx[name] for name in _SLOTS[1:]))
+        if key in self._shells:
+            return self._shells[key]
+        marked = {name: self._mark.format(name) for name in ("canonical", *_SLOTS[1:]) if ctx.get(name, True)}
+        html = self.pages.page("list.html", path, {**ctx, **marked, "cards": Markup(self._mark.format("cards"))})
+        pieces: list[bytes | str] = self._marks.split(html)
+        names = pieces[1::2]
+        if names.count("cards") != 1 or not set(names) <= {"cards", *marked}:
+            parts = None
+        else:
+            parts = [p if i % 2 else p.encode("utf-8") for i, p in enumerate(cast("list[str]", pieces))]
+        if len(self._shells) >= SHELLS:  # the oldest goes: a listing's pages are written one after another
+            del self._shells[next(iter(self._shells))]
+        self._shells[key] = parts
+        return parts
 
     def cards(self, items: list[render.Summary], root: str) -> Markup:
         """The listing's <li>s. Each item's card is rendered once per build, with a mark where the root goes,
@@ -111,8 +153,13 @@ class SiteWriter:
 
     def _cards_utf8(self, items: list[render.Summary], root: str) -> bytes:
         """cards(items, root) in UTF-8, from each card's parts encoded once."""
-        out = []
         mark = root.encode("utf-8")
+        try:  # every card split and encoded already (a card in one listing is in four or five)
+            # (a card not made yet, or not split and encoded, raises TypeError: the loop below does that)
+            return b"".join([mark.join(cast("tuple[bytes, ...]", s._card)) for s in items])
+        except TypeError:
+            pass
+        out = []
         for s in items:
             c = s._card if s._card is not None else self.pages.card(s)
             if isinstance(c, str):
