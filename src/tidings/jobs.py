@@ -13,13 +13,15 @@ touches the store). A source's failure is an outcome, never an exception.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -211,13 +213,15 @@ class Shared:
 
     `lane` runs the store work (parse, clean, store) off the event loop, all on one thread for SQLite;
     `validators` are the (etag, last-modified) pairs when the caller read them up front, so that a fetch
-    starts without waiting for the store's thread.
+    starts without waiting for the store's thread; `ingest`, when given, stores a fetched feed instead of
+    `ingest` on the lane (`tidings run` gives one that takes the feeds waiting together: `ingest_many`).
     """
 
     client: httpx.AsyncClient
     limits: HostLimits
     lane: StoreLane
     validators: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    ingest: Callable[[FetchResult], Awaitable[SourceOutcome]] | None = None
 
 
 def not_due(store: Store, source: Source) -> SourceOutcome:
@@ -256,6 +260,8 @@ async def refresh_source_async(ctx: Config | JobContext, source_key: str, store:
         etag, last_modified = validators
         async with shared.limits.slot(source.url):
             result = await fetch_one(shared.client, source, job.fetch_options, etag=etag, last_modified=last_modified)
+        if shared.ingest is not None:
+            return await shared.ingest(result)
         full_text = job.full_text if source.full_text else None
         return await shared.lane(lambda: ingest(store, result, job.cleaner, now=now, schedule=job.schedule,
                                                 full_text=full_text, stories=job.stories))
@@ -280,17 +286,83 @@ def ingest(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Ent
            now: float | None = None, schedule: Schedule | None = None,
            full_text: FullText | None = None, stories: StoryStage | None = None) -> SourceOutcome:
     """parse → clean → store for one fetched source. Never raises for a bad feed."""
-    source = result.source
+    return ingest_many(store, [result], clean, now, schedule, full_text, stories)[0]
+
+
+# Most feeds give a few new items a fetch, and what stories cost is mostly per call (a lookup is a few dozen
+# numpy calls, and describing warms the CPU's caches for its batch): feeds waiting together share them.
+MAX_BATCH = 32
+
+
+def ingest_many(store: Store, results: Sequence[FetchResult], clean: Callable[[Entry], tuple[Entry, str]],
+                now: float | None = None, schedule: Schedule | None = None,
+                full_text: FullText | None = None, stories: StoryStage | None = None) -> list[SourceOutcome]:
+    """`ingest` of each result, in order. With stories on, the new items of all of them are described in one
+    call and given their stories in one lookup, in one transaction; should that transaction fail, each feed
+    is stored on its own, so one feed's failure is its own, as with `ingest`."""
     now = now or time.time()
     schedule = schedule or Schedule()
+    outcomes: list[SourceOutcome | None] = [None] * len(results)
+    staged: list[tuple[int, _Staged]] = []
+    for k, result in enumerate(results):
+        ready = _stage(store, result, clean, now, schedule, full_text, stories)
+        if isinstance(ready, SourceOutcome):
+            outcomes[k] = ready
+        else:
+            staged.append((k, ready))
+    if stories is not None and stories.enabled and staged:
+        _describe(store, stories, staged, outcomes, now, schedule)
+        staged = [(k, st) for k, st in staged if outcomes[k] is None]
+    if len(staged) > 1 and stories is not None and stories.enabled:
+        try:
+            for (k, _), out in zip(staged, _commit_together(store, [st for _, st in staged], now, schedule, stories)):
+                outcomes[k] = out
+            staged = []
+        except Exception:  # noqa: BLE001 - rolled back; each feed again on its own, where a failure is its own
+            log.debug("storing %d feeds together failed; storing them one by one", len(staged), exc_info=True)
+    for k, st in staged:
+        outcomes[k] = _guarded(store, st.result, now, schedule,
+                               partial(_commit, store, st, now, schedule, stories))
+    done = [o for o in outcomes if o is not None]
+    assert len(done) == len(results)  # every feed has its outcome
+    return done
 
-    def failed(reason: str) -> SourceOutcome:
-        count = store.record_failure(source.key, reason, now)
-        store.set_next_fetch(source.key, schedule.after_failure(now, count, result.retry_after))
-        return SourceOutcome(source, OutcomeStatus.FAILED, reason=reason)
 
+@dataclass(slots=True)
+class _Staged:
+    """A parsed feed's items, cleaned and filtered, ready to be described (new ones) and stored."""
+
+    result: FetchResult
+    feed: ParsedFeed
+    rows: list[IngestRow]
+    fresh: set[str]  # ids of the items not in the store yet: they get keywords and a fingerprint
+    notes: list[str]
+    known: bool  # `fresh` was asked of the store (stories on)
+
+
+def _failed(store: Store, result: FetchResult, now: float, schedule: Schedule, reason: str) -> SourceOutcome:
+    count = store.record_failure(result.source.key, reason, now)
+    store.set_next_fetch(result.source.key, schedule.after_failure(now, count, result.retry_after))
+    return SourceOutcome(result.source, OutcomeStatus.FAILED, reason=reason)
+
+
+def _guarded(store: Store, result: FetchResult, now: float, schedule: Schedule,
+             step: Callable[[], Any]) -> Any:
+    """`step()`, or the feed's failure if it raises: a bug on one feed must not stop the others."""
+    try:
+        return step()
+    except RecursionError:
+        return _failed(store, result, now, schedule, "nested too deeply to clean")
+    except Exception as e:  # noqa: BLE001 - any error is this feed's, reported as a bug
+        log.exception("%s: unexpected error while reading the feed", result.source.label)
+        return _failed(store, result, now, schedule, f"bug while reading the feed: {type(e).__name__}: {e}")
+
+
+def _stage(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Entry, str]], now: float,
+           schedule: Schedule, full_text: FullText | None, stories: StoryStage | None) -> SourceOutcome | _Staged:
+    source = result.source
     if not result.ok:
-        return failed(result.error or "failed")
+        return _failed(store, result, now, schedule, result.error or "failed")
     if result.not_modified:
         store.record_success(source.key, result.etag, result.last_modified, now=now,
                              next_fetch=schedule.after_success(now, result))
@@ -298,51 +370,88 @@ def ingest(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Ent
     try:
         feed = parse_feed(result.body, source, content_type=result.content_type, url=result.final_url)
     except ParseError as e:
-        return failed(str(e))
+        return _failed(store, result, now, schedule, str(e))
     except RecursionError:
-        return failed("nested too deeply to parse")
-    try:
-        return _store_feed(store, result, feed, clean, now, schedule, full_text, stories)
-    except RecursionError:
-        return failed("nested too deeply to clean")
-    except Exception as e:  # a bug on one feed must not stop the others
-        log.exception("%s: unexpected error while reading the feed", source.label)
-        return failed(f"bug while reading the feed: {type(e).__name__}: {e}")
+        return _failed(store, result, now, schedule, "nested too deeply to parse")
+    staged: SourceOutcome | _Staged = _guarded(store, result, now, schedule,
+                                               lambda: _clean_feed(store, result, feed, clean, full_text, stories))
+    return staged
 
 
-def _store_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Callable[[Entry], tuple[Entry, str]],
-                now: float, schedule: Schedule, full_text: FullText | None,
-                stories: StoryStage | None) -> SourceOutcome:
+def _clean_feed(store: Store, result: FetchResult, feed: ParsedFeed, clean: Callable[[Entry], tuple[Entry, str]],
+                full_text: FullText | None, stories: StoryStage | None) -> _Staged:
     source = result.source
     pairs = [clean(e) for e in newest(feed.entries, source.limit)]
     rows, notes = (full_text.enrich(store, source, pairs) if full_text and source.full_text
                    else ([(e, html, False) for e, html in pairs], []))
     flt = source.item_filter
     staged = []
-    # Keywords and fingerprints are made once, when an item is first seen (they are outside its hash).
-    known = (store.known_ids(source.key, [e.id for e, _, _ in rows]) if stories is not None and stories.enabled
-             else None)
-    fresh = set() if known is None else {e.id for e, _, _ in rows}.difference(known)
-    new_items = [(e, html) for e, html, _ in rows if e.id in fresh]
-    described = iter(stories.describe_many(new_items) if stories is not None and new_items else ())
     for e, html, fulltext in rows:
         ok = flt is None or flt.accepts(title=e.title, content=html, author=e.author, link=e.link,
                                         categories=source.categories + e.tags)
-        state = ItemState.PUBLISHED if ok else ItemState.FILTERED
-        if e.id in fresh:
-            words, fp = next(described)
-            staged.append(IngestRow(e, html, state, fulltext, words, fp))
-        else:
-            staged.append(IngestRow(e, html, state, fulltext))
-    notes = feed.notes + notes  # recovered breakage first, then what full text skipped
+        staged.append(IngestRow(e, html, ItemState.PUBLISHED if ok else ItemState.FILTERED, fulltext))
+    # Keywords and fingerprints are made once, when an item is first seen (they are outside its hash).
+    on = stories is not None and stories.enabled
+    known = store.known_ids(source.key, [r.entry.id for r in staged]) if on else set()
+    fresh = {r.entry.id for r in staged}.difference(known) if on else set()
+    return _Staged(result, feed, staged, fresh, feed.notes + notes, on)  # recovered breakage first, then full text
+
+
+def _describe(store: Store, stories: StoryStage, staged: list[tuple[int, _Staged]],
+              outcomes: list[SourceOutcome | None], now: float, schedule: Schedule) -> None:
+    """Keywords and fingerprints of every feed's new items, in one call; a feed whose items cannot be
+    described fails alone."""
+    def fill(group: list[_Staged]) -> None:
+        new = [(r.entry, r.html) for st in group for r in st.rows if r.entry.id in st.fresh]
+        described = iter(stories.describe_many(new))
+        for st in group:
+            rows = []
+            for r in st.rows:
+                if r.entry.id in st.fresh:
+                    words, fp = next(described)
+                    r = dataclasses.replace(r, keywords=words, fingerprint=fp)
+                rows.append(r)
+            st.rows = rows
+
+    try:
+        fill([st for _, st in staged])
+    except Exception:  # noqa: BLE001 - which feed's item it was is found by describing each feed alone
+        for k, st in staged:
+            outcomes[k] = _guarded(store, st.result, now, schedule, partial(fill, [st]))
+
+
+def _commit(store: Store, st: _Staged, now: float, schedule: Schedule, stories: StoryStage | None) -> SourceOutcome:
     with store.transaction():  # one commit per feed: its items, their stories and the source's state
-        # The source's state first: assign takes the store's story lock, held to the commit, and other
-        # workers' feeds wait for it.
-        store.record_success(source.key, result.etag, result.last_modified, feed.title or None, now=now,
-                             next_fetch=schedule.after_success(now, result, feed.ttl_minutes),
-                             note="; ".join(notes) or None)
-        if stories is not None and known is not None:
-            staged = stories.assign(store, staged, now)  # new items' stories, stored with them
-        new, changed = store.upsert_entries(staged, now=now)
-    return SourceOutcome(source, OutcomeStatus.NEW, new=new, changed=changed, notes=notes,
-                         filtered=sum(r.state == ItemState.FILTERED for r in staged))
+        _record(store, st, now, schedule)
+        rows = st.rows
+        if stories is not None and st.known:
+            rows = stories.assign(store, rows, now)  # new items' stories, stored with them
+        return _upsert(store, st, rows, now)
+
+
+def _commit_together(store: Store, group: list[_Staged], now: float, schedule: Schedule,
+                     stories: StoryStage) -> list[SourceOutcome]:
+    with store.transaction():  # the feeds' items, their stories and the sources' states: one commit
+        for st in group:
+            _record(store, st, now, schedule)
+        rows = stories.assign(store, [r for st in group for r in st.rows], now)
+        out, at = [], 0
+        for st in group:
+            out.append(_upsert(store, st, rows[at:at + len(st.rows)], now))
+            at += len(st.rows)
+        return out
+
+
+def _record(store: Store, st: _Staged, now: float, schedule: Schedule) -> None:
+    # The source's state first: assign takes the store's story lock, held to the commit, and other
+    # workers' feeds wait for it.
+    r = st.result
+    store.record_success(r.source.key, r.etag, r.last_modified, st.feed.title or None, now=now,
+                         next_fetch=schedule.after_success(now, r, st.feed.ttl_minutes),
+                         note="; ".join(st.notes) or None)
+
+
+def _upsert(store: Store, st: _Staged, rows: list[IngestRow], now: float) -> SourceOutcome:
+    new, changed = store.upsert_entries(rows, now=now)
+    return SourceOutcome(st.result.source, OutcomeStatus.NEW, new=new, changed=changed, notes=st.notes,
+                         filtered=sum(r.state == ItemState.FILTERED for r in rows))

@@ -18,11 +18,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from .errors import LockBusy
-from .model import OutcomeStatus, Source
+from .model import FetchResult, OutcomeStatus, Source
 from .schedule import is_due
 from .store import Store, is_url, open_store
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .config import Config
     from .jobs import Cleaner, SourceOutcome, ingest
     from .publish.hexo import HexoReport
@@ -132,28 +134,63 @@ def apply_filter_changes(store: Store, sources: list[Source]) -> None:
 
 
 class _StoreThread:
-    """The one thread that touches the store while fetches run, with a bound on the bodies waiting for it."""
+    """The one thread that touches the store while fetches run, with a bound on the bodies waiting for it.
+    Fetched feeds (`ingest`) that wait for it together are stored together (`store_many`, up to MAX_BATCH)."""
 
-    def __init__(self, backlog: int):
+    def __init__(self, backlog: int, store_many: Callable[[list[FetchResult]], list[SourceOutcome]]):
         from concurrent.futures import ThreadPoolExecutor
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
         # Bodies waiting for this thread hold memory: at most `backlog` of them at once.
         self._backlog = threading.BoundedSemaphore(backlog)
+        self._store_many = store_many
+        self._waiting: list[tuple[FetchResult, Future[SourceOutcome]]] = []
+        self._lock = threading.Lock()
 
-    async def __call__(self, fn: Callable[[], T]) -> T:
+    async def _slot(self) -> None:
         import asyncio
 
         while not self._backlog.acquire(blocking=False):
             await asyncio.sleep(0.005)  # polled: a blocking acquire would stall every fetch on the loop
 
-        def released() -> T:
-            try:
-                return fn()
-            finally:
-                self._backlog.release()
+    async def __call__(self, fn: Callable[[], T]) -> T:
+        import asyncio
 
-        return await asyncio.wrap_future(self._pool.submit(released))
+        await self._slot()
+        try:
+            return await asyncio.wrap_future(self._pool.submit(fn))
+        finally:
+            self._backlog.release()
+
+    async def ingest(self, result: FetchResult) -> SourceOutcome:
+        import asyncio
+        from concurrent.futures import Future
+
+        await self._slot()
+        try:
+            done: Future[SourceOutcome] = Future()
+            with self._lock:
+                self._waiting.append((result, done))
+            self._pool.submit(self._drain)  # one drain a feed; a drain finding nothing waiting has nothing to do
+            return await asyncio.wrap_future(done)
+        finally:
+            self._backlog.release()
+
+    def _drain(self) -> None:
+        from .jobs import MAX_BATCH
+
+        with self._lock:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+        if not batch:
+            return
+        try:
+            outcomes = self._store_many([r for r, _ in batch])
+        except BaseException as e:  # noqa: BLE001 - handed to every waiting fetch, which raises it
+            for _, done in batch:
+                done.set_exception(e)
+            return
+        for (_, done), outcome in zip(batch, outcomes, strict=True):
+            done.set_result(outcome)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
@@ -165,7 +202,7 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     import asyncio
 
     from .fetch import HostLimits, make_client
-    from .jobs import JobContext, Shared, not_due, refresh_source_async
+    from .jobs import JobContext, Shared, ingest_many, not_due, refresh_source_async
 
     configured = cfg.feed_sources()
     store.sync_sources(configured)
@@ -176,12 +213,18 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     ctx = JobContext(cfg, interval)
     validators = {s.key: (st.etag, st.last_modified) for s in due for st in [store.source_state(s.key)]}
     progress("start", stage="fetch", total=len(due))
-    lane = _StoreThread(2 * cfg.fetch.concurrency)
+    full_text = any(s.full_text for s in due)
+
+    def store_many(results: list[FetchResult]) -> list[SourceOutcome]:
+        return ingest_many(store, results, ctx.cleaner, schedule=ctx.schedule,
+                           full_text=ctx.full_text if full_text else None, stories=ctx.stories)
+
+    lane = _StoreThread(2 * cfg.fetch.concurrency, store_many)
 
     async def refresh_all() -> None:
         opts = ctx.fetch_options
         async with make_client(opts) as client:
-            shared = Shared(client, HostLimits(opts.concurrency, opts.per_host), lane, validators)
+            shared = Shared(client, HostLimits(opts.concurrency, opts.per_host), lane, validators, lane.ingest)
 
             async def one(source: Source) -> None:
                 # force=True: this run has already chosen the due sources.
