@@ -1,7 +1,7 @@
 """Ingest throughput: parse + clean + store (+ Hexo post writing) on generated feeds, one core.
 
     .venv/bin/python bench/ingest.py [--items 5000] [--per-feed 50] [--no-clean] [--no-posts] [--stories] [--dir D]
-                                     [--text sina|varied]
+                                     [--text sina|varied] [--together N]
 
 Prints a Markdown row for docs/benchmarks.md. Target (SPEC §8): ≥ 2,000 items/s on one core, on tmpfs
 (`--dir /dev/shm`; BENCH_DIR does the same), so the disk is not measured. `--stories`: ingest with
@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tidings.config import Config  # noqa: E402
+from tidings.jobs import ingest_many  # noqa: E402
 from tidings.model import FetchResult, Source  # noqa: E402
 from tidings.pipeline import Cleaner, ingest  # noqa: E402
 from tidings.publish.hexo import build_posts  # noqa: E402
@@ -138,9 +139,14 @@ def once(args, bodies, tmp: Path, k: int, stories: bool = False,
     store = open_store(tmp / f"bench-{k}.db")
     store.sync_sources(sources)
     started, cpu = time.perf_counter(), time.process_time()
-    for src, body in zip(sources, bodies):
-        ingest(store, FetchResult(src, status=200, body=body, content_type="application/rss+xml"), cleaner,
-               stories=stage)
+    fetched = [FetchResult(src, status=200, body=body, content_type="application/rss+xml")
+               for src, body in zip(sources, bodies)]
+    if args.together > 1:  # as tidings run's store thread takes the feeds that wait for it
+        for at in range(0, len(fetched), args.together):
+            ingest_many(store, fetched[at:at + args.together], cleaner, stories=stage)
+    else:
+        for result in fetched:
+            ingest(store, result, cleaner, stories=stage)
     ingest_s, ingest_cpu = time.perf_counter() - started, time.process_time() - cpu
     assert store.count_items() == args.items
     posts_s = posts_cpu = 0.0
@@ -157,6 +163,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=5000)
     ap.add_argument("--per-feed", type=int, default=50)
+    ap.add_argument("--together", type=int, default=1,
+                    help="feeds stored together (jobs.ingest_many), as tidings run does with feeds that wait")
     ap.add_argument("--repeat", type=int, default=5, help="runs; the best and the median are reported")
     ap.add_argument("--no-clean", action="store_true", help="skip sanitizing (store the feed's HTML as is)")
     ap.add_argument("--no-posts", action="store_true", help="skip writing Hexo posts")
@@ -218,7 +226,7 @@ def compare_stories(args, bodies, avg_kb: float) -> None:
                 f"(+{(min(b) - min(a)) / n * 1e6:.0f} µs per item; off {min(a) / n * 1e6:.0f} µs)")
 
     us = lambda xs: f"{min(xs) / n * 1e6:.0f}–{max(xs) / n * 1e6:.0f}"  # noqa: E731
-    print(f"| {n} items ({avg_kb:.1f} KB feed XML each, {args.text} text), cleaning on, {'no posts' if args.no_posts else 'Hexo posts'}, "
+    print(f"| {n} items ({avg_kb:.1f} KB feed XML each, {args.text} text, {args.per_feed} a feed, {args.together} feed(s) at a time), cleaning on, {'no posts' if args.no_posts else 'Hexo posts'}, "
           f"{args.repeat} runs each, alternating, "
           f"{args.dir or 'TMPDIR'}, load {os.getloadavg()[0]:.1f} "
           f"| off: best {n / min(r[0] for r in off):,.0f}, median {n / med([r[0] for r in off]):,.0f} items/s "
