@@ -150,3 +150,32 @@ def test_the_runs_store_thread_takes_waiting_feeds_together(tmp_path, store_at, 
     assert sorted(sizes, reverse=True)[0] > 1 and sum(sizes) == 8
     assert [o.status for o in out] == [OutcomeStatus.NEW] * 8 and sum(o.new for o in out) == 32
     assert store_rows(store_at, "SELECT count(*) FROM items WHERE keywords != '[]'")[0][0] == 32
+
+
+def test_a_cancelled_fetch_does_not_stall_the_others():
+    """An interrupted fetch cancels its wait; the feeds stored in the same batch still get their outcomes."""
+    import asyncio
+
+    gate = threading.Event()
+    src = [source(f"x{n}") for n in range(3)]
+
+    def store_many(results):
+        gate.wait(5)
+        return [jobs.SourceOutcome(r.source, OutcomeStatus.NOT_MODIFIED) for r in results]
+
+    lane = pipeline._StoreThread(8, store_many)
+
+    async def main():
+        first = asyncio.ensure_future(lane.ingest(FetchResult(src[0], not_modified=True)))
+        await asyncio.sleep(0.05)  # the store thread now waits inside the first batch
+        rest = [asyncio.ensure_future(lane.ingest(FetchResult(s, not_modified=True))) for s in src[1:]]
+        await asyncio.sleep(0.05)
+        rest[0].cancel()
+        gate.set()
+        return await asyncio.wait_for(asyncio.gather(first, rest[1]), 5)
+
+    try:
+        done = asyncio.run(main())
+    finally:
+        lane.shutdown()
+    assert [o.source.key for o in done] == [src[0].key, src[2].key]

@@ -187,10 +187,12 @@ class _StoreThread:
             outcomes = self._store_many([r for r, _ in batch])
         except BaseException as e:  # noqa: BLE001 - handed to every waiting fetch, which raises it
             for _, done in batch:
-                done.set_exception(e)
+                if done.set_running_or_notify_cancel():
+                    done.set_exception(e)
             return
         for (_, done), outcome in zip(batch, outcomes, strict=True):
-            done.set_result(outcome)
+            if done.set_running_or_notify_cancel():  # False: the fetch was cancelled (an interrupted run)
+                done.set_result(outcome)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
