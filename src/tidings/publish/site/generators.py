@@ -117,6 +117,7 @@ class Listings(Generator):
         self._month_counts = tree.counts.months()
         self._deferred: list[_Deferred] = []
         self._flushing = False
+        self._numbered: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}  # (kind, base) -> extra, its JSON
         writer.on_results(self._flush)
 
     def add(self, entry: Entry) -> None:
@@ -202,9 +203,15 @@ class Listings(Generator):
             self._deferred.append(_Deferred(kind, page, items, extra))
             return
         first = page.number == 0
-        if not first:
-            extra = {k: v for k, v in extra.items() if k in ("heading", "crumbs", "feed_base")}
-        extra_key = json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
+        if first:
+            extra_key = json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str)
+        else:  # the same for every numbered page of a listing (its directory)
+            numbered = self._numbered.get((kind, page.base))
+            if numbered is None:
+                extra = {k: v for k, v in extra.items() if k in ("heading", "crumbs", "feed_base")}
+                numbered = self._numbered[(kind, page.base)] = (
+                    extra, json.dumps(extra, ensure_ascii=False, sort_keys=True, default=str))
+            extra, extra_key = numbered
         fp = fingerprint(self.ctx.fp, kind, page.path, page.newer or "", page.older or "", extra_key,
                          "\n".join([s.key for s in items]))
         if self.writer.fresh(page.path, fp):
