@@ -8,7 +8,7 @@ from pathlib import Path
 
 from site_helpers import config, make_store
 
-from tidings.publish.site import build_site, feeds, pages, render
+from tidings.publish.site import build_site, feeds, lists, pages, render
 from tidings.publish.site.context import fingerprint
 from tidings.publish.site.manifest import TOKEN
 from tidings.publish.site.writer import SiteWriter
@@ -82,6 +82,32 @@ def test_numbered_listing_pages_filled_into_one_shell_are_the_rendered_ones(tmp_
     assert themed == files(tmp_path / "theme-spliced")
     page = themed["page/4/index.html"].decode("utf-8")
     assert "<p>4 page/4/index.html 5 page/5/</p>" in page and "\x00" not in page
+
+
+def test_a_listing_pages_as_page_of_does_item_by_item():
+    """lists.Listing.add asks page_of only where a page may end: the pages are those of asking it every item."""
+    def reference(n: int, per: int, extra: int) -> list[tuple[str, list[int]]]:
+        pager, out, buf, current = lists.Paginator("b/", n, per), [], [], 0
+        for rank in range(n + extra):
+            number = pager.page_of(rank)
+            if number != current and buf:
+                out.append((pager.page(current).path, buf))
+                buf = []
+            current = number
+            buf.append(rank)
+        if buf or not n + extra:
+            out.append((pager.page(current).path, buf))
+        return out
+
+    for n in range(0, 70):
+        for per in (1, 2, 3, 10, 30):
+            for extra in (0, 1, 7):  # (more items than counted: page 1 takes them)
+                got: list[tuple[str, list[int]]] = []
+                listing = lists.Listing("b/", n, per, lambda page, items, out=got: out.append((page.path, list(items))))
+                for rank in range(n + extra):
+                    listing.add(rank)  # type: ignore[arg-type]  # any object will do for a summary
+                listing.close()
+                assert got == reference(n, per, extra), (n, per, extra)
 
 
 def test_json_indent1_is_json_dumps():

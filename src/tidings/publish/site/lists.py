@@ -9,6 +9,7 @@ pages keep their URL and content, which is what makes incremental builds and cac
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -60,16 +61,26 @@ class Listing:
         self.emit = emit
         self.rank = 0
         self.current = 0
+        self.until = 0  # page_of(rank) is `current` for every rank below this one
         self.buf: list[Summary] = []
 
     def add(self, summary: Summary) -> None:
-        number = self.pager.page_of(self.rank)
-        if number != self.current and self.buf:
-            self.emit(self.pager.page(self.current), self.buf)
-            self.buf = []
-        self.current = number
+        if self.rank >= self.until:  # (one comparison per item, not page_of: a listing gets every item of it)
+            number = self.pager.page_of(self.rank)
+            if number != self.current and self.buf:
+                self.emit(self.pager.page(self.current), self.buf)
+                self.buf = []
+            self.current = number
+            self.until = self._end(number)
         self.buf.append(summary)
         self.rank += 1
+
+    def _end(self, number: int) -> int:
+        """The first rank past page `number` (page 1 takes every rank past the others)."""
+        pager = self.pager
+        if number == 0:
+            return pager.first_size
+        return pager.n - (number - 1) * pager.per if number > 1 else sys.maxsize
 
     def close(self) -> None:
         if self.buf or self.rank == 0:
