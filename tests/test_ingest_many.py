@@ -179,3 +179,36 @@ def test_a_cancelled_fetch_does_not_stall_the_others():
     finally:
         lane.shutdown()
     assert [o.source.key for o in done] == [src[0].key, src[2].key]
+
+
+def test_fetches_waiting_for_the_store_sleep():
+    """Feeds fetched while the store's thread is busy wait without spinning: polling for a slot, a thousand
+    waiting fetches kept the event loop busy and starved the store's thread of the GIL (a first pass of 1,000
+    feeds took 80–156 s instead of ~8)."""
+    import asyncio
+
+    gate = threading.Event()
+
+    def store_many(results):
+        gate.wait(10)
+        return [jobs.SourceOutcome(r.source, OutcomeStatus.NOT_MODIFIED) for r in results]
+
+    lane = pipeline._StoreThread(4, store_many)
+
+    async def main():
+        waiting = [asyncio.ensure_future(lane.ingest(FetchResult(source(f"w{n}"), not_modified=True)))
+                   for n in range(500)]
+        await asyncio.sleep(0.1)  # all of them are waiting now: 4 in the lane, the rest for a slot
+        cpu = time.process_time()
+        await asyncio.sleep(0.5)
+        spent = time.process_time() - cpu
+        gate.set()
+        await asyncio.gather(*waiting)
+        return spent
+
+    try:
+        spent = asyncio.run(main())
+    finally:
+        gate.set()
+        lane.shutdown()
+    assert spent < 0.15, f"{spent:.2f} CPU-s spent waiting for 0.5 s"

@@ -23,6 +23,7 @@ from .schedule import is_due
 from .store import Store, is_url, open_store
 
 if TYPE_CHECKING:
+    import asyncio
     from concurrent.futures import Future
 
     from .config import Config
@@ -142,39 +143,37 @@ class _StoreThread:
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
         # Bodies waiting for this thread hold memory: at most `backlog` of them at once.
-        self._backlog = threading.BoundedSemaphore(backlog)
+        self._backlog = backlog
+        self._slots: asyncio.Semaphore | None = None  # made on the event loop that uses it
         self._store_many = store_many
         self._waiting: list[tuple[FetchResult, Future[SourceOutcome]]] = []
         self._lock = threading.Lock()
 
-    async def _slot(self) -> None:
+    def _slot(self) -> asyncio.Semaphore:
+        # Taken and given back on the event loop, so waiting fetches sleep until a slot is free: polling for
+        # one, a thousand waiting fetches kept the loop busy and starved the store's thread (docs/benchmarks.md).
         import asyncio
 
-        while not self._backlog.acquire(blocking=False):
-            await asyncio.sleep(0.005)  # polled: a blocking acquire would stall every fetch on the loop
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._backlog)
+        return self._slots
 
     async def __call__(self, fn: Callable[[], T]) -> T:
         import asyncio
 
-        await self._slot()
-        try:
+        async with self._slot():
             return await asyncio.wrap_future(self._pool.submit(fn))
-        finally:
-            self._backlog.release()
 
     async def ingest(self, result: FetchResult) -> SourceOutcome:
         import asyncio
         from concurrent.futures import Future
 
-        await self._slot()
-        try:
+        async with self._slot():
             done: Future[SourceOutcome] = Future()
             with self._lock:
                 self._waiting.append((result, done))
             self._pool.submit(self._drain)  # one drain a feed; a drain finding nothing waiting has nothing to do
             return await asyncio.wrap_future(done)
-        finally:
-            self._backlog.release()
 
     def _drain(self) -> None:
         from .jobs import MAX_BATCH
