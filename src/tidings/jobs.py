@@ -13,7 +13,6 @@ touches the store). A source's failure is an outcome, never an exception.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import re
 import time
@@ -315,14 +314,14 @@ def ingest_many(store: Store, results: Sequence[FetchResult], clean: Callable[[E
         staged = [(k, st) for k, st in staged if outcomes[k] is None]
     if len(staged) > 1 and stories is not None and stories.enabled:
         try:
-            for (k, _), out in zip(staged, _commit_together(store, [st for _, st in staged], now, schedule, stories)):
+            for (k, _), out in zip(staged, _commit(store, [st for _, st in staged], now, schedule, stories)):
                 outcomes[k] = out
             staged = []
         except Exception:  # noqa: BLE001 - rolled back; each feed again on its own, where a failure is its own
             log.debug("storing %d feeds together failed; storing them one by one", len(staged), exc_info=True)
     for k, st in staged:
-        outcomes[k] = _guarded(store, st.result, now, schedule,
-                               partial(_commit, store, st, now, schedule, stories))
+        out = _guarded(store, st.result, now, schedule, partial(_commit, store, [st], now, schedule, stories))
+        outcomes[k] = out[0] if isinstance(out, list) else out  # its outcome, or its failure
     done = [o for o in outcomes if o is not None]
     assert len(done) == len(results)  # every feed has its outcome
     return done
@@ -405,13 +404,8 @@ def _describe(store: Store, stories: StoryStage, staged: list[tuple[int, _Staged
         new = [(r.entry, r.html) for st in group for r in st.rows if r.entry.id in st.fresh]
         described = iter(stories.describe_many(new))
         for st in group:
-            rows = []
-            for r in st.rows:
-                if r.entry.id in st.fresh:
-                    words, fp = next(described)
-                    r = dataclasses.replace(r, keywords=words, fingerprint=fp)
-                rows.append(r)
-            st.rows = rows
+            st.rows = [IngestRow(r.entry, r.html, r.state, r.fulltext, *next(described)) if r.entry.id in st.fresh
+                       else r for r in st.rows]
 
     try:
         fill([st for _, st in staged])
@@ -420,21 +414,16 @@ def _describe(store: Store, stories: StoryStage, staged: list[tuple[int, _Staged
             outcomes[k] = _guarded(store, st.result, now, schedule, partial(fill, [st]))
 
 
-def _commit(store: Store, st: _Staged, now: float, schedule: Schedule, stories: StoryStage | None) -> SourceOutcome:
-    with store.transaction():  # one commit per feed: its items, their stories and the source's state
-        _record(store, st, now, schedule)
-        rows = st.rows
-        if stories is not None and st.known:
-            rows = stories.assign(store, rows, now)  # new items' stories, stored with them
-        return _upsert(store, st, rows, now)
-
-
-def _commit_together(store: Store, group: list[_Staged], now: float, schedule: Schedule,
-                     stories: StoryStage) -> list[SourceOutcome]:
-    with store.transaction():  # the feeds' items, their stories and the sources' states: one commit
+def _commit(store: Store, group: list[_Staged], now: float, schedule: Schedule,
+            stories: StoryStage | None) -> list[SourceOutcome]:
+    """Store the feeds of `group` in one transaction: their items, the new ones' stories (one lookup for
+    all) and the sources' states."""
+    with store.transaction():
         for st in group:
             _record(store, st, now, schedule)
-        rows = stories.assign(store, [r for st in group for r in st.rows], now)
+        rows = [r for st in group for r in st.rows]
+        if stories is not None and any(st.known for st in group):
+            rows = stories.assign(store, rows, now)  # new items' stories, stored with them
         out, at = [], 0
         for st in group:
             out.append(_upsert(store, st, rows[at:at + len(st.rows)], now))
