@@ -221,10 +221,11 @@ async def noop_queue(url: str, n: int, concurrency: int) -> tuple[float, float]:
 
 def floors(cluster: Cluster, n: int, concurrency: int) -> dict[str, float]:
     """What 1,000 jobs cost before any feed is read, in CPU seconds: procrastinate deferring and running n
-    no-op jobs (this process + the cluster), and httpx (tidings' client, no tidings code) getting n bench
+    no-op jobs (this process + the cluster), and httpx (tidings' client, `http.make_client`, and nothing else of tidings) getting n bench
     feeds from the local server with `concurrency` in flight (this process only; the server runs elsewhere)."""
-    import httpx
     import procrastinate
+
+    from tidings.http import make_client
 
     url = cluster.create_database()
     app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=url))
@@ -241,8 +242,7 @@ def floors(cluster: Cluster, n: int, concurrency: int) -> dict[str, float]:
         port = q.get(timeout=10)
 
         async def get_all() -> None:
-            limits = httpx.Limits(max_connections=2 * concurrency, max_keepalive_connections=concurrency)
-            async with httpx.AsyncClient(limits=limits) as client:
+            async with make_client(user_agent="tidings-bench", connections=concurrency) as client:
                 slots = asyncio.Semaphore(concurrency)
 
                 async def one(k: int) -> None:

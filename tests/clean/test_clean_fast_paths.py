@@ -170,3 +170,15 @@ def test_named_qr_or_icon_is_the_inline_test_it_replaced():
                 expected = bool(words and (L.qr_re.search(words) or L.icon_re.search(words)))
                 text = " ".join(v for k in ("alt", "class", "id", "title") if (v := attrs.get(k)))
                 assert _named_qr_or_icon(text) == expected, attrs
+
+
+def test_long_image_sources_are_not_kept_in_the_url_caches():
+    """Inline data: images of many KB are asked about too; the memos keep short URLs only."""
+    from tidings.clean import urls
+
+    big = "data:image/png;base64," + "iVBORw0KGgo" * 2000
+    before = urls._is_placeholder_src.cache_info().currsize, urls._is_pixel_url.cache_info().currsize
+    assert urls.is_placeholder_src(big) and not urls.is_pixel_url(big)
+    after = urls._is_placeholder_src.cache_info().currsize, urls._is_pixel_url.cache_info().currsize
+    assert after == before
+    assert urls.is_pixel_url("https://pixel.wp.com/g.gif?x=1") == urls._is_pixel_url.__wrapped__("https://pixel.wp.com/g.gif?x=1")

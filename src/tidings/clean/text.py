@@ -242,8 +242,4 @@ def xml_safe_and_clean(s: str) -> tuple[str, str]:
 
 def clean_text(s: str) -> str:
     """Text fit for XML and for reading: invalid XML 1.0 characters dropped, mojibake repaired."""
-    if not s:
-        return s or ""
-    if not _SUSPECT.search(s):
-        return s
-    return repair_mojibake(strip_invalid_xml(s))
+    return xml_safe_and_clean(s or "")[1]

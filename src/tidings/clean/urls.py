@@ -194,9 +194,16 @@ def strip_tracking(url: str) -> str:
 _HOST = re.compile(r"^[a-z][a-z0-9+.\-]*:?//(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)")
 
 
-@lru_cache(maxsize=1024)  # asked again of the same image URL by the DOM pass and by pick_cover
+_CACHED_URL = 512  # longer ones (inline data: images of many KB) are not kept in the caches below
+
+
 def is_pixel_url(url: str) -> bool:
     """A URL from a known tracking-pixel host (or a subdomain) or with a known pixel path."""
+    return _is_pixel_url(url) if len(url) <= _CACHED_URL else _is_pixel_url.__wrapped__(url)
+
+
+@lru_cache(maxsize=1024)  # asked again of the same image URL by the DOM pass and by pick_cover
+def _is_pixel_url(url: str) -> bool:
     L = lists()
     low = url.lower()
     m = _HOST.match(low)
@@ -209,11 +216,15 @@ def is_pixel_url(url: str) -> bool:
     return bool(L.pixel_url_re.search(low))
 
 
-@lru_cache(maxsize=1024)  # likewise
 def is_placeholder_src(src: str | None) -> bool:
     """A src that only stands in for a lazy-loaded image: missing, blank, data:, spacer/blank GIFs."""
     if src is None:
         return True
+    return _is_placeholder_src(src) if len(src) <= _CACHED_URL else _is_placeholder_src.__wrapped__(src)
+
+
+@lru_cache(maxsize=1024)  # likewise
+def _is_placeholder_src(src: str) -> bool:
     v = normalize_url_text(src)
     if not v or v.lower().startswith("data:"):
         return True
