@@ -9,6 +9,10 @@ grow). The machine may be shared: old and new run one after the other, in turns 
 so each pair's ratio comes from the same minute. With --make N the store is made first if it is not there
 (bench/site.py's items; with --stories, described and grouped, so stories and tag pages). With --diff, the
 last pair's two sites are compared with `diff -r` (they must be the same, byte for byte).
+
+The store is made and its site records forgotten by this script's own checkout, which migrates it to its
+schema: an --old checkout from before that schema version cannot open it (StoreVersionError). Compare such
+trees on copies of the store made by each (bench/site_reads.py says the same).
 """
 from __future__ import annotations
 

@@ -158,3 +158,12 @@ def test_fingerprint_is_the_sha256_of_each_part_then_a_nul():
         for p in parts:
             h.update(p.encode("utf-8", "surrogatepass") + b"\0")
         assert fingerprint(*parts) == h.hexdigest()
+
+
+def test_feed_bytes_drop_the_characters_text_escaping_drops():
+    """feeds._xml_utf8 works on bytes with its own table of the characters XML 1.0 forbids; it must name
+    the same ones as the text escaping of every other feed field (every one-byte character, U+FFFE/U+FFFF)."""
+    from tidings.publish.site import feeds
+
+    for c in [*map(chr, range(0x80)), "\ufffe", "\uffff", "é", "中"]:
+        assert feeds._xml_utf8(c.encode()) == feeds.xml_escape(c).encode(), repr(c)
