@@ -224,6 +224,10 @@ def test_iteration_order_and_bodies(store):
     assert all(it.content == "" and it.html == "" for it in light)
     full = store.load_bodies(light[0])
     assert (full.content, full.html) == (es[2].content, f"<p>html {es[2].id}</p>")
+    # content=False: the HTML without the raw markup (what a cleaned Hexo post reads)
+    assert [(it.content, it.html) for it in store.iter_items(content=False)][0] == ("", f"<p>html {es[2].id}</p>")
+    html_only = store.load_bodies(list(store.iter_items(bodies=False))[0], content=False)
+    assert (html_only.content, html_only.html) == ("", f"<p>html {es[2].id}</p>")
     it = next(store.iter_items())
     assert (it.source_key, it.guid, it.link, it.author, it.published, it.updated) == (
         s1.key, es[2].guid, es[2].link, "作者", same, None)

@@ -209,7 +209,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
     try:
         with store.transaction():
             # Otherwise bodies are read only for the posts that are rendered: an unchanged store costs no HTML I/O.
-            for item in store.iter_items(newest_first=False, bodies=bodies):
+            for item in store.iter_items(newest_first=False, bodies=bodies, content=not clean):
                 me = ItemKey(item.source_key, item.id)
                 live.add(me)
                 categories = item.categories
@@ -219,7 +219,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                     report.unchanged += 1
                     continue
                 if not bodies:
-                    store.load_bodies(item)
+                    store.load_bodies(item, content=not clean)
                 if preset == "seed":
                     rel = unique_post_path(_dir_components(tuple(categories)), item.title, item.id,
                                            partial(taken, me=me))

@@ -436,13 +436,15 @@ class Store(Protocol):
 
     def count_items(self, state: ItemState = ItemState.PUBLISHED) -> int: ...
 
-    def iter_items(self, newest_first: bool = True, *, bodies: bool = True) -> Iterator[StoredItem]:
+    def iter_items(self, newest_first: bool = True, *, bodies: bool = True,
+                   content: bool = True) -> Iterator[StoredItem]:
         """Published items of active sources, streamed. `bodies=False` leaves content and html empty
-        (see load_bodies), so a pass over an unchanged store reads no HTML."""
+        (see load_bodies), so a pass over an unchanged store reads no HTML; `content=False` leaves content
+        (the feed's raw markup, which cleaned posts never show) empty."""
         ...
 
-    def load_bodies(self, item: StoredItem) -> StoredItem:
-        """Fill in content and html of an item streamed with bodies=False."""
+    def load_bodies(self, item: StoredItem, *, content: bool = True) -> StoredItem:
+        """Fill in html, and content unless `content=False`, of an item streamed with bodies=False."""
         ...
 
     def replace_urls(self, prefixes: Sequence[str], replacement: str) -> int:

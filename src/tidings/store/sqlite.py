@@ -615,14 +615,17 @@ class SQLiteStore(_StoryTables, SiteTables):
         return int(self.db.execute("SELECT count(*) FROM items WHERE state = ?",
                                    (ItemState(state).value,)).fetchone()[0])
 
-    def iter_items(self, newest_first: bool = True, *, bodies: bool = True) -> Iterator[StoredItem]:
+    def iter_items(self, newest_first: bool = True, *, bodies: bool = True,
+                   content: bool = True) -> Iterator[StoredItem]:
         order = "DESC" if newest_first else "ASC"
-        columns = _ITEM_COLUMNS.format(content="i.content" if bodies else "''", html="i.html" if bodies else "''")
+        columns = _ITEM_COLUMNS.format(content="i.content" if bodies and content else "''",
+                                       html="i.html" if bodies else "''")
         for r in self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"):
             yield item_from_row(r, json.loads(r[12]))
 
-    def load_bodies(self, item: StoredItem) -> StoredItem:
-        row = self.db.execute("SELECT content, html FROM items WHERE source_key = ? AND id = ?",
+    def load_bodies(self, item: StoredItem, *, content: bool = True) -> StoredItem:
+        raw = "content" if content else "''"
+        row = self.db.execute(f"SELECT {raw}, html FROM items WHERE source_key = ? AND id = ?",
                               (item.source_key, item.id)).fetchone()
         if row:
             item.content, item.html = row
