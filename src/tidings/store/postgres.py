@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import psycopg_pool
 from psycopg import pq
+from psycopg import sql as psql
 
 from ..errors import ConfigError, LockBusy, StoreVersionError
 from ..model import ItemState, Source
@@ -42,6 +43,7 @@ from .base import (
     RefilterResult,
     SiteChange,
     SiteHtml,
+    SnapshotGone,
     SourceHealth,
     SourceState,
     StoredItem,
@@ -507,6 +509,24 @@ class PostgresStore(_StoryTables, _SiteTables):
             return
         with self.db.transaction():
             self.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    @property
+    def address(self) -> str:
+        return self.url
+
+    def export_snapshot(self) -> str:
+        row = self.db.execute("SELECT pg_export_snapshot()").fetchone()
+        return str(row[0]) if row else ""
+
+    @contextmanager
+    def shared_snapshot(self, name: str) -> Iterator[None]:
+        with self.db.transaction():
+            self.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                self.db.execute(psql.SQL("SET TRANSACTION SNAPSHOT {}").format(psql.Literal(name)))
+            except psycopg.Error as e:  # the exporting transaction is over
+                raise SnapshotGone(f"snapshot {name} cannot be shared: {e}") from e
             yield
 
     def _stream(self, query: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:

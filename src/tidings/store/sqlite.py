@@ -34,6 +34,7 @@ from .base import (
     Post,
     RefilterResult,
     SiteHtml,
+    SnapshotGone,
     SourceHealth,
     SourceState,
     StoredItem,
@@ -439,6 +440,22 @@ class SQLiteStore(_StoryTables, SiteTables):
             yield
         finally:
             self.db.execute("COMMIT")
+
+    @property
+    def address(self) -> str:
+        return str(self.path)
+
+    def export_snapshot(self) -> str:
+        # No way to hand a read transaction to another connection: the journal's position names the state,
+        # and a connection that finds another position there sees another state.
+        return self.site_journal_mark()
+
+    @contextmanager
+    def shared_snapshot(self, name: str) -> Iterator[None]:
+        with self.snapshot():
+            if self.site_journal_mark() != name:
+                raise SnapshotGone(f"the store changed since snapshot {name}")
+            yield
 
     # --- sources ---------------------------------------------------------------------------------------
     def sync_sources(self, sources: Iterable[Source]) -> None:
