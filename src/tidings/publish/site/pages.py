@@ -341,6 +341,7 @@ def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, 
     threading.Thread(target=read, daemon=True).start()
     if not isinstance(pages, ItemPages):
         pages = ItemPages.spawned(*pages)
+
     def next_message() -> Any:
         msg = inbox.get()
         if msg is None:  # (for the loop below too)
@@ -408,6 +409,7 @@ class Workers:
         if not pages.splice_body:
             excerpts = render.mentions(pages.env, "item.html", "excerpt")
             self.neighbours = NEIGHBOUR_TEXT if excerpts else NEIGHBOUR_SUMMARIES
+        self.readers = bool(shares)
         self.tasks: list[Connection] = []
         self.results: list[Connection] = []
         self.ahead: list[int] = []
@@ -452,6 +454,14 @@ class Workers:
             _send(conn, SKIP if why else GO)
             self.ahead[k] = 0 if why else 1  # (a reader's items: one chunk, answered by its last Reply)
         return why
+
+    def interrupt(self) -> None:
+        """Readers: stop reading (each sends what it wrote so far); other workers: stop after their chunk."""
+        for conn in self.tasks:
+            try:
+                _send(conn, None)
+            except OSError:
+                pass
 
     def credit(self, taken: list[int]) -> None:
         """Tell each reader how many of its items the build's process has taken in."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -53,6 +54,7 @@ class Share:
     site: str
     lookup: bool  # whether the last build recorded files (else no page has a record to look up)
     sources: tuple[str, ...]  # its channels' source keys
+    slack: int = SLACK
 
 
 def plan(store: Store, ctx: BuildContext, counts: Counts, listed: Counts, tags: dict[str, int], site: str,
@@ -69,7 +71,7 @@ def plan(store: Store, ctx: BuildContext, counts: Counts, listed: Counts, tags: 
         loads[k] += counts.nodes.get(node, 0)
         keys[k] += sources
     snapshot = store.export_snapshot()
-    shares = [Share(store.address, snapshot, ctx.cfg, ctx.fp, listed, tags, site, lookup, tuple(sorted(ks)))
+    shares = [Share(store.address, snapshot, ctx.cfg, ctx.fp, listed, tags, site, lookup, tuple(sorted(ks)), SLACK)
               for ks in keys if ks]
     return shares, {key: k for k, share in enumerate(shares) for key in share.sources}
 
@@ -177,24 +179,29 @@ def _read(share: Share, store: Store, pages: ItemPages, send: Callable[[Any], No
     items = generators.ItemPages(ctx, writer, tree, store, False, stories)
     stream = ItemStream(ctx, store, tree, writer, False, stories, ItemFilter(sources=share.sources))
     n = 0
-    for entry in stream:
-        if credits.at + SLACK <= n:
-            if out:
+    try:
+        for entry in stream:
+            if credits.at + share.slack <= n:
+                if out:
+                    send(Reply(out, None, True))
+                    out.clear()
+                credits.wait(n - share.slack + 1)
+            if credits.stopped:  # the build failed elsewhere: what is written so far goes back, and no more
+                break
+            s = entry.summary
+            card = pages.card(s)
+            out.append(Card(entry.path, s.excerpt, card))
+            items.add(entry)
+            n += 1
+            if len(out) >= SEND:
                 send(Reply(out, None, True))
                 out.clear()
-            credits.wait(n - SLACK + 1)
-        if credits.stopped:
-            return
-        s = entry.summary
-        card = pages.card(s)
-        out.append(Card(entry.path, s.excerpt, card))
-        items.add(entry)
-        n += 1
-        if len(out) >= SEND:
-            send(Reply(out, None, True))
-            out.clear()
-    items.generate()
-    sink.flush()
+        else:
+            items.generate()
+            sink.flush()
+    except Exception:  # noqa: BLE001 - back to the builder with the pages written before it, which fails the build
+        send(Reply(out, traceback.format_exc()))
+        return
     send(Reply(out, None, False))
 
 

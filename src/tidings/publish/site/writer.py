@@ -249,6 +249,8 @@ class SiteWriter:
                     self._send()
                 except pages.WorkerError as e:  # _send() recorded what came back with it
                     err = e
+            elif self.workers.readers:  # (they would read their whole share first)
+                self.workers.interrupt()
             got, drained = self.workers.drain()
             err = err or drained
             for r in got:
