@@ -34,7 +34,6 @@ from .base import (
     Post,
     RefilterResult,
     SiteHtml,
-    SnapshotGone,
     SourceHealth,
     SourceState,
     StoredItem,
@@ -413,12 +412,6 @@ class SQLiteStore(_StoryTables, SiteTables):
     def _run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.db.executemany(sql, rows)
 
-    def site_journal_mark(self) -> str:
-        # One writer at a time: a snapshot holds every change up to the last sequence number it sees. The
-        # sequence, not max(seq), so the position never goes back once the journal has been emptied.
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'site_changes'").fetchone()
-        return str(row[0] if row else 0)
-
     def __enter__(self) -> Self:
         return self
 
@@ -444,18 +437,6 @@ class SQLiteStore(_StoryTables, SiteTables):
     @property
     def address(self) -> str:
         return str(self.path)
-
-    def export_snapshot(self) -> str:
-        # No way to hand a read transaction to another connection: the journal's position names the state,
-        # and a connection that finds another position there sees another state.
-        return self.site_journal_mark()
-
-    @contextmanager
-    def shared_snapshot(self, name: str) -> Iterator[None]:
-        with self.snapshot():
-            if self.site_journal_mark() != name:
-                raise SnapshotGone(f"the store changed since snapshot {name}")
-            yield
 
     # --- sources ---------------------------------------------------------------------------------------
     def sync_sources(self, sources: Iterable[Source]) -> None:

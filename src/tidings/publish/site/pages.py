@@ -302,6 +302,31 @@ class ItemPages:
             tags=job.tags)
 
 
+class Credits:
+    """In a reader (share.py): how many of its items the build's process has taken in (`at`), as its reports say."""
+
+    def __init__(self) -> None:
+        self.at = 0
+        self.stopped = False
+        self._cond = threading.Condition()
+
+    def update(self, at: int) -> None:
+        with self._cond:
+            self.at = max(self.at, at)
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self.stopped = True
+            self._cond.notify_all()
+
+    def wait(self, n: int) -> None:
+        """Until the build's process has taken in `n` items of this reader's, or is stopping it."""
+        with self._cond:
+            while self.at < n and not self.stopped:
+                self._cond.wait()
+
+
 def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, ...], close: list[Connection],
           nice: int, share: Any = None) -> None:
     """A worker's loop: a chunk of jobs in, their results out; None or a closed pipe ends it. A reader
@@ -310,8 +335,6 @@ def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, 
     A thread reads the chunks as they come, so the builder's send never waits for this process to finish
     a chunk (while this process may be waiting for the builder to read its results: no deadlock, whatever
     the size of the messages; the builder bounds what is in flight)."""
-    from .share import Credits, serve
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:  # the builder's process feeds every worker: it goes first when they compete for a core
         os.nice(nice)
@@ -350,7 +373,7 @@ def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, 
 
     if share is not None:
         try:
-            serve(share, pages, functools.partial(_send, results), credits, next_message)
+            share.serve(pages, functools.partial(_send, results), credits, next_message)
         except BaseException:  # noqa: BLE001 - any failure goes back to the builder, which fails the build
             try:
                 _send(results, Reply([], traceback.format_exc()))

@@ -15,7 +15,6 @@ far it is, so none of them waits for it meanwhile).
 from __future__ import annotations
 
 import os
-import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from .generators import Generator
 if TYPE_CHECKING:
     from . import SiteConfig
     from .context import BuildContext, Entry
-    from .pages import ItemPages, Job, Result
+    from .pages import Credits, ItemPages, Job, Result
     from .render import Summary
     from .stories import StoryLinks
     from .writer import SiteWriter
@@ -56,6 +55,11 @@ class Share:
     sources: tuple[str, ...]  # its channels' source keys
     slack: int = SLACK
 
+    def serve(self, pages: ItemPages, send: Callable[[Any], None], credits: Credits,
+              next_message: Callable[[], Any]) -> None:
+        """In its worker process (pages._work, which knows no more of readers than this method)."""
+        serve(self, pages, send, credits, next_message)
+
 
 def plan(store: Store, ctx: BuildContext, counts: Counts, listed: Counts, tags: dict[str, int], site: str,
          lookup: bool, workers: int) -> tuple[list[Share], dict[str, int]]:
@@ -74,31 +78,6 @@ def plan(store: Store, ctx: BuildContext, counts: Counts, listed: Counts, tags: 
     shares = [Share(store.address, snapshot, ctx.cfg, ctx.fp, listed, tags, site, lookup, tuple(sorted(ks)), SLACK)
               for ks in keys if ks]
     return shares, {key: k for k, share in enumerate(shares) for key in share.sources}
-
-
-class Credits:
-    """In a reader: how many of its items the build's process has taken in (`at`), as its reports say."""
-
-    def __init__(self) -> None:
-        self.at = 0
-        self.stopped = False
-        self._cond = threading.Condition()
-
-    def update(self, at: int) -> None:
-        with self._cond:
-            self.at = max(self.at, at)
-            self._cond.notify_all()
-
-    def stop(self) -> None:
-        with self._cond:
-            self.stopped = True
-            self._cond.notify_all()
-
-    def wait(self, n: int) -> None:
-        """Until the build's process has taken in `n` items of this reader's, or is stopping it."""
-        with self._cond:
-            while self.at < n and not self.stopped:
-                self._cond.wait()
 
 
 class _Sink:
