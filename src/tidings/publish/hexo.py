@@ -26,7 +26,7 @@ from stat import S_ISDIR, S_ISREG
 from zoneinfo import ZoneInfo
 
 from ..store import ItemKey, Post, Store, StoredItem
-from .atomic import remove_stale_temp_files, replace_atomic
+from .atomic import remove_stale_temp_files, replace_atomic, write_all
 from .frontmatter import rfc2822_gmt, yaml_safe_text, yaml_scalar
 from .paths import safe_component, unique_post_path
 
@@ -49,19 +49,36 @@ def escape_braces(text: str) -> str:
     return text.replace("{", "&#123;").replace("}", "&#125;")
 
 
-def body_html(item: StoredItem, clean: bool) -> str:
-    # yaml_safe_text drops lone surrogates (the store never holds them, but a post must always encode).
+def body_html(item: StoredItem, clean: bool, checked: bool = True) -> str:
+    """The post's body. yaml_safe_text drops lone surrogates (the store never holds them, but a post must always
+    encode); `checked=False` leaves that to a caller that encodes the post and renders it again if that fails."""
+    safe = yaml_safe_text if checked else _same
     if not clean:
-        return yaml_safe_text(item.content)
-    html = yaml_safe_text(item.html)
+        return safe(item.content)
+    html = safe(item.html)
     # A blank line ends Hexo's raw-HTML block: what follows would be rendered as Markdown (indented
     # markup as a visible code block). A source's `<!-- more -->` would cut the excerpt.
-    html = _MORE.sub("", html)
-    html = _BLANK_LINES.sub("", html)
+    if "<!" in html:
+        html = _MORE.sub("", html)
+    if _maybe_blank_line(html):
+        html = _BLANK_LINES.sub("", html)
     return html.strip("\n") + "\n" if html.strip() else ""
 
 
-def render_seed(item: StoredItem, clean: bool) -> str:
+def _same(text: str) -> str:
+    return text
+
+
+def _maybe_blank_line(html: str) -> bool:
+    """Whether _BLANK_LINES may match: a newline followed by another or by white space (substring scans, which
+    cost less than the regex's)."""
+    return "\n" in html and any(pair in html for pair in _BLANK_STARTS)
+
+
+_BLANK_STARTS = ("\n\n", "\n ", "\n\t", "\n\r", "\n\f", "\n\v")
+
+
+def render_seed(item: StoredItem, clean: bool, checked: bool = True) -> str:
     """Front matter and layout of conformance/seed/expected-post.md, byte for byte."""
     cover = yaml_scalar(yaml_safe_text(item.cover), "single")
     lines = ["", "---", f"title: {yaml_scalar(yaml_safe_text(item.title), 'single')}", "categories: "]
@@ -75,7 +92,7 @@ def render_seed(item: StoredItem, clean: bool) -> str:
         "---",
         "",
     ]
-    return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean)))
+    return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean, checked)))
 
 
 @lru_cache(maxsize=4096)
@@ -92,7 +109,7 @@ def _local(dt: datetime, tz: ZoneInfo) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo) -> str:
+def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo, checked: bool = True) -> str:
     """Hexo's own conventions: local dates, id and original link, Nunjucks off."""
     def s(v: str, p: str = "plain") -> str:
         return yaml_scalar(yaml_safe_text(v), p)
@@ -105,7 +122,7 @@ def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo) -> str:
     lines += [f"author: {s(item.author or item.source)}", f"headimg: {s(item.cover)}",
               f"thumbnail: {s(item.cover)}", "comments: false", "disableNunjucks: true", f"id: {s(item.id)}",
               f"link: {s(item.link)}", f"story: {s(item.story or item.id)}", "---", ""]
-    return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean)))
+    return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean, checked)))
 
 
 def _source_tag(key: str) -> str:
@@ -115,8 +132,8 @@ def _source_tag(key: str) -> str:
 class _Journal:
     """Append-only list of post paths a build is about to write (one JSON string per line).
 
-    Each entry is one write(2) on an O_APPEND descriptor, so it is in the kernel before the post file
-    is created: a SIGKILL cannot lose it (a power cut can; posts are not fsynced either).
+    Entries are written on an O_APPEND descriptor before any of their post files is created, so they are in
+    the kernel first: a SIGKILL cannot lose them (a power cut can; posts are not fsynced either).
     """
 
     def __init__(self, path: Path):
@@ -142,9 +159,12 @@ class _Journal:
         return self.path.exists()
 
     def add(self, rel: str) -> None:
+        self.add_all([rel])
+
+    def add_all(self, rels: list[str]) -> None:
         if self.fd is None:
             self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        os.write(self.fd, (json.dumps(rel) + "\n").encode("ascii"))
+        write_all(self.fd, "".join(json.dumps(rel) + "\n" for rel in rels).encode("ascii"))
 
     def close(self) -> None:
         if self.fd is not None:
@@ -196,14 +216,14 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
         _recover(posts_dir, journal, ledger, owner)
     # Most items rendered (a first build, a new format): read the bodies with the rows, not one query each.
     bodies = len(ledger) * 2 < store.count_items()
-    # What is at the path last asked about: `taken` needs it, and so does the write that follows.
-    seen: list[os.stat_result | None] = [None]
+    files = _Files(root, listed=bodies)
+    out = _Writes(store, posts_dir, journal, files, report)
 
     def taken(rel: str, me: ItemKey) -> bool:
         # A directory of that name (a channel called "x.md" beside a post "x.md") is taken too.
         if owner.get(rel, me) != me:
             return True
-        st = seen[0] = _stat(root + rel)
+        st = files.stat(rel)
         return st is not None and S_ISDIR(st.st_mode)
 
     try:
@@ -223,25 +243,17 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                 if preset == "seed":
                     rel = unique_post_path(_dir_components(tuple(categories)), item.title, item.id,
                                            partial(taken, me=me))
-                    text = render_seed(item, clean)
                 else:
                     local = item.published.astimezone(tz)
                     rel = f"{local:%Y}/{local:%m}/{item.id}.md"
                     if taken(rel, me):
                         rel = f"{local:%Y}/{local:%m}/{item.id}-{_source_tag(item.source_key)}.md"
-                        seen[0] = _stat(root + rel)
-                    text = render_hexo(item, clean, tz)
-                journal.add(rel)  # before the file exists: a kill from here on is undone by _recover
-                if _write(root + rel, text.encode("utf-8"), seen[0]):
-                    report.written += 1
-                    report.paths.append(rel)
-                else:
-                    report.unchanged += 1
+                        files.stat(rel)
                 if old and old[0] != rel:
-                    _remove(posts_dir, old[0])
                     owner.pop(old[0], None)
                 owner[rel] = me
-                store.set_post(item.source_key, item.id, rel, fp)
+                out.add(me, rel, _post_bytes(item, clean, preset, tz), files.last, fp, old[0] if old else None)
+            out.flush()
             for me, (rel, _) in ledger.items():
                 if me not in live:
                     _remove(posts_dir, rel)
@@ -251,6 +263,94 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
         journal.close()
     journal.finish()  # only reached when the transaction committed
     return report
+
+
+def _post_bytes(item: StoredItem, clean: bool, preset: str, tz: ZoneInfo) -> bytes:
+    render = partial(render_seed, item, clean) if preset == "seed" else partial(render_hexo, item, clean, tz)
+    try:
+        return render(checked=False).encode("utf-8")  # the store holds no lone surrogate: encoding is the check
+    except UnicodeEncodeError:
+        return render().encode("utf-8")
+
+
+# Posts journaled in one write(2) before their files are written.
+_BATCH = 64
+
+
+class _Writes:
+    """Rendered posts waiting to be written: their paths go into the journal together, then their files,
+    each followed by the removal of the item's old path and its ledger row, as one post at a time would."""
+
+    def __init__(self, store: Store, posts_dir: Path, journal: _Journal, files: _Files, report: HexoReport):
+        self.store, self.posts_dir, self.journal, self.files, self.report = store, posts_dir, journal, files, report
+        self.pending: list[tuple[ItemKey, str, bytes, os.stat_result | None, str, str | None]] = []
+
+    def add(self, me: ItemKey, rel: str, data: bytes, st: os.stat_result | None, fp: str, old: str | None) -> None:
+        self.pending.append((me, rel, data, st, fp, old))
+        if len(self.pending) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        # Journaled before any of the files exists: a kill from here on is undone by _recover.
+        self.journal.add_all([p[1] for p in self.pending])
+        pending, self.pending = self.pending, []
+        root, report = self.files.root, self.report
+        for me, rel, data, st, fp, old in pending:
+            if _write(root + rel, data, st):
+                report.written += 1
+                report.paths.append(rel)
+                self.files.wrote(rel)
+            else:
+                report.unchanged += 1
+            if old is not None and old != rel:
+                _remove(self.posts_dir, old)
+                self.files.removed()
+            self.store.set_post(me.source_key, me.id, rel, fp)
+
+
+class _Files:
+    """What is at a post's path. A build that writes most posts lists each directory once instead of a stat per
+    post: a path the listing does not hold (a new post) costs no system call. `last` is the latest answer,
+    which the write of that path needs."""
+
+    def __init__(self, root: str, listed: bool):
+        self.root, self.listed = root, listed
+        self.dirs: dict[str, dict[str, bool]] = {}  # directory (relative) → its entries' names → is a directory
+        self.last: os.stat_result | None = None
+
+    def stat(self, rel: str) -> os.stat_result | None:
+        if self.listed:
+            head, _, name = rel.rpartition("/")
+            names = self.dirs.get(head)
+            if names is None:
+                names = self.dirs[head] = _listing(self.root + head)
+            if name not in names:
+                self.last = None
+                return None
+        self.last = _stat(self.root + rel)
+        return self.last
+
+    def wrote(self, rel: str) -> None:
+        head, _, name = rel.rpartition("/")
+        names = self.dirs.get(head)
+        if names is not None:
+            if not names and head:  # the directory may be new: its parents may hold a new directory
+                for key in [k for k in self.dirs if k != head and (not k or head.startswith(k + "/"))]:
+                    del self.dirs[key]
+            names[name] = False
+
+    def removed(self) -> None:
+        self.dirs.clear()  # a removal may take empty directories with it: list again
+
+
+def _listing(path: str) -> dict[str, bool]:
+    try:
+        with os.scandir(path) as entries:
+            return {e.name: e.is_dir() for e in entries}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
 
 
 @lru_cache(maxsize=1024)
