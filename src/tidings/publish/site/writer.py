@@ -39,6 +39,7 @@ class SiteWriter:
         self._waiting: dict[str, render.Summary] = {}  # path -> summary, for item pages the workers have
         self._early: dict[str, pages.Card] = {}  # readers' cards of items not taken in yet (share.py)
         self._listeners: list[Callable[[], None]] = []
+        self.returned = 0  # results that came back from the workers
         self._shells: dict[Hashable, list[bytes | str] | None] = {}
         # Marks no name or title can hold by chance: a random token of this build's.
         token = secrets.token_hex(8)
@@ -282,6 +283,7 @@ class SiteWriter:
         for r in results:
             self._done(r)
         if results:
+            self.returned += len(results)
             self._notify()
 
     def _notify(self) -> None:
