@@ -133,13 +133,10 @@ class Entry:
 
     def content_hash(self) -> str:
         """Hash of what a reader sees: a changed hash means the post must be rewritten."""
-        h = hashlib.sha256()
-        for part in (self.title, self.link, self.author, self.content, self.cover, "\x1f".join(self.tags)):
-            h.update(part.encode("utf-8", "surrogatepass"))
-            h.update(b"\x00")
-        if self.published:
-            h.update(self.published.isoformat().encode())
-        return h.hexdigest()[:32]
+        # Each part followed by a NUL, then the date: joined and encoded once, the same bytes for sha256.
+        date = self.published.isoformat() if self.published else ""
+        text = "\x00".join((self.title, self.link, self.author, self.content, self.cover, "\x1f".join(self.tags), date))
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def item_id(guid: str = "", link: str = "", title: str = "", date: str = "", content: str = "") -> str:
