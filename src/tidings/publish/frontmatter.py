@@ -167,7 +167,7 @@ def rfc2822_gmt(dt: datetime) -> str:
     Sub-second precision is dropped. (What ``email.utils.format_datetime(dt,
     usegmt=True)`` writes, without its per-call overhead: this runs per post.)
     """
-    if dt.tzinfo is not None:
+    if dt.tzinfo is not None and dt.tzinfo is not UTC:
         dt = dt.astimezone(UTC)
-    return (f"{_DAYS[dt.weekday()]}, {dt.day:02d} {_MONTHS[dt.month]} {dt.year:04d} "
-            f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} GMT")
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (  # noqa: UP031 - half the f-string's cost, once per post
+        _DAYS[dt.weekday()], dt.day, _MONTHS[dt.month], dt.year, dt.hour, dt.minute, dt.second)
