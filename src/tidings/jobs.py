@@ -67,9 +67,10 @@ class Cleaner:
         self.rules: RuleSet = load_rules(cfg.rules or None)
 
     def __call__(self, e: Entry) -> tuple[Entry, str]:
-        for name in ("title", "author", "link", "guid"):
-            setattr(e, name, clean_text(getattr(e, name)))
-        e.tags = [clean_text(t) for t in e.tags]
+        e.title, e.author = clean_text(e.title), clean_text(e.author)
+        e.link, e.guid = clean_text(e.link), clean_text(e.guid)
+        if e.tags:
+            e.tags = [clean_text(t) for t in e.tags]
         # `content` stays as the feed gave it (hexo `clean: false` publishes it verbatim), less the
         # characters no XML/HTML file may hold; the published HTML also gets mojibake repair.
         e.content, html = clean_content(e.content, e.base or e.link, self.rules)  # html: mojibake repaired too

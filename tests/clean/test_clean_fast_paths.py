@@ -182,3 +182,11 @@ def test_long_image_sources_are_not_kept_in_the_url_caches():
     after = urls._is_placeholder_src.cache_info().currsize, urls._is_pixel_url.cache_info().currsize
     assert after == before
     assert urls.is_pixel_url("https://pixel.wp.com/g.gif?x=1") == urls._is_pixel_url.__wrapped__("https://pixel.wp.com/g.gif?x=1")
+
+
+def test_selector_for_names_each_interesting_tag_once():
+    from tidings.clean.sanitize import _INTERESTING, _selector_for
+
+    html = "<P>a</p><IMG src=x><img src=y><Image src=z><a href=1><A HREF=2><script>x</script><b>"
+    wanted = {"img", "a", "script"} & _INTERESTING
+    assert _selector_for(html) == ", ".join(sorted(wanted))

@@ -287,7 +287,7 @@ _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
 
 def _selector_for(html: str) -> str:
     """One CSS query for the elements of this fragment that the DOM pass must touch ('' = none)."""
-    names = {n.lower() for n in _TAG_NAME.findall(html)}
+    names = {n.lower() for n in set(_TAG_NAME.findall(html))}  # a few names, each many times
     if "image" in names:
         names.add("img")
     return _selector(frozenset(names & _INTERESTING))
