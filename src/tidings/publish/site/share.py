@@ -32,9 +32,11 @@ if TYPE_CHECKING:
     from .writer import SiteWriter
 
 READ_AT = 20_000  # items from which a full build's workers read their own items
-SLACK = 512  # items a reader may be ahead of the build's process
-REPORT = 256  # items between two reports of the build's process to its readers
-LAG = 4096  # cards the build's process may miss before it waits for them
+# Room enough that a process the scheduler puts aside for a while does not stop the others at once (a card is
+# ~1.5 KB: a few tens of MB at most).
+SLACK = 8192  # items a reader may be ahead of the build's process
+REPORT = 512  # items between two reports of the build's process to its readers
+LAG = 16_384  # cards the build's process may miss before it waits for them
 BATCH = 256  # item pages whose records a reader looks up at once
 SEND = 64  # cards and records per message from a reader
 EVERY = 1 << 62  # a report that lets a reader read to its end
