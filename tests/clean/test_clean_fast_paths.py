@@ -190,3 +190,29 @@ def test_selector_for_names_each_interesting_tag_once():
     html = "<P>a</p><IMG src=x><img src=y><Image src=z><a href=1><A HREF=2><script>x</script><b>"
     wanted = {"img", "a", "script"} & _INTERESTING
     assert _selector_for(html) == ", ".join(sorted(wanted))
+
+
+def reference_link(a, base: str) -> None:
+    from tidings.clean.urls import is_safe_url, resolve
+
+    href = resolve(a.attributes.get("href") or "", base)
+    if not href or not is_safe_url(href):
+        a.unwrap()
+        return
+    a.attrs["href"] = strip_tracking(href)
+
+
+@settings(max_examples=300, deadline=None)
+@given(urls, st.sampled_from(["", "https://a.example/x/", "http://b.example", "ftp://c.example/"]))
+def test_link_handler_is_the_reference(url, base):
+    from html import escape
+
+    from selectolax.lexbor import LexborHTMLParser
+
+    from tidings.clean.sanitize import _link
+
+    html = f'<p>a <a href="{escape(url)}" title="t">link</a> b</p>'
+    fast, slow = LexborHTMLParser(html, is_fragment=True), LexborHTMLParser(html, is_fragment=True)
+    _link(fast.css_first("a"), base)
+    reference_link(slow.css_first("a"), base)
+    assert fast.html == slow.html

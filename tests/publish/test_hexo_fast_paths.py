@@ -103,7 +103,7 @@ def _reference_body(html: str) -> str:
     return html.strip("\n") + "\n" if html.strip() else ""
 
 
-html_text = st.text(alphabet=st.sampled_from(list("<!-mor> \t\r\f\v\nMa\x85\u2028")), max_size=40)
+html_text = st.text(alphabet=st.sampled_from(list("<!-mor> \t\r\f\v\nMa\x85\u2028\u3000\x1c")), max_size=40)
 
 
 @given(html_text)

@@ -255,11 +255,15 @@ def _iframe(frame: LexborNode, base: str) -> None:
 
 
 def _link(a: LexborNode, base: str) -> None:
-    href = resolve(a.attributes.get("href") or "", base)
-    if not href or not is_safe_url(href):
+    raw = a.attributes.get("href") or ""
+    href = resolve(raw, base)
+    # resolve's output is normalised: one starting with http(s):// is what is_safe_url accepts.
+    if not href or not (href.startswith(("https://", "http://")) or is_safe_url(href)):
         a.unwrap()  # a link to nowhere (or to javascript:) is just its text
         return
-    a.attrs["href"] = strip_tracking(href)
+    href = strip_tracking(href)
+    if href != raw:
+        a.attrs["href"] = href
 
 
 def _media(node: LexborNode, base: str) -> None:

@@ -61,7 +61,7 @@ def body_html(item: StoredItem, clean: bool, checked: bool = True) -> str:
     if "<!" in html:  # one substring scan: the case-blind regex cannot skip ahead to a literal
         html = _MORE.sub("", html)
     html = _BLANK_LINES.sub("", html)
-    return html.strip("\n") + "\n" if html.strip() else ""
+    return html.strip("\n") + "\n" if html and not html.isspace() else ""  # isspace: no stripped copy
 
 
 def _same(text: str) -> str:
