@@ -148,17 +148,6 @@ def _url(store_at: str) -> str | None:
     return store_at if is_pg(store_at) else None
 
 
-def test_incremental_equals_full_with_readers(store_at, monkeypatch):
-    """Full builds whose workers read their own items (share.py, here from the first item), before and
-    between incremental ones."""
-    from tidings.publish.site import share
-
-    monkeypatch.setattr(share, "READ_AT", 1)
-    monkeypatch.setattr(share, "SLACK", 3)
-    monkeypatch.setenv("TIDINGS_SITE_WORKERS", "2")
-    check(WORKERS + [("add", 1, 20, ("油价",)), ("story", 0, 3), ("rename", 0)], url=_url(store_at))
-
-
 def test_two_sites_from_one_store(store_at):
     """The full build reads the very store the incremental site is built from (two output directories of
     one store): each keeps its own record."""

@@ -358,30 +358,3 @@ def test_site_journal_and_filtered_streams(store):
     assert store.site_files("/out", under="a/") == {"a/x.html": ("d", "f", "s")}
     store.forget_site("/out")
     assert store.site_build("/out") is None and store.site_files("/out") == {}
-
-
-def test_a_snapshot_shared_with_another_connection(store, store_factory):
-    """Another connection (open_store(address)) reads what an exported snapshot sees; once the store changed
-    after it, it reads that state (PostgreSQL) or refuses (SQLite: SnapshotGone), never a newer one silently."""
-    from tidings.store import SnapshotGone, open_store
-
-    s1 = source(1)
-    store.upsert_entries([row(entry(s1, 1))], now=NOW)
-    writer = store_factory()
-    with store.snapshot():
-        name = store.export_snapshot()
-        with open_store(store.address) as other, other.shared_snapshot(name):
-            assert [it.id for it in other.iter_site_items()] == [entry(s1, 1).id]
-            assert other.site_journal_mark() == store.site_journal_mark()
-        writer.upsert_entries([row(entry(s1, 2))], now=NOW)
-        with open_store(store.address) as other:
-            try:
-                with other.shared_snapshot(name):
-                    assert [it.id for it in other.iter_site_items()] == [entry(s1, 1).id]
-            except SnapshotGone:
-                assert "sqlite" in type(store).__name__.lower()
-            else:
-                assert "postgres" in type(store).__name__.lower()
-    with open_store(store.address) as other, pytest.raises(SnapshotGone):
-        with other.shared_snapshot(name):  # the exporting snapshot is over
-            pass

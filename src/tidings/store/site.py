@@ -15,8 +15,8 @@ The SQL is written once, with `?` parameters; each backend says how it runs a st
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from .base import (
@@ -27,7 +27,6 @@ from .base import (
     SiteChange,
     SiteFile,
     SiteFileRow,
-    SnapshotGone,
     SourcePath,
     StoryMember,
     stories_from_rows,
@@ -61,9 +60,6 @@ class SiteTables:
     def transaction(self) -> AbstractContextManager[None]:
         raise NotImplementedError
 
-    def snapshot(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
-
     # --- the journal ----------------------------------------------------------------------------------
     # A position is a sequence number here (SQLite: one writer at a time); PostgresStore overrides these.
     def site_journal_mark(self) -> str:
@@ -71,18 +67,6 @@ class SiteTables:
         # the position never goes back once the journal has been emptied.
         rows = self._rows("SELECT seq FROM sqlite_sequence WHERE name = 'site_changes'")
         return str(rows[0][0] if rows else 0)
-
-    def export_snapshot(self) -> str:
-        # No way to hand a read transaction to another connection: the journal's position names the state,
-        # and a connection that finds another position there sees another state.
-        return self.site_journal_mark()
-
-    @contextmanager
-    def shared_snapshot(self, name: str) -> Iterator[None]:
-        with self.snapshot():
-            if self.site_journal_mark() != name:
-                raise SnapshotGone(f"the store changed since snapshot {name}")
-            yield
 
     def site_changes(self, since: str, limit: int) -> list[SiteChange] | None:
         after = int(since or 0)

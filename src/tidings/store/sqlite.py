@@ -434,10 +434,6 @@ class SQLiteStore(_StoryTables, SiteTables):
         finally:
             self.db.execute("COMMIT")
 
-    @property
-    def address(self) -> str:
-        return str(self.path)
-
     # --- sources ---------------------------------------------------------------------------------------
     def sync_sources(self, sources: Iterable[Source]) -> None:
         sources = list(sources)

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from . import SiteConfig, SiteReport
     from .context import BuildContext, Progress, Tree
     from .generators import Generators
-    from .share import Readers
     from .writer import SiteWriter
 
 def site_key(out_dir: Path) -> str:
@@ -69,7 +68,7 @@ def _token(out_dir: Path) -> str:
 def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteState | None,
           progress: Progress | None, t0: float) -> SiteReport:
     """Every page, in one newest-first pass over the store."""
-    from . import SiteReport, search, share
+    from . import SiteReport, search
     from .context import BuildContext, Tree
     from .generators import Generators
     from .manifest import Output
@@ -90,10 +89,7 @@ def _full(store: Store, cfg: SiteConfig, out_dir: Path, site: str, state: SiteSt
             tags = {w: n for w, n in keywords.items() if n >= cfg.tag_min_items}
             tree = Tree(stories.listed_counts(counts), tags)  # listings show a story once
             gens = Generators.create(ctx, writer, tree, store, light, progress, counts, stories)
-            stream = ItemStream(ctx, store, tree, writer, light, stories)
-            readers = _readers(store, ctx, writer, counts, tree, site, bool(out.recorded)) \
-                if not light and counts.total >= share.READ_AT else None
-            _pass(stream, gens, writer, counts.total, progress, readers)
+            _pass(ItemStream(ctx, store, tree, writer, light, stories), gens, writer, counts.total, progress)
             # Feeds, the category tree and the archives go to the workers (if any) while they finish the
             # last item pages; then the listings' last pages, once every card is back.
             gens.feeds.generate()
@@ -138,33 +134,13 @@ def _record(store: Store, site: str, mark: str, out_dir: Path, state: SiteState)
     store.save_site_build(site, mark, state.dumps())
 
 
-def _readers(store: Store, ctx: BuildContext, writer: SiteWriter, counts: Counts, tree: Tree, site: str,
-             lookup: bool) -> Readers | None:
-    """Readers for a full build's item pages (share.py), if the store and the workers can have them."""
-    from . import pages, share
-
-    workers = pages.worker_count()
-    if not workers:
-        return None
-    shares, owners = share.plan(store, ctx, counts, tree.counts, tree.tags, site, lookup, workers)
-    return share.Readers(writer, shares, owners) if shares else None
-
-
-def _pass(stream: ItemStream, gens: Generators, writer: SiteWriter, total: int, progress: Progress | None,
-          readers: Readers | None = None) -> None:
-    """Hand every item to the generators, newest first; then the item pages still waiting for a neighbour.
-    With `readers`, the workers make the item pages from their own reads of the store, if they can."""
+def _pass(stream: ItemStream, gens: Generators, writer: SiteWriter, total: int, progress: Progress | None) -> None:
+    """Hand every item to the generators, newest first; then the item pages still waiting for a neighbour."""
     from . import pages
 
-    feeders = gens.feeders
-    if readers is not None:
-        if writer.start_readers(readers.shares):  # (why not: they serve jobs then, as start_workers' do)
-            readers = None
-        else:
-            stream.bodies = False
-            feeders = [readers if g is gens.items else g for g in feeders]
-    if readers is None and not stream.light and total > pages.INLINE and not writer.offloading:
+    if not stream.light and total > pages.INLINE:
         writer.start_workers()  # every page will be rendered: no need to count INLINE pages first
+    feeders = gens.feeders
     done = 0
     for entry in stream:
         for g in feeders:
@@ -172,7 +148,7 @@ def _pass(stream: ItemStream, gens: Generators, writer: SiteWriter, total: int, 
         done += 1
         if progress and done % 500 == 0:
             progress("pages", done, total)
-    (readers or gens.items).generate()
+    gens.items.generate()
     if progress:
         progress("pages", done, total)
 

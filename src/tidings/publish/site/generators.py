@@ -117,7 +117,6 @@ class Listings(Generator):
         self._month_counts = tree.counts.months()
         self._deferred: list[_Deferred] = []
         self._flushing = False
-        self._looked = 0  # writer.returned when _flush last looked at the deferred pages
         self._numbered: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}  # (kind, base) -> extra, its JSON
         writer.on_results(self._flush)
 
@@ -167,7 +166,6 @@ class Listings(Generator):
 
     def generate(self) -> None:
         """The listings' last pages; with workers, call once every card is back (SiteWriter.settle)."""
-        self._flush(force=True)
         for listing in (self.home, *self.nodes.values(), *self.months.values(), *self.tags.values()):
             listing.close()
 
@@ -232,17 +230,11 @@ class Listings(Generator):
                             older=urls.href(page.older) if page.older is not None else None,
                             page_label=label, **ctx)
 
-    def _flush(self, force: bool = False) -> None:
+    def _flush(self) -> None:
         """Render the deferred pages whose cards have all come back. Rendering them sends jobs, which brings
-        results back, which may complete more pages: hence the loop (and no recursion). Unless `force`, only once
-        results came back for a quarter as many items as there are deferred pages since the last look: looking
-        at each page at every result costs more than rendering some of them a little later."""
+        results back, which may complete more pages: hence the loop (and no recursion)."""
         if not self._deferred or self._flushing:
             return
-        returned = self.writer.returned
-        if not force and returned - self._looked < len(self._deferred) // 4:
-            return
-        self._looked = returned
         self._flushing = True
         try:
             while self._deferred:

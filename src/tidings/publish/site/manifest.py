@@ -141,11 +141,6 @@ class Output:
             self._since = self._marker.stat().st_mtime
         self._marker.touch()
 
-    @property
-    def recorded(self) -> bool:
-        """Whether the last build recorded any file (known to a full build only)."""
-        return bool(self._old)
-
     def old(self, path: str) -> SiteFile | None:
         """What the last build recorded for `path` (None: nothing)."""
         try:

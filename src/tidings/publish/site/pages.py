@@ -15,7 +15,6 @@ end of their pipe closes. They never touch the store: everything a page needs tr
 from __future__ import annotations
 
 import dataclasses
-import functools
 import multiprocessing as mp
 import operator
 import os
@@ -56,10 +55,9 @@ def worker_count() -> int:
     return min(cpus, 4) if cpus > 1 else 0
 
 
-def nice_increment(default: int = 10) -> int:
-    """Niceness increment of worker processes (TIDINGS_SITE_NICE, else `default`: 10 for workers the build's
-    process feeds, which goes first; 0 for readers, its peers)."""
-    return int(os.environ.get("TIDINGS_SITE_NICE", str(default)))
+def nice_increment() -> int:
+    """Niceness increment of worker processes (TIDINGS_SITE_NICE, default 10)."""
+    return int(os.environ.get("TIDINGS_SITE_NICE", "10"))
 
 
 def __getattr__(name: str) -> int:
@@ -117,28 +115,10 @@ class Result(NamedTuple):
     card: render.Card | None = None  # its card (its <li> in listings; Summary._card)
 
 
-class Card(NamedTuple):
-    """A reader's item (share.py): its excerpt and card, sent as soon as it is read."""
-    path: str
-    excerpt: str
-    card: render.Card
-
-
 class Reply(NamedTuple):
-    """A worker's answer to one chunk: the results of the jobs it finished, and its traceback if one failed.
-    A reader's (share.py) are `more` until the last."""
-    results: list[Result | Card]
+    """A worker's answer to one chunk: the results of the jobs it finished, and its traceback if one failed."""
+    results: list[Result]
     error: str | None = None
-    more: bool = False
-
-
-class Ready(NamedTuple):
-    """A reader's first message: whether it reads the build's snapshot, and why not."""
-    ok: bool
-    why: str
-
-
-GO, SKIP = "go", "skip"  # the build's answer to its readers' Ready: read, or only serve jobs
 
 
 AnyJob = Job | PageJob | FeedJob
@@ -302,35 +282,9 @@ class ItemPages:
             tags=job.tags)
 
 
-class Credits:
-    """In a reader (share.py): how many of its items the build's process has taken in (`at`), as its reports say."""
-
-    def __init__(self) -> None:
-        self.at = 0
-        self.stopped = False
-        self._cond = threading.Condition()
-
-    def update(self, at: int) -> None:
-        with self._cond:
-            self.at = max(self.at, at)
-            self._cond.notify_all()
-
-    def stop(self) -> None:
-        with self._cond:
-            self.stopped = True
-            self._cond.notify_all()
-
-    def wait(self, n: int) -> None:
-        """Until the build's process has taken in `n` items of this reader's, or is stopping it."""
-        with self._cond:
-            while self.at < n and not self.stopped:
-                self._cond.wait()
-
-
 def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, ...], close: list[Connection],
-          nice: int, share: Any = None) -> None:
-    """A worker's loop: a chunk of jobs in, their results out; None or a closed pipe ends it. A reader
-    (`share`: a share.Share) first makes its own channels' item pages (share.serve).
+          nice: int) -> None:
+    """A worker's loop: a chunk of jobs in, their results out; None or a closed pipe ends it.
 
     A thread reads the chunks as they come, so the builder's send never waits for this process to finish
     a chunk (while this process may be waiting for the builder to read its results: no deadlock, whatever
@@ -342,49 +296,26 @@ def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, 
         pass
     for conn in close:  # the builder's ends of the pipes, inherited through fork
         conn.close()
-    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    credits = Credits()
+    inbox: queue.SimpleQueue[list[tuple[Any, ...]] | None] = queue.SimpleQueue()
 
     def read() -> None:
         try:
             while True:
-                msg = tasks.recv()
-                if isinstance(msg, int):  # a reader's credits (share.Readers)
-                    credits.update(msg)
-                    continue
-                if msg is None:
-                    credits.stop()
-                inbox.put(msg)
-                if msg is None:
+                chunk = tasks.recv()
+                inbox.put(chunk)
+                if chunk is None:
                     return
         except (EOFError, OSError):
-            credits.stop()
             inbox.put(None)
 
     threading.Thread(target=read, daemon=True).start()
     if not isinstance(pages, ItemPages):
         pages = ItemPages.spawned(*pages)
-
-    def next_message() -> Any:
-        msg = inbox.get()
-        if msg is None:  # (for the loop below too)
-            inbox.put(None)
-        return msg
-
-    if share is not None:
-        try:
-            share.serve(pages, functools.partial(_send, results), credits, next_message)
-        except BaseException:  # noqa: BLE001 - any failure goes back to the builder, which fails the build
-            try:
-                _send(results, Reply([], traceback.format_exc()))
-            except OSError:
-                pass
-            return
     while True:
         chunk = inbox.get()
         if chunk is None:
             return
-        done: list[Result | Card] = []
+        done: list[Result] = []
         try:
             for packed in chunk:
                 job = unpack(packed)
@@ -409,7 +340,7 @@ def _fork_ok() -> bool:
 class WorkerError(TidingsError, RuntimeError):
     """A worker failed or died; `results` holds what came back before (those pages are written)."""
 
-    def __init__(self, message: str, results: list[Result | Card]) -> None:
+    def __init__(self, message: str, results: list[Result]) -> None:
         super().__init__(message)
         self.results = results
 
@@ -418,35 +349,26 @@ class Workers:
     """`n` processes rendering item pages. `submit()` sends a chunk (waiting first, while every worker has
     AHEAD chunks unanswered) and returns the results that came back meanwhile; `drain()` waits for all."""
 
-    def __init__(self, n: int, pages: ItemPages, spawn_args: tuple[Any, ...], shares: list[Any] | None = None
-                 ) -> None:
-        """`shares` (share.Share): readers, one per share, spawned (a forked process must not use the store's
-        library as its parent left it); start them with `begin`."""
-        ctx = mp.get_context("fork") if _fork_ok() and not shares else mp.get_context("spawn")
-        nice = nice_increment(0 if shares else 10)
+    def __init__(self, n: int, pages: ItemPages, spawn_args: tuple[Any, ...]) -> None:
+        ctx = mp.get_context("fork") if _fork_ok() else mp.get_context("spawn")
+        nice = nice_increment()
         forked = ctx.get_start_method() == "fork"
-        if shares:
-            n = len(shares)
         # The bundled item page shows its neighbours' links and titles; a theme's, their excerpts if it mentions them.
         self.neighbours = NEIGHBOUR_LINKS
         if not pages.splice_body:
             excerpts = render.mentions(pages.env, "item.html", "excerpt")
             self.neighbours = NEIGHBOUR_TEXT if excerpts else NEIGHBOUR_SUMMARIES
-        self.readers = bool(shares)
         self.tasks: list[Connection] = []
         self.results: list[Connection] = []
         self.ahead: list[int] = []
         self.procs: list[Any] = []
         try:
-            for k in range(n):
+            for _ in range(n):
                 task_r, task_w = ctx.Pipe(duplex=False)
                 res_r, res_w = ctx.Pipe(duplex=False)
                 _grow(task_w)
-                if shares:  # a reader sends more than it is sent
-                    _grow(res_r)
                 close = [task_w, res_r, *self.tasks, *self.results] if forked else []
-                proc = ctx.Process(target=_work, args=(task_r, res_w, pages if forked else spawn_args, close, nice,
-                                                       shares[k] if shares else None),
+                proc = ctx.Process(target=_work, args=(task_r, res_w, pages if forked else spawn_args, close, nice),
                                    name="tidings-site-pages", daemon=True)
                 proc.start()
                 task_r.close()
@@ -459,39 +381,7 @@ class Workers:
             self.close()
             raise
 
-    def begin(self) -> str:
-        """Readers: wait until each has opened the build's snapshot, then let them all read, or none (then they
-        only serve jobs). Returns why not ("" once they read)."""
-        why = ""
-        for k, conn in enumerate(self.results):
-            try:
-                msg = conn.recv()
-            except (EOFError, OSError):
-                self.procs[k].join(1)
-                raise self._failed(k, [], f"site worker {self.procs[k].pid} died (exit code {self.procs[k].exitcode})"
-                                   ) from None
-            if isinstance(msg, Reply):  # it failed before it could say
-                raise self._failed(k, [], f"a site worker failed:\n{msg.error}")
-            why = why or ("" if msg.ok else msg.why)
-        for k, conn in enumerate(self.tasks):
-            _send(conn, SKIP if why else GO)
-            self.ahead[k] = 0 if why else 1  # (a reader's items: one chunk, answered by its last Reply)
-        return why
-
-    def interrupt(self) -> None:
-        """Readers: stop reading (each sends what it wrote so far); other workers: stop after their chunk."""
-        for conn in self.tasks:
-            try:
-                _send(conn, None)
-            except OSError:
-                pass
-
-    def credit(self, taken: list[int]) -> None:
-        """Tell each reader how many of its items the build's process has taken in."""
-        for conn, n in zip(self.tasks, taken):
-            _send(conn, n)
-
-    def submit(self, chunk: list[AnyJob]) -> list[Result | Card]:
+    def submit(self, chunk: list[AnyJob]) -> list[Result]:
         got = self.collect(block=False)
         while min(self.ahead) >= AHEAD:
             got += self.collect(block=True)
@@ -503,13 +393,13 @@ class Workers:
         self.ahead[k] += 1
         return got
 
-    def collect(self, block: bool) -> list[Result | Card]:
+    def collect(self, block: bool) -> list[Result]:
         """Results that have arrived (block: wait for at least one message, if any chunk is out). A failure
         raises WorkerError, carrying in .results what came back before it (those pages are written)."""
         busy = [c for c, n in zip(self.results, self.ahead) if n]
         if not busy:
             return []
-        got: list[Result | Card] = []
+        got: list[Result] = []
         # wait() hands back the objects it was given: Connections here.
         for conn in cast("list[Connection]", wait(busy, None if block else 0)):
             k = self.results.index(conn)
@@ -519,20 +409,19 @@ class Workers:
                 self.procs[k].join(1)
                 proc = self.procs[k]
                 raise self._failed(k, got, f"site worker {proc.pid} died (exit code {proc.exitcode})") from None
-            if not msg.more:
-                self.ahead[k] -= 1
+            self.ahead[k] -= 1
             got += msg.results
             if msg.error is not None:
                 raise self._failed(k, got, f"rendering an item page failed in a site worker:\n{msg.error}")
         return got
 
-    def _failed(self, k: int, got: list[Result | Card], message: str) -> WorkerError:
+    def _failed(self, k: int, got: list[Result], message: str) -> WorkerError:
         self.ahead[k] = 0  # a worker stops at its first error: what was queued for it is not done
         return WorkerError(message, got)
 
-    def drain(self) -> tuple[list[Result | Card], WorkerError | None]:
+    def drain(self) -> tuple[list[Result], WorkerError | None]:
         """Wait for every chunk out; returns what came back and the first error."""
-        got: list[Result | Card] = []
+        got: list[Result] = []
         error: WorkerError | None = None
         while any(self.ahead):
             try:

@@ -22,8 +22,7 @@ class ItemStream:
 
     A full build reads the bodies as UTF-8 bytes (most are only passed on to a worker, which decodes them);
     a light one (same templates and config as last time: most pages will be skipped) reads none and fetches
-    a body only for the pages, excerpts and feeds that are rendered; and so does a full build whose readers
-    make the item pages (share.py; `bodies` False)."""
+    a body only for the pages, excerpts and feeds that are rendered."""
 
     def __init__(self, ctx: BuildContext, store: Store, tree: Tree, writer: SiteWriter, light: bool,
                  stories: StoryIndex, where: ItemFilter = ALL_ITEMS) -> None:
@@ -32,7 +31,6 @@ class ItemStream:
         self.ctx, self.store, self.tree, self.writer, self.light = ctx, store, tree, writer, light
         self.stories, self.hidden = stories, stories.hidden
         self.where = where
-        self.bodies = not light
         self._day_dirs: dict[date, str] = {}
         self._nodes: dict[Node, tuple[str, str, str]] = {}  # node -> (label, key part, node href)
         # (not imported at module level: a build with nothing to do imports neither)
@@ -45,7 +43,7 @@ class ItemStream:
 
         tz, day_dirs, hidden = self.ctx.tz, self._day_dirs, self.hidden
         need = self.stories.need if self.stories.reads_on_demand else None  # (a full build has every story)
-        for it in self.store.iter_site_items("utf-8" if self.bodies else False, self.where):
+        for it in self.store.iter_site_items(False if self.light else "utf-8", self.where):
             if need is not None and it.story:
                 need(it.story)
             local = it.published.astimezone(tz)
@@ -66,7 +64,7 @@ class ItemStream:
     def _summary(self, it: StoredItem, path: str, local: datetime, node: Node) -> render.Summary:
         label, names, node_href = self._nodes.get(node) or self._node(node)
         key = f"{path}|{it.hash}|{it.revision}|{names}|{it.updated.timestamp() if it.updated else ''}"
-        if not self.bodies:
+        if self.light:
             raw: str | bytes = ""
             load = partial(self.store.item_html, it.source_key, it.id, self._excerpt_chars * 10)
         else:  # it.html: UTF-8 bytes; most excerpts are made by the workers, from the page's body

@@ -37,9 +37,7 @@ class SiteWriter:
         self._inline = 0  # item pages rendered in this process
         self._chunk: list[pages.AnyJob] = []  # jobs for the workers, not sent yet
         self._waiting: dict[str, render.Summary] = {}  # path -> summary, for item pages the workers have
-        self._early: dict[str, pages.Card] = {}  # readers' cards of items not taken in yet (share.py)
         self._listeners: list[Callable[[], None]] = []
-        self.returned = 0  # results that came back from the workers
         self._shells: dict[Hashable, list[bytes | str] | None] = {}
         # Marks no name or title can hold by chance: a random token of this build's.
         token = secrets.token_hex(8)
@@ -180,54 +178,6 @@ class SiteWriter:
         except OSError:  # no processes to be had (limits, sandbox): the pages are rendered here
             self.workers = None
 
-    def start_readers(self, shares: list[Any]) -> str:
-        """Workers that make the item pages of their `shares` (share.Share) themselves; returns why not ("" when
-        they do; else they serve jobs as start_workers' do, or there are none)."""
-        if not self._worker_count:
-            return "no workers"
-        try:
-            self.workers = pages.Workers(len(shares), self.pages, self._spawn_args, shares)
-        except OSError as e:
-            self.workers = None
-            return str(e)
-        return self.workers.begin()
-
-    def expect(self, path: str, s: render.Summary) -> None:
-        """An item whose page a reader makes: its excerpt and card will come back."""
-        card = self._early.pop(path, None)
-        if card is None:
-            self._waiting[path] = s
-        else:
-            self._carded(s, card)
-
-    @property
-    def missing(self) -> int:
-        """Items whose excerpt and card are still to come back."""
-        return len(self._waiting)
-
-    def report(self, taken: list[int]) -> None:
-        if self.workers is not None:
-            self.workers.credit(taken)
-
-    def poll(self) -> None:
-        """Take in what the workers sent back so far."""
-        if self.workers is not None:
-            self._collect(block=False)
-
-    def wait_for_cards(self, most: int) -> None:
-        """Wait until at most `most` cards are still to come back."""
-        while self.workers is not None and len(self._waiting) > most:
-            self._collect(block=True)
-
-    def _collect(self, block: bool) -> None:
-        assert self.workers is not None
-        try:
-            got = self.workers.collect(block)
-        except pages.WorkerError as e:
-            self._results(e.results)
-            raise
-        self._results(got)
-
     def settle(self) -> None:
         """Send what is queued and wait for every result."""
         if self.workers is None:
@@ -250,8 +200,6 @@ class SiteWriter:
                     self._send()
                 except pages.WorkerError as e:  # _send() recorded what came back with it
                     err = e
-            elif self.workers.readers:  # (they would read their whole share first)
-                self.workers.interrupt()
             got, drained = self.workers.drain()
             err = err or drained
             for r in got:
@@ -279,34 +227,21 @@ class SiteWriter:
                 raise
             self._results(got)
 
-    def _results(self, results: list[pages.Result | pages.Card]) -> None:
+    def _results(self, results: list[pages.Result]) -> None:
         for r in results:
             self._done(r)
         if results:
-            self.returned += len(results)
             self._notify()
 
     def _notify(self) -> None:
         for callback in self._listeners:
             callback()
 
-    def _done(self, r: pages.Result | pages.Card, s: render.Summary | None = None) -> None:
-        if type(r) is pages.Card:
-            waiting = self._waiting.pop(r.path, None)
-            if waiting is None:
-                self._early[r.path] = r
-            else:
-                self._carded(waiting, r)
-            return
-        assert type(r) is pages.Result
+    def _done(self, r: pages.Result, s: render.Summary | None = None) -> None:
         self.out.record(r.path, r.digest, r.fp, r.written, r.search)
         if r.excerpt is None:
             return
-        self._carded(s or self._waiting.pop(r.path), r)
-
-    @staticmethod
-    def _carded(s: render.Summary, r: pages.Result | pages.Card) -> None:
-        assert r.excerpt is not None
+        s = s or self._waiting.pop(r.path)
         s._excerpt, s.raw, s.load, s.wait = r.excerpt, "", None, False
         if s._card is None:
             s._card = r.card
