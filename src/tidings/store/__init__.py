@@ -24,7 +24,6 @@ from .base import (
     SiteFile,
     SiteFileRow,
     SiteHtml,
-    SnapshotGone,
     SourceHealth,
     SourcePath,
     SourceState,
@@ -41,7 +40,7 @@ from .sqlite import SQLiteStore
 __all__ = [
     "ALL_ITEMS", "Accepts", "Counts", "GroupedItem", "IngestRow", "ItemFilter", "ItemKey", "ItemRef", "Post",
     "RefilterResult",
-    "SQLiteStore", "SiteBuild", "SiteChange", "SiteFile", "SiteFileRow", "SiteHtml", "SnapshotGone", "SourcePath",
+    "SQLiteStore", "SiteBuild", "SiteChange", "SiteFile", "SiteFileRow", "SiteHtml", "SourcePath",
     "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "StoryCandidate", "StoryMember",
     "StoryUpdates", "Ungrouped", "UpsertResult", "is_url", "open_store",
 ]

@@ -15,12 +15,7 @@ from types import TracebackType
 from typing import Any, Literal, NamedTuple, Protocol, Self
 from zoneinfo import ZoneInfo
 
-from ..errors import TidingsError
 from ..model import Entry, ItemState, Source
-
-
-class SnapshotGone(TidingsError):
-    """Another connection's snapshot cannot be shared any more (Store.shared_snapshot)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,21 +384,6 @@ class Store(Protocol):
     def snapshot(self) -> AbstractContextManager[None]:
         """Reads inside see one state of the store, even while another process writes.
         Inside a transaction, that transaction is the snapshot."""
-        ...
-
-    @property
-    def address(self) -> str:
-        """What open_store takes to open this store again (its file's path, or its URL)."""
-        ...
-
-    def export_snapshot(self) -> str:
-        """Inside a snapshot: a name for it, with which another connection to this store reads the same state
-        (shared_snapshot) while this snapshot lasts."""
-        ...
-
-    def shared_snapshot(self, name: str) -> AbstractContextManager[None]:
-        """A snapshot that sees what the snapshot `name` (export_snapshot) of another connection sees; raises
-        SnapshotGone when it cannot (SQLite: the store changed since)."""
         ...
 
     # --- sources ---------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 import psycopg
 import psycopg_pool
 from psycopg import pq
-from psycopg import sql as psql
 
 from ..errors import ConfigError, LockBusy, StoreVersionError
 from ..model import ItemState, Source
@@ -43,7 +42,6 @@ from .base import (
     RefilterResult,
     SiteChange,
     SiteHtml,
-    SnapshotGone,
     SourceHealth,
     SourceState,
     StoredItem,
@@ -439,7 +437,6 @@ class _SiteTables(SiteTables):
     """SiteTables on PostgreSQL: its SQL has `?` parameters, psycopg takes `%s`; and journal positions."""
 
     db: psycopg.Connection[Any]
-    url: str
 
     _ACTIVE = "s.active"
     _JOIN_IN_ORDER = "JOIN"
@@ -471,24 +468,6 @@ class _SiteTables(SiteTables):
     def _forget_seen_changes(self) -> None:
         self.db.execute("DELETE FROM site_changes WHERE xid < "
                         "(SELECT min(pg_snapshot_xmin(position::pg_snapshot)) FROM site_builds)")
-
-    @property
-    def address(self) -> str:
-        return self.url
-
-    def export_snapshot(self) -> str:
-        row = self.db.execute("SELECT pg_export_snapshot()").fetchone()
-        return str(row[0]) if row else ""
-
-    @contextmanager
-    def shared_snapshot(self, name: str) -> Iterator[None]:
-        with self.db.transaction():
-            self.db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            try:
-                self.db.execute(psql.SQL("SET TRANSACTION SNAPSHOT {}").format(psql.Literal(name)))
-            except psycopg.Error as e:  # the exporting transaction is over
-                raise SnapshotGone(f"snapshot {name} cannot be shared: {e}") from e
-            yield
 
 
 class PostgresStore(_StoryTables, _SiteTables):
