@@ -177,11 +177,11 @@ def test_long_image_sources_are_not_kept_in_the_url_caches():
     from tidings.clean import urls
 
     big = "data:image/png;base64," + "iVBORw0KGgo" * 2000
-    before = urls._is_placeholder_src.cache_info().currsize, urls._is_pixel_url.cache_info().currsize
+    before = urls._is_placeholder_src.memo.cache_info().currsize, urls.is_pixel_url.memo.cache_info().currsize
     assert urls.is_placeholder_src(big) and not urls.is_pixel_url(big)
-    after = urls._is_placeholder_src.cache_info().currsize, urls._is_pixel_url.cache_info().currsize
+    after = urls._is_placeholder_src.memo.cache_info().currsize, urls.is_pixel_url.memo.cache_info().currsize
     assert after == before
-    assert urls.is_pixel_url("https://pixel.wp.com/g.gif?x=1") == urls._is_pixel_url.__wrapped__("https://pixel.wp.com/g.gif?x=1")
+    assert urls.is_pixel_url("https://pixel.wp.com/g.gif?x=1") == urls.is_pixel_url.check("https://pixel.wp.com/g.gif?x=1")
 
 
 def test_selector_for_names_each_interesting_tag_once():

@@ -5,6 +5,7 @@ The lists these functions use are data, in defaults.yml beside this file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from html import unescape
@@ -194,16 +195,25 @@ def strip_tracking(url: str) -> str:
 _HOST = re.compile(r"^[a-z][a-z0-9+.\-]*:?//(?:[^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)")
 
 
-_CACHED_URL = 512  # longer ones (inline data: images of many KB) are not kept in the caches below
+_CACHED_URL = 512  # longer ones (inline data: images of many KB) are worked out, never kept
 
 
+class _ShortMemo:
+    """A check of an image URL, memoised for URLs of at most _CACHED_URL characters: the DOM pass and
+    pick_cover ask it again of the same URLs."""
+
+    def __init__(self, check: Callable[[str], bool]) -> None:
+        self.check = check
+        self.memo = lru_cache(maxsize=1024)(check)
+        self.__doc__ = check.__doc__
+
+    def __call__(self, url: str) -> bool:
+        return self.memo(url) if len(url) <= _CACHED_URL else self.check(url)
+
+
+@_ShortMemo
 def is_pixel_url(url: str) -> bool:
     """A URL from a known tracking-pixel host (or a subdomain) or with a known pixel path."""
-    return _is_pixel_url(url) if len(url) <= _CACHED_URL else _is_pixel_url.__wrapped__(url)
-
-
-@lru_cache(maxsize=1024)  # asked again of the same image URL by the DOM pass and by pick_cover
-def _is_pixel_url(url: str) -> bool:
     L = lists()
     low = url.lower()
     m = _HOST.match(low)
@@ -218,12 +228,10 @@ def _is_pixel_url(url: str) -> bool:
 
 def is_placeholder_src(src: str | None) -> bool:
     """A src that only stands in for a lazy-loaded image: missing, blank, data:, spacer/blank GIFs."""
-    if src is None:
-        return True
-    return _is_placeholder_src(src) if len(src) <= _CACHED_URL else _is_placeholder_src.__wrapped__(src)
+    return src is None or _is_placeholder_src(src)
 
 
-@lru_cache(maxsize=1024)  # likewise
+@_ShortMemo
 def _is_placeholder_src(src: str) -> bool:
     v = normalize_url_text(src)
     if not v or v.lower().startswith("data:"):

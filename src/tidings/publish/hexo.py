@@ -68,8 +68,6 @@ def _same(text: str) -> str:
     return text
 
 
-
-
 def render_seed(item: StoredItem, clean: bool, checked: bool = True) -> str:
     """Front matter and layout of conformance/seed/expected-post.md, byte for byte."""
     cover = yaml_scalar(yaml_safe_text(item.cover), "single")
