@@ -24,10 +24,9 @@ release that changed its hashing would be caught before stored fingerprints stop
 """
 from __future__ import annotations
 
-import array
+import functools
 import re
 import struct
-import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -312,15 +311,9 @@ class Fingerprint:
 
 
 _EMPTY_FP = Fingerprint(_EMPTY, ())
-assert array.array("I").itemsize == 4
 
 
-def _sig_bytes(values: list[int]) -> bytes:
-    """SIG_PERMS values as little-endian uint32 (array: a third of what numpy or struct take for 128 ints)."""
-    a = array.array("I", values)
-    if sys.byteorder == "big":
-        a.byteswap()
-    return a.tobytes()
+_SIG = struct.Struct(f"<{SIG_PERMS}I")  # SIG_PERMS values as little-endian uint32 (fewer steps than array's)
 
 
 def signature_of(b: bytes) -> bytes:
@@ -376,23 +369,97 @@ def _shingles_of(lead: Lead) -> np.ndarray:
     return _shingle_values(_letters(lead.title), x[:size], n)
 
 
+_DROP, _SPECIAL = 0, 0xFFFFFFFF
+
+
+@functools.cache
+def _letter_table() -> np.ndarray:
+    """Code point (BMP) → what `_letters` makes of it: its lower case, `_DROP` when it is not a letter or digit,
+    or `_SPECIAL` when its lower case is not one character of its own (İ → i̇; Σ, whose lower case depends on
+    its neighbours): a text with one of those takes `_shingles_of`."""
+    table = np.zeros(0x10000, dtype=np.uint32)
+    for c in range(0x10000):
+        ch = chr(c)
+        if ch.isalnum():
+            low = ch.lower()
+            table[c] = ord(low) if len(low) == 1 and c != 0x3A3 else _SPECIAL
+    return table
+
+
+def _letter_rows(leads: Sequence[Lead], n: int, size: int) -> tuple[np.ndarray, list[int], list[int]]:
+    """`_shingles_of` of many leads of one kind (`n`, `size`) at once, in numpy calls per batch, not per lead:
+    (the shingle values of the leads it could do, one after another; their indexes in `leads`; how many
+    values each has). A lead it leaves out (astral or `_SPECIAL` characters, a title or lead shorter than
+    `n` letters) is for `_shingles_of`."""
+    pieces = [s for lead in leads for s in (lead.title, lead.text)]
+    cp = np.frombuffer("".join(pieces).encode("utf-32-le"), dtype=np.uint32)
+    bounds = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum([len(s) for s in pieces], out=bounds[1:])
+    low = _letter_table()[cp & 0xFFFF]
+    odd = (cp > 0xFFFF) | (low == _SPECIAL)
+    keep = low != _DROP
+    at = np.zeros(len(cp) + 1, dtype=np.int64)  # letters kept before each character
+    np.cumsum(keep, out=at[1:])
+    pos = at[bounds]  # where each piece's letters start (and the last one ends)
+    starts, t_len = pos[0:-1:2], pos[1::2] - pos[0:-1:2]
+    x_len = np.minimum(pos[2::2] - pos[1::2], size)
+    ok = (t_len >= n) & (x_len >= n)
+    if odd.any():
+        bad = np.zeros(len(cp) + 1, dtype=np.int64)
+        np.cumsum(odd, out=bad[1:])
+        ok &= bad[bounds[2::2]] == bad[bounds[0:-1:2]]
+    done = np.flatnonzero(ok)
+    if not done.size:
+        return np.empty(0, dtype=np.uint64), [], []
+    letters = np.zeros(int(at[-1]) + n, dtype=np.uint64)
+    letters[:-n] = low[keep]
+    bits = 16 if n == 3 else 8  # see _windows: UTF-16 units (the BMP's code points) or code points 8 bits apart
+    windows = letters[:-n].copy()
+    for j in range(1, n):
+        windows += letters[j:j - n] << np.uint64(bits * j)
+    a, t, counts = starts[done], t_len[done], t_len[done] + x_len[done] - n + 1
+    row_start = np.zeros(len(done), dtype=np.int64)
+    np.cumsum(counts[:-1], out=row_start[1:])
+    idx = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(a - row_start, counts)
+    for j in range(1, n):  # the windows across the seam become a copy of the first (as in _shingle_values)
+        idx[row_start + t - j] = a
+    return windows[idx], done.tolist(), counts.tolist()
+
+
 def fingerprints_of(leads: Sequence[Lead]) -> list[Fingerprint]:
-    """`fingerprint_of` of each lead, the same values: the signatures in one rensa call, and each step over
-    all leads before the next (a feed's items at once: the steps' code and tables stay in the CPU's caches)."""
-    values = [_shingles_of(lead) for lead in leads]
-    live = [k for k, h in enumerate(values) if h.size]
-    sigs: list[bytes] = []
-    if live:
-        ends = np.cumsum([values[k].size for k in live]).tolist()
-        flat = np.concatenate([values[k] for k in live]) if len(live) > 1 else values[live[0]]
-        rows = RMinHash.digest_matrix_from_flat_token_hashes(flat, [0, *ends], SIG_PERMS, SEED).to_rows()
-        sigs = [_sig_bytes(row) for row in rows]
+    """`fingerprint_of` of each lead, the same values: the shingles of a feed's leads of one kind together
+    (`_letter_rows`), the signatures in one rensa call, and each step over all leads before the next (the
+    steps' code and tables stay in the CPU's caches)."""
+    order: list[int] = []
+    parts: list[np.ndarray] = []
+    sizes: list[int] = []
+    todo = []
+    for cjk, n, size in ((True, 3, LEAD_CJK), (False, 5, LEAD_LATIN)):
+        kind = [k for k, lead in enumerate(leads) if lead.cjk is cjk]
+        if not kind:
+            continue
+        flat, done, counts = _letter_rows([leads[k] for k in kind], n, size)
+        order += [kind[d] for d in done]
+        parts.append(flat)
+        sizes += counts
+        todo += [kind[d] for d in sorted(set(range(len(kind))).difference(done))]
+    for k in todo:  # rare: what _letter_rows leaves out, one lead at a time
+        values = _shingles_of(leads[k])
+        if values.size:
+            order.append(k)
+            parts.append(values)
+            sizes.append(values.size)
     out = [_EMPTY_FP] * len(leads)
-    for k, sig in zip(live, sigs):
+    if not order:
+        return out
+    ends = np.cumsum(sizes).tolist()
+    flat = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    rows = RMinHash.digest_matrix_from_flat_token_hashes(flat, [0, *ends], SIG_PERMS, SEED).to_rows()
+    for k, row in zip(order, rows):
         lead = leads[k]
         size = LEAD_CJK if lead.cjk else LEAD_LATIN
         # Marks come from about the span the signature covers (raw text has spaces and punctuation too).
-        out[k] = Fingerprint(sig, extract_marks(lead.title + "\n" + lead.text[: int(1.2 * size)]))
+        out[k] = Fingerprint(_SIG.pack(*row), extract_marks(lead.title + "\n" + lead.text[: int(1.2 * size)]))
     return out
 
 
