@@ -10,7 +10,7 @@
   `EN_LEAD` characters: words that are not stop words, and runs of words capitalised mid-sentence
   ("Federal Reserve", "Jerome Powell") as phrases; TF (title ×`TITLE_WEIGHT`) × a bonus for capitalised
   words seen mid-sentence × a bonus for appearing early. Tokens, counts and runs come from regexes and
-  Counters, so that Python works per distinct word, not per token. yake and yake-rust cost many times the
+  C-level counting, so that Python works per distinct word, not per token. yake and yake-rust cost many times the
   whole per-item budget (docs/decisions.md).
 * Never: single characters, pure numbers (or number+unit like "49.5%"), stop words (stopwords_zh.txt:
   news words such as 记者, 表示, 报道; stopwords_en.txt). Ties break on first position then the word,
@@ -26,10 +26,13 @@ import importlib.util
 import math
 import re
 import threading
-from collections import Counter
+
+# Counter's own C loop, on a plain dict: a Counter costs a Python __init__ and update (an ABC check) per call
+from collections import _count_elements  # type: ignore[attr-defined]
 from functools import lru_cache
 from importlib import resources
 from itertools import repeat
+from operator import mul
 from pathlib import Path
 
 import numpy as np
@@ -173,8 +176,16 @@ _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 _SHORT = frozenset([a for a in _ALNUM[:26]] + [a + b for a in _ALNUM[:26] for b in _ALNUM])  # ≤ 2 letters
 
 
-def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
+@lru_cache(maxsize=1)
+def _en_tables() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(stop words, what is never a single-word candidate: stop words and words of ≤ 2 letters, the 2-letter
+    words that are one when seen in upper case: "US", "AI")."""
     stop = _stop_en()
+    return stop, stop | _SHORT, frozenset(k for k in _SHORT if len(k) == 2) - stop
+
+
+def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
+    stop, never, two_letter = _en_tables()
     lead = text[:EN_LEAD]
     tokens = _EN_WORD.findall(title)[:_MAX_TOKENS]
     n_title = len(tokens)
@@ -183,62 +194,34 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
         return []
     # Counting is done on one lower-cased copy, by C code; Python then works per distinct word only.
     low = " ".join(tokens).lower().split(" ")
-    tf = Counter(low[n_title:] + low[:n_title] * TITLE_WEIGHT)  # every key is there: [k] is dict's own
+    tf: dict[str, int] = {}  # every key is there: [k] is dict's own
+    _count_elements(tf, low[n_title:] + low[:n_title] * TITLE_WEIGHT)
     first = dict(zip(reversed(low), range(len(low) - 1, -1, -1)))  # word → the index of its first token
     seen = set(tokens)
     runs = _TITLE_CAPS.findall(". " + title) + _CAP_RUN.findall(". " + lead)  # the lead's forms win
     cap_words = " ".join(runs).split(" ") if runs else []
     cap_low = " ".join(cap_words).lower().split(" ") if runs else []
-    caps = Counter(cap_low).get
+    caps: dict[str, int] = {}
+    _count_elements(caps, cap_low)
     caps_form = dict(zip(cap_low, cap_words))  # a name (or an acronym), shown in the case it was seen in
     distinct = set(first)
-    cands = list(distinct.difference(stop, _SHORT))
-    cands += [k for k in distinct.intersection(_SHORT) if len(k) == 2 and k not in stop and k.upper() in seen]
+    cands = list(distinct.difference(never))
+    two = distinct.intersection(two_letter)
+    if two:
+        cands += [k for k in two if k.upper() in seen]
     cands.sort(key=first.__getitem__)
-    # Scores over C-level maps, in one light comprehension; ties (sorted stably) go to the earlier word.
-    neg = dict(zip(cands, [-t * c * e for t, c, e in zip(
-        map(tf.__getitem__, cands), map(_CAPS_BONUS.__getitem__, map(caps, cands, repeat(0))),
-        map(_EARLY.__getitem__, map(first.__getitem__, cands)))]))
+    # Scores over C-level maps, no Python frame per word; ties (sorted stably) go to the earlier word.
+    caps_bonus = map(_CAPS_BONUS.__getitem__, map(caps.get, cands, repeat(0)))
+    early = map(_EARLY.__getitem__, map(first.__getitem__, cands))
+    score = dict(zip(cands, map(mul, map(mul, map(tf.__getitem__, cands), caps_bonus), early)))
     form: dict[str, str] = {}
     phrases = [run for run in runs if " " in run]
     if phrases:
-        lead_low = low[n_title:]
-        in_lead_first = dict(zip(reversed(lead_low), range(len(low) - 1, n_title - 1, -1)))
-        count: Counter[str] = Counter()
-        for run in phrases:  # a run's stop words ("Bank of England" has none: "of" is lower case) split it
-            words = run.split(" ")
-            lows = run.lower().split(" ")
-            if stop.isdisjoint(lows) and min(map(len, lows)) > 2:  # nearly always: the whole run
-                count[" ".join(words[:4])] += 1
-                continue
-            part: list[str] = []
-            for w in words + [""]:
-                key = w.lower()
-                if key and key not in stop and (len(key) > 2 or len(key) == 2 and w.isupper()):
-                    part.append(w)
-                    continue
-                if len(part) >= 2:
-                    count[" ".join(part[:4])] += 1
-                part = []
-        for phrase, n in count.items():
-            key = phrase.lower()
-            words = key.split(" ")
-            score = _PHRASE * n + sum(tf.get(w, 0) for w in words) / len(words)
-            pos = in_lead_first.get(words[-1], len(low) - 1) + 1  # where the run ends, as the reader meets it
-            neg[key] = -score * _CAPS_BONUS[n] * _EARLY[pos]
-            first[key] = pos
-            form[key] = phrase
-        cands = sorted(neg, key=first.__getitem__)
-    ranked = sorted(cands, key=neg.__getitem__)
-    if form:  # a name outranks its own words, and a word outranks the names it is in
-        taken: list[str] = []
-        for key in ranked:
-            if any(key in t.split(" ") or t in key.split(" ") for t in taken if " " in t or " " in key):
-                continue
-            taken.append(key)
-            if len(taken) == max_tags:
-                break
-        ranked = taken
+        _score_phrases(phrases, low, n_title, tf, stop, score, first, form)
+        cands = sorted(score, key=first.__getitem__)
+    ranked = sorted(cands, key=score.__getitem__, reverse=True)  # reverse keeps ties in order (stable)
+    if form:
+        ranked = _names_over_words(ranked, max_tags)
     out: list[str] = []
     for key in ranked[:max_tags]:
         shown = form.get(key) or caps_form.get(key)
@@ -247,6 +230,62 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
             shown = upper if upper in seen else key if key in seen else tokens[first[key]]
         out.append(shown)
     return out
+
+
+def _score_phrases(phrases: list[str], low: list[str], n_title: int, tf: dict[str, int], stop: frozenset[str],
+                   score: dict[str, float], first: dict[str, int], form: dict[str, str]) -> None:
+    """Add runs of names ("Federal Reserve") to `score`, `first` and `form` (the case it is shown in)."""
+    lead_low = low[n_title:]
+    in_lead_first = dict(zip(reversed(lead_low), range(len(low) - 1, n_title - 1, -1)))
+    found: list[str] = []
+    for run in phrases:  # a run's stop words ("Bank of England" has none: "of" is lower case) split it
+        words = run.split(" ")
+        lows = run.lower().split(" ")
+        if stop.isdisjoint(lows) and min(map(len, lows)) > 2:  # nearly always: the whole run
+            found.append(" ".join(words[:4]))
+            continue
+        part: list[str] = []
+        for w in words + [""]:
+            key = w.lower()
+            if key and key not in stop and (len(key) > 2 or len(key) == 2 and w.isupper()):
+                part.append(w)
+                continue
+            if len(part) >= 2:
+                found.append(" ".join(part[:4]))
+            part = []
+    count: dict[str, int] = {}
+    _count_elements(count, found)
+    for phrase, n in count.items():
+        key = phrase.lower()
+        words = key.split(" ")
+        s = _PHRASE * n + sum(map(tf.get, words, repeat(0))) / len(words)
+        pos = in_lead_first.get(words[-1], len(low) - 1) + 1  # where the run ends, as the reader meets it
+        score[key] = s * _CAPS_BONUS[n] * _EARLY[pos]
+        first[key] = pos
+        form[key] = phrase
+
+
+def _names_over_words(ranked: list[str], max_tags: int) -> list[str]:
+    """The first `max_tags` of `ranked` where a name outranks its own words and a word the names it is in (two
+    names never exclude each other): a word is left out when a name taken has it, a name when it has a word
+    taken."""
+    taken: list[str] = []
+    words_taken: set[str] = set()  # single words taken
+    in_names_taken: set[str] = set()  # the words of the names taken
+    for key in ranked:
+        if " " in key:
+            words = key.split(" ")
+            if not words_taken.isdisjoint(words):
+                continue
+            in_names_taken.update(words)
+        elif key in in_names_taken:
+            continue
+        else:
+            words_taken.add(key)
+        taken.append(key)
+        if len(taken) == max_tags:
+            break
+    return taken
 
 
 def keywords(title: str, text: str, max_tags: int = 5) -> list[str]:
