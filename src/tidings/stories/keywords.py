@@ -28,7 +28,7 @@ import re
 import threading
 
 # Counter's own C loop, on a plain dict: a Counter costs a Python __init__ and update (an ABC check) per call
-from collections import _count_elements  # type: ignore[attr-defined]
+from collections import _count_elements  # type: ignore[attr-defined]  # private, not in typeshed's stubs
 from functools import lru_cache
 from importlib import resources
 from itertools import repeat
