@@ -28,6 +28,7 @@ ODD = [
     ("snake_case_title", "under_score __init__ and 10_000 items"),
     ("国家统计局：10月份制造业PMI为50.1%", "10月份，制造业采购经理指数（PMI）为50.1%，比上月上升0.3个百分点。" * 8),
     ("Fed holds rates", "The Federal Reserve held rates steady on Wednesday. " * 20),
+    ("عدد ٣٤٥ and 2024", "Digits other than 0-9: ٣٤٥ people, १२ houses, 4.5% and ١٢٫٥ per cent in 2024."),
 ]
 
 
@@ -54,7 +55,7 @@ def test_batched_shingles_are_the_one_lead_reference(cjk, n, size):
     assert left_out, "the odd texts must take the one-lead path too"
     for lead in left_out:  # only what the batch cannot do exactly: astral or special characters, short pieces
         title, text = near._letters(lead.title), near._letters(lead.text)[:size]
-        odd = any(ord(c) > 0xFFFF or c in "İΣ" for c in lead.title + lead.text)
+        odd = any(ord(c) > 0xFFFF or c in "İΣ" or (c.isdecimal() and not c.isascii()) for c in lead.title + lead.text)
         assert odd or len(title) < n or len(text) < n, lead
 
 
@@ -89,6 +90,18 @@ def test_letter_table_is_what_letters_does_to_each_character():
         want = near._letters(ch)
         got = int(table[c])
         if got == near._SPECIAL:
-            assert len(want) != 1 or c == 0x3A3, hex(c)
+            assert len(want) != 1 or c == 0x3A3 or (c > 0x7F and ch.isdecimal()), hex(c)
         else:
             assert (chr(got) if got else "") == want, hex(c)
+
+
+def test_marks_are_those_of_the_unicode_digit_pattern():
+    # fingerprints_of reads marks with [0-9] where _letter_table says there are no other digits; \d elsewhere
+    for lead in LEADS:
+        size = LEAD_CJK if lead.cjk else LEAD_LATIN
+        want = near.extract_marks(lead.title + "\n" + lead.text[: int(1.2 * size)])
+        assert fingerprints_of([lead])[0].marks == want, lead
+    other = read_lead("Count ٣٤٥ and ٢٠٢٤", "In ٢٠٢٤, ٣٤٥ people and 12 houses, 4.5% up.")
+    assert near.extract_marks("٣٤٥ ٢٠٢٤ 4.5%") == ("4.5%", "٢٠٢٤", "٣٤٥")  # \d reads them, [0-9] does not
+    assert near.extract_marks("٣٤٥ ٢٠٢٤ 4.5%", ascii_digits=True) == ("4.5%",)
+    assert fingerprints_of([other])[0].marks == ("12", "4.5%", "٢٠٢٤", "٣٤٥")
