@@ -49,6 +49,8 @@ EN_LEAD = 260
 
 _NUMBERISH = re.compile(r"^[\d.,:%％+\-~/年月日号时分秒万亿千百个点倍元]+$")
 _ZH_KEEP = re.compile(r"^(?:[\u3400-\u9fff\uf900-\ufaff]{2,}[\w]*|[A-Za-z][A-Za-z0-9+.\-]*[A-Za-z0-9+])$")
+# A word that can be a keyword (two or more characters, as _ZH_KEEP says) and is not _NUMBERISH: one match, not two
+_ZH_CAN_BE = re.compile("(?!" + _NUMBERISH.pattern[1:] + ")" + _ZH_KEEP.pattern[1:])
 
 
 def _words(name: str) -> frozenset[str]:
@@ -120,8 +122,7 @@ _ZH_OK_MAX = 50_000
 def _zh_weigh(words: list[str], idf: IdfTable, ok: dict[str, float]) -> None:
     """Memoise in `ok` the weight of each of `words`: its IDF, or 0.0 when it is never a keyword."""
     stop = _stop_zh()
-    keep = [w for w in words if len(w) > 1 and w not in stop and w.lower() not in stop and _ZH_KEEP.match(w)
-            and not _NUMBERISH.match(w)]
+    keep = [w for w in filter(_ZH_CAN_BE.match, set(words).difference(stop)) if w.lower() not in stop]
     weights = dict.fromkeys(words, 0.0)
     if keep:
         weights.update(zip(keep, idf.get_many(keep, idf.median)))
