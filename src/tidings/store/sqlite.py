@@ -252,8 +252,13 @@ def _ts(dt: datetime | None) -> float | None:
 
 
 
-def _keywords(row: IngestRow) -> str:
-    return json.dumps(list(row.keywords), ensure_ascii=False)
+# json.dumps(values, ensure_ascii=False) without a new encoder per call (keyword arguments make one each time)
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json_list(values: Sequence[str]) -> str:
+    """A list of strings as the JSON text the tags and keywords columns hold; '[]' (most rows) without json."""
+    return _JSON_TEXT(list(values)) if values else "[]"
 
 
 
@@ -505,42 +510,11 @@ class SQLiteStore(_StoryTables, SiteTables):
     # --- items -----------------------------------------------------------------------------------------
     def upsert_entries(self, rows: Iterable[IngestRow], now: float | None = None) -> UpsertResult:
         now = now or time.time()
-        new = changed = 0
         rows = list(rows)
         known = self._known_rows(rows)
         with self.transaction():
             seq_of = self._new_items(rows, known, now)
-            for row in rows:
-                e, html, fulltext = row.entry, row.html, row.fulltext
-                old = known.get((e.source_key, e.id))
-                h = e.content_hash()
-                tags = json.dumps(e.tags, ensure_ascii=False)
-                if old is None:
-                    published = _ts(e.published) if e.published else now
-                    self.db.execute(
-                        _INSERT_ITEM,
-                        (e.source_key, e.id, e.guid, e.link, e.title, e.author, published, e.published is not None,
-                         _ts(e.updated), now, now, e.content, html, e.cover, tags, h, str(row.state), fulltext,
-                         _keywords(row), row.fingerprint, row.story, seq_of.get((e.source_key, e.id))),
-                    )
-                    new += row.state == ItemState.PUBLISHED
-                elif old.state not in (_PUBLISHED, _FILTERED) or old.hash == h:
-                    self.db.execute("UPDATE items SET last_seen = ? WHERE source_key = ? AND id = ?",
-                                    (now, e.source_key, e.id))
-                else:
-                    # An undated item keeps its first-seen date, so its post does not move on every edit.
-                    published = _ts(e.published) if e.published else old.published
-                    if old.fulltext and not fulltext:
-                        html, fulltext = old.html, True
-                    self.db.execute(
-                        "UPDATE items SET guid=?, link=?, title=?, author=?, published=?, has_date=?, updated=?, "
-                        "last_seen=?, content=?, html=?, cover=?, tags=?, hash=?, fulltext=?, "
-                        "fingerprint=COALESCE(?, fingerprint) WHERE source_key=? AND id=?",
-                        (e.guid, e.link, e.title, e.author, published, e.published is not None, _ts(e.updated), now,
-                         e.content, html, e.cover, tags, h, fulltext, row.fingerprint, e.source_key, e.id),
-                    )
-                    changed += old.state == _PUBLISHED
-        return UpsertResult(new, changed)
+            return _write_rows(self.db, rows, known, seq_of, now)
 
     def _known_rows(self, rows: list[IngestRow]) -> dict[tuple[str, str], _Known]:
         """The stored rows of these entries, in one query per source (not one per entry)."""
@@ -678,6 +652,50 @@ class SQLiteStore(_StoryTables, SiteTables):
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+
+_UPDATE_ITEM = ("UPDATE items SET guid=?, link=?, title=?, author=?, published=?, has_date=?, updated=?, "
+                "last_seen=?, content=?, html=?, cover=?, tags=?, hash=?, fulltext=?, "
+                "fingerprint=COALESCE(?, fingerprint) WHERE source_key=? AND id=?")
+
+
+def _write_rows(db: sqlite3.Connection, rows: list[IngestRow], known: dict[tuple[str, str], _Known],
+                seq_of: dict[tuple[str, str], int], now: float) -> UpsertResult:
+    """upsert_entries' statements, in the rows' order: each run of new rows in one executemany (the journal
+    triggers number their changes in that same order). Flags are bound as 0/1, which is what SQLite stores for
+    a bool too; sqlite3 first looks for an adapter for a bool, and failing costs two AttributeErrors."""
+    new = changed = 0
+    inserts: list[tuple[Any, ...]] = []
+    for row in rows:
+        e, html, fulltext = row.entry, row.html, int(row.fulltext)
+        old = known.get((e.source_key, e.id))
+        h = e.content_hash()
+        tags = _json_list(e.tags)
+        if old is None:
+            published = _ts(e.published) if e.published else now
+            inserts.append((e.source_key, e.id, e.guid, e.link, e.title, e.author, published,
+                            int(e.published is not None), _ts(e.updated), now, now, e.content, html, e.cover, tags, h,
+                            str(row.state), fulltext, _json_list(row.keywords), row.fingerprint, row.story,
+                            seq_of.get((e.source_key, e.id))))
+            new += row.state == ItemState.PUBLISHED
+            continue
+        if inserts:
+            db.executemany(_INSERT_ITEM, inserts)
+            inserts = []
+        if old.state not in (_PUBLISHED, _FILTERED) or old.hash == h:
+            db.execute("UPDATE items SET last_seen = ? WHERE source_key = ? AND id = ?", (now, e.source_key, e.id))
+            continue
+        # An undated item keeps its first-seen date, so its post does not move on every edit.
+        published = _ts(e.published) if e.published else old.published
+        if old.fulltext and not fulltext:
+            html, fulltext = old.html, 1
+        db.execute(_UPDATE_ITEM, (e.guid, e.link, e.title, e.author, published, int(e.published is not None),
+                                  _ts(e.updated), now, e.content, html, e.cover, tags, h, fulltext, row.fingerprint,
+                                  e.source_key, e.id))
+        changed += old.state == _PUBLISHED
+    if inserts:
+        db.executemany(_INSERT_ITEM, inserts)
+    return UpsertResult(new, changed)
 
 
 @dataclass(frozen=True, slots=True)

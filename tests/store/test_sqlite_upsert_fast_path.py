@@ -1,0 +1,106 @@
+"""SQLiteStore.upsert_entries binds runs of new rows with one executemany, flags as 0/1 and JSON lists through
+one encoder: the tables it leaves (items, the site's change journal, item_keywords) must be those the code
+before it left, one execute per row with bools and json.dumps (kept here as the reference)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tidings.model import Entry, ItemState, Source
+from tidings.store import IngestRow, open_store
+from tidings.store.sqlite import _INSERT_ITEM, SQLiteStore, _json_list
+
+NOW = 1_800_000_000.0
+SOURCE = Source(url="http://example.com/feed", category="新闻", source="例子", channel="频道")
+
+
+def _entry(k: int, version: int = 0, **kw: object) -> Entry:
+    fields: dict[str, object] = dict(
+        source_key=SOURCE.key, id=f"{k:016x}", title=f"标题 {k} v{version}", link=f"https://example.com/{k}",
+        guid=f"g{k}", author="作者" if k % 2 else "", content=f"<p>内容 {k} {version}</p>",
+        published=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=k) if k % 3 else None,
+        updated=datetime(2026, 11, 2, tzinfo=UTC) if k % 4 == 0 else None, cover="",
+        tags=["標籤", "tag \"q\""] if k % 2 else [])
+    fields.update(kw)
+    return Entry(**fields)  # type: ignore[arg-type]  # keyword fields of a dataclass
+
+
+def _row(e: Entry, *, state: ItemState = ItemState.PUBLISHED, fulltext: bool = False,
+         keywords: tuple[str, ...] = ()) -> IngestRow:
+    return IngestRow(e, f"<p>html {e.title}</p>", state, fulltext, keywords)
+
+
+def ts(d: datetime | None) -> float | None:
+    return d.timestamp() if d else None
+
+
+def _reference_upsert(db: sqlite3.Connection, store: SQLiteStore, rows: list[IngestRow], now: float) -> None:
+    """upsert_entries as it was: one execute per row, bools bound as they are, json.dumps per list."""
+    known = store._known_rows(rows)
+    with store.transaction():
+        seq_of = store._new_items(rows, known, now)
+        for row in rows:
+            e, html, fulltext = row.entry, row.html, row.fulltext
+            old = known.get((e.source_key, e.id))
+            h = e.content_hash()
+            tags = json.dumps(e.tags, ensure_ascii=False)
+            if old is None:
+                db.execute(_INSERT_ITEM, (
+                    e.source_key, e.id, e.guid, e.link, e.title, e.author, ts(e.published) if e.published else now,
+                    e.published is not None, ts(e.updated), now, now, e.content, html, e.cover, tags, h,
+                    str(row.state), fulltext, json.dumps(list(row.keywords), ensure_ascii=False), row.fingerprint,
+                    row.story, seq_of.get((e.source_key, e.id))))
+            elif old.state not in ("published", "filtered") or old.hash == h:
+                db.execute("UPDATE items SET last_seen = ? WHERE source_key = ? AND id = ?", (now, e.source_key, e.id))
+            else:
+                published = ts(e.published) if e.published else old.published
+                if old.fulltext and not fulltext:
+                    html, fulltext = old.html, True
+                db.execute(
+                    "UPDATE items SET guid=?, link=?, title=?, author=?, published=?, has_date=?, updated=?, "
+                    "last_seen=?, content=?, html=?, cover=?, tags=?, hash=?, fulltext=?, "
+                    "fingerprint=COALESCE(?, fingerprint) WHERE source_key=? AND id=?",
+                    (e.guid, e.link, e.title, e.author, published, e.published is not None, ts(e.updated), now,
+                     e.content, html, e.cover, tags, h, fulltext, row.fingerprint, e.source_key, e.id))
+
+
+def _batches() -> list[list[IngestRow]]:
+    first = [_row(_entry(k), fulltext=k == 4, keywords=("关键", "词") if k % 2 else ()) for k in range(8)]
+    first[5] = _row(_entry(5), state=ItemState.FILTERED)
+    # New rows before, between and after changed and unchanged ones: the journal's order must not move.
+    second = [_row(_entry(20)), _row(_entry(1, 1)), _row(_entry(21), keywords=("新",)), _row(_entry(2)),
+              _row(_entry(4, 1)), _row(_entry(5, 1), state=ItemState.FILTERED), _row(_entry(22)), _row(_entry(3, 2))]
+    return [first, second]
+
+
+def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    db = sqlite3.connect(path)
+    try:
+        return {t: db.execute(f"SELECT *, {typed} FROM {t} ORDER BY {order}").fetchall()
+                for t, typed, order in (("items", "typeof(has_date), typeof(fulltext)", "source_key, id"),
+                                        ("site_changes", "1", "seq"), ("item_keywords", "1", "word, id"))}
+    finally:
+        db.close()
+
+
+def test_upsert_leaves_the_tables_the_per_row_code_left(tmp_path: Path):
+    fast_path, slow_path = tmp_path / "fast.db", tmp_path / "slow.db"
+    for path in (fast_path, slow_path):
+        with open_store(path) as store:
+            assert isinstance(store, SQLiteStore)
+            store.sync_sources([SOURCE])
+            for k, rows in enumerate(_batches()):
+                if path == fast_path:
+                    store.upsert_entries(rows, now=NOW + k)
+                else:
+                    _reference_upsert(store.db, store, rows, NOW + k)
+    fast, slow = _tables(fast_path), _tables(slow_path)
+    assert len(fast["items"]) == 11 and len(fast["site_changes"]) > 11 and fast["item_keywords"]
+    assert fast == slow
+
+
+def test_json_list_is_json_dumps():
+    for values in ([], ["a"], ["標籤", "tag \"q\"", "\\", "\u2028"], ("t", "u")):
+        assert _json_list(values) == json.dumps(list(values), ensure_ascii=False)
