@@ -15,6 +15,7 @@ end of their pipe closes. They never touch the store: everything a page needs tr
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import multiprocessing as mp
 import operator
 import os
@@ -24,6 +25,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -34,7 +36,7 @@ from markupsafe import Markup
 
 from ...errors import TidingsError
 from ...store import StoredItem
-from . import feeds, render, urls
+from . import feeds, render, shells, urls
 from .manifest import Writer
 
 INLINE = 100  # item pages a build renders itself before it starts workers
@@ -156,6 +158,7 @@ def _unpack_summary(v: tuple[Any, ...] | None) -> render.Summary | None:
     return render.Summary(*v) if len(v) > 2 else render.Summary(v[0], v[1], "", "", "", "", "", "")
 
 
+_ROOT_MARK_UTF8 = render.ROOT_MARK.encode("utf-8")
 NEIGHBOUR_LINKS, NEIGHBOUR_SUMMARIES, NEIGHBOUR_TEXT = "links", "summaries", "text"
 
 
@@ -201,8 +204,11 @@ class ItemPages:
         self.writer = Writer(out_dir, search=bool(site.get("search", True)))
         self._chrome: dict[tuple[str, str], render.Attrs] = {}
         self._root_mark = Markup(render.ROOT_MARK)
-        # The bundled item and list templates output `body` and `cards` once, as they are: spliced in as bytes.
-        self.splice_body = self.splice_cards = render.bundled(env)
+        # The bundled templates output every value as it is, escaped: listings get their cards spliced in as bytes
+        # (SiteWriter.listing), item pages and cards are rendered once per shape and filled in (shells.py).
+        self.bundled = render.bundled(env)
+        self.item_shells = shells.Shells(self._render_item_shell) if self.bundled else None
+        self.card_shells = shells.Shells(self._render_card_shell) if self.bundled else None
 
     @classmethod
     def spawned(cls, theme_dir: Path | None, site: dict[str, Any], t: dict[str, str], static_v: str,
@@ -222,8 +228,18 @@ class ItemPages:
         """The item's <li> in listings, with render.ROOT_MARK where the listing's root goes (SiteWriter.cards
         may have split it at the marks since)."""
         if s._card is None:
-            s._card = self.card_tpl.render(s=s, t=self.t, site=self.site, root=self._root_mark)
+            if self.card_shells is not None:  # split at the marks and in UTF-8, as SiteWriter.cards would make it
+                card = self.card_shells.fill((), shells.card_values(s), lambda: self._card_html(s).encode("utf-8"))
+                s._card = tuple(card.split(_ROOT_MARK_UTF8))
+            else:
+                s._card = self._card_html(s)
         return s._card
+
+    def _card_html(self, s: render.Summary) -> str:
+        return self.card_tpl.render(s=s, t=self.t, site=self.site, root=self._root_mark)
+
+    def _render_card_shell(self, mark: Callable[[int], Any], shape: Hashable) -> str:
+        return self._card_html(cast(render.Summary, shells.CardView(*map(mark, range(len(shells.CardView._fields))))))
 
     def page(self, template: str, path: str, ctx: dict[str, Any]) -> str:
         """Render `template` for the page at `path`, with what every page gets besides `ctx`."""
@@ -253,21 +269,18 @@ class ItemPages:
         if s._excerpt is None and not s.raw:
             s.raw, s.load = render.excerpt_source(it.html), None
         body = render.safe_body(it.html)
-        data = None
-        if self.splice_body:
-            head, mark, tail = self._item_html(job, body, Markup(render.BODY_MARK)).partition(render.BODY_MARK)
-            if mark and render.BODY_MARK not in tail:
-                # (safe_body returns its argument when it changes nothing: then the stored bytes are the body's)
-                utf8 = raw if body is it.html and isinstance(raw, bytes) else body.encode("utf-8")
-                data = b"".join((head.encode("utf-8"), utf8, tail.encode("utf-8")))
-        if data is None:
+        if self.item_shells is not None:
+            # (safe_body returns its argument when it changes nothing: then the stored bytes are the body's)
+            utf8 = raw if body is it.html and isinstance(raw, bytes) else body.encode("utf-8")
+            data = self._item_filled(job, body, utf8, self.item_shells)
+        else:
             data = self._item_html(job, body, Markup(body)).encode("utf-8")
         digest, found, written = self.writer.put(job.path, data, job.old)
         card = None if s._card is not None else self.card(s)
         return Result(job.path, digest, job.fp, written, found, s.excerpt, card)
 
     def _item_html(self, job: Job, body: str, markup: Markup) -> str:
-        """The item page with `markup` as its body (`body`, or BODY_MARK)."""
+        """The item page with `markup` as its body."""
         it, s = job.item, job.s
         names = it.categories
         root = urls.root_for(job.path)
@@ -280,6 +293,51 @@ class ItemPages:
             newer=job.newer, older=job.older, original=web(it.link),
             story_lead=job.story[0] if job.story else None, story_also=job.story[1] if job.story else (),
             tags=job.tags)
+
+    def _item_filled(self, job: Job, body: str, utf8: bytes, item_shells: shells.Shells) -> bytes:
+        """_item_html(job, body, Markup(body)) in UTF-8 (`utf8`: the body's), filled into the shell of its shape."""
+        it, s = job.item, job.s
+        names = it.categories
+        story = job.story
+        lead, also = (story[0], story[1]) if story else (None, ())
+        newer, older = job.newer, job.older
+        # In the order _render_item_shell takes them (shells.ITEM_VALUES, then the lists').
+        values = [job.path, urls.absolute(self.base_url, job.path), it.title, s.excerpt or it.title, it.cover,
+                  it.source or (names[0] if names else ""), s.iso, s.time, it.author, web(it.link)]
+        for pair in job.crumbs:
+            values += pair
+        for pair in job.tags:
+            values += pair
+        if lead:
+            values += lead
+        for r in also:
+            values += r
+        if newer:
+            values += (newer.href, newer.title)
+        if older:
+            values += (older.href, older.title)
+        shape = (urls.root_for(job.path), bool(it.cover) and it.cover not in body, len(job.crumbs), len(job.tags),
+                 lead is not None, len(also), newer is not None, older is not None)
+        return item_shells.fill(shape, values, lambda: self._item_html(job, body, Markup(body)).encode("utf-8"), utf8)
+
+    def _render_item_shell(self, mark: Callable[[int], Any], shape: Hashable) -> str:
+        """item.html for a page of `shape` (see _item_filled) with mark(i) for its value i."""
+        root, show_cover, n_crumbs, n_tags, lead, n_also, newer, older = cast("tuple[Any, ...]", shape)
+        (path, canonical, title, description, cover, source, iso, time, author,
+         original) = map(mark, range(len(shells.ITEM_VALUES)))
+        nxt = map(mark, itertools.count(len(shells.ITEM_VALUES))).__next__
+        crumbs = [(nxt(), nxt()) for _ in range(n_crumbs)]
+        tags = [(nxt(), nxt()) for _ in range(n_tags)]
+        story_lead = shells.StoryLink(nxt(), nxt(), nxt(), nxt()) if lead else None
+        story_also = [shells.StoryLink(nxt(), nxt(), nxt(), nxt()) for _ in range(n_also)]
+        links = [shells.Link(nxt(), nxt()) if present else None for present in (newer, older)]
+        return self.item_tpl.render(
+            site=self.site, t=self.t, root=root, feed_base="", path=path, static_v=self.static_v,
+            canonical=canonical, chrome=self.chrome(root, ""), item=shells.ItemView(title, author, cover),
+            s=shells.Times(iso, time), body=mark(shells.BODY), crumbs=crumbs, page_title=title,
+            description=description, og_type="article", og_image=cover, show_cover=show_cover, source=source,
+            newer=links[0], older=links[1], original=original, story_lead=story_lead, story_also=story_also,
+            tags=tags)
 
 
 def _work(tasks: Connection, results: Connection, pages: ItemPages | tuple[Any, ...], close: list[Connection],
@@ -355,7 +413,7 @@ class Workers:
         forked = ctx.get_start_method() == "fork"
         # The bundled item page shows its neighbours' links and titles; a theme's, their excerpts if it mentions them.
         self.neighbours = NEIGHBOUR_LINKS
-        if not pages.splice_body:
+        if not pages.bundled:
             excerpts = render.mentions(pages.env, "item.html", "excerpt")
             self.neighbours = NEIGHBOUR_TEXT if excerpts else NEIGHBOUR_SUMMARIES
         self.tasks: list[Connection] = []

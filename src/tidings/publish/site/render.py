@@ -330,7 +330,6 @@ class Summary:
 
 
 ROOT_MARK = "\x00"  # cards are rendered once, with this in place of the page's root; see SiteWriter.cards
-# What bundled templates get in place of an item page's body and a listing's cards, spliced in afterwards as bytes
-# (already UTF-8: the body as the store has it, each card encoded once). Used only if it is in the page just once.
-BODY_MARK = "\x00tidings-body\x00"
+# What bundled templates get in place of a listing's cards, spliced in afterwards as bytes (each card encoded once).
+# Used only if it is in the page just once. (Item pages: shells.py.)
 CARDS_MARK = "\x00tidings-cards\x00"

@@ -100,7 +100,7 @@ class SiteWriter:
         if self.out.fresh(path, fp):
             return
         root = urls.root_for(path)
-        if self.pages.splice_cards:
+        if self.pages.bundled:
             parts = self._shell(shell, path, root, ctx) if shell is not None else None
             if parts is not None:
                 esc = render.escape_text
