@@ -30,6 +30,7 @@ import struct
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from rensa import RMinHash
@@ -337,10 +338,9 @@ def _clean(s: str) -> str:
     return strip_boilerplate(nfkc(s))
 
 
-@dataclass(frozen=True, slots=True)
-class Lead:
+class Lead(NamedTuple):
     """An item's title and the start of its text, normalised once (`read_lead`) for both the fingerprint
-    and the keywords."""
+    and the keywords. A NamedTuple, not a frozen dataclass: as immutable, and made at half the cost."""
 
     title: str  # NFKC where it matters, boilerplate removed
     text: str  # the same, of the first RAW_CJK (Chinese/Japanese) or RAW_CAP raw characters of the text
