@@ -146,3 +146,78 @@ def test_has_c0_looks_in_every_chunk():
         assert _has_c0(body, chunk=16) and _has_c0(body)
         assert not _has_c0(body.replace(b"\x1f", b"\t"), chunk=16)
     assert not _has_c0(b"")
+
+
+# --- the strict parse of a UTF-8 body's own bytes (parse._strict_utf8_root) ----------------------------------
+
+def general_root(body: bytes, content_type: str = "") -> tuple[bytes | None, list[str]]:
+    """What parse_feed made of a body before the strict parse of its bytes: _decode, then _xml_root."""
+    notes: list[str] = []
+    try:
+        text, data = _decode(body, content_type, notes)
+        return etree.tostring(parse._xml_root(text, "https://a.example/feed", notes, data)), notes
+    except parse.ParseError:
+        return None, notes
+
+
+def corpus_bodies() -> list[tuple[bytes, str]]:
+    found = list(BODIES)
+    if CORPUS.is_dir():
+        found += [(p.read_bytes(), "") for p in sorted(CORPUS.rglob("*")) if p.is_file()]
+    return found
+
+
+def test_strict_utf8_root_is_the_general_paths_root():
+    """Wherever the bytes parse strictly, the general path read the body as UTF-8, dropped nothing, noted
+    nothing and built the same tree; on the feedparser corpus and the bodies above."""
+    taken = 0
+    for body, content_type in corpus_bodies():
+        root = parse._strict_utf8_root(body, content_type, "https://a.example/feed")
+        if root is not None:
+            taken += 1
+            assert general_root(body, content_type) == (etree.tostring(root), []), body[:200]
+    assert taken > 1000
+
+
+# Byte sequences Python's strict UTF-8 decode refuses, and characters _decode drops (C0 controls, U+FFFE/U+FFFF)
+REFUSED = [bytes([c]) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]] + [
+    b"\xef\xbf\xbe", b"\xef\xbf\xbf",  # U+FFFE, U+FFFF
+    b"\x80", b"\xbf", b"\xc2\x7f", b"\xfe", b"\xff",  # stray continuation bytes, bytes never in UTF-8
+    b"\xc0\x80", b"\xc1\xbf", b"\xe0\x80\x80", b"\xe0\x9f\xbf", b"\xf0\x80\x80\x80", b"\xf0\x8f\xbf\xbf",  # overlong
+    b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xed\xa0\x80\xed\xb0\x80",  # surrogates, alone and as a pair (CESU-8)
+    b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80", b"\xf8\x88\x80\x80\x80", b"\xfc\x84\x80\x80\x80\x80",  # past U+10FFFF
+    b"\xe4\xb8", b"\xc3", b"\xf0\x9f\x98", b"\xe4\xb8x", b"\xc3x",  # truncated, at the end of a run or not
+]
+LONG = "中" * 3000
+# Every place of a document a byte can be in, the end of the body included
+PLACES = [
+    "<r>{}</r>", "<r>{}" + LONG + "</r>", "<r>" + LONG + "{}</r>", "<r>" + "a" * 5000 + "{}</r>", "<r>&amp;{}</r>",
+    "<r><![CDATA[a{}b]]></r>", "<r><![CDATA[" + LONG + "{}]]></r>", '<r a="{}"/>', "<r a='x{}'/>",
+    '<r a="' + "中" * 500 + '{}"/>', '<r xmlns:a="{}"/>', "<r{}/>", "<r x{}='1'/>", "<r></r{}>",
+    "<r><!-- {} --></r>", "<r/><!-- {} -->", "<!-- {} --><r/>", "<r><?pi {}?></r>", "<r/><?pi x{}?>",
+    "<!DOCTYPE r [<!-- {} -->]><r/>", '<!DOCTYPE r SYSTEM "{}"><r/>', '<!DOCTYPE r [<!ENTITY e "{}">]><r/>',
+    '<!DOCTYPE r [<!ATTLIST r a CDATA "{}">]><r/>', "{}<r/>", " {}<r/>", "<r>a</r>{}", "<r>a</r>\n{}", "<r>{}",
+    '<?xml version="1.0"?><r>{}</r>', '<?xml version="1.0" encoding="utf-8"?>\n<r><x>ab{}</x></r>',
+]
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_libxml2_refuses_what_python_refuses(place):
+    """The proof the strict parse of the bytes rests on: no body that Python's strict decode refuses, or from
+    which _decode drops a character, parses strictly; such a body goes the general way."""
+    head, tail = place.split("{}")
+    for seq in REFUSED:
+        body = head.encode() + seq + tail.encode()
+        assert parse._utf8_data(body, "") is not None
+        assert parse._strict_utf8_root(body, "", "") is None, (place, seq)
+
+
+def test_strict_utf8_root_skips_what_the_bytes_cannot_say():
+    doc = DOC.encode()
+    assert parse._strict_utf8_root(doc, "text/xml; charset=gb2312", "") is None  # read as GB18030
+    assert parse._strict_utf8_root(doc, "text/xml; charset=x-nonsense", "") is None  # a note
+    assert parse._strict_utf8_root(DOC.encode("utf-16"), "", "") is None
+    assert parse._utf8_data(("<?xml\u3000version='1.0'?>" + DOC).encode(), "") is None  # \s beyond ASCII
+    assert parse._utf8_data(("标" * 700 + '<?xml version="1.0"?>' + DOC).encode(), "") is None  # past 2,048 bytes
+    assert parse._utf8_data(b"\xef\xbb\xbf<?xml version='1.0'?>" + doc, "") == doc
+    assert parse._utf8_data(b"<?xml-stylesheet href='a'?><?xml version='1.0'?>" + doc, "") is None

@@ -125,9 +125,8 @@ def decode_xml(body: bytes, content_type: str = "", notes: list[str] | None = No
 _C0_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
 
 
-def _decode(body: bytes, content_type: str, notes: list[str]) -> tuple[str, bytes | None]:
-    """decode_xml's text, and its UTF-8 bytes when they are at hand without encoding it again (a UTF-8 body
-    with nothing dropped: the body less the XML declaration); else None."""
+def _codec(body: bytes, content_type: str, notes: list[str]) -> tuple[str, str | None, bytes]:
+    """(codec, declared charset, body less its BOM): what _decode reads the body as."""
     codec = declared = None
     for bom, name in _BOMS:
         if body.startswith(bom):
@@ -148,6 +147,13 @@ def _decode(body: bytes, content_type: str, notes: list[str]) -> tuple[str, byte
             # no charset Python knows, or UTF-16/32, which bytes without a BOM or a wide `<` contradict
             notes.append(f"declared charset {declared!r} does not fit the document")
             codec = "utf-8"
+    return codec, declared, body
+
+
+def _decode(body: bytes, content_type: str, notes: list[str]) -> tuple[str, bytes | None]:
+    """decode_xml's text, and its UTF-8 bytes when they are at hand without encoding it again (a UTF-8 body
+    with nothing dropped: the body less the XML declaration); else None."""
+    codec, declared, body = _codec(body, content_type, notes)
     text = None
     if codec != "utf-8" and declared and not body.isascii():
         # Multi-byte UTF-8 is almost never valid by accident: a body that is UTF-8 is read as UTF-8,
@@ -172,6 +178,41 @@ def _decode(body: bytes, content_type: str, notes: list[str]) -> tuple[str, byte
     if data is not None and not _has_c0(body) and "\ufffe" not in text and "\uffff" not in text:
         return text, data
     return _INVALID_XML_CHARS.sub("", text), None
+
+
+_XML_DECL_BYTES = re.compile(rb"<\?xml\s[^>]*?\?>")
+
+
+def _utf8_data(body: bytes, content_type: str) -> bytes | None:
+    """The bytes _decode gives lxml for a UTF-8 body that holds nothing to drop (the body less its BOM and XML
+    declaration), found without decoding it; None when _decode would read it otherwise or the declaration
+    is not cut alike in bytes. Only a strict parse of them tells that the body is valid UTF-8 with nothing
+    to drop: libxml2 refuses every sequence Python's strict decode refuses, C0 controls and U+FFFE/U+FFFF
+    (tests/test_parse_fast_paths.py)."""
+    notes: list[str] = []
+    codec, _, body = _codec(body, content_type, notes)
+    if codec != "utf-8" or notes:
+        return None
+    at = body.find(b"<?xml")
+    if at < 0:
+        return body
+    # _decode cuts the first declaration it finds when "<?xml" is in the first 2,048 characters: the first
+    # "<?xml" matching in bytes (ASCII \s) is that one, at most `at` characters in.
+    m = _XML_DECL_BYTES.match(body, at) if at + 5 <= 2048 else None
+    return b"".join((body[:at], memoryview(body)[m.end():])) if m else None
+
+
+def _strict_utf8_root(body: bytes, content_type: str, base_url: str) -> etree._Element | None:
+    """The document's root when its UTF-8 bytes parse strictly as they are, which is what _decode and
+    _xml_root make of it; None sends it the general way (which also words any error)."""
+    data = _utf8_data(body, content_type)
+    if data is None:
+        return None
+    try:
+        _check_elements(data)
+        return etree.fromstring(data, _STRICT, base_url=base_url or None)
+    except (etree.XMLSyntaxError, ParseError):
+        return None
 
 
 def _has_c0(body: bytes, chunk: int = 1 << 20) -> bool:
@@ -331,9 +372,12 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
     if re.match(rb"(?is)<!doctype\s+html|<html", head):
         raise ParseError("got an HTML page, not a feed")
     notes: list[str] = []
-    text, data = _decode(body, content_type, notes)
     doc_url = url or source.url
-    root = _xml_root(text, doc_url, notes, data)
+    # Most feeds are UTF-8 that parses strictly: lxml reads their bytes, and no feed-sized str is made.
+    root = _strict_utf8_root(body, content_type, doc_url)
+    if root is None:
+        text, data = _decode(body, content_type, notes)
+        root = _xml_root(text, doc_url, notes, data)
     namespace, _, local = root.tag[1:].rpartition("}") if root.tag[:1] == "{" else ("", "", root.tag)
     tag = local.lower()
     if tag in ("rss", "rdf", "channel") and local != "CHANNEL":  # CHANNEL: CDF, a 1997 format
