@@ -18,11 +18,11 @@ Not thread-safe: the caller holds the story lock of the store and a lock of its 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .near import BANDS, EMPTY_SIG, SIG_PERMS, WINDOW_SECONDS, Fingerprint, band_matrix, signature_of
+from .near import BANDS, EMPTY_SIG, SIG_PERMS, WINDOW_SECONDS, band_matrix, signature_of
 
 __all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates"]
 
@@ -39,12 +39,6 @@ EVICT_AFTER = 1000
 _T_MAX = float(2**32 - 1)
 
 Rows = Iterable[tuple[int, float, bytes]]  # (story_seq, published, fingerprint bytes)
-
-
-def signatures(fps: Sequence[Fingerprint]) -> np.ndarray:
-    """The signatures of fingerprints as one k × SIG_PERMS uint32 matrix."""
-    sigs: np.ndarray = np.frombuffer(b"".join(fp.sig for fp in fps), dtype="<u4").reshape(len(fps), SIG_PERMS)
-    return sigs
 
 
 def _seconds(pub: np.ndarray) -> np.ndarray:
@@ -122,8 +116,10 @@ class BandIndex:
             matrix = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), SIG_PERMS)
             self._push(self._append(np.array(seqs, np.int64), np.array(pubs, np.float64), matrix))
 
-    def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """New slots for these items; returns their postings as a sorted run (not in `runs`: see `_push`)."""
+    def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray,
+                buckets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """New slots for these items (`buckets`: of their band keys, when the caller has them); returns
+        their postings as a sorted run (not in `runs`: see `_push`)."""
         k, n0 = len(seqs), self.n
         if n0 + k > len(self.pub):
             size = max(1024, (n0 + k) * 5 // 4)  # a quarter more: the signatures are most of the memory
@@ -136,7 +132,7 @@ class BandIndex:
         self.day[n0:n0 + k] = np.floor(pubs / DAY)
         self.sig[n0:n0 + k] = sigs  # (the low 16 bits)
         self.n = n0 + k
-        comp = (_buckets(band_matrix(sigs)) | _seconds(pubs)[:, None]).ravel()
+        comp = ((_buckets(band_matrix(sigs)) if buckets is None else buckets) | _seconds(pubs)[:, None]).ravel()
         slots = np.repeat(np.arange(n0, n0 + k, dtype=np.int32), BANDS)
         order = np.argsort(comp, kind="stable")
         return comp[order], slots[order]
@@ -160,13 +156,14 @@ class BandIndex:
         items published in [since, until)."""
         self.calls += 1
         need: set[int] = set()
-        for p in pubs:
-            need.update(range(math.floor((p - WINDOW_SECONDS) / DAY), math.floor((p + WINDOW_SECONDS) / DAY) + 1))
+        # a feed's items are mostly of a day or two: their windows' spans are few
+        for first, last in {(math.floor((p - WINDOW_SECONDS) / DAY), math.floor((p + WINDOW_SECONDS) / DAY))
+                            for p in pubs}:
+            need.update(range(first, last + 1))
         for d in sorted(need.difference(self.days)):  # a day at a time: a big window is not read all at once
             self.add(read(d * DAY, (d + 1) * DAY))
             self.days[d] = self.calls
-        for d in need:
-            self.days[d] = self.calls
+        self.days.update(dict.fromkeys(need, self.calls))
         if self.calls % 64 == 0:
             self._evict({d for d, used in self.days.items() if used < self.calls - EVICT_AFTER})
 
@@ -196,44 +193,48 @@ class BandIndex:
         and were published within WINDOW_SECONDS; per band the PER_BAND most recently published; per item
         the MAX_CANDIDATES sharing the most bands."""
         b, n0 = len(sigs), self.n
-        pending = self._append(-1 - np.arange(b, dtype=np.int64), pubs, sigs)
+        buckets = _buckets(band_matrix(sigs))  # b × BANDS, for the batch's postings and its queries
+        pending = self._append(-1 - np.arange(b, dtype=np.int64), pubs, sigs, buckets)
         try:
-            return self._candidates(sigs, pubs, n0, pending)
+            return self._candidates(buckets.ravel(), pubs, n0, pending)
         finally:
             self.n = n0
 
-    def _candidates(self, sigs: np.ndarray, pubs: np.ndarray, n0: int,
+    def _candidates(self, buckets: np.ndarray, pubs: np.ndarray, n0: int,
                     pending: tuple[np.ndarray, np.ndarray]) -> Candidates:
-        buckets = _buckets(band_matrix(sigs)).ravel()
-        since, until = np.repeat(pubs - WINDOW_SECONDS, BANDS), np.repeat(pubs + WINDOW_SECONDS, BANDS)
-        lo_q, hi_q = buckets | _seconds(since), buckets | _seconds(until)
-        # (query, band) pairs in the order of their keys: a search for sorted keys starts where the last ended
-        by_key = np.argsort(hi_q)
-        lo_s, hi_s = lo_q[by_key], hi_q[by_key]
+        # query q = item * BANDS + band; searchsorted takes the keys unsorted (sorting them saved it nothing)
+        since, until = pubs - WINDOW_SECONDS, pubs + WINDOW_SECONDS
+        lo_q = (buckets.reshape(len(pubs), BANDS) | _seconds(since)[:, None]).ravel()
+        hi_q = (buckets.reshape(len(pubs), BANDS) | _seconds(until)[:, None]).ravel()
         back = np.arange(1, PER_BAND + 1)
         pairs, slots = [], []
         for comp, run_slots in self.runs:  # stored items: the last PER_BAND of each band's window
-            end = comp.searchsorted(hi_s, "right")
+            end = comp.searchsorted(hi_q, "right")
             # the entry before the window's end is of the same band and inside the window: there are hits
-            hit = np.flatnonzero(comp[np.maximum(end - 1, 0)] >= lo_s)
-            hit = hit[end[hit] > 0]
+            hit = np.flatnonzero((comp[end - 1] >= lo_q) & (end > 0))
+            if not len(hit):
+                continue
             pos = end[hit, None] - back  # the PER_BAND entries before the window's end
             ok = pos >= 0
             pos = np.maximum(pos, 0)
-            ok &= comp[pos] >= lo_s[hit, None]
+            ok &= comp[pos] >= lo_q[hit, None]
             which, at = np.nonzero(ok)
-            pairs.append(by_key[hit[which]])
+            pairs.append(hit[which])
             slots.append(run_slots[pos[which, at]])
         comp, run_slots = pending  # the batch: every item of the window, kept if earlier in the batch
-        lo, hi = comp.searchsorted(lo_s, "left"), comp.searchsorted(hi_s, "right")
-        which, pos = _expand(lo, np.maximum(hi - lo, 0))
-        which, own = by_key[which], run_slots[pos]
-        earlier = own - n0 < which // BANDS
-        pairs.append(which[earlier])
-        slots.append(own[earlier])
-        pair, slot = np.concatenate(pairs), np.concatenate(slots)
-        pub = self.pub[slot]
-        inside = (pub >= since[pair]) & (pub <= until[pair])
+        high = comp >> np.uint64(32)
+        if (high[1:] == high[:-1]).any():  # two of the batch's postings share a bucket (else none pair)
+            lo, hi = comp.searchsorted(lo_q, "left"), comp.searchsorted(hi_q, "right")
+            which, pos = _expand(lo, np.maximum(hi - lo, 0))
+            own = run_slots[pos]
+            earlier = own - n0 < which // BANDS
+            pairs.append(which[earlier])
+            slots.append(own[earlier])
+        if not pairs:
+            return Candidates(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
+        pair, slot = (np.concatenate(pairs), np.concatenate(slots)) if len(pairs) > 1 else (pairs[0], slots[0])
+        pub, item = self.pub[slot], pair // BANDS
+        inside = (pub >= since[item]) & (pub <= until[item])
         pair, slot, pub = pair[inside], slot[inside], pub[inside]
         if len(pair) and np.bincount(pair).max() > PER_BAND:  # from several runs or the batch: PER_BAND of all
             # per band the most recently published first: one sort of (pair, newest first) in one integer
@@ -252,5 +253,6 @@ class BandIndex:
             order = np.lexsort((np.where(seq < 0, np.int64(2**62) - seq, seq), self.pub[slot], -shared, item))
             keep = _ranks(item[order]) < MAX_CANDIDATES
             item, slot, seq = item[order][keep], slot[order][keep], seq[order][keep]
-        equal = np.count_nonzero(self.sig[slot] == sigs[item].astype(np.uint16), axis=1)
+        # the batch's signatures are its pending slots (low 16 bits); a bool's byte is 0 or 1
+        equal = (self.sig[slot] == self.sig[n0 + item]).view(np.uint8).sum(axis=1, dtype=np.int64)
         return Candidates(item, seq, equal)
