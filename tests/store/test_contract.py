@@ -281,6 +281,30 @@ def test_posts_ledger(store):
     assert (k.source_key, k.id, p.path, p.hash) == (key, "a", "金融/a2.md", "h3")
 
 
+def test_set_posts_is_set_post_of_each_row_in_order(store_factory):
+    """build_posts hands a batch of ledger rows to set_posts: the ledger must be the one set_post of each, in
+    order, leaves, also when a path passes from one item to another within the batch (posts_by_path is unique)."""
+    key = source(1).key
+    rows = [(key, "a", "金融/a.md", "h1"), (key, "b", "金融/b.md", "h2"), (key, "a", "金融/a2.md", "h3"),
+            (key, "b", "金融/a.md", "h4"), (key, "c", "金融/c.md", "h5")]
+    store = store_factory()
+    with store.transaction():
+        store.set_post(key, "a", "金融/old.md", "h0")
+        for r in rows:
+            store.set_post(*r)
+    one_by_one = store.posts()
+    with store.transaction():
+        for k in one_by_one:
+            store.delete_post(k.source_key, k.id)
+        store.set_post(key, "a", "金融/old.md", "h0")
+        store.set_posts(rows)
+    assert store.posts() == one_by_one == {ItemKey(key, "a"): Post("金融/a2.md", "h3"),
+                                           ItemKey(key, "b"): Post("金融/a.md", "h4"),
+                                           ItemKey(key, "c"): Post("金融/c.md", "h5")}
+    store.set_posts([])
+    assert store.posts() == one_by_one
+
+
 def test_meta(store):
     assert store.get_meta("filter:x") is None
     store.set_meta("filter:x", "one")

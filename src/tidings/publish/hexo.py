@@ -287,7 +287,7 @@ class _Writes:
         self.journal.add_all([p[1] for p in self.pending])
         pending, self.pending = self.pending, []
         root, report = self.files.root, self.report
-        for me, rel, data, st, fp, old in pending:
+        for _, rel, data, st, _, old in pending:
             if _write(root + rel, data, st):
                 report.written += 1
                 report.paths.append(rel)
@@ -297,7 +297,9 @@ class _Writes:
             if old is not None and old != rel:
                 _remove(self.posts_dir, old)
                 self.files.removed()
-            self.store.set_post(me.source_key, me.id, rel, fp)
+        # The ledger rows in the order one post at a time wrote them (a path may pass from one item to another),
+        # in one statement; they commit with the build's transaction, after every file, either way.
+        self.store.set_posts([(me.source_key, me.id, rel, fp) for me, rel, _, _, fp, _ in pending])
 
 
 class _Files:

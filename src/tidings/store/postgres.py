@@ -744,10 +744,13 @@ class PostgresStore(_StoryTables, _SiteTables):
                 for r in self.db.execute("SELECT source_key, id, path, hash FROM posts")}
 
     def set_post(self, key: str, item_id: str, path: str, hash: str) -> None:
-        self.db.execute(
-            "INSERT INTO posts(source_key, id, path, hash) VALUES (%s,%s,%s,%s) "
-            "ON CONFLICT(source_key, id) DO UPDATE SET path=excluded.path, hash=excluded.hash",
-            (key, item_id, _t(path), hash))
+        self.set_posts([(key, item_id, path, hash)])
+
+    def set_posts(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        with self.db.cursor() as cur:
+            cur.executemany("INSERT INTO posts(source_key, id, path, hash) VALUES (%s,%s,%s,%s) "
+                            "ON CONFLICT(source_key, id) DO UPDATE SET path=excluded.path, hash=excluded.hash",
+                            [(key, item_id, _t(path), hash) for key, item_id, path, hash in rows])
 
     def delete_post(self, key: str, item_id: str) -> None:
         self.db.execute("DELETE FROM posts WHERE source_key = %s AND id = %s", (key, item_id))

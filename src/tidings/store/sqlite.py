@@ -636,11 +636,11 @@ class SQLiteStore(_StoryTables, SiteTables):
                 for r in self.db.execute("SELECT source_key, id, path, hash FROM posts")}
 
     def set_post(self, key: str, item_id: str, path: str, hash: str) -> None:
-        self.db.execute(
-            "INSERT INTO posts(source_key, id, path, hash) VALUES (?,?,?,?) "
-            "ON CONFLICT(source_key, id) DO UPDATE SET path=excluded.path, hash=excluded.hash",
-            (key, item_id, path, hash),
-        )
+        self.set_posts([(key, item_id, path, hash)])
+
+    def set_posts(self, rows: Sequence[tuple[str, str, str, str]]) -> None:
+        self.db.executemany("INSERT INTO posts(source_key, id, path, hash) VALUES (?,?,?,?) "
+                            "ON CONFLICT(source_key, id) DO UPDATE SET path=excluded.path, hash=excluded.hash", rows)
 
     def delete_post(self, key: str, item_id: str) -> None:
         self.db.execute("DELETE FROM posts WHERE source_key = ? AND id = ?", (key, item_id))
