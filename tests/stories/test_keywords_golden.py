@@ -64,3 +64,15 @@ def test_names_over_words_is_the_pairwise_rule():
         keys = list(dict.fromkeys(" ".join(rng.sample(vocab, k=rng.choice([1, 1, 2, 3]))) for _ in range(10)))
         for n in (1, 3, 5, 8):
             assert kw._names_over_words(keys, n) == _names_over_words_reference(keys, n), keys
+
+
+def test_possessive_word_patterns_match_as_the_backtracking_ones():
+    backtracking = r"[A-Za-z][A-Za-z0-9]*(?:(?!['’]s\b)['’.\-&][A-Za-z0-9]+)*"
+    word, run = re.compile(backtracking), re.compile(kw._CAP_RUN.pattern.replace(kw._WORD[8:], backtracking[8:]))
+    assert kw._WORD != backtracking and run.pattern != kw._CAP_RUN.pattern
+    rng = random.Random(8)
+    alphabet = "aBsS09 .'’-&;:()\"“”!?xY" + "é图"
+    for _ in range(20000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        assert kw._EN_WORD.findall(s) == word.findall(s), s
+        assert kw._CAP_RUN.findall(". " + s) == run.findall(". " + s), s

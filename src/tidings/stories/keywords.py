@@ -159,7 +159,9 @@ def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
 
 # --- English -----------------------------------------------------------------------------------------
 
-_WORD = r"[A-Za-z][A-Za-z0-9]*(?:(?!['’]s\b)['’.\-&][A-Za-z0-9]+)*"  # a possessive 's is not part of it
+# A possessive 's is not part of a word. The quantifiers are possessive (*+, ++): what follows a word's letters can
+# never use one of them, so the matches are the same, and the regex engine keeps no state to backtrack into.
+_WORD = r"[A-Za-z][A-Za-z0-9]*+(?:(?!['’]s\b)['’.\-&][A-Za-z0-9]++)*+"
 _EN_WORD = re.compile(_WORD)
 # Words capitalised mid-sentence, in runs ("Federal Reserve Chair Jerome Powell"): not after a sentence's end
 # (at its start a capital says nothing; the text gets ". " in front, so that its start is one too) nor
