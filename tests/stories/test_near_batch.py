@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,15 @@ def test_marks_are_those_of_the_unicode_digit_pattern():
     assert near.extract_marks("٣٤٥ ٢٠٢٤ 4.5%") == ("4.5%", "٢٠٢٤", "٣٤٥")  # \d reads them, [0-9] does not
     assert near.extract_marks("٣٤٥ ٢٠٢٤ 4.5%", ascii_digits=True) == ("4.5%",)
     assert fingerprints_of([other])[0].marks == ("12", "4.5%", "٢٠٢٤", "٣٤٥")
+
+
+def test_nfkc_is_the_reference_rule():
+    # near.nfkc skips text that is already NFKC before it scans for the characters it would change
+    def reference(s: str) -> str:
+        return s if s.isascii() or not near._NEEDS_NFKC.search(s) else unicodedata.normalize("NFKC", s)
+
+    texts = [lead.title for lead in LEADS] + [s for pair in ODD for s in pair] + [
+        "“Curly” quotes — and an em dash", "ﬁne ligature", "Ｆｕｌｌ ｗｉｄｔｈ", "x² and ½", "e\u0301 combining",
+        "中文，全角逗号", "①②③", "㍿ ㈱", "ｶﾀｶﾅ", "plain ascii", "", "\u3000ideographic space"]
+    for s in texts:
+        assert near.nfkc(s) == reference(s), s
