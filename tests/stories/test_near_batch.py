@@ -118,3 +118,21 @@ def test_nfkc_is_the_reference_rule():
         "中文，全角逗号", "①②③", "㍿ ㈱", "ｶﾀｶﾅ", "plain ascii", "", "\u3000ideographic space"]
     for s in texts:
         assert near.nfkc(s) == reference(s), s
+
+
+def test_is_cjk_text_is_the_reference_count():
+    # near.is_cjk_text decides without counting when it can (no Latin letters; too few other characters)
+    def reference(s: str) -> bool:
+        if s.isascii():
+            return False
+        cjk = len(s) - len(near._CJK_CHARS.sub("", s))
+        latin = len(s.encode("ascii", "ignore").translate(None, near._ASCII_NON_LETTER))
+        return cjk > 0 and cjk * 2 >= latin
+
+    rng = random.Random(12)
+    pieces = ["中文", "字", "PMI", "a", "GDP增长", "，", "。", "“", "é", "Ж", "かな", "한국", "𠀀", "12", " ", "news"]
+    texts = [lead.title + lead.text[:120] for lead in LEADS]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(5000)]
+    assert {near.is_cjk_text(s) for s in texts} == {True, False}
+    for s in texts:
+        assert near.is_cjk_text(s) == reference(s), s

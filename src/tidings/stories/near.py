@@ -242,10 +242,13 @@ def is_cjk_text(s: str) -> bool:
     letters counted are ASCII ones (Chinese text quotes English, rarely accented or Cyrillic words)."""
     if s.isascii():
         return False
-    cjk = len(s) - len(_CJK_CHARS.sub("", s))
-    if not cjk:
+    ascii_part = s.encode("ascii", "ignore")
+    latin = len(ascii_part.translate(None, _ASCII_NON_LETTER))
+    if not latin:  # then one CJK character is enough: a search stops at the first
+        return _CJK_CHARS.search(s) is not None
+    if (len(s) - len(ascii_part)) * 2 < latin:  # too few even if every other character were CJK
         return False
-    latin = len(s.encode("ascii", "ignore").translate(None, _ASCII_NON_LETTER))
+    cjk = len(s) - len(_CJK_CHARS.sub("", s))
     return cjk * 2 >= latin
 
 
