@@ -409,21 +409,25 @@ def _letter_rows(leads: Sequence[Lead], n: int, size: int) -> tuple[np.ndarray, 
     low = _letter_table()[cp & 0xFFFF]
     odd = (cp > 0xFFFF) | (low == _SPECIAL)
     keep = low != _DROP
-    at = np.zeros(len(cp) + 1, dtype=np.int64)  # letters kept before each character
+    # np.empty and the one zero set by hand: zeroing arrays of a feed's characters is a memset as long as they are
+    at = np.empty(len(cp) + 1, dtype=np.int64)  # letters kept before each character
+    at[0] = 0
     np.cumsum(keep, out=at[1:])
     pos = at[bounds]  # where each piece's letters start (and the last one ends)
     starts, t_len = pos[0:-1:2], pos[1::2] - pos[0:-1:2]
     x_len = np.minimum(pos[2::2] - pos[1::2], size)
     ok = (t_len >= n) & (x_len >= n)
     if odd.any():
-        bad = np.zeros(len(cp) + 1, dtype=np.int64)
+        bad = np.empty(len(cp) + 1, dtype=np.int64)
+        bad[0] = 0
         np.cumsum(odd, out=bad[1:])
         ok &= bad[bounds[2::2]] == bad[bounds[0:-1:2]]
     done = np.flatnonzero(ok)
     if not done.size:
         return np.empty(0, dtype=np.uint64), [], []
-    letters = np.zeros(int(at[-1]) + n, dtype=np.uint64)
+    letters = np.empty(int(at[-1]) + n, dtype=np.uint64)
     letters[:-n] = low[keep]
+    letters[-n:] = 0
     bits = 16 if n == 3 else 8  # see _windows: UTF-16 units (the BMP's code points) or code points 8 bits apart
     windows = letters[:-n].copy()
     for j in range(1, n):
