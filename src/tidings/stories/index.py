@@ -116,10 +116,16 @@ class BandIndex:
             matrix = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), SIG_PERMS)
             self._push(self._append(np.array(seqs, np.int64), np.array(pubs, np.float64), matrix))
 
-    def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray,
-                buckets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """New slots for these items (`buckets`: of their band keys, when the caller has them); returns
-        their postings as a sorted run (not in `runs`: see `_push`)."""
+    def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """New slots for these items; returns their postings as a sorted run (not in `runs`: see `_push`)."""
+        n0 = self._fill(seqs, pubs, sigs)
+        comp = (_buckets(band_matrix(sigs)) | _seconds(pubs)[:, None]).ravel()
+        slots = np.repeat(np.arange(n0, self.n, dtype=np.int32), BANDS)
+        order = np.argsort(comp, kind="stable")
+        return comp[order], slots[order]
+
+    def _fill(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray) -> int:
+        """New slots for these items, without postings; returns the first."""
         k, n0 = len(seqs), self.n
         if n0 + k > len(self.pub):
             size = max(1024, (n0 + k) * 5 // 4)  # a quarter more: the signatures are most of the memory
@@ -132,10 +138,7 @@ class BandIndex:
         self.day[n0:n0 + k] = np.floor(pubs / DAY)
         self.sig[n0:n0 + k] = sigs  # (the low 16 bits)
         self.n = n0 + k
-        comp = ((_buckets(band_matrix(sigs)) if buckets is None else buckets) | _seconds(pubs)[:, None]).ravel()
-        slots = np.repeat(np.arange(n0, n0 + k, dtype=np.int32), BANDS)
-        order = np.argsort(comp, kind="stable")
-        return comp[order], slots[order]
+        return n0
 
     def _push(self, run: tuple[np.ndarray, np.ndarray]) -> None:
         self.runs.append(run)
@@ -192,16 +195,13 @@ class BandIndex:
         the order they are to be assigned: stored items and the batch's earlier items that share a band
         and were published within WINDOW_SECONDS; per band the PER_BAND most recently published; per item
         the MAX_CANDIDATES sharing the most bands."""
-        b, n0 = len(sigs), self.n
-        buckets = _buckets(band_matrix(sigs))  # b × BANDS, for the batch's postings and its queries
-        pending = self._append(-1 - np.arange(b, dtype=np.int64), pubs, sigs, buckets)
+        n0 = self._fill(-1 - np.arange(len(sigs), dtype=np.int64), pubs, sigs)  # the batch's slots: no postings
         try:
-            return self._candidates(buckets.ravel(), pubs, n0, pending)
+            return self._candidates(_buckets(band_matrix(sigs)).ravel(), pubs, n0)
         finally:
             self.n = n0
 
-    def _candidates(self, buckets: np.ndarray, pubs: np.ndarray, n0: int,
-                    pending: tuple[np.ndarray, np.ndarray]) -> Candidates:
+    def _candidates(self, buckets: np.ndarray, pubs: np.ndarray, n0: int) -> Candidates:
         # query q = item * BANDS + band; searchsorted takes the keys unsorted (sorting them saved it nothing)
         since, until = pubs - WINDOW_SECONDS, pubs + WINDOW_SECONDS
         lo_q = (buckets.reshape(len(pubs), BANDS) | _seconds(since)[:, None]).ravel()
@@ -221,15 +221,21 @@ class BandIndex:
             which, at = np.nonzero(ok)
             pairs.append(hit[which])
             slots.append(run_slots[pos[which, at]])
-        comp, run_slots = pending  # the batch: every item of the window, kept if earlier in the batch
-        high = comp >> np.uint64(32)
-        if (high[1:] == high[:-1]).any():  # two of the batch's postings share a bucket (else none pair)
-            lo, hi = comp.searchsorted(lo_q, "left"), comp.searchsorted(hi_q, "right")
-            which, pos = _expand(lo, np.maximum(hi - lo, 0))
-            own = run_slots[pos]
-            earlier = own - n0 < which // BANDS
-            pairs.append(which[earlier])
-            slots.append(own[earlier])
+        # the batch: each query's earlier items in its bucket (all of them: `inside` below keeps the window's)
+        order = np.argsort(buckets)
+        grouped = buckets[order]
+        dup = grouped[1:] == grouped[:-1]
+        if dup.any():  # else no two of the batch share a bucket
+            shared = np.zeros(len(grouped), bool)
+            shared[1:] = dup
+            shared[:-1] |= dup
+            at = np.flatnonzero(shared)
+            first, last = grouped.searchsorted(grouped[at], "left"), grouped.searchsorted(grouped[at], "right")
+            which, pos = _expand(first, last - first)
+            query, other = order[at[which]], order[pos] // BANDS
+            earlier = other < query // BANDS
+            pairs.append(query[earlier])
+            slots.append(n0 + other[earlier])
         if not pairs:
             return Candidates(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
         pair, slot = (np.concatenate(pairs), np.concatenate(slots)) if len(pairs) > 1 else (pairs[0], slots[0])
