@@ -104,3 +104,28 @@ def test_upsert_leaves_the_tables_the_per_row_code_left(tmp_path: Path):
 def test_json_list_is_json_dumps():
     for values in ([], ["a"], ["標籤", "tag \"q\"", "\\", "\u2028"], ("t", "u")):
         assert _json_list(values) == json.dumps(list(values), ensure_ascii=False)
+
+
+def test_iter_items_reads_what_item_from_row_of_each_row_read(tmp_path: Path):
+    """iter_items parses each distinct tags text once (items_from_rows) and reads '[]' keywords without json:
+    the items must be those the row-by-row reading with json.loads made, and no two share a tags list."""
+    from tidings.store.base import StoredItem, item_from_row
+    from tidings.store.sqlite import _ITEM_COLUMNS, _VISIBLE
+
+    with open_store(tmp_path / "s.db") as store:
+        assert isinstance(store, SQLiteStore)
+        store.sync_sources([SOURCE])
+        for k, rows in enumerate(_batches()):
+            store.upsert_entries(rows, now=NOW + k)
+        for newest_first, bodies, content in ((False, True, False), (True, True, True), (False, False, False)):
+            columns = _ITEM_COLUMNS.format(content="i.content" if bodies and content else "''",
+                                           html="i.html" if bodies else "''")
+            order = "DESC" if newest_first else "ASC"
+            reference: list[StoredItem] = []
+            for r in store.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"):
+                item = item_from_row(r, json.loads(r[12]))
+                item.keywords = json.loads(r[18])
+                reference.append(item)
+            items = list(store.iter_items(newest_first, bodies=bodies, content=content))
+            assert items == reference and any(i.keywords for i in items) and any(i.tags for i in items)
+            assert len({id(i.tags) for i in items}) == len(items)

@@ -282,8 +282,8 @@ def item_from_row(r: Sequence[Any], tags: list[str]) -> StoredItem:
     """The one place a StoredItem is made from a row of a backend's item columns (times as unix seconds;
     tags and keywords as JSON text, tags already parsed)."""
     return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
-                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16], r[17], json.loads(r[18]),
-                      r[19])
+                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16], r[17],
+                      [] if r[18] == "[]" else json.loads(r[18]), r[19])  # most items have no keywords
 
 
 def items_from_rows(rows: Iterable[Sequence[Any]]) -> Iterator[StoredItem]:
