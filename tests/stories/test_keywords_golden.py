@@ -76,3 +76,16 @@ def test_possessive_word_patterns_match_as_the_backtracking_ones():
         s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
         assert kw._EN_WORD.findall(s) == word.findall(s), s
         assert kw._CAP_RUN.findall(". " + s) == run.findall(". " + s), s
+
+
+def test_keywords_many_is_keywords_of_each(monkeypatch):
+    from tidings.stories.near import read_lead
+
+    leads = [read_lead(t, x) for t, x in corpus()]
+    for n in (0, 1, 5, 8):
+        monkeypatch.setattr(kw, "_ZH_OK", {})  # a cold memo: every Chinese word weighed in the batch, none alone
+        many = kw.keywords_many(leads, n)
+        monkeypatch.setattr(kw, "_ZH_OK", {})
+        assert many == [kw.keywords_of(lead, n) for lead in leads]
+    assert kw.keywords_many([], 5) == []
+    assert sum(1 for k in many if k) > len(leads) * 0.9

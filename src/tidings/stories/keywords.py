@@ -29,6 +29,7 @@ import threading
 
 # Counter's own C loop, on a plain dict: a Counter costs a Python __init__ and update (an ABC check) per call
 from collections import _count_elements  # type: ignore[attr-defined]  # private, not in typeshed's stubs
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from itertools import repeat
@@ -40,7 +41,7 @@ import rjieba
 
 from .near import Lead, read_lead
 
-__all__ = ["EN_LEAD", "TITLE_WEIGHT", "ZH_LEAD", "ZH_SEGMENT", "keywords", "keywords_of"]
+__all__ = ["EN_LEAD", "TITLE_WEIGHT", "ZH_LEAD", "ZH_SEGMENT", "keywords", "keywords_many", "keywords_of"]
 
 TITLE_WEIGHT = 3
 ZH_SEGMENT = 60  # characters of text segmented with the title
@@ -129,19 +130,33 @@ def _zh_weigh(words: list[str], idf: IdfTable, ok: dict[str, float]) -> None:
     ok.update(weights)  # in one step: another thread must never see a word's 0.0 before its IDF
 
 
-def _keywords_zh(title: str, text: str, max_tags: int) -> list[str]:
+def _zh_memo(segmented: list[dict[str, None]]) -> dict[str, float]:
+    """The word memo, with every word of `segmented` (each an item's words) in it: the words no item before
+    had are weighed together, in one look-up in the IDF table."""
     global _ZH_OK
     idf = _idf if _idf is not None else _load_idf()
-    lead = text[:ZH_LEAD]
     ok = _ZH_OK
     if len(ok) > _ZH_OK_MAX:
         # A new memo, not a cleared one: a worker's other threads may be between their look-ups in the old.
         ok = _ZH_OK = {}
-    # dict.fromkeys: each word once, in order of first position
-    words = dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))
-    new = set(words).difference(ok)
+    new = set().union(*segmented).difference(ok) if len(segmented) > 1 else set(segmented[0]).difference(ok)
     if new:
         _zh_weigh(list(new), idf, ok)
+    return ok
+
+
+def _zh_segment(title: str, text: str) -> dict[str, None]:
+    """The words of the title and the first ZH_SEGMENT characters, each once, in order of first position."""
+    return dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))
+
+
+def _keywords_zh(title: str, text: str, max_tags: int, words: dict[str, None] | None = None,
+                 ok: dict[str, float] | None = None) -> list[str]:
+    """`words` and `ok` (the memo holding them) when the caller segmented and weighed a feed's items at once."""
+    if words is None or ok is None:
+        words = dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))  # _zh_segment, one call less
+        ok = _zh_memo([words])
+    lead = text[:ZH_LEAD]
     # Scores in one light comprehension over C-level maps; every word segmented is in the title or the lead,
     # so its TF is at least 1. The stable sort keeps ties in order of first position.
     cands = list(filter(ok.__getitem__, words))
@@ -305,3 +320,19 @@ def keywords_of(lead: Lead, max_tags: int = 5) -> list[str]:
     if lead.cjk:
         return _keywords_zh(lead.title.strip(), lead.text, max_tags)
     return _keywords_en(lead.title.strip(), lead.text, max_tags)
+
+
+def keywords_many(leads: Sequence[Lead], max_tags: int = 5) -> list[list[str]]:
+    """`keywords_of` of each lead, the same lists: a feed's Chinese items segmented first, and the words none of
+    them had before weighed together (one IDF look-up a feed, not one an item with a new word)."""
+    if max_tags <= 0:
+        return [[] for _ in leads]
+    zh = [k for k, lead in enumerate(leads) if lead.cjk]
+    out = [[] if lead.cjk else _keywords_en(lead.title.strip(), lead.text, max_tags) for lead in leads]
+    if zh:
+        titles = [leads[k].title.strip() for k in zh]
+        segmented = [_zh_segment(title, leads[k].text) for title, k in zip(titles, zh)]
+        ok = _zh_memo(segmented)
+        for k, title, words in zip(zh, titles, segmented):
+            out[k] = _keywords_zh(title, leads[k].text, max_tags, words, ok)
+    return out
