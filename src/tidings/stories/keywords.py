@@ -253,8 +253,6 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
 def _score_phrases(phrases: list[str], low: list[str], n_title: int, tf: dict[str, int], stop: frozenset[str],
                    score: dict[str, float], first: dict[str, int], form: dict[str, str]) -> None:
     """Add runs of names ("Federal Reserve") to `score`, `first` and `form` (the case it is shown in)."""
-    lead_low = low[n_title:]
-    in_lead_first = dict(zip(reversed(lead_low), range(len(low) - 1, n_title - 1, -1)))
     found: list[str] = []
     for run in phrases:  # a run's stop words ("Bank of England" has none: "of" is lower case) split it
         words = run.split(" ")
@@ -277,7 +275,10 @@ def _score_phrases(phrases: list[str], low: list[str], n_title: int, tf: dict[st
         key = phrase.lower()
         words = key.split(" ")
         s = _PHRASE * n + sum(map(tf.get, words, repeat(0))) / len(words)
-        pos = in_lead_first.get(words[-1], len(low) - 1) + 1  # where the run ends, as the reader meets it
+        try:  # where the run ends, as the reader meets it: its last word's first place in the lead
+            pos = low.index(words[-1], n_title) + 1
+        except ValueError:  # not in the lead's first _MAX_TOKENS words
+            pos = len(low)
         score[key] = s * _CAPS_BONUS[n] * _EARLY[pos]
         first[key] = pos
         form[key] = phrase
