@@ -216,3 +216,30 @@ def test_link_handler_is_the_reference(url, base):
     _link(fast.css_first("a"), base)
     reference_link(slow.css_first("a"), base)
     assert fast.html == slow.html
+
+
+# --- text._suspect: what xml_safe_and_clean looks for, without the regex ----------------------------------------
+
+SUSPECT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\xff\ud800-\udfff\ufffe\uffff]")  # the regex it replaced
+EDGES = ["\x00", "\x08", "\t", "\n", "\x0b", "\x0c", "\r", "\x0e", "\x1f", " ", "a", "<", "\x7f", "\x80", "\x9f",
+         "\xa0", "\xe4", "\xff", "\u0100", "\u3000", "中", "\ud7ff", "\ud800", "\udbff", "\udc00", "\udfff",
+         "\ue000", "\ufffd", "\ufffe", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff"]
+
+
+def test_suspect_is_the_regex_for_every_code_point():
+    from tidings.clean.text import _suspect
+
+    for cp in range(0x110000):
+        c = chr(cp)
+        expected = SUSPECT.search(c) is not None
+        assert _suspect(c) is expected, hex(cp)
+        assert _suspect("中文<p>" + c + "</p>") is expected, hex(cp)
+        assert _suspect("ascii " + c) is expected, hex(cp)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(EDGES), max_size=40))
+def test_suspect_is_the_regex(s):
+    from tidings.clean.text import _suspect
+
+    assert _suspect(s) is (SUSPECT.search(s) is not None)
