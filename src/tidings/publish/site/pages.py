@@ -80,8 +80,8 @@ class Job(NamedTuple):
     old: str | None  # sha256 of the file the last build wrote there
     item: StoredItem  # with its html
     s: render.Summary
-    newer: render.Summary | None
-    older: render.Summary | None
+    newer: render.Summary | shells.Link | None  # (a Link in a worker, when only links travel: NEIGHBOUR_LINKS)
+    older: render.Summary | shells.Link | None
     crumbs: list[tuple[str, str]]
     story: Any = None  # stories.StoryLinks: plain tuples, so it pickles as they do
     tags: tuple[tuple[str, str], ...] = ()  # (keyword, href of its page or '')
@@ -152,10 +152,10 @@ def _pack_summary(s: render.Summary | None, raw: bool = True, links: bool = Fals
     return (*_summary_head(s), text, None, s._excerpt, s._card)
 
 
-def _unpack_summary(v: tuple[Any, ...] | None) -> render.Summary | None:
+def _unpack_summary(v: tuple[Any, ...] | None) -> render.Summary | shells.Link | None:
     if v is None:
         return None
-    return render.Summary(*v) if len(v) > 2 else render.Summary(v[0], v[1], "", "", "", "", "", "")
+    return render.Summary(*v) if len(v) > 2 else shells.Link(*v)
 
 
 _ROOT_MARK_UTF8 = render.ROOT_MARK.encode("utf-8")
@@ -176,7 +176,8 @@ def pack(job: AnyJob, neighbours: str = NEIGHBOUR_TEXT) -> tuple[Any, ...]:
             v[i] = v[i].timestamp()
     raw, links = neighbours == NEIGHBOUR_TEXT, neighbours == NEIGHBOUR_LINKS
     return ("i", job.path, job.fp, job.old, v, _pack_summary(job.s, raw=False),
-            _pack_summary(job.newer, raw, links), _pack_summary(job.older, raw, links), job.crumbs, job.story, job.tags)
+            _pack_summary(cast(render.Summary | None, job.newer), raw, links),
+            _pack_summary(cast(render.Summary | None, job.older), raw, links), job.crumbs, job.story, job.tags)
 
 
 def unpack(t: tuple[Any, ...]) -> AnyJob:
