@@ -85,10 +85,10 @@ def _with_story(row: IngestRow, story: str) -> IngestRow:
 
 
 @functools.cache
-def _keywords_of() -> Callable[..., list[str]]:
-    from .keywords import keywords_of  # on the first item with tags on; jieba loads on the first Chinese one
+def _keywords_many() -> Callable[..., list[list[str]]]:
+    from .keywords import keywords_many  # on the first item with tags on; jieba loads on the first Chinese one
 
-    return keywords_of
+    return keywords_many
 
 
 class StoryStage:
@@ -113,8 +113,7 @@ class StoryStage:
         leads = [read_lead(e.title, text) for (e, _), text in zip(items, texts)]  # normalised once, read by both
         words: list[tuple[str, ...]] = [()] * len(leads)
         if self.tags.enabled:
-            keywords_of, top = _keywords_of(), self.tags.max
-            words = [tuple(keywords_of(lead, max_tags=top)) for lead in leads]
+            words = [tuple(k) for k in _keywords_many()(leads, max_tags=self.tags.max)]
         fps: list[bytes | None] = [None] * len(leads)
         if self.stories.enabled:
             fps = [fp.to_bytes() for fp in fingerprints_of(leads)]
