@@ -150,12 +150,8 @@ def _zh_segment(title: str, text: str) -> dict[str, None]:
     return dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))
 
 
-def _keywords_zh(title: str, text: str, max_tags: int, words: dict[str, None] | None = None,
-                 ok: dict[str, float] | None = None) -> list[str]:
-    """`words` and `ok` (the memo holding them) when the caller segmented and weighed a feed's items at once."""
-    if words is None or ok is None:
-        words = dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))  # _zh_segment, one call less
-        ok = _zh_memo([words])
+def _keywords_zh(title: str, text: str, max_tags: int, words: dict[str, None], ok: dict[str, float]) -> list[str]:
+    """An item's keywords from its `words` (`_zh_segment`) and `ok`, the memo holding them (`_zh_memo`)."""
     lead = text[:ZH_LEAD]
     # Scores in one light comprehension over C-level maps; every word segmented is in the title or the lead,
     # so its TF is at least 1. The stable sort keeps ties in order of first position.
@@ -316,11 +312,7 @@ def keywords(title: str, text: str, max_tags: int = 5) -> list[str]:
 
 def keywords_of(lead: Lead, max_tags: int = 5) -> list[str]:
     """Up to `max_tags` keywords from an item's normalised title and lead (`near.read_lead`)."""
-    if max_tags <= 0:
-        return []
-    if lead.cjk:
-        return _keywords_zh(lead.title.strip(), lead.text, max_tags)
-    return _keywords_en(lead.title.strip(), lead.text, max_tags)
+    return keywords_many([lead], max_tags)[0]
 
 
 def keywords_many(leads: Sequence[Lead], max_tags: int = 5) -> list[list[str]]:
