@@ -180,7 +180,7 @@ def _decode(body: bytes, content_type: str, notes: list[str]) -> tuple[str, byte
     return _INVALID_XML_CHARS.sub("", text), None
 
 
-_XML_DECL_BYTES = re.compile(rb"<\?xml\s[^>]*?\?>")
+_XML_DECL_BYTES = re.compile(_XML_DECL.pattern.encode())  # the same declaration, in bytes (\s: ASCII only)
 
 
 def _utf8_data(body: bytes, content_type: str) -> bytes | None:
