@@ -4,6 +4,7 @@ match, and the surrogate check left to the encoding of the post."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -118,3 +119,63 @@ def test_a_lone_surrogate_is_dropped_from_the_post(tmp_path):
         render_seed(item, True, checked=False).encode("utf-8")
     assert hexo._post_bytes(item, True, "seed", hexo.ZoneInfo("UTC")) == render_seed(item, True).encode("utf-8")
     assert b"<p>ab</p>" in hexo._post_bytes(item, True, "seed", hexo.ZoneInfo("UTC"))
+
+
+def test_the_utf8_whitespace_is_what_str_isspace_and_backslash_s_take():
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    spaces = [c for c in every if c.isspace()]
+    assert re.findall(r"\s", every) == spaces
+    # A UTF-8 sequence starts at a byte no other one holds inside it: matches in the joined text are whole characters.
+    assert [m.decode() for m in re.findall(hexo._SPACE_UTF8, every.encode())] == spaces
+    # Nothing outside ASCII folds to the letters of "more" in the str regex (re.I of a bytes regex is ASCII only).
+    assert re.findall("(?i)[more]", every[0x80:]) == []
+
+
+utf8_html = st.text(alphabet=st.sampled_from(list("<!-mor> \t\r\f\v\nMOa{}\x85\xa0\u1680\u2000\u2028\u202f\u205f"
+                                                  "\u3000\x1c正\U0001f600")), max_size=40)
+
+
+@given(utf8_html, st.sampled_from(["seed", "hexo"]))
+def test_a_post_from_the_stored_utf8_equals_the_post_from_the_text(html, preset):
+    tz = hexo.ZoneInfo("Asia/Shanghai")
+    assert hexo.body_utf8(html.encode()) == body_html(_item(html), True).encode()
+    from_text = hexo._post_bytes(_item(html), True, preset, tz)
+    assert from_text == (render_seed(_item(html), True) if preset == "seed"
+                         else hexo.render_hexo(_item(html), True, tz)).encode()
+    as_bytes = _item(html)
+    as_bytes.html = html.encode()
+    assert hexo._post_bytes(as_bytes, True, preset, tz) == from_text
+
+
+class _TextStore:
+    """A store that reads the html as text whatever build_posts asks: the posts' reference path."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def iter_items(self, *args, html_utf8=False, **kw):
+        return self.store.iter_items(*args, **kw)
+
+    def load_bodies(self, item, *, html_utf8=False, **kw):
+        return self.store.load_bodies(item, **kw)
+
+
+@pytest.mark.parametrize("preset", ["seed", "hexo"])
+@pytest.mark.parametrize("first", [True, False])  # bodies with the rows (a first build), or one item at a time
+def test_posts_built_from_the_utf8_equal_posts_built_from_the_text(tmp_path, preset, first):
+    body = "<p>正文 {k} {{x}}</p>\n \u3000\n<!-- More -->\n<p>二\u2028</p>\n\n"
+    trees = []
+    for n, wrap in enumerate([lambda s: s, _TextStore]):
+        store = open_store(tmp_path / f"s{n}.db")
+        store.sync_sources(SOURCES)
+        store.upsert_entries(_rows([f"t{k % 5}" for k in range(30)], body), now=1e9)
+        if not first:
+            build_posts(wrap(store), tmp_path / f"blog{n}", preset=preset)
+            store.upsert_entries(_rows([f"t{k % 5}" for k in range(32)], body + "<p>{k}</p>"), now=1e9 + 1)
+        build_posts(wrap(store), tmp_path / f"blog{n}", preset=preset)
+        trees.append(_tree(tmp_path / f"blog{n}"))
+        store.close()
+    assert trees[0] == trees[1] and len(trees[0]) >= 30

@@ -228,6 +228,13 @@ def test_iteration_order_and_bodies(store):
     assert [(it.content, it.html) for it in store.iter_items(content=False)][0] == ("", f"<p>html {es[2].id}</p>")
     html_only = store.load_bodies(list(store.iter_items(bodies=False))[0], content=False)
     assert (html_only.content, html_only.html) == ("", f"<p>html {es[2].id}</p>")
+    # html_utf8: the same html as its UTF-8 bytes (what Hexo posts are written from), the rest as without it
+    as_text = list(store.iter_items(newest_first=False, content=False))
+    as_utf8 = list(store.iter_items(newest_first=False, content=False, html_utf8=True))
+    assert [it.html.encode() for it in as_text] == [it.html for it in as_utf8]
+    assert [(it.id, it.content, it.title) for it in as_text] == [(it.id, it.content, it.title) for it in as_utf8]
+    loaded = store.load_bodies(list(store.iter_items(bodies=False))[0], content=False, html_utf8=True)
+    assert (loaded.content, loaded.html) == ("", f"<p>html {es[2].id}</p>".encode())
     it = next(store.iter_items())
     assert (it.source_key, it.guid, it.link, it.author, it.published, it.updated) == (
         s1.key, es[2].guid, es[2].link, "作者", same, None)

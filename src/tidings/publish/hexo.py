@@ -34,6 +34,13 @@ JOURNAL = ".tidings-journal"  # in _posts: paths written by a build whose ledger
 FORMAT_VERSION = "2"  # bump when the rendering changes: every post is re-rendered once (rewritten if its bytes differ)
 _BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*(?=\n)")
 _MORE = re.compile(r"<!--\s*more\s*-->", re.I)
+# The same on a body read as its stored UTF-8 bytes (valid UTF-8, no surrogates), never decoded: `\s` and
+# str.isspace take the code points below, spelt as UTF-8 (tests/publish/test_hexo_fast_paths.py checks them all).
+_SPACE_UTF8 = (rb"(?:[\t-\r\x1c- ]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f"
+               rb"|\xe3\x80\x80)")
+_MORE_UTF8 = re.compile(rb"<!--" + _SPACE_UTF8 + rb"*more" + _SPACE_UTF8 + rb"*-->", re.I)  # re.I: ASCII only
+_BLANK_LINES_UTF8 = re.compile(rb"\n[ \t\r\f\v]*(?=\n)")
+_ALL_SPACE_UTF8 = re.compile(_SPACE_UTF8 + rb"*")
 
 
 @dataclass(slots=True)
@@ -64,12 +71,25 @@ def body_html(item: StoredItem, clean: bool, checked: bool = True) -> str:
     return html.strip("\n") + "\n" if html and not html.isspace() else ""  # isspace: no stripped copy
 
 
+def body_utf8(html: bytes) -> bytes:
+    """body_html(item, clean=True).encode() of an item whose html is `html`, its stored UTF-8: the same steps on
+    the bytes, so a post's body is neither decoded nor encoded again."""
+    if b"<!" in html:
+        html = _MORE_UTF8.sub(b"", html)
+    html = _BLANK_LINES_UTF8.sub(b"", html)
+    return html.strip(b"\n") + b"\n" if html and not _ALL_SPACE_UTF8.fullmatch(html) else b""
+
+
 def _same(text: str) -> str:
     return text
 
 
 def render_seed(item: StoredItem, clean: bool, checked: bool = True) -> str:
     """Front matter and layout of conformance/seed/expected-post.md, byte for byte."""
+    return _seed_head(item) + _wrap(escape_braces(body_html(item, clean, checked)))
+
+
+def _seed_head(item: StoredItem, tz: ZoneInfo | None = None) -> str:
     cover = yaml_scalar(yaml_safe_text(item.cover), "single")
     lines = ["", "---", f"title: {yaml_scalar(yaml_safe_text(item.title), 'single')}", "categories: "]
     lines += [f" - {_names(c)}" for c in item.categories]
@@ -82,7 +102,7 @@ def render_seed(item: StoredItem, clean: bool, checked: bool = True) -> str:
         "---",
         "",
     ]
-    return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean, checked)))
+    return "\n".join(lines) + "\n"
 
 
 @lru_cache(maxsize=4096)
@@ -95,12 +115,19 @@ def _wrap(body: str) -> str:
     return f"<div>   \n{body}  \n</div>\n            "
 
 
+_WRAP_UTF8 = (b"<div>   \n", b"  \n</div>\n            ")
+
+
 def _local(dt: datetime, tz: ZoneInfo) -> str:
     return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo, checked: bool = True) -> str:
     """Hexo's own conventions: local dates, id and original link, Nunjucks off."""
+    return _hexo_head(item, tz) + _wrap(escape_braces(body_html(item, clean, checked)))
+
+
+def _hexo_head(item: StoredItem, tz: ZoneInfo) -> str:
     def s(v: str, p: str = "plain") -> str:
         return yaml_scalar(yaml_safe_text(v), p)
 
@@ -112,7 +139,8 @@ def render_hexo(item: StoredItem, clean: bool, tz: ZoneInfo, checked: bool = Tru
     lines += [f"author: {s(item.author or item.source)}", f"headimg: {s(item.cover)}",
               f"thumbnail: {s(item.cover)}", "comments: false", "disableNunjucks: true", f"id: {s(item.id)}",
               f"link: {s(item.link)}", f"story: {s(item.story or item.id)}", "---", ""]
-    return "\n".join(lines) + "\n" + _wrap(escape_braces(body_html(item, clean, checked)))
+    return "\n".join(lines) + "\n"
+
 
 
 def _source_tag(key: str) -> str:
@@ -219,7 +247,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
     try:
         with store.transaction():
             # Otherwise bodies are read only for the posts that are rendered: an unchanged store costs no HTML I/O.
-            for item in store.iter_items(newest_first=False, bodies=bodies, content=not clean):
+            for item in store.iter_items(newest_first=False, bodies=bodies, content=not clean, html_utf8=clean):
                 me = ItemKey(item.source_key, item.id)
                 live.add(me)
                 categories = item.categories
@@ -229,7 +257,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                     report.unchanged += 1
                     continue
                 if not bodies:
-                    store.load_bodies(item, content=not clean)
+                    store.load_bodies(item, content=not clean, html_utf8=clean)
                 if preset == "seed":
                     rel = unique_post_path(_dir_components(tuple(categories)), item.title, item.id,
                                            partial(taken, me=me))
@@ -256,6 +284,10 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
 
 
 def _post_bytes(item: StoredItem, clean: bool, preset: str, tz: ZoneInfo) -> bytes:
+    if clean and isinstance(item.html, bytes):  # read as its UTF-8 (build_posts): render_* of it, encoded
+        body = body_utf8(item.html).replace(b"{", b"&#123;").replace(b"}", b"&#125;")  # escape_braces
+        head = (_seed_head if preset == "seed" else _hexo_head)(item, tz)  # its values all went through yaml_safe_text
+        return b"".join((head.encode("utf-8"), _WRAP_UTF8[0], body, _WRAP_UTF8[1]))
     render = partial(render_seed, item, clean) if preset == "seed" else partial(render_hexo, item, clean, tz)
     try:
         return render(checked=False).encode("utf-8")  # the store holds no lone surrogate: encoding is the check

@@ -103,7 +103,7 @@ class StoredItem:
     updated: datetime | None
     first_seen: datetime
     content: str
-    html: str  # UTF-8 bytes instead when read with iter_site_items(html="utf-8")
+    html: str  # UTF-8 bytes instead when read with iter_site_items(html="utf-8") or html_utf8=True
     cover: str
     tags: list[str]
     hash: str
@@ -436,15 +436,17 @@ class Store(Protocol):
 
     def count_items(self, state: ItemState = ItemState.PUBLISHED) -> int: ...
 
-    def iter_items(self, newest_first: bool = True, *, bodies: bool = True,
-                   content: bool = True) -> Iterator[StoredItem]:
+    def iter_items(self, newest_first: bool = True, *, bodies: bool = True, content: bool = True,
+                   html_utf8: bool = False) -> Iterator[StoredItem]:
         """Published items of active sources, streamed. `bodies=False` leaves content and html empty
         (see load_bodies), so a pass over an unchanged store reads no HTML; `content=False` leaves content
-        (the feed's raw markup, which cleaned posts never show) empty."""
+        (the feed's raw markup, which cleaned posts never show) empty; `html_utf8=True` gives the html as its
+        UTF-8 bytes, undecoded (Hexo posts are written as those bytes)."""
         ...
 
-    def load_bodies(self, item: StoredItem, *, content: bool = True) -> StoredItem:
-        """Fill in html, and content unless `content=False`, of an item streamed with bodies=False."""
+    def load_bodies(self, item: StoredItem, *, content: bool = True, html_utf8: bool = False) -> StoredItem:
+        """Fill in html (as UTF-8 bytes with `html_utf8=True`), and content unless `content=False`, of an item
+        streamed with bodies=False."""
         ...
 
     def replace_urls(self, prefixes: Sequence[str], replacement: str) -> int:

@@ -240,6 +240,8 @@ _GROUPABLE = (_PUBLISHED, _FILTERED)
 
 # The items publishers see: published, of a source still configured.
 _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active = 1"
+# The html column as text, or as its UTF-8 bytes undecoded (html_utf8=True).
+_HTML_COLUMN = {False: "i.html", True: "CAST(i.html AS BLOB)"}
 # StoredItem's fields in order; {content} and {html} are columns or empty literals.
 _ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
                  "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, "
@@ -582,17 +584,17 @@ class SQLiteStore(_StoryTables, SiteTables):
         return int(self.db.execute("SELECT count(*) FROM items WHERE state = ?",
                                    (ItemState(state).value,)).fetchone()[0])
 
-    def iter_items(self, newest_first: bool = True, *, bodies: bool = True,
-                   content: bool = True) -> Iterator[StoredItem]:
+    def iter_items(self, newest_first: bool = True, *, bodies: bool = True, content: bool = True,
+                   html_utf8: bool = False) -> Iterator[StoredItem]:
         order = "DESC" if newest_first else "ASC"
         columns = _ITEM_COLUMNS.format(content="i.content" if bodies and content else "''",
-                                       html="i.html" if bodies else "''")
+                                       html=_HTML_COLUMN[html_utf8] if bodies else "''")
         # items_from_rows: a source's items share their tags, parsed once
         yield from items_from_rows(self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"))
 
-    def load_bodies(self, item: StoredItem, *, content: bool = True) -> StoredItem:
+    def load_bodies(self, item: StoredItem, *, content: bool = True, html_utf8: bool = False) -> StoredItem:
         raw = "content" if content else "''"
-        row = self.db.execute(f"SELECT {raw}, html FROM items WHERE source_key = ? AND id = ?",
+        row = self.db.execute(f"SELECT {raw}, {_HTML_COLUMN[html_utf8]} FROM items i WHERE source_key = ? AND id = ?",
                               (item.source_key, item.id)).fetchone()
         if row:
             item.content, item.html = row
