@@ -1,6 +1,7 @@
-"""SQLiteStore.upsert_entries binds runs of new rows with one executemany, flags as 0/1 and JSON lists through
-one encoder: the tables it leaves (items, the site's change journal, item_keywords) must be those the code
-before it left, one execute per row with bools and json.dumps (kept here as the reference)."""
+"""SQLiteStore.upsert_entries binds runs of new rows with one executemany, flags as 0/1, JSON lists through
+one encoder and the content as the UTF-8 bytes its hash was made of: the tables it leaves (items, the site's change
+journal, item_keywords) must be those the code before it left, one execute per row with bools, json.dumps, the
+content as text and Entry.content_hash (kept here as the reference)."""
 from __future__ import annotations
 
 import json
@@ -8,9 +9,12 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tidings.model import Entry, ItemState, Source
 from tidings.store import IngestRow, open_store
-from tidings.store.sqlite import _INSERT_ITEM, SQLiteStore, _json_list
+from tidings.store.sqlite import _INSERT_ITEM, SQLiteStore, _json_list, content_and_hash
 
 NOW = 1_800_000_000.0
 SOURCE = Source(url="http://example.com/feed", category="新闻", source="例子", channel="频道")
@@ -47,7 +51,7 @@ def _reference_upsert(db: sqlite3.Connection, store: SQLiteStore, rows: list[Ing
             h = e.content_hash()
             tags = json.dumps(e.tags, ensure_ascii=False)
             if old is None:
-                db.execute(_INSERT_ITEM, (
+                db.execute(_INSERT_ITEM.replace("CAST(? AS TEXT)", "?"), (
                     e.source_key, e.id, e.guid, e.link, e.title, e.author, ts(e.published) if e.published else now,
                     e.published is not None, ts(e.updated), now, now, e.content, html, e.cover, tags, h,
                     str(row.state), fulltext, json.dumps(list(row.keywords), ensure_ascii=False), row.fingerprint,
@@ -66,12 +70,16 @@ def _reference_upsert(db: sqlite3.Connection, store: SQLiteStore, rows: list[Ing
                      e.content, html, e.cover, tags, h, fulltext, row.fingerprint, e.source_key, e.id))
 
 
+ODD_CONTENT = "<p>\x00 nul, \U0001f600, \u2028, \ufeff\x7f é</p>"
+
+
 def _batches() -> list[list[IngestRow]]:
     first = [_row(_entry(k), fulltext=k == 4, keywords=("关键", "词") if k % 2 else ()) for k in range(8)]
     first[5] = _row(_entry(5), state=ItemState.FILTERED)
     # New rows before, between and after changed and unchanged ones: the journal's order must not move.
     second = [_row(_entry(20)), _row(_entry(1, 1)), _row(_entry(21), keywords=("新",)), _row(_entry(2)),
-              _row(_entry(4, 1)), _row(_entry(5, 1), state=ItemState.FILTERED), _row(_entry(22)), _row(_entry(3, 2))]
+              _row(_entry(4, 1)), _row(_entry(5, 1), state=ItemState.FILTERED), _row(_entry(22)), _row(_entry(3, 2)),
+              _row(_entry(6, 1, content=ODD_CONTENT)), _row(_entry(23, content=ODD_CONTENT))]
     return [first, second]
 
 
@@ -97,8 +105,9 @@ def test_upsert_leaves_the_tables_the_per_row_code_left(tmp_path: Path):
                 else:
                     _reference_upsert(store.db, store, rows, NOW + k)
     fast, slow = _tables(fast_path), _tables(slow_path)
-    assert len(fast["items"]) == 11 and len(fast["site_changes"]) > 11 and fast["item_keywords"]
+    assert len(fast["items"]) == 12 and len(fast["site_changes"]) > 12 and fast["item_keywords"]
     assert fast == slow
+    assert sum(r[11] == ODD_CONTENT for r in fast["items"]) == 2  # column 11: content, as text
 
 
 def test_json_list_is_json_dumps():
@@ -129,3 +138,31 @@ def test_iter_items_reads_what_item_from_row_of_each_row_read(tmp_path: Path):
             items = list(store.iter_items(newest_first, bodies=bodies, content=content))
             assert items == reference and any(i.keywords for i in items) and any(i.tags for i in items)
             assert len({id(i.tags) for i in items}) == len(items)
+
+
+texts = st.text(alphabet=st.characters(codec=None, blacklist_categories=()), max_size=12)
+
+
+@given(texts, texts, texts, texts, texts, st.lists(texts, max_size=3), st.booleans())
+def test_content_and_hash_is_content_hash_and_the_content_as_utf8(title, link, author, content, cover, tags, dated):
+    e = Entry(source_key="k", id="0" * 16, title=title, link=link, author=author, content=content, cover=cover,
+              tags=tags, published=datetime(2026, 11, 1, tzinfo=UTC) if dated else None)
+    bound, h = content_and_hash(e)
+    assert h == e.content_hash()
+    try:
+        assert bound == content.encode()
+    except UnicodeEncodeError:
+        assert bound == content  # a lone surrogate: the text is bound, and fails to bind as before
+    assert content_and_hash(e, utf8=False) == (content, e.content_hash())
+
+
+def test_a_utf16_database_stores_the_content_as_text(tmp_path: Path):
+    path = tmp_path / "utf16.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA encoding = 'UTF-16le'")
+    db.execute("CREATE TABLE x(y)")
+    db.close()
+    with open_store(path) as store:
+        store.sync_sources([SOURCE])
+        store.upsert_entries([_row(_entry(1, content=ODD_CONTENT))], now=NOW)
+    assert _tables(path)["items"][0][11] == ODD_CONTENT

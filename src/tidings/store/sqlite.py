@@ -16,13 +16,14 @@ from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
 from ..errors import StoreVersionError
-from ..model import ItemState, Source
+from ..model import Entry, ItemState, Source
 from .base import (
     ALL_ITEMS,
     Accepts,
@@ -281,7 +282,7 @@ _HEADS = f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= ? A
 
 _INSERT_ITEM = ("INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
                 "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext, keywords, fingerprint, "
-                "story, story_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+                "story, story_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,CAST(? AS TEXT),?,?,?,?,?,?,?,?,?,?)")
 # By the story sequence index (a partial index: the WHERE clause lets the planner use it)
 _MAX_STORY_SEQ = "SELECT coalesce(max(story_seq), 0) FROM items WHERE story_seq IS NOT NULL"
 
@@ -402,6 +403,8 @@ class SQLiteStore(_StoryTables, SiteTables):
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=30000")
             migrate(self.db, str(self.path))
+            # Text bound as its UTF-8 bytes is the same text only in a UTF-8 database (every store tidings made).
+            self._utf8 = self.db.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
         except BaseException:
             self.db.close()
             raise
@@ -515,7 +518,7 @@ class SQLiteStore(_StoryTables, SiteTables):
         known = self._known_rows(rows)
         with self.transaction():
             seq_of = self._new_items(rows, known, now)
-            return _write_rows(self.db, rows, known, seq_of, now)
+            return _write_rows(self.db, rows, known, seq_of, now, self._utf8)
 
     def _known_rows(self, rows: list[IngestRow]) -> dict[tuple[str, str], _Known]:
         """The stored rows of these entries, in one query per source (not one per entry)."""
@@ -656,12 +659,29 @@ class SQLiteStore(_StoryTables, SiteTables):
 
 
 _UPDATE_ITEM = ("UPDATE items SET guid=?, link=?, title=?, author=?, published=?, has_date=?, updated=?, "
-                "last_seen=?, content=?, html=?, cover=?, tags=?, hash=?, fulltext=?, "
+                "last_seen=?, content=CAST(? AS TEXT), html=?, cover=?, tags=?, hash=?, fulltext=?, "
                 "fingerprint=COALESCE(?, fingerprint) WHERE source_key=? AND id=?")
 
 
+def content_and_hash(e: Entry, utf8: bool = True) -> tuple[str | bytes, str]:
+    """(the content to bind, e.content_hash()): the content encoded once, for its hash and for the row (bound as
+    its UTF-8 bytes into CAST(? AS TEXT), the same text in a UTF-8 database), not once by each."""
+    try:
+        content = e.content.encode() if utf8 else None
+    except UnicodeEncodeError:  # a lone surrogate: binding the text fails, as it always did
+        content = None
+    if content is None:
+        return e.content, e.content_hash()
+    # content_hash's text, the parts around the content encoded apart: UTF-8 of a join is the join of the UTF-8s
+    date = e.published.isoformat() if e.published else ""
+    h = sha256("\x00".join((e.title, e.link, e.author, "")).encode("utf-8", "surrogatepass"))
+    h.update(content)
+    h.update("\x00".join(("", e.cover, "\x1f".join(e.tags), date)).encode("utf-8", "surrogatepass"))
+    return content, h.hexdigest()[:32]
+
+
 def _write_rows(db: sqlite3.Connection, rows: list[IngestRow], known: dict[tuple[str, str], _Known],
-                seq_of: dict[tuple[str, str], int], now: float) -> UpsertResult:
+                seq_of: dict[tuple[str, str], int], now: float, utf8: bool) -> UpsertResult:
     """upsert_entries' statements, in the rows' order: each run of new rows in one executemany (the journal
     triggers number their changes in that same order). Flags are bound as 0/1, which is what SQLite stores for
     a bool too; sqlite3 first looks for an adapter for a bool, and failing costs two AttributeErrors."""
@@ -670,12 +690,12 @@ def _write_rows(db: sqlite3.Connection, rows: list[IngestRow], known: dict[tuple
     for row in rows:
         e, html, fulltext = row.entry, row.html, int(row.fulltext)
         old = known.get((e.source_key, e.id))
-        h = e.content_hash()
+        content, h = content_and_hash(e, utf8)
         tags = _json_list(e.tags)
         if old is None:
             published = _ts(e.published) if e.published else now
             inserts.append((e.source_key, e.id, e.guid, e.link, e.title, e.author, published,
-                            int(e.published is not None), _ts(e.updated), now, now, e.content, html, e.cover, tags, h,
+                            int(e.published is not None), _ts(e.updated), now, now, content, html, e.cover, tags, h,
                             str(row.state), fulltext, _json_list(row.keywords), row.fingerprint, row.story,
                             seq_of.get((e.source_key, e.id))))
             new += row.state == ItemState.PUBLISHED
@@ -691,7 +711,7 @@ def _write_rows(db: sqlite3.Connection, rows: list[IngestRow], known: dict[tuple
         if old.fulltext and not fulltext:
             html, fulltext = old.html, 1
         db.execute(_UPDATE_ITEM, (e.guid, e.link, e.title, e.author, published, int(e.published is not None),
-                                  _ts(e.updated), now, e.content, html, e.cover, tags, h, fulltext, row.fingerprint,
+                                  _ts(e.updated), now, content, html, e.cover, tags, h, fulltext, row.fingerprint,
                                   e.source_key, e.id))
         changed += old.state == _PUBLISHED
     if inserts:
