@@ -221,3 +221,91 @@ def test_strict_utf8_root_skips_what_the_bytes_cannot_say():
     assert parse._utf8_data(("标" * 700 + '<?xml version="1.0"?>' + DOC).encode(), "") is None  # past 2,048 bytes
     assert parse._utf8_data(b"\xef\xbb\xbf<?xml version='1.0'?>" + doc, "") == doc
     assert parse._utf8_data(b"<?xml-stylesheet href='a'?><?xml version='1.0'?>" + doc, "") is None
+
+
+# --- items counted before the tree is built (parse._check_items) ----------------------------------------------
+
+RSS_COUNT = etree.XPath("count(*[local-name()='item']) + count(*[local-name()='channel']/*[local-name()='item'])")
+ATOM_COUNT = etree.XPath("count(*[local-name()='entry' or local-name()='item'])")
+PLACED = [  # items where _parse_rss and _parse_atom count them, and where they do not
+    '<rss><channel><item/><item/><x><item/></x></channel><item/><entry/></rss>',
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">'
+    '<channel><items><rdf:Seq><rdf:li/></rdf:Seq></items></channel><item/><item/><rdf:item/></rdf:RDF>',
+    '<channel><item/><channel><item/><item><item/></item></channel><ITEM/></channel>',
+    '<feed xmlns="http://www.w3.org/2005/Atom"><entry/><entry><entry/></entry><item/><x:entry xmlns:x="u"/></feed>',
+    '<feed><entry/><channel><item/></channel></feed>',
+    '<a:rss xmlns:a="u"><a:channel><a:item/><b:item xmlns:b="v"/></a:channel><Channel><item/></Channel></a:rss>',
+    "<catalog><item/><item/></catalog>", "<html><item/></html>", "<CHANNEL><item/></CHANNEL>",
+]
+
+
+def counted(data: bytes) -> parse._ItemCounter:
+    counter = parse._ItemCounter()
+    etree.fromstring(data, etree.XMLParser(target=counter, resolve_entities=False, no_network=True, load_dtd=False))
+    return counter
+
+
+def test_item_counter_counts_what_the_trees_xpath_counts():
+    bodies = [d.encode() for d in PLACED] + [b for b, _ in corpus_bodies()]
+    checked = 0
+    for body in bodies:
+        data = parse._utf8_data(body, "")
+        try:
+            root = etree.fromstring(data, parse._STRICT) if data is not None else None
+        except etree.XMLSyntaxError:
+            root = None
+        if root is None:
+            continue
+        counter = counted(data)
+        assert (counter.root_tag, counter.rss, counter.atom) == (root.tag, RSS_COUNT(root), ATOM_COUNT(root)), body
+        checked += 1
+    assert checked >= len(PLACED)
+
+
+def outcome(body: bytes) -> object:
+    try:
+        feed = parse_feed(body, SOURCE, url="https://a.example/feed", now=NOW)
+    except parse.ParseError as e:
+        return str(e)
+    return [asdict(e) for e in feed.entries], feed.notes
+
+
+NOW = parse.datetime(2026, 11, 30, tzinfo=parse.UTC)
+
+
+REFUSED_AT = {0: 150, 1: 5, 3: 3}  # at least this many bodies are refused (the test must test refusals)
+
+
+@pytest.mark.parametrize("limit", list(REFUSED_AT))
+def test_check_items_refuses_what_the_tree_refused(monkeypatch, limit):
+    """With every body big and few items allowed, parse_feed gives what it gave when the tree counted alone,
+    whether the document is well-formed (counted first) or not (left to the recovering parse)."""
+    four = ITEM * 4
+    bodies = [d.encode() for d in PLACED] + [DOC.encode(), (DOC + "<broken").encode(), DOC.replace("</item>", "").encode(),
+                                             DOC.replace(ITEM, four).encode(), (DOC.replace(ITEM, four) + "<x").encode(),
+                                             ('<feed xmlns="http://www.w3.org/2005/Atom">' + four.replace("item", "entry")
+                                              + "</feed>").encode()]
+    bodies += [b for b, _ in corpus_bodies()][::7]
+    monkeypatch.setattr(parse, "MAX_ITEMS", limit)
+    monkeypatch.setattr(parse, "SCAN_BYTES", 0)
+    first = [outcome(b) for b in bodies]
+    monkeypatch.setattr(parse, "_check_items", lambda data: None)
+    assert [outcome(b) for b in bodies] == first
+    assert sum(isinstance(o, str) and o.startswith("too many items") for o in first) >= REFUSED_AT[limit]
+
+
+def test_check_items_refuses_before_any_tree(monkeypatch):
+    """A big well-formed document over the limit is refused by the count, and no tree is built for it."""
+    body = ('<rss version="2.0"><channel><title>t</title>' + "<item><title>x</title></item>" * 40_000
+            + "</channel></rss>").encode()
+    class NoTree:  # lxml, less building a tree with parse.py's parsers
+        def __getattr__(self, name: str) -> object:
+            return getattr(etree, name)
+
+        def fromstring(self, data: bytes, parser: etree.XMLParser, **kw: object) -> object:
+            assert parser not in (parse._STRICT, parse._RECOVER), "a tree was built"
+            return etree.fromstring(data, parser, **kw)
+
+    monkeypatch.setattr(parse, "etree", NoTree())
+    with pytest.raises(parse.ParseError, match=r"too many items \(40000; at most 10000 are read\)"):
+        parse_feed(body, SOURCE)

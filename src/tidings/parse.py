@@ -210,8 +210,12 @@ def _strict_utf8_root(body: bytes, content_type: str, base_url: str) -> etree._E
         return None
     try:
         _check_elements(data)
+    except ParseError:
+        return None
+    _check_items(data)  # its refusal stands: the same bytes reach _xml_root the general way
+    try:
         return etree.fromstring(data, _STRICT, base_url=base_url or None)
-    except (etree.XMLSyntaxError, ParseError):
+    except etree.XMLSyntaxError:
         return None
 
 
@@ -257,6 +261,7 @@ _PARSER_LIMITS = ("Excessive depth", "Resource limit exceeded", "huge text node"
 def _xml_root(text: str, base_url: str, notes: list[str], data: bytes | None = None) -> etree._Element:
     data = text.encode("utf-8") if data is None else data  # data: text's UTF-8, when the caller has it
     _check_elements(data)
+    _check_items(data)
     base = base_url or None
     try:
         return etree.fromstring(data, _STRICT, base_url=base)
@@ -338,6 +343,55 @@ def _check_elements(data: bytes) -> None:
         raise ParseError(f"too many XML elements and attributes (up to {n:,}; at most {MAX_XML_NODES:,} are read)")
 
 
+class _ItemCounter:
+    """A parser target that counts what _parse_rss and _parse_atom count on the tree (item children of the
+    root or of its channel children; entry or item children of the root), building no tree."""
+
+    def __init__(self) -> None:
+        self.path: list[str] = []  # from the root down to the open element: local names to depth 1, then ''
+        self.root_tag = ""
+        self.rss = self.atom = 0
+
+    def start(self, tag: str, attrib: object) -> None:
+        local = tag.rpartition("}")[2]
+        depth = len(self.path)
+        if depth == 0:
+            self.root_tag = tag
+        elif depth == 1 and local in ("item", "entry"):
+            self.atom += 1
+            self.rss += local == "item"
+        elif depth == 2 and local == "item" and self.path[1] == "channel":
+            self.rss += 1
+        self.path.append(local if depth < 2 else "")
+
+    def end(self, tag: str) -> None:
+        self.path.pop()
+
+    def close(self) -> _ItemCounter:
+        return self
+
+
+def _check_items(data: bytes) -> None:
+    """Refuse a big document with more than MAX_ITEMS items before building its tree: 100,000 small items
+    are a 10 MB body but a ~90 MB tree, built only to be refused. The items are counted on a strict
+    parse that keeps nothing, when the byte count of their start tags could reach the limit; a document
+    that is not well-formed is left to the tree's (recovering) parse to count."""
+    if len(data) <= SCAN_BYTES:
+        return
+    bound = data.count(b"<item") + data.count(b":item") + data.count(b"<entry") + data.count(b":entry")
+    if bound <= MAX_ITEMS:
+        return
+    counter = _ItemCounter()
+    parser = etree.XMLParser(target=counter, resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False, recover=False)
+    try:
+        etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return
+    kind = _format_of(counter.root_tag)
+    _too_many(counter.rss if kind == "rss" else counter.atom if kind == "atom" else 0)
+
+
 def _check_json_values(body: bytes) -> None:
     """Refuse a JSON body with more than MAX_JSON_VALUES values before decoding it.
 
@@ -378,16 +432,15 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
     if root is None:
         text, data = _decode(body, content_type, notes)
         root = _xml_root(text, doc_url, notes, data)
-    namespace, _, local = root.tag[1:].rpartition("}") if root.tag[:1] == "{" else ("", "", root.tag)
-    tag = local.lower()
-    if tag in ("rss", "rdf", "channel") and local != "CHANNEL":  # CHANNEL: CDF, a 1997 format
+    kind = _format_of(root.tag)
+    if kind == "rss":
         feed = _parse_rss(root, source, tz, now, doc_url)
-    elif tag == "feed" and PREFIXES.get(namespace, "atom") == "atom":
+    elif kind == "atom":
         feed = _parse_atom(root, source, tz, now, doc_url)
-    elif tag == "html":
+    elif kind == "html":
         raise ParseError("got an HTML page, not a feed")
     else:
-        raise ParseError(f"not a feed: root element <{_reason(ValueError(local), 60)}>")
+        raise ParseError(f"not a feed: root element <{_reason(ValueError(root.tag.rpartition('}')[2]), 60)}>")
     feed.notes = notes
     recovered = next((n for n in notes if n.startswith(_RECOVERED)), None)
     if recovered and not feed.entries:  # what libxml2 salvaged holds no item: the document is broken
@@ -397,6 +450,17 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
         if held:
             raise ParseError(f"the document holds {held} <item>/<entry> elements, but none could be read")
     return feed
+
+
+def _format_of(root_tag: str) -> str | None:
+    """'rss', 'atom' or 'html' for a document's root element (`{uri}local`), None for anything else."""
+    namespace, _, local = root_tag[1:].rpartition("}") if root_tag[:1] == "{" else ("", "", root_tag)
+    tag = local.lower()
+    if tag in ("rss", "rdf", "channel") and local != "CHANNEL":  # CHANNEL: CDF, a 1997 format
+        return "rss"
+    if tag == "feed" and PREFIXES.get(namespace, "atom") == "atom":
+        return "atom"
+    return "html" if tag == "html" else None
 
 
 # --- element names ----------------------------------------------------------------------------------
