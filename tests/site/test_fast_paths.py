@@ -45,18 +45,22 @@ def test_a_theme_that_uses_body_or_cards_otherwise_gets_no_splice(tmp_path, stor
         assert f"<!--{len(render.CARDS_MARK)}-->" not in html
 
 
-def test_numbered_listing_pages_filled_into_one_shell_are_the_rendered_ones(tmp_path, store_at, monkeypatch):
-    """SiteWriter._shell (list.html rendered once per listing, each numbered page's values and cards spliced
-    in) against the page-by-page render it replaces; a theme's own list.html is still rendered page by page."""
+def test_numbered_listing_pages_filled_into_shells_are_the_rendered_ones(tmp_path, store_at, monkeypatch):
+    """SiteWriter.listing's shells of list.html (rendered once per listing and shape, each numbered page's values
+    and cards filled in) against the page-by-page render they replace; a theme's own list.html is still rendered
+    page by page."""
     monkeypatch.setenv("TIDINGS_SITE_WORKERS", "0")
     store = make_store(store_at, n=60)
-    used: list[object] = []
-    shell = SiteWriter._shell
+    writers: list[SiteWriter] = []
+    init = SiteWriter.__init__
 
-    def counted(self, *args):
-        parts = shell(self, *args)
-        used.append(parts)
-        return parts
+    def kept(self, *args, **kw):
+        init(self, *args, **kw)
+        writers.append(self)
+
+    def without_listing_shells(self, *args, **kw):
+        init(self, *args, **kw)
+        self.listing_shells = None
 
     theme = tmp_path / "theme"
     theme.mkdir()
@@ -64,12 +68,13 @@ def test_numbered_listing_pages_filled_into_one_shell_are_the_rendered_ones(tmp_
     (theme / "list.html").write_text(listing.replace(
         '<ol class="cards">', '<p>{{ pager.number }} {{ path }} {{ page_label|length }} {{ newer or "-" }}</p>\n<ol class="cards">'))
     with monkeypatch.context() as m:
-        m.setattr(SiteWriter, "_shell", counted)
+        m.setattr(SiteWriter, "__init__", kept)
         build_site(store, config(per_page=3), tmp_path / "shell")
         build_site(store, config(per_page=3, theme_dir=theme), tmp_path / "theme-shell")
-    assert any(parts is not None for parts in used)
+    made = writers[0].listing_shells._shells  # type: ignore[union-attr]
+    assert writers[1].listing_shells is None and made and all(made.values())
     with monkeypatch.context() as m:
-        m.setattr(SiteWriter, "_shell", lambda self, *args: None)
+        m.setattr(SiteWriter, "__init__", without_listing_shells)
         build_site(store, config(per_page=3), tmp_path / "spliced")
         build_site(store, config(per_page=3, theme_dir=theme), tmp_path / "theme-spliced")
     with monkeypatch.context() as m:
@@ -78,6 +83,7 @@ def test_numbered_listing_pages_filled_into_one_shell_are_the_rendered_ones(tmp_
     shelled = files(tmp_path / "shell")
     assert shelled == files(tmp_path / "spliced") == files(tmp_path / "rendered")
     assert sum(p.startswith("page/") for p in shelled) > 10
+    assert sum("page/" in p for p in shelled) > 2 * len(made)  # (pages of a listing share its shells)
     themed = files(tmp_path / "theme-shell")
     assert themed == files(tmp_path / "theme-spliced")
     page = themed["page/4/index.html"].decode("utf-8")

@@ -222,7 +222,7 @@ class Listings(Generator):
         page_title = (f"{heading} · {label}" if heading else label) if page.number else heading
         ctx = {k: v for k, v in extra.items() if k != "description"}
         # Rendered here, not by a worker: ~30 finished cards cost more to pickle and send than to render. A
-        # listing's numbered pages differ only in the writer's slots: they share one shell of list.html.
+        # listing's numbered pages differ only in writer.LISTING_VALUES: they share shells of list.html.
         shell = None if first else (kind, extra_key)
         self.writer.listing(page.path, fp, items, shell, kind=kind, pager=page, first=first, page_title=page_title,
                             description=extra.get("description", "") or cfg.description or cfg.title,

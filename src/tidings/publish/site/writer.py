@@ -2,22 +2,33 @@
 in the manifest (`manifest.Output`)."""
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from markupsafe import Markup
 
-from . import feeds, pages, render, urls
+from . import feeds, pages, render, shells, urls
 from .context import BuildContext
 from .manifest import Output
 from .stories import NO_LINKS, StoryLinks
 
 # What differs between the numbered pages of one listing besides their cards: the values a shell of list.html has
-# marks for (SiteWriter.listing); the bundled templates output each of them as it is, escaped.
-_SLOTS = ("canonical", "page_title", "page_label", "newer", "older")
-SHELLS = 256  # shells of list.html kept at most
+# marks for, in this order (SiteWriter.listing); the bundled templates output each of them as it is, escaped.
+LISTING_VALUES = ("canonical", "page_title", "page_label", "newer", "older")
+
+
+@dataclass(frozen=True)
+class ListingShape:
+    """The shape of a numbered listing page (shells.Shells): the caller's `key` for its listing, its root and
+    which neighbours it has. `ctx`, the rest of what list.html gets, is the same for every page of the key, so
+    it is not compared: a shell is rendered with the ctx of the page it is first made for."""
+
+    key: Hashable
+    root: str
+    newer: bool
+    older: bool
+    ctx: dict[str, Any] = field(compare=False, hash=False)
 
 
 class SiteWriter:
@@ -38,11 +49,7 @@ class SiteWriter:
         self._chunk: list[pages.AnyJob] = []  # jobs for the workers, not sent yet
         self._waiting: dict[str, render.Summary] = {}  # path -> summary, for item pages the workers have
         self._listeners: list[Callable[[], None]] = []
-        self._shells: dict[Hashable, list[bytes | str] | None] = {}
-        # Marks no name or title can hold by chance: a random token of this build's.
-        token = secrets.token_hex(8)
-        self._mark = f"\x00{token}-{{}}\x00"
-        self._marks = re.compile(f"\x00{token}-([a-z_]+)\x00")
+        self.listing_shells = shells.Shells(self._render_listing_shell) if self.pages.bundled else None
 
     # --- what generators call ----------------------------------------------------------------------
     @property
@@ -95,48 +102,43 @@ class SiteWriter:
     def listing(self, path: str, fp: str, items: list[render.Summary], shell: Hashable = None, **ctx: Any) -> None:
         """A listing page: list.html with `items`' cards. With the bundled templates the cards are spliced into
         the page as UTF-8 (each card encoded once, not once per listing it is in: a listing page is mostly cards).
-        Pages given the same `shell` key must differ in nothing but their path and the values of `_SLOTS` (the
-        numbered pages of one listing): list.html is then rendered once for them all (`_shell`)."""
+        Pages given the same `shell` key must differ in nothing but their path, the values of `LISTING_VALUES`
+        and their cards (the numbered pages of one listing): they are filled into shells of list.html."""
         if self.out.fresh(path, fp):
             return
         root = urls.root_for(path)
+        if shell is None or self.listing_shells is None:
+            self.out.write(path, self._listing_html(path, items, root, ctx), fp)
+            return
+        newer, older = ctx["newer"], ctx["older"]
+        values = [urls.absolute(self.pages.base_url, path), ctx["page_title"], ctx["page_label"], newer or "",
+                  older or ""]
+        shape = ListingShape(shell, root, newer is not None, older is not None, ctx)
+        cards = self._cards_utf8(items, root)
+        self.out.write(path, self.listing_shells.fill(
+            shape, values, lambda: self._listing_html(path, items, root, ctx, cards), cards), fp)
+
+    def _listing_html(self, path: str, items: list[render.Summary], root: str, ctx: dict[str, Any],
+                      cards: bytes | None = None) -> bytes:
+        """list.html rendered for the page at `path`, in UTF-8. With the bundled templates the cards (`cards`:
+        already joined) are spliced in as bytes where their mark is, if it is there just once."""
         if self.pages.bundled:
-            parts = self._shell(shell, path, root, ctx) if shell is not None else None
-            if parts is not None:
-                esc = render.escape_text
-                values = {name: esc(ctx[name]).encode("utf-8") for name in _SLOTS[1:] if ctx[name]}
-                values["canonical"] = esc(urls.absolute(self.pages.base_url, path)).encode("utf-8")
-                values["cards"] = self._cards_utf8(items, root)
-                self.out.write(path, b"".join([p if isinstance(p, bytes) else values[p] for p in parts]), fp)
-                return
             html = self.pages.page("list.html", path, {**ctx, "cards": Markup(render.CARDS_MARK)})
             head, mark, tail = html.partition(render.CARDS_MARK)
             if mark and render.CARDS_MARK not in tail:
-                cards = self._cards_utf8(items, root)
-                self.out.write(path, b"".join((head.encode("utf-8"), cards, tail.encode("utf-8"))), fp)
-                return
-        self.out.write(path, self.pages.page("list.html", path, {**ctx, "cards": self.cards(items, root)})
-                       .encode("utf-8"), fp)
+                cards = self._cards_utf8(items, root) if cards is None else cards
+                return b"".join((head.encode("utf-8"), cards, tail.encode("utf-8")))
+        return self.pages.page("list.html", path, {**ctx, "cards": self.cards(items, root)}).encode("utf-8")
 
-    def _shell(self, shell: Hashable, path: str, root: str, ctx: dict[str, Any]) -> list[bytes | str] | None:
-        """list.html rendered with a mark for the cards and for each of `_SLOTS` that has a value, as UTF-8
-        pieces and the names of the marks between them; None if the cards' mark is not there just once. A slot
-        without a value (None, "") goes into the shell as it is, and into its key: the templates test them."""
-        key = (shell, root, *(True if ctx[name] else ctx[name] for name in _SLOTS[1:]))
-        if key in self._shells:
-            return self._shells[key]
-        marked = {name: self._mark.format(name) for name in ("canonical", *_SLOTS[1:]) if ctx.get(name, True)}
-        html = self.pages.page("list.html", path, {**ctx, **marked, "cards": Markup(self._mark.format("cards"))})
-        pieces: list[bytes | str] = self._marks.split(html)
-        names = pieces[1::2]
-        if names.count("cards") != 1 or not set(names) <= {"cards", *marked}:
-            parts = None
-        else:
-            parts = [p if i % 2 else p.encode("utf-8") for i, p in enumerate(cast("list[str]", pieces))]
-        if len(self._shells) >= SHELLS:  # the oldest goes: a listing's pages are written one after another
-            del self._shells[next(iter(self._shells))]
-        self._shells[key] = parts
-        return parts
+    def _render_listing_shell(self, mark: Callable[[int], Any], shape: Hashable) -> str:
+        """list.html for a numbered page of `shape` with mark(i) for value i of LISTING_VALUES, mark(BODY) for
+        the cards."""
+        listing = cast(ListingShape, shape)
+        canonical, page_title, page_label, newer, older = map(mark, range(len(LISTING_VALUES)))
+        ctx = {**listing.ctx, "root": listing.root, "canonical": canonical, "page_title": page_title,
+               "page_label": page_label, "newer": newer if listing.newer else None,
+               "older": older if listing.older else None, "cards": mark(shells.BODY)}
+        return self.pages.page("list.html", "", ctx)
 
     def cards(self, items: list[render.Summary], root: str) -> Markup:
         """The listing's <li>s. Each item's card is rendered once per build, with a mark where the root goes,
