@@ -180,7 +180,3 @@ def test_posts_built_from_the_utf8_equal_posts_built_from_the_text(tmp_path, pre
         store.close()
     assert trees[0] == trees[1] and len(trees[0]) >= 30
 
-
-@given(st.binary(max_size=30).map(lambda b: b.translate(bytes.maketrans(b"\x00\x01\x02\x03\x04", b"\n \t\r\x0b"))))
-def test_blank_lines_by_split_equal_the_regex(data):
-    assert hexo._no_blank_lines_utf8(data) == re.sub(_BLANK_LINES.pattern.encode(), b"", data)

@@ -41,7 +41,6 @@ _SPACE_UTF8 = (rb"(?:[\t-\r\x1c- ]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8
 _MORE_UTF8 = re.compile(rb"<!--" + _SPACE_UTF8 + rb"*more" + _SPACE_UTF8 + rb"*-->", re.I)  # re.I: ASCII only
 _ALL_SPACE_UTF8 = re.compile(_SPACE_UTF8 + rb"*")
 _BLANK_LINES_UTF8 = re.compile(_BLANK_LINES.pattern.encode())
-_LINE_SPACE = frozenset(b"\n \t\r\f\v")
 
 
 @dataclass(slots=True)
@@ -77,19 +76,8 @@ def body_utf8(html: bytes) -> bytes:
     the bytes, so a post's body is neither decoded nor encoded again."""
     if b"!" in html and b"<!" in html:  # one memchr first: a cleaned body seldom holds a '!' (Chinese has '！')
         html = _MORE_UTF8.sub(b"", html)
-    html = _no_blank_lines_utf8(html)
+    html = _BLANK_LINES_UTF8.sub(b"", html)
     return html.strip(b"\n") + b"\n" if html and not _ALL_SPACE_UTF8.fullmatch(html) else b""
-
-
-def _no_blank_lines_utf8(html: bytes) -> bytes:
-    """_BLANK_LINES.sub("", html) on the bytes. A blank line starts with a newline followed by another or by
-    [ \t\r\f\v]: the newlines are found by memchr, and the regex runs only when one is followed so."""
-    i, last = html.find(b"\n"), len(html) - 1
-    while 0 <= i < last:
-        if html[i + 1] in _LINE_SPACE:
-            return _BLANK_LINES_UTF8.sub(b"", html)
-        i = html.find(b"\n", i + 1)
-    return html
 
 
 def _same(text: str) -> str:
