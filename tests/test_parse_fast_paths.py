@@ -309,3 +309,63 @@ def test_check_items_refuses_before_any_tree(monkeypatch):
     monkeypatch.setattr(parse, "etree", NoTree())
     with pytest.raises(parse.ParseError, match=r"too many items \(40000; at most 10000 are read\)"):
         parse_feed(body, SOURCE)
+
+
+# --- refusals made on a UTF-8 body's own bytes, without decoding it first (parse._strict_utf8_root) ------------
+
+def keeps_every_byte_reference(data: bytes) -> bool:
+    """Valid UTF-8 from which _decode drops nothing: what _keeps_every_byte tells, by a whole decode."""
+    try:
+        return not _INVALID.search(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"<", "中".encode(), "😀".encode(), *REFUSED]), max_size=12),
+       st.integers(min_value=1, max_value=5))
+def test_keeps_every_byte_is_a_whole_decode(parts, chunk):
+    data = b"".join(parts)
+    assert parse._keeps_every_byte(data, chunk=chunk) == parse._keeps_every_byte(data) \
+        == keeps_every_byte_reference(data)
+
+
+def general_outcome(body: bytes, monkeypatch: pytest.MonkeyPatch) -> object:
+    with monkeypatch.context() as m:
+        m.setattr(parse, "_strict_utf8_root", lambda body, content_type, base_url: None)
+        return outcome(body)
+
+
+LIMITED = [  # documents a limit refuses, whatever breakage or characters they also hold
+    '<rss><channel><item><title>x</title></item>' + "<a/><b/>" * 20 + "</channel></rss>",
+    "<rss>" + "<x>" * 300 + "</x>" * 300 + "</rss>",  # Excessive depth
+    '<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">' + "".join(f'<!ENTITY {c}{c} "' + f"&{p};" * 10 + '">'
+                                                       for c, p in zip("bcdefg", ["a", "bb", "cc", "dd", "ee", "ff"]))
+    + "]><rss>&gg;</rss>",  # billion laughs
+    '<?xml version="1.0" encoding="utf-8"?><rss><channel><item><title>标题</title></item>' + "<a/>" * 20 + "</channel></rss>",
+]
+CDATA_HEAVY = ('<rss><channel><item><title>中</title><description><![CDATA[<p>' + "<i>" * 30
+               + "</p>]]></description></item></channel></rss>")  # over the quick count, under the recount
+SPOILERS = ["", "\x01", "\ufffe", "é", "\udcff"]  # nothing, a C0 control, U+FFFE, plain non-ASCII, undecodable
+
+
+@pytest.mark.parametrize("doc", [*LIMITED, CDATA_HEAVY])
+def test_refusals_on_the_bytes_are_the_general_ways(monkeypatch, doc):
+    monkeypatch.setattr(parse, "MAX_XML_NODES", 12)
+    monkeypatch.setattr(parse, "SCAN_BYTES", 0)
+    for spoiler in SPOILERS:
+        at = doc.index("</rss>")
+        body = (doc[:at] + spoiler + doc[at:]).encode("utf-8", "surrogateescape")
+        for b in (body, b"\xef\xbb\xbf" + body):
+            first = outcome(b)
+            assert first == general_outcome(b, monkeypatch), (spoiler, b[:80])
+            assert isinstance(first, str) == (doc != CDATA_HEAVY)  # refused, or read
+
+
+def test_a_refusal_on_the_bytes_decodes_nothing(monkeypatch):
+    """The refusals above, on a body that keeps every byte, come without the general way's decode."""
+    monkeypatch.setattr(parse, "MAX_XML_NODES", 12)
+    monkeypatch.setattr(parse, "SCAN_BYTES", 0)
+    monkeypatch.setattr(parse, "_decode", None)  # calling it would fail
+    for doc in LIMITED:
+        assert isinstance(outcome(doc.encode()), str)

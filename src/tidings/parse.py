@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import html
 import html.entities
 import json
@@ -211,11 +212,16 @@ def _strict_utf8_root(body: bytes, content_type: str, base_url: str) -> etree._E
     try:
         _check_elements(data)
     except ParseError:
+        if _keeps_every_byte(data):  # the general way would count the same bytes (without decoding 15 MB first)
+            raise
         return None
     _check_items(data)  # its refusal stands: the same bytes reach _xml_root the general way
     try:
         return etree.fromstring(data, _STRICT, base_url=base_url or None)
-    except etree.XMLSyntaxError:
+    except etree.XMLSyntaxError as e:
+        refusal = _refusal(e)
+        if refusal is not None and _keeps_every_byte(data):  # _xml_root's strict parse of these bytes refuses alike
+            raise refusal from None
         return None
 
 
@@ -224,6 +230,24 @@ def _has_c0(body: bytes, chunk: int = 1 << 20) -> bool:
     body is not copied whole."""
     return any(len(part) != len(part.translate(None, _C0_BYTES))
                for part in (body[i:i + chunk] for i in range(0, len(body), chunk)))
+
+
+def _keeps_every_byte(data: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether `data` is valid UTF-8 holding no character _decode drops (C0 controls, U+FFFE, U+FFFF): then
+    _decode gives _xml_root these very bytes. Decoded a chunk at a time, so no body-sized str is made."""
+    if _has_c0(data):
+        return False
+    if data.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for at in range(0, len(data), chunk):
+            text = decoder.decode(data[at:at + chunk], final=at + chunk >= len(data))
+            if "\ufffe" in text or "\uffff" in text:
+                return False
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _decode_strict(body: bytes, codec: str) -> str | None:
@@ -266,13 +290,9 @@ def _xml_root(text: str, base_url: str, notes: list[str], data: bytes | None = N
     try:
         return etree.fromstring(data, _STRICT, base_url=base)
     except etree.XMLSyntaxError as e:
-        if "amplification" in str(e):
-            # libxml2 refuses entity declarations that would blow up (billion laughs, quadratic
-            # blow-up) even though we never expand entities.
-            raise ParseError("XML entity bomb (entity declarations past libxml2's amplification limit; "
-                             "entities are never expanded)") from None
-        if any(limit in (e.msg or "") for limit in _PARSER_LIMITS):
-            raise ParseError(f"malformed XML: {_reason(e)}") from None  # a limit, not breakage to recover
+        refusal = _refusal(e)
+        if refusal is not None:
+            raise refusal from None
         first = e
     # What loose readers repair: raw `&`, HTML named entities, forbidden or upper-case-X character
     # references; then libxml2's recovering parser for the rest (unclosed or truncated tags).
@@ -295,6 +315,19 @@ def _xml_root(text: str, base_url: str, notes: list[str], data: bytes | None = N
 
 
 _RECOVERED = "recovered malformed XML ("
+
+
+def _refusal(e: etree.XMLSyntaxError) -> ParseError | None:
+    """The refusal a strict parse's error is, when it is one of libxml2's limits rather than breakage to
+    recover from."""
+    if "amplification" in str(e):
+        # libxml2 refuses entity declarations that would blow up (billion laughs, quadratic
+        # blow-up) even though we never expand entities.
+        return ParseError("XML entity bomb (entity declarations past libxml2's amplification limit; "
+                          "entities are never expanded)")
+    if any(limit in (e.msg or "") for limit in _PARSER_LIMITS):
+        return ParseError(f"malformed XML: {_reason(e)}")
+    return None
 
 
 def _repair(text: str) -> str:

@@ -60,9 +60,9 @@ BIG_INPUTS = {
     # name: (body, expected reason substring or None for parsed, MiB the parse itself may add)
     "items-100000": (lambda: body_of(CASES["items-100000"]), f"too many items (100000; at most {MAX_ITEMS}", 30),
     "json-items-100000": (lambda: body_of(CASES["json-items-100000"]), "too many items (100000", 100),
-    "xml-empty-items-15mb": (lambda: body_of(CASES["xml-empty-items-15mb"]), "too many XML elements", 60),
-    "xml-tiny-elements-15mb": (lambda: body_of(CASES["xml-tiny-elements-15mb"]), "too many XML elements", 60),
-    "xml-attributes-13mb": (_attributes_over_budget, "too many XML elements and attributes", 60),
+    "xml-empty-items-15mb": (lambda: body_of(CASES["xml-empty-items-15mb"]), "too many XML elements", 30),
+    "xml-tiny-elements-15mb": (lambda: body_of(CASES["xml-tiny-elements-15mb"]), "too many XML elements", 30),
+    "xml-attributes-13mb": (_attributes_over_budget, "too many XML elements and attributes", 30),
     "xml-just-under-budget": (_worst_under_budget, None, 250),
     "json-empty-objects-15mb": (lambda: body_of(CASES["json-empty-objects-15mb"]), "too many JSON values", 60),
     "json-strings-15mb": (lambda: body_of(CASES["json-strings-15mb"]), "too many JSON values", 60),
