@@ -74,11 +74,29 @@ def web(link: str) -> str:
     return link if link.lower().startswith(("https://", "http://")) else ""
 
 
+class PageItem(NamedTuple):
+    """What the bundled templates show of an item (item.html reads title, author and cover; ItemPages the rest):
+    all that travels of it to a worker with them. StoredItem's other fields, its dates above all, cost the
+    builder time to pack."""
+    title: str
+    author: str
+    cover: str
+    link: str
+    html: str | bytes
+    category: str
+    source: str
+    channel: str
+
+    @property
+    def categories(self) -> list[str]:
+        return [c for c in (self.category, self.source, self.channel) if c]
+
+
 class Job(NamedTuple):
     path: str
     fp: str  # fingerprint of the page's inputs
     old: str | None  # sha256 of the file the last build wrote there
-    item: StoredItem  # with its html
+    item: StoredItem | PageItem  # with its html (a PageItem in a worker, with the bundled templates)
     s: render.Summary
     newer: render.Summary | shells.Link | None  # (a Link in a worker, when only links travel: NEIGHBOUR_LINKS)
     older: render.Summary | shells.Link | None
@@ -130,6 +148,7 @@ AnyJob = Job | PageJob | FeedJob
 _ITEM_FIELDS = [f.name for f in dataclasses.fields(StoredItem)]
 _ITEM_DATES = [i for i, f in enumerate(dataclasses.fields(StoredItem)) if "datetime" in str(f.type)]
 _item_values = operator.attrgetter(*_ITEM_FIELDS)  # (one C call: a third of what reading them one by one costs)
+_page_item_values = operator.attrgetter(*PageItem._fields)
 _summary_head = operator.attrgetter("href", "title", "cover", "time", "iso", "label", "node_href", "key")
 
 
@@ -162,20 +181,25 @@ _ROOT_MARK_UTF8 = render.ROOT_MARK.encode("utf-8")
 NEIGHBOUR_LINKS, NEIGHBOUR_SUMMARIES, NEIGHBOUR_TEXT = "links", "summaries", "text"
 
 
-def pack(job: AnyJob, neighbours: str = NEIGHBOUR_TEXT) -> tuple[Any, ...]:
+def pack(job: AnyJob, neighbours: str = NEIGHBOUR_TEXT, whole_item: bool = True) -> tuple[Any, ...]:
     """`neighbours`: what travels of an item page's neighbours: their links and titles only (all the bundled
     item page shows of them), their summaries, or their summaries with the start of their bodies (their
-    excerpts, which only a theme whose item page shows them needs)."""
+    excerpts, which only a theme whose item page shows them needs). Without `whole_item`, the item travels
+    as a PageItem (all the bundled templates show of it)."""
     if isinstance(job, PageJob):
         return ("p", *job)
     if isinstance(job, FeedJob):
         return ("f", *job)
-    v = list(_item_values(job.item))
-    for i in _ITEM_DATES:
-        if v[i] is not None:
-            v[i] = v[i].timestamp()
+    v: list[Any] | tuple[Any, ...]
+    if whole_item:
+        kind, v = "i", list(_item_values(job.item))
+        for i in _ITEM_DATES:
+            if v[i] is not None:
+                v[i] = v[i].timestamp()
+    else:
+        kind, v = "b", _page_item_values(job.item)
     raw, links = neighbours == NEIGHBOUR_TEXT, neighbours == NEIGHBOUR_LINKS
-    return ("i", job.path, job.fp, job.old, v, _pack_summary(job.s, raw=False),
+    return (kind, job.path, job.fp, job.old, v, _pack_summary(job.s, raw=False),
             _pack_summary(cast(render.Summary | None, job.newer), raw, links),
             _pack_summary(cast(render.Summary | None, job.older), raw, links), job.crumbs, job.story, job.tags)
 
@@ -185,11 +209,15 @@ def unpack(t: tuple[Any, ...]) -> AnyJob:
         return PageJob(*t[1:])
     if t[0] == "f":
         return FeedJob(*t[1:])
-    _, path, fp, old, v, s, newer, older, crumbs, story, tags = t
-    for i in _ITEM_DATES:
-        if v[i] is not None:
-            v[i] = datetime.fromtimestamp(v[i], UTC)
-    return Job(path, fp, old, StoredItem(*v), render.Summary(*s), _unpack_summary(newer), _unpack_summary(older),
+    kind, path, fp, old, v, s, newer, older, crumbs, story, tags = t
+    if kind == "b":
+        item: StoredItem | PageItem = PageItem(*v)
+    else:
+        for i in _ITEM_DATES:
+            if v[i] is not None:
+                v[i] = datetime.fromtimestamp(v[i], UTC)
+        item = StoredItem(*v)
+    return Job(path, fp, old, item, render.Summary(*s), _unpack_summary(newer), _unpack_summary(older),
                crumbs, story, tags)
 
 
@@ -263,16 +291,15 @@ class ItemPages:
             html = self.page(job.template, job.path, job.ctx)
             digest, found, written = self.writer.put(job.path, html.encode("utf-8"), job.old)
             return Result(job.path, digest, job.fp, written, found)
-        it, s = job.item, job.s
-        raw = it.html
-        if not isinstance(raw, str):  # UTF-8 bytes (see build.py)
-            it.html = raw.decode("utf-8")
+        s = job.s
+        raw = job.item.html
+        html = raw if isinstance(raw, str) else raw.decode("utf-8")  # (UTF-8 bytes: see build.py)
         if s._excerpt is None and not s.raw:
-            s.raw, s.load = render.excerpt_source(it.html), None
-        body = render.safe_body(it.html)
+            s.raw, s.load = render.excerpt_source(html), None
+        body = render.safe_body(html)
         if self.item_shells is not None:
             # (safe_body returns its argument when it changes nothing: then the stored bytes are the body's)
-            utf8 = raw if body is it.html and isinstance(raw, bytes) else body.encode("utf-8")
+            utf8 = raw if body is html and isinstance(raw, bytes) else body.encode("utf-8")
             data = self._item_filled(job, body, utf8, self.item_shells)
         else:
             data = self._item_html(job, body, Markup(body)).encode("utf-8")
@@ -414,6 +441,7 @@ class Workers:
         forked = ctx.get_start_method() == "fork"
         # The bundled item page shows its neighbours' links and titles; a theme's, their excerpts if it mentions them.
         self.neighbours = NEIGHBOUR_LINKS
+        self.whole_item = not pages.bundled
         if not pages.bundled:
             excerpts = render.mentions(pages.env, "item.html", "excerpt")
             self.neighbours = NEIGHBOUR_TEXT if excerpts else NEIGHBOUR_SUMMARIES
@@ -446,7 +474,7 @@ class Workers:
             got += self.collect(block=True)
         k = self.ahead.index(min(self.ahead))
         try:
-            _send(self.tasks[k], [pack(job, self.neighbours) for job in chunk])
+            _send(self.tasks[k], [pack(job, self.neighbours, self.whole_item) for job in chunk])
         except OSError as e:
             raise self._failed(k, got, f"site worker {self.procs[k].pid} is gone ({e})") from e
         self.ahead[k] += 1
