@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from itertools import repeat
-from operator import mul
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +173,15 @@ def _keywords_zh(title: str, text: str, max_tags: int, words: dict[str, None], o
 # never use one of them, so the matches are the same, and the regex engine keeps no state to backtrack into.
 _WORD = r"[A-Za-z][A-Za-z0-9]*+(?:(?!['’]s\b)['’.\-&][A-Za-z0-9]++)*+"
 _EN_WORD = re.compile(_WORD)
+# `_en_words` cuts the text into chunks of the characters a word can hold (ASCII letters and digits, the joiners)
+# by C calls (one translate, one split) instead of one regex match a word; only a chunk that is not all letters
+# goes to _EN_WORD. ’ (not ASCII) travels through the translate as \x01.
+_JOINERS = "'’.-&"
+_CHUNK_BYTES = bytes(c if chr(c).isascii() and chr(c).isalnum() or chr(c) in "'.-&\x01" else 32 for c in range(256))
+_NOT_LETTER_IN_CHUNK = "0123456789" + _JOINERS + "\x01"
+# A chunk that ends in 's before a word character outside ASCII's letters and digits ("_", "é"): there the
+# regex reads no word boundary, so the joiner is part of the word; the text is then read by the regex
+_S_BEFORE_WORD = re.compile(r"['’]s(?=[^\WA-Za-z0-9])")
 # Words capitalised mid-sentence, in runs ("Federal Reserve Chair Jerome Powell"): not after a sentence's end
 # (at its start a capital says nothing; the text gets ". " in front, so that its start is one too) nor
 # inside a word. The look-behinds follow the capital so that the regex engine can skip ahead to capitals.
@@ -198,12 +206,28 @@ def _en_tables() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     return stop, stop | _SHORT, frozenset(k for k in _SHORT if len(k) == 2) - stop
 
 
+def _en_words(s: str) -> list[str]:
+    """`_EN_WORD.findall(s)`, the same words (tests/stories/test_fast_paths.py)."""
+    if "\x01" in s or (("'s" in s or "’s" in s) and _S_BEFORE_WORD.search(s)):
+        return _EN_WORD.findall(s)
+    chunks = s.replace("’", "\x01").encode("ascii", "replace").translate(_CHUNK_BYTES).decode("ascii").split()
+    if "".join(chunks).isalpha():  # every chunk a word of letters: the words are the chunks
+        return chunks
+    words: list[str] = []
+    for chunk in chunks:
+        if chunk.isalpha():
+            words.append(chunk)
+        elif chunk.strip(_NOT_LETTER_IN_CHUNK):  # a chunk without letters holds no word
+            words += _EN_WORD.findall(chunk.replace("\x01", "’"))
+    return words
+
+
 def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     stop, never, two_letter = _en_tables()
     lead = text[:EN_LEAD]
-    tokens = _EN_WORD.findall(title)[:_MAX_TOKENS]
+    tokens = _en_words(title)[:_MAX_TOKENS]
     n_title = len(tokens)
-    tokens += _EN_WORD.findall(lead)[:_MAX_TOKENS]
+    tokens += _en_words(lead)[:_MAX_TOKENS]
     if not tokens:
         return []
     # Counting is done on one lower-cased copy, by C code; Python then works per distinct word only.
@@ -224,10 +248,10 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     if two:
         cands += [k for k in two if k.upper() in seen]
     cands.sort(key=first.__getitem__)
-    # Scores over C-level maps, no Python frame per word; ties (sorted stably) go to the earlier word.
-    caps_bonus = map(_CAPS_BONUS.__getitem__, map(caps.get, cands, repeat(0)))
-    early = map(_EARLY.__getitem__, map(first.__getitem__, cands))
-    score = dict(zip(cands, map(mul, map(mul, map(tf.__getitem__, cands), caps_bonus), early)))
+    # One comprehension (its subscripts are specialised bytecodes: cheaper than a chain of maps over bound
+    # methods); the products in the same order, so the same floats. Ties (sorted stably) go to the earlier word.
+    caps_bonus, early = _CAPS_BONUS, _EARLY
+    score = {w: tf[w] * caps_bonus[caps.get(w, 0)] * early[first[w]] for w in cands}
     form: dict[str, str] = {}
     phrases = [run for run in runs if " " in run]
     if phrases:
