@@ -201,7 +201,16 @@ class _Brotli:
             raise DecodeError(str(e) or "brotli error") from None
 
     def flush(self) -> Iterator[bytes]:
-        return iter(())
+        # A step that passed PIECE can leave output behind although the decoder says it accepts more
+        # input (brotli 1.2.1): after the last input, take it until the stream ends or nothing comes.
+        try:
+            while not self.d.is_finished():
+                out: bytes = self.d.process(b"", output_buffer_limit=PIECE)
+                if not out:
+                    break
+                yield out
+        except _brotli.error as e:
+            raise DecodeError(str(e) or "brotli error") from None
 
 
 class _Chain:
