@@ -286,3 +286,141 @@ def test_decode_html_ignores_codecs_that_are_no_charset(label):
     # "undefined", "idna" and "punycode" raised a UnicodeError out of decode_html before codec_for refused them
     assert decode_html("café".encode("cp1252"), f"text/html; charset={label}") == "café"
 
+
+# --- the budget of large bodies held at once (BodyBudget) ----------------------------------------------
+
+BIG = b"".join(b"<p>line %d of a long feed, told at some length</p>\n" % i for i in range(45_000))  # ~2.2 MiB
+assert len(BIG) > http.BodyBudget.FREE
+
+
+def read_all(urls: list[str], budget: http.BodyBudget | None, limits: Limits | None = None,
+             keep: Callable[[bytes], None] = lambda body: None) -> list[bytes | FetchError]:
+    """Each URL's body (or failure), read at once on one loop under `budget`; `keep(body)` as each arrives."""
+    async def one(client, url: str) -> bytes | FetchError:
+        try:
+            async with open_url(client, url, limits or Limits()) as reply:
+                body = await reply.read()
+        except FetchError as e:
+            return e
+        keep(body)
+        return body
+
+    async def go() -> list[bytes | FetchError]:
+        http.body_budget.set(budget)
+        async with http.make_client(user_agent="tidings-test", connections=len(urls)) as client:
+            return list(await asyncio.gather(*(one(client, u) for u in urls)))
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("encoding", list(ENCODERS))
+def test_a_budget_changes_no_body_and_holds_a_large_ones_size(server, encoding):
+    headers = {} if encoding == "identity" else {"Content-Encoding": encoding}
+    big = server.add("/big", encoded(encoding, BIG), headers=headers)
+    small = server.add("/small", encoded(encoding, PAGE), headers=headers)
+    budget = http.BodyBudget(8 * MiB)
+    assert read_all([big, small], budget) == read_all([big, small], None) == [BIG, PAGE]
+    assert budget.held == len(BIG)  # the large body's size, until its owner drops it; the small one is free
+    budget.give_back(len(BIG))
+    assert budget.held == 0
+
+
+def test_a_failed_read_keeps_nothing_of_the_budget(server):
+    def cut_short(h) -> None:  # promises more than it sends
+        h.send_response(200)
+        h.send_header("Content-Length", str(2 * len(BIG)))
+        h.end_headers()
+        h.close_connection = True
+        h.wfile.write(BIG)
+
+    server.server.handle_error = lambda request, address: None
+    bomb = server.add("/bomb", gzip_zeros(64 * MiB), headers={"Content-Encoding": "gzip"})
+    short = server.add("/short", handler=cut_short)
+    budget = http.BodyBudget(64 * MiB)
+    results = read_all([bomb, short], budget, Limits(max_bytes=8 * MiB))
+    assert [str(r).split(":")[0] for r in results] == ["too large (more than 8 MiB)", "connection broken"]
+    assert budget.held == 0
+
+
+def test_large_bodies_wait_for_room_and_all_arrive(server):
+    """Eight large bodies through a budget of one: each waits for the one before to be dropped (its owner
+    releases it as it arrives), none times out for waiting, and no more than the budget is ever held."""
+    urls = [server.add(f"/big{i}", BIG) for i in range(8)]
+    budget = http.BodyBudget(len(BIG))
+    most = 0
+
+    def keep(body: bytes) -> None:
+        nonlocal most
+        most = max(most, budget.held)
+        budget.release(body)
+
+    started = time.monotonic()
+    assert read_all(urls, budget, Limits(timeout=5), keep) == [BIG] * 8
+    assert most == len(BIG)
+    assert budget.held == 0
+    assert time.monotonic() - started < 5
+
+
+def test_waiting_for_room_is_not_the_servers_time(server):
+    """A read held back by the budget longer than its time limit still gets its body: the wait moves the
+    deadline on."""
+    url = server.add("/big", BIG)
+    budget = http.BodyBudget(len(BIG))
+
+    async def go() -> bytes:
+        http.body_budget.set(budget)
+        held = await budget.reserve(len(BIG))  # someone else's large body
+        asyncio.get_running_loop().call_later(1.0, budget.give_back, held)
+        async with http.make_client(user_agent="tidings-test") as client, \
+                open_url(client, url, Limits(timeout=0.5)) as reply:
+            return await reply.read()
+
+    started = time.monotonic()
+    assert asyncio.run(go()) == BIG
+    assert time.monotonic() - started >= 1.0
+    assert budget.held == len(BIG)
+
+
+def test_budget_grants_in_turn_and_survives_cancellation():
+    async def go() -> None:
+        budget = http.BodyBudget(10)
+        order: list[str] = []
+
+        async def want(n: int, name: str) -> int:
+            got = await budget.reserve(n)
+            order.append(name)
+            return got
+
+        assert await budget.reserve(6) == 6  # fits: taken at once
+        waiting = [asyncio.create_task(want(n, name)) for n, name in ((9, "gone"), (5, "a"), (1, "b"), (5, "c"))]
+        await asyncio.sleep(0)
+        assert order == [] and budget.held == 6  # b would fit, but waits its turn
+        waiting[0].cancel()  # the head leaves: those behind it that fit are granted, in turn
+        await asyncio.sleep(0)
+        assert budget.held == 6 and not waiting[1].done()
+        budget.give_back(6)
+        assert await asyncio.gather(*waiting[1:3]) == [5, 1]
+        assert order == ["a", "b"] and budget.held == 6 and not waiting[3].done()
+        budget.give_back(6)
+        assert await waiting[3] == 5
+        budget.give_back(5)
+        assert await budget.reserve(50) == 10  # more than the whole budget: capped, granted when nothing is held
+        late = asyncio.create_task(budget.reserve(4))
+        await asyncio.sleep(0)
+        budget.give_back(10)  # grants `late`...
+        late.cancel()  # ...which is cancelled before it runs: the grant comes back
+        with pytest.raises(asyncio.CancelledError):
+            await late
+        assert budget.held == 0
+
+    async def released() -> None:
+        budget = http.BodyBudget(8 * MiB)
+        await budget.reserve(len(BIG))
+        await asyncio.to_thread(budget.release, BIG)  # the owner drops the body on another thread
+        await asyncio.sleep(0)
+        assert budget.held == 0
+        budget.release(PAGE)  # a small body was never reserved: nothing to give back
+        await asyncio.sleep(0)
+        assert budget.held == 0
+
+    asyncio.run(go())
+    asyncio.run(released())

@@ -4,6 +4,7 @@
     open_url(client, url, limits, ...)       GET with redirects followed here, the total-time limit,
                                              and (with an AddressPolicy) the SSRF check on every hop
     Reply.read() / read_body(resp, max_bytes) the body, decoded in bounded steps, capped on decoded bytes
+    BodyBudget, body_budget                  a bound on the bytes of large bodies held at once (pipeline's)
     retry_after_seconds(value)               Retry-After as seconds
     decode_html(body, content_type)          HTML bytes → text (BOM, UTF-8, charset labels, GB18030)
     codec_for(label)                         a charset label → Python's codec (parse reads feeds with it too)
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextvars
 import email.utils
 import ipaddress
 import re
 import socket
 import time
 import zlib
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,10 +46,12 @@ __all__ = [
     "TIMEOUT",
     "AddressPolicy",
     "BlockedAddress",
+    "BodyBudget",
     "FetchError",
     "Limits",
     "Reply",
     "blocked_reason",
+    "body_budget",
     "check_public_url",
     "codec_for",
     "content_decoder",
@@ -252,9 +257,84 @@ def content_decoder(header: str | None) -> Decoder:
     return _Chain(decoders or [_Identity()])
 
 
-async def read_body(resp: httpx.Response, max_bytes: int) -> bytes:
+# --- a bound on the bytes of large bodies held at once ------------------------------------------------
+
+class BodyBudget:
+    """At most `limit` bytes of large bodies (over FREE bytes) held at once: read, or read and not yet dropped.
+
+    Sixty-four fetches at once could otherwise hold 64 × max_bytes, and the bodies a slower consumer has not
+    reached stay in memory beside the ones still arriving. A read whose body passes FREE bytes reserves what
+    the body may still become (its declared length, else max_bytes) in one step, so a read never waits while
+    holding part of a reservation and reads cannot starve one another; it waits, in turn, while the budget
+    cannot hold it, and then shrinks its reservation to the body's size (or gives it back if it fails). The
+    body's owner gives that back with `release(body)` once it drops the body, from any thread. One budget
+    serves one event loop."""
+
+    FREE = 1 << 20  # the first MiB of a body is never waited for: most feeds are far smaller
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
+        return self._loop is None or self._loop is loop
+
+    async def reserve(self, n: int) -> int:
+        """Wait until `n` bytes (at most `limit`) fit, take them and return how many were taken."""
+        self._loop = self._loop or asyncio.get_running_loop()
+        n = min(n, self.limit)
+        if not self._waiting and self._fits(n):
+            self.held += n
+            return n
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((n, granted))
+        try:
+            await granted
+        except asyncio.CancelledError:
+            # Granted as it was cancelled: give it back. Either way, those behind it may fit now.
+            self.give_back(n if granted.done() and not granted.cancelled() else 0)
+            raise
+        return n
+
+    def give_back(self, n: int) -> None:
+        """Return `n` reserved bytes (on the budget's loop) and grant the waiting reservations that fit, in turn."""
+        self.held -= n
+        while self._waiting:
+            want, granted = self._waiting[0]
+            if granted.done():  # cancelled while waiting
+                self._waiting.popleft()
+                continue
+            if not self._fits(want):
+                break
+            self._waiting.popleft()
+            self.held += want
+            granted.set_result(None)
+
+    def release(self, body: bytes) -> None:
+        """The owner of `body` (a read's result) has dropped it; safe from any thread."""
+        if len(body) <= self.FREE or self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self.give_back, len(body))
+        except RuntimeError:  # the loop has closed: nothing waits any more
+            pass
+
+    def _fits(self, n: int) -> bool:
+        return self.held + n <= self.limit  # n is at most `limit`: on an empty budget, anything fits
+
+
+# The budget of the reads in this context (pipeline.fetch sets it for a run's fetches); None: no bound.
+body_budget: contextvars.ContextVar[BodyBudget | None] = contextvars.ContextVar("body_budget", default=None)
+
+
+async def read_body(resp: httpx.Response, max_bytes: int, deadline: asyncio.Timeout | None = None) -> bytes:
     """The decoded body of a streamed response, or FetchError("too large ...") as soon as more than
-    `max_bytes` have been decoded (or arrived raw, or were declared)."""
+    `max_bytes` have been decoded (or arrived raw, or were declared).
+
+    With a BodyBudget in `body_budget`, a body past BodyBudget.FREE bytes waits for room in it; `deadline`
+    (the request's time limit) is moved on by the time waited, which is ours, not the server's."""
     declared = resp.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         # Compressed beyond the cap: the decoded body can only be larger.
@@ -264,8 +344,13 @@ async def read_body(resp: httpx.Response, max_bytes: int) -> bytes:
         decoder = content_decoder(resp.headers.get("Content-Encoding"))
     except DecodeError as e:
         raise FetchError(f"cannot decode the response: {e}") from None
+    loop = asyncio.get_running_loop()
+    budget = body_budget.get()
+    budget = budget if budget is not None and budget.serves(loop) else None
+    # What the decoded body may still become: the declared length when it arrives as it is, else the cap.
+    most = int(declared) if declared.isdigit() and not resp.headers.get("Content-Encoding") else max_bytes
     chunks: list[bytes] = []
-    total = raw = 0
+    total = raw = reserved = 0
 
     def take(pieces: Iterator[bytes]) -> None:
         nonlocal total
@@ -275,16 +360,37 @@ async def read_body(resp: httpx.Response, max_bytes: int) -> bytes:
                 raise too_large
             chunks.append(piece)
 
+    async def reserve_when_large() -> None:
+        # A large body, and only a large one, keeps a reservation of its size once read (see BodyBudget).
+        nonlocal reserved
+        if budget is None or reserved or total <= budget.FREE:
+            return
+        started, when = loop.time(), deadline.when() if deadline is not None else None
+        if deadline is not None and when is not None:
+            deadline.reschedule(None)  # the time limit stops while we wait for our own memory
+        try:
+            reserved = await budget.reserve(most)
+        finally:
+            if deadline is not None and when is not None:
+                deadline.reschedule(when + loop.time() - started)
+
+    body = b""
     try:
         async for chunk in resp.aiter_raw():
             raw += len(chunk)
             if raw > max_bytes:
                 raise too_large
             take(decoder.feed(chunk))
+            await reserve_when_large()
         take(decoder.flush())
+        await reserve_when_large()
+        body = b"".join(chunks)
     except DecodeError as e:
         raise FetchError(f"cannot decode the response: {short_reason(e)}") from None
-    return b"".join(chunks)
+    finally:
+        if budget is not None and reserved:  # kept: the body's size; a failed read keeps nothing
+            budget.give_back(reserved - len(body))
+    return body
 
 
 # --- address policy (SSRF) ---------------------------------------------------------------------------
@@ -427,6 +533,7 @@ class Reply:
     url: str  # the URL that answered, after redirects (as written: not the pinned address)
     response: httpx.Response
     max_bytes: int
+    deadline: asyncio.Timeout | None = None  # the request's time limit (read_body moves it on while it waits)
 
     @property
     def status(self) -> int:
@@ -437,7 +544,7 @@ class Reply:
         return self.response.headers
 
     async def read(self) -> bytes:
-        return await read_body(self.response, self.max_bytes)
+        return await read_body(self.response, self.max_bytes, self.deadline)
 
 
 async def _follow(client: httpx.AsyncClient, url: str, limits: Limits, headers: dict[str, str],
@@ -470,14 +577,15 @@ async def open_url(client: httpx.AsyncClient, url: str, limits: Limits, *,
     """GET `url`, following up to `limits.max_redirects` redirects here, each hop checked against
     `policy` when one is given (None: the operator's own URLs, such as feeds, go anywhere).
 
-    `limits.timeout` covers everything done inside the `async with`, reading the body included.
+    `limits.timeout` covers everything done inside the `async with`, reading the body included (less any
+    wait for room in a BodyBudget).
     Any failure there, transport errors and timeouts too, leaves it as a FetchError.
     """
     try:
-        async with asyncio.timeout(limits.timeout):
+        async with asyncio.timeout(limits.timeout) as deadline:
             final_url, resp = await _follow(client, url, limits, headers or {}, policy)
             try:
-                yield Reply(final_url, resp, limits.max_bytes)
+                yield Reply(final_url, resp, limits.max_bytes, deadline)
             finally:
                 await resp.aclose()
     except FetchError:
