@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import numpy as np
 import pytest
 
 from tidings.stories import keywords as kw
+from tidings.stories import near
 from tidings.stories.index import DAY, BandIndex
 from tidings.stories.near import EMPTY_SIG, SIG_PERMS, Fingerprint, signature_of, signatures_of
 
@@ -128,3 +130,16 @@ def test_signatures_of_is_signature_of_each():
     for k in (0, 1, 2, 300):
         assert signatures_of(blobs[:k]).tobytes() == b"".join(map(signature_of, blobs[:k]))
     assert signatures_of([memoryview(b) for b in blobs]).tobytes() == b"".join(map(signature_of, blobs))
+
+
+# --- boilerplate: the gate scan's branches by first character --------------------------------------------
+
+def test_gate_scan_finds_what_the_flat_alternation_finds():
+    flat = re.compile("|".join(map(re.escape, near._GATES)))
+    assert flat.pattern != near._GATE_RX.pattern
+    rng = random.Random(9)
+    pieces = [*near._GATES, *(g[:-1] for g in near._GATES if len(g) > 1), *(g[1:] for g in near._GATES),
+              "日", "电", "来源：", "(", ")", " ", "图", "é", "\n", "Reuters", "- ", "By"]
+    for _ in range(20000):
+        s = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert near._GATE_RX.findall(s) == flat.findall(s), repr(s)

@@ -104,7 +104,19 @@ _BOILERPLATE_SRC = (
 # with ^ is tried at the start only, not at every position (plain text from HTML has no line breaks).
 _BOILERPLATE = [(re.compile(p, re.M), re.compile(p), frozenset(gate)) for p, gate in _BOILERPLATE_SRC]
 _GATES = sorted({g for _, gate in _BOILERPLATE_SRC for g in gate}, key=lambda g: (-len(g), g))
-_GATE_RX = re.compile("|".join(map(re.escape, _GATES)))
+
+
+def _gate_pattern(gates: list[str]) -> str:
+    """The alternation of `gates` (in their order) with the gates of one first character as one branch: at a
+    position the regex engine tries the branch of its character only, not every gate. Gates of two first
+    characters never match at one position, and within a branch the order is kept, so the matches are the same."""
+    rests: dict[str, list[str]] = {}
+    for g in gates:
+        rests.setdefault(g[0], []).append(re.escape(g[1:]))
+    return "|".join(re.escape(c) + (f"(?:{'|'.join(r)})" if r != [""] else "") for c, r in rests.items())
+
+
+_GATE_RX = re.compile(_gate_pattern(_GATES))
 # a gate found may hide shorter gates inside it ("本报讯" holds "讯"): each found string stands for all of them
 _GATES_IN = {g: frozenset(h for h in _GATES if h in g) for g in _GATES}
 
