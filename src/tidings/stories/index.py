@@ -18,11 +18,11 @@ Not thread-safe: the caller holds the story lock of the store and a lock of its 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .near import BANDS, SIG_PERMS, WINDOW_SECONDS, band_matrix, signatures_of
+from .near import BANDS, EMPTY_SIG, SIG_PERMS, WINDOW_SECONDS, band_matrix, signature_of
 
 __all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates"]
 
@@ -37,7 +37,6 @@ MAX_CANDIDATES = 10
 # A loaded day that no batch's window needed in this many assignments is dropped from memory.
 EVICT_AFTER = 1000
 _T_MAX = float(2**32 - 1)
-_EMPTY_VALUE = np.uint32(0xFFFFFFFF)  # every value of an empty fingerprint's signature (near.EMPTY_SIG)
 
 Rows = Iterable[tuple[int, float, bytes]]  # (story_seq, published, fingerprint bytes)
 
@@ -106,17 +105,16 @@ class BandIndex:
     # --- filling -------------------------------------------------------------------------------------
     def add(self, rows: Rows) -> None:
         """Add stored grouped items (empty fingerprints have no bands and are left out)."""
-        rows = list(rows)
-        if rows:
-            seqs, pubs, blobs = zip(*rows)
-            self._add(np.array(seqs, np.int64), np.array(pubs, np.float64), blobs)
-
-    def _add(self, seqs: np.ndarray, pubs: np.ndarray, blobs: Sequence[bytes]) -> None:
-        # the items' columns at once: no step of Python per item (signatures_of reads the batch's bytes in C)
-        sigs = signatures_of(blobs)
-        live = np.flatnonzero((sigs != _EMPTY_VALUE).any(axis=1))
-        if len(live):
-            self._push(self._append(seqs[live], pubs[live], sigs[live]))
+        seqs, pubs, sigs = [], [], []
+        for seq, pub, blob in rows:
+            sig = signature_of(blob)
+            if sig != EMPTY_SIG:
+                seqs.append(seq)
+                pubs.append(pub)
+                sigs.append(sig)
+        if sigs:
+            matrix = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), SIG_PERMS)
+            self._push(self._append(np.array(seqs, np.int64), np.array(pubs, np.float64), matrix))
 
     def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """New slots for these items; returns their postings as a sorted run (not in `runs`: see `_push`)."""
@@ -153,14 +151,7 @@ class BandIndex:
     def catch_up(self, last: int, rows: Rows) -> None:
         """Items given a story after `self.seq`, up to `last`: those of loaded days join the index (the
         others are read with their day when a window needs it)."""
-        rows = list(rows)
-        if rows and self.days:
-            seqs, pubs, blobs = zip(*rows)
-            seq, pub = np.array(seqs, np.int64), np.array(pubs, np.float64)
-            days = np.fromiter(self.days, np.int64, len(self.days))
-            keep = np.flatnonzero((seq > self.seq) & np.isin(np.floor(pub / DAY), days))
-            if len(keep):
-                self._add(seq[keep], pub[keep], [blobs[k] for k in keep.tolist()])
+        self.add(r for r in rows if r[0] > self.seq and math.floor(r[1] / DAY) in self.days)
         self.seq = last
 
     def load_days(self, pubs: Iterable[float], read: Callable[[float, float], Rows]) -> None:

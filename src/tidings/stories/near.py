@@ -25,7 +25,6 @@ release that changed its hashing would be caught before stored fingerprints stop
 from __future__ import annotations
 
 import functools
-import operator
 import re
 import struct
 import unicodedata
@@ -39,7 +38,7 @@ from rensa import RMinHash
 __all__ = [
     "BANDS", "DEFAULT_THRESHOLD", "EMPTY_SIG", "LEAD_CJK", "LEAD_LATIN", "ROWS", "SIG_PERMS", "WINDOW_SECONDS",
     "Fingerprint", "Grouper", "Lead", "band_keys", "band_matrix", "conflict", "fingerprint", "fingerprint_of",
-    "fingerprints_of", "is_cjk_text", "read_lead", "same_story", "signature_of", "signatures_of", "similarity",
+    "fingerprints_of", "is_cjk_text", "read_lead", "same_story", "signature_of", "similarity",
 ]
 
 SIG_PERMS = 128
@@ -350,22 +349,6 @@ def signature_of(b: bytes) -> bytes:
     if len(sig) != 4 * SIG_PERMS:
         raise ValueError(f"fingerprint signature of {len(sig)} bytes, expected {4 * SIG_PERMS}")
     return sig
-
-
-_HEAD = operator.itemgetter(slice(0, 3))  # a fingerprint's version and the length of its marks
-_TAIL = operator.itemgetter(slice(-4 * SIG_PERMS, None))  # its signature, when the length is right
-
-
-def signatures_of(blobs: Sequence[bytes]) -> np.ndarray:
-    """`signature_of` of each fingerprint's bytes, as one len(blobs) × SIG_PERMS uint32 matrix: when all are of
-    this format and well formed, by C calls over the batch; else by signature_of of each (the same rows, errors)."""
-    k = len(blobs)
-    sizes = np.fromiter(map(len, blobs), np.int64, k)
-    if k and sizes.min() >= 3:
-        head = np.frombuffer(b"".join(map(_HEAD, blobs)), np.uint8).reshape(k, 3).astype(np.int64)
-        if (head[:, 0] == _VERSION).all() and (sizes == 3 + 4 * SIG_PERMS + (head[:, 1] | head[:, 2] << 8)).all():
-            return np.frombuffer(b"".join(map(_TAIL, blobs)), "<u4").reshape(k, SIG_PERMS)
-    return np.frombuffer(b"".join(map(signature_of, blobs)), "<u4").reshape(k, SIG_PERMS)
 
 
 def _clean(s: str) -> str:
