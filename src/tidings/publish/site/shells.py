@@ -1,5 +1,6 @@
-"""Item pages and cards filled into shells: the bundled item.html (and _card.html) rendered once per shape of
-page, with a mark in place of every per-item value, then each item's values escaped and put in the marks' places.
+"""Item pages, cards and numbered listing pages filled into shells: the bundled item.html (_card.html, list.html:
+SiteWriter.listing) rendered once per shape of page, with a mark in place of every per-page value, then each page's
+values escaped and put in the marks' places (and its body, or a listing's cards, in the BODY slot as bytes).
 
 An item page's shape is what its template tests besides truthiness: the number of crumbs, tags, story links, which
 neighbours it has, whether its cover is shown (`ItemPages._item_html` decides that in Python). Its values are the
