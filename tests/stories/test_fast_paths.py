@@ -56,3 +56,40 @@ def test_gate_scan_finds_what_the_flat_alternation_finds():
     for _ in range(20000):
         s = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         assert near._GATE_RX.findall(s) == flat.findall(s), repr(s)
+
+
+# --- Chinese keywords: the scores by one comprehension, the nested-word test by a loop ---------------------
+
+def _keywords_zh_reference(title: str, text: str, max_tags: int, words: dict[str, None], ok: dict[str, float]):
+    """keywords._keywords_zh as it was (maps over bound methods, any() of a generator)."""
+    lead = text[:kw.ZH_LEAD]
+    cands = list(filter(ok.__getitem__, words))
+    neg = [-(kw.TITLE_WEIGHT * t + n) * w for t, n, w in zip(map(title.count, cands), map(lead.count, cands),
+                                                             map(ok.__getitem__, cands))]
+    out: list[str] = []
+    for w in map(cands.__getitem__, sorted(range(len(cands)), key=neg.__getitem__)):
+        if any(w in o or o in w for o in out):
+            continue
+        out.append(w)
+        if len(out) == max_tags:
+            break
+    return out
+
+
+@pytest.mark.parametrize("max_tags", [1, 3, 5])
+def test_chinese_keywords_are_those_of_the_reference_scorer(max_tags):
+    rng = random.Random(13)
+    vocab = ["制造业", "制造业PMI", "PMI", "国家统计局", "统计", "地震", "积石山", "茅台", "神舟", "十九号", "台风",
+             "中央气象台", "快递", "业务量", "记者", "表示", "49.5%", "10月", "Apple", "é", "图", "０", "，", "。", " "]
+    leads = []
+    for _ in range(600):
+        title = "".join(rng.choice(vocab) for _ in range(rng.randint(1, 8)))
+        text = "".join(rng.choice(vocab) for _ in range(rng.randint(0, 120)))
+        leads.append(near.read_lead(title, text))
+    zh = [lead for lead in leads if lead.cjk]
+    titles = [lead.title.strip() for lead in zh]
+    segmented = [kw._zh_segment(t, lead.text) for t, lead in zip(titles, zh)]
+    ok = kw._zh_memo(segmented)
+    fast = [kw._keywords_zh(t, lead.text, max_tags, w, ok) for t, lead, w in zip(titles, zh, segmented)]
+    assert fast == [_keywords_zh_reference(t, lead.text, max_tags, w, ok) for t, lead, w in zip(titles, zh, segmented)]
+    assert len(zh) > 400 and sum(len(k) == max_tags for k in fast) > len(zh) // 2
