@@ -1,7 +1,7 @@
 """Resource limits, measured: peak memory (VmHWM of a fresh process) and time for the inputs that
 could exhaust them, each parsed or fetched alone so the number is the input's own.
 
-The whole hostile corpus in one run (tests/reliability/test_hostile_corpus.py) is held to < 500 MiB
+The whole hostile corpus in one run (tests/reliability/test_hostile_corpus.py) is held to < 450 MiB
 too; here each big input must stay far below that, and compression bombs may cost no more than the
 body cap plus a few MiB of decoder buffers.
 """
