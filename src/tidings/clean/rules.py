@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..errors import RulesError
+from .literals import GuardedPattern
 from .urls import split_http
 
 __all__ = ["Rule", "RuleSet", "RulesError", "load_rules", "shipped_rules", "host_of"]
@@ -52,7 +53,7 @@ class CompiledRule:
 
     remove: str | None
     unwrap: str | None
-    drop: tuple[re.Pattern[str], ...]
+    drop: tuple[GuardedPattern, ...]  # guarded: most items hold none of a pattern's literals
 
     def __bool__(self) -> bool:
         return bool(self.remove or self.unwrap or self.drop)
@@ -122,7 +123,7 @@ def _compile(rule: Rule) -> CompiledRule:
     return CompiledRule(
         remove=", ".join(rule.remove) or None,
         unwrap=", ".join(rule.unwrap) or None,
-        drop=tuple(_regex(p) for p in rule.drop_patterns),
+        drop=tuple(GuardedPattern(_regex(p)) for p in rule.drop_patterns),
     )
 
 
