@@ -278,6 +278,14 @@ ALL_ITEMS = ItemFilter()
 
 # --- rows to records (both backends select the same columns, in the order StoredItem declares) ---------
 
+def site_columns(html: str) -> str:
+    """The columns of iter_site_items' rows: StoredItem's fields in order without content (the site never shows
+    it; items_from_rows(content=False) puts ''), `html` being the expression of the html column."""
+    return ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
+            f"{html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, COALESCE(i.story, ''), "
+            "i.keywords, i.revision")
+
+
 def item_from_row(r: Sequence[Any], tags: list[str]) -> StoredItem:
     """The one place a StoredItem is made from a row of a backend's item columns (times as unix seconds;
     tags and keywords as JSON text, tags already parsed)."""
@@ -286,14 +294,28 @@ def item_from_row(r: Sequence[Any], tags: list[str]) -> StoredItem:
                       [] if r[18] == "[]" else json.loads(r[18]), r[19])  # most items have no keywords
 
 
-def items_from_rows(rows: Iterable[Sequence[Any]]) -> Iterator[StoredItem]:
-    """StoredItems of a stream of rows; most items of a source share their tags, so each text is parsed once."""
+def items_from_rows(rows: Iterable[Sequence[Any]], content: bool = True) -> Iterator[StoredItem]:
+    """item_from_row of each row, inlined. Most items of a source share their tags, so each text is parsed
+    once; items stored in one batch share their first-seen time, so its datetime is made once. Without
+    `content` the rows lack that column (SITE_COLUMNS: one column fewer to fetch) and content is ''."""
     tags: dict[str, list[str] | None] = {}
+    seen: dict[float, datetime] = {}
+    utc, loads, item = _utc, json.loads, StoredItem
+    k = 1 if content else 0
+    html, cover, tag, hash_, category, source, channel, story, keywords, revision = range(9 + k, 19 + k)
     for r in rows:
-        t = tags.get(r[12])
+        t = tags.get(r[tag])
         if t is None:
-            t = tags[r[12]] = json.loads(r[12]) if len(tags) < 10_000 else None
-        yield item_from_row(r, list(t) if t is not None else json.loads(r[12]))
+            t = tags[r[tag]] = loads(r[tag]) if len(tags) < 10_000 else None
+        first_seen = seen.get(r[8])
+        if first_seen is None:
+            if len(seen) >= 10_000:
+                seen.clear()
+            first_seen = seen[r[8]] = utc(r[8])
+        yield item(r[0], r[1], r[2], r[3], r[4], r[5], utc(r[6]), utc(r[7]) if r[7] is not None else None,
+                   first_seen, r[9] if content else "", r[html], r[cover],
+                   list(t) if t is not None else loads(r[tag]), r[hash_], r[category], r[source], r[channel],
+                   r[story], [] if r[keywords] == "[]" else loads(r[keywords]), r[revision])
 
 
 def new_story_seqs(rows: Sequence[IngestRow], known: Container[tuple[str, str]], now: float,

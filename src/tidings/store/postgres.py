@@ -53,6 +53,7 @@ from .base import (
     count_site,
     items_from_rows,
     new_story_seqs,
+    site_columns,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -730,9 +731,9 @@ class PostgresStore(_StoryTables, _SiteTables):
 
     def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
         col = "convert_to(i.html, 'UTF8')" if html == "utf-8" else "i.html" if html else "''"
-        columns = _ITEM_COLUMNS.format(content="''", html=col)
         tail, args = self._site_items_sql(where)
-        yield from items_from_rows(self._stream(f"SELECT {columns} {tail.replace('?', '%s')}", args))
+        yield from items_from_rows(self._stream(f"SELECT {site_columns(col)} {tail.replace('?', '%s')}", args),
+                                   content=False)
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"

@@ -46,6 +46,7 @@ from .base import (
     count_site,
     items_from_rows,
     new_story_seqs,
+    site_columns,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -624,9 +625,8 @@ class SQLiteStore(_StoryTables, SiteTables):
 
     def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
         col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"
-        columns = _ITEM_COLUMNS.format(content="''", html=col)
         tail, args = self._site_items_sql(where)
-        yield from items_from_rows(self.db.execute(f"SELECT {columns} {tail}", args))
+        yield from items_from_rows(self.db.execute(f"SELECT {site_columns(col)} {tail}", args), content=False)
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"
