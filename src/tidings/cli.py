@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .display import EXIT_BUG, EXIT_OK, EXIT_USAGE, Display, log, summary
-from .errors import ConfigError, LockBusy, SearchIndexError, StoreVersionError, UsageError
+from .errors import ConfigError, LockBusy, SearchIndexError, StoreFormatError, StoreVersionError, UsageError
 
 if TYPE_CHECKING:
     from .config import Config
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (ConfigError, UsageError, LockBusy, StoreVersionError, SearchIndexError) as e:
+    except (ConfigError, UsageError, LockBusy, StoreVersionError, StoreFormatError, SearchIndexError) as e:
         print(f"tidings: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

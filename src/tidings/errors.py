@@ -5,6 +5,7 @@
     ├── UsageError                a command line or command that cannot be carried out (exit 2)
     ├── LockBusy                  another tidings process holds the store (exit 2)
     ├── StoreVersionError         the store was written by a newer tidings (exit 2; nothing is changed)
+    ├── StoreFormatError          a store tidings did not make and cannot use as it is (exit 2; nothing is changed)
     ├── CatalogError              a catalogue (RSSHub docs or API, OPML) cannot be read at all
     ├── FilterError               a bad include/exclude rule (also a ValueError, for pydantic)
     ├── RulesError                a bad per-site cleaning rule (also a ValueError, for pydantic)
@@ -23,8 +24,8 @@ stops the others. Each class is importable from the module that raises it as wel
 from __future__ import annotations
 
 __all__ = ["BlockedAddress", "CatalogError", "ConfigError", "DecodeError", "FetchError", "FilterError",
-           "LockBusy", "ParseError", "RulesError", "SearchIndexError", "StoreVersionError", "TidingsError",
-           "UsageError"]
+           "LockBusy", "ParseError", "RulesError", "SearchIndexError", "StoreFormatError", "StoreVersionError",
+           "TidingsError", "UsageError"]
 
 
 class TidingsError(Exception):
@@ -45,6 +46,10 @@ class LockBusy(TidingsError):
 
 class StoreVersionError(TidingsError):
     """The store was written by a newer tidings than this one (its schema version is unknown here)."""
+
+
+class StoreFormatError(TidingsError):
+    """The store is in a form tidings never writes (a SQLite database whose text is not UTF-8)."""
 
 
 class CatalogError(TidingsError):

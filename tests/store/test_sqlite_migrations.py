@@ -154,3 +154,21 @@ def test_the_cli_refuses_a_newer_store_with_exit_2(tmp_path, capsys):
     capsys.readouterr()
     assert cli("run", "-c", cfg) == 2
     assert "upgrade tidings" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_a_store_not_in_utf8_with_exit_2(tmp_path, capsys):
+    from util import cli, write_config
+
+    cfg = write_config(tmp_path, [{"category": "c", "source": "s", "url": "http://127.0.0.1:9/feed"}])
+    assert cli("sources", "check", "-c", cfg) in (0, 3)  # creates the store, to learn its path
+    path = next(tmp_path.rglob("*.db"))
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA encoding = 'UTF-16be'")
+    db.execute("CREATE TABLE kept(x)")
+    db.close()
+    capsys.readouterr()
+    assert cli("run", "-c", cfg) == 2
+    assert f"{path}: a SQLite database in UTF-16be" in capsys.readouterr().err
+    assert sqlite3.connect(path).execute("SELECT name FROM sqlite_master").fetchall() == [("kept",)]

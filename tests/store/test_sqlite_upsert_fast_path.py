@@ -9,9 +9,11 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tidings.errors import StoreFormatError
 from tidings.model import Entry, ItemState, Source
 from tidings.store import IngestRow, open_store
 from tidings.store.sqlite import _INSERT_ITEM, SQLiteStore, _json_list, content_and_hash
@@ -118,8 +120,10 @@ def test_json_list_is_json_dumps():
 def test_iter_items_reads_what_item_from_row_of_each_row_read(tmp_path: Path):
     """iter_items parses each distinct tags text once (items_from_rows) and reads '[]' keywords without json:
     the items must be those the row-by-row reading with json.loads made, and no two share a tags list."""
-    from tidings.store.base import StoredItem, item_from_row
+    from tidings.store.base import StoredItem
     from tidings.store.sqlite import _ITEM_COLUMNS, _VISIBLE
+
+    from .row_reference import item_from_row
 
     with open_store(tmp_path / "s.db") as store:
         assert isinstance(store, SQLiteStore)
@@ -132,9 +136,7 @@ def test_iter_items_reads_what_item_from_row_of_each_row_read(tmp_path: Path):
             order = "DESC" if newest_first else "ASC"
             reference: list[StoredItem] = []
             for r in store.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"):
-                item = item_from_row(r, json.loads(r[12]))
-                item.keywords = json.loads(r[18])
-                reference.append(item)
+                reference.append(item_from_row(r))
             items = list(store.iter_items(newest_first, bodies=bodies, content=content))
             assert items == reference and any(i.keywords for i in items) and any(i.tags for i in items)
             assert len({id(i.tags) for i in items}) == len(items)
@@ -153,16 +155,17 @@ def test_content_and_hash_is_content_hash_and_the_content_as_utf8(title, link, a
         assert bound == content.encode()
     except UnicodeEncodeError:
         assert bound == content  # a lone surrogate: the text is bound, and fails to bind as before
-    assert content_and_hash(e, utf8=False) == (content, e.content_hash())
 
 
-def test_a_utf16_database_stores_the_content_as_text(tmp_path: Path):
+def test_a_database_not_in_utf8_is_refused_and_left_as_it_was(tmp_path: Path):
+    """Content and html are bound and read as UTF-8 bytes, the same text only in a UTF-8 database: a SQLite
+    file in UTF-16 (which tidings never makes) is refused by name, before anything is written to it."""
     path = tmp_path / "utf16.db"
     db = sqlite3.connect(path)
     db.execute("PRAGMA encoding = 'UTF-16le'")
     db.execute("CREATE TABLE x(y)")
     db.close()
-    with open_store(path) as store:
-        store.sync_sources([SOURCE])
-        store.upsert_entries([_row(_entry(1, content=ODD_CONTENT))], now=NOW)
-    assert _tables(path)["items"][0][11] == ODD_CONTENT
+    before = path.read_bytes()
+    with pytest.raises(StoreFormatError, match=r"utf16\.db: a SQLite database in UTF-16le; tidings reads"):
+        open_store(path)
+    assert path.read_bytes() == before and not (tmp_path / "utf16.db-wal").exists()

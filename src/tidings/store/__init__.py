@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import StoreVersionError
+from ..errors import StoreFormatError, StoreVersionError
 from .base import (
     ALL_ITEMS,
     Accepts,
@@ -41,7 +41,8 @@ __all__ = [
     "ALL_ITEMS", "Accepts", "Counts", "GroupedItem", "IngestRow", "ItemFilter", "ItemKey", "ItemRef", "Post",
     "RefilterResult",
     "SQLiteStore", "SiteBuild", "SiteChange", "SiteFile", "SiteFileRow", "SiteHtml", "SourcePath",
-    "SourceHealth", "SourceState", "Store", "StoreVersionError", "StoredItem", "StoryCandidate", "StoryMember",
+    "SourceHealth", "SourceState", "Store", "StoreFormatError", "StoreVersionError", "StoredItem", "StoryCandidate",
+    "StoryMember",
     "StoryUpdates", "Ungrouped", "UpsertResult", "is_url", "open_store",
 ]
 

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from zoneinfo import ZoneInfo
 
-from ..errors import StoreVersionError
+from ..errors import StoreFormatError, StoreVersionError
 from ..model import Entry, ItemState, Source
 from .base import (
     ALL_ITEMS,
@@ -400,12 +400,16 @@ class SQLiteStore(_StoryTables, SiteTables):
         # it is never used from two threads at once.
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         try:
+            # Text is bound and read as its UTF-8 bytes (content at ingest, html for posts and pages), which is
+            # the same text only in a UTF-8 database: every store tidings makes, and SQLite's default.
+            encoding = self.db.execute("PRAGMA encoding").fetchone()[0]
+            if encoding != "UTF-8":
+                raise StoreFormatError(f"{self.path}: a SQLite database in {encoding}; tidings reads and writes "
+                                       "only UTF-8 stores (its own): give a new path for the store")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA busy_timeout=30000")
             migrate(self.db, str(self.path))
-            # Text bound as its UTF-8 bytes is the same text only in a UTF-8 database (every store tidings made).
-            self._utf8 = self.db.execute("PRAGMA encoding").fetchone()[0] == "UTF-8"
         except BaseException:
             self.db.close()
             raise
@@ -519,7 +523,7 @@ class SQLiteStore(_StoryTables, SiteTables):
         known = self._known_rows(rows)
         with self.transaction():
             seq_of = self._new_items(rows, known, now)
-            return _write_rows(self.db, rows, known, seq_of, now, self._utf8)
+            return _write_rows(self.db, rows, known, seq_of, now)
 
     def _known_rows(self, rows: list[IngestRow]) -> dict[tuple[str, str], _Known]:
         """The stored rows of these entries, in one query per source (not one per entry)."""
@@ -663,14 +667,12 @@ _UPDATE_ITEM = ("UPDATE items SET guid=?, link=?, title=?, author=?, published=?
                 "fingerprint=COALESCE(?, fingerprint) WHERE source_key=? AND id=?")
 
 
-def content_and_hash(e: Entry, utf8: bool = True) -> tuple[str | bytes, str]:
+def content_and_hash(e: Entry) -> tuple[str | bytes, str]:
     """(the content to bind, e.content_hash()): the content encoded once, for its hash and for the row (bound as
     its UTF-8 bytes into CAST(? AS TEXT), the same text in a UTF-8 database), not once by each."""
     try:
-        content = e.content.encode() if utf8 else None
+        content = e.content.encode()
     except UnicodeEncodeError:  # a lone surrogate: binding the text fails, as it always did
-        content = None
-    if content is None:
         return e.content, e.content_hash()
     # content_hash's text, the parts around the content encoded apart: UTF-8 of a join is the join of the UTF-8s
     date = e.published.isoformat() if e.published else ""
@@ -681,7 +683,7 @@ def content_and_hash(e: Entry, utf8: bool = True) -> tuple[str | bytes, str]:
 
 
 def _write_rows(db: sqlite3.Connection, rows: list[IngestRow], known: dict[tuple[str, str], _Known],
-                seq_of: dict[tuple[str, str], int], now: float, utf8: bool) -> UpsertResult:
+                seq_of: dict[tuple[str, str], int], now: float) -> UpsertResult:
     """upsert_entries' statements, in the rows' order: each run of new rows in one executemany (the journal
     triggers number their changes in that same order). Flags are bound as 0/1, which is what SQLite stores for
     a bool too; sqlite3 first looks for an adapter for a bool, and failing costs two AttributeErrors."""
@@ -690,7 +692,7 @@ def _write_rows(db: sqlite3.Connection, rows: list[IngestRow], known: dict[tuple
     for row in rows:
         e, html, fulltext = row.entry, row.html, int(row.fulltext)
         old = known.get((e.source_key, e.id))
-        content, h = content_and_hash(e, utf8)
+        content, h = content_and_hash(e)
         tags = _json_list(e.tags)
         if old is None:
             published = _ts(e.published) if e.published else now
