@@ -1,5 +1,5 @@
-"""items_from_rows (the inlined reading of the site's stream and iter_items) against item_from_row, the one-row
-reference: the same StoredItems from generated rows, with and without the content column, and from both
+"""items_from_rows (the reading of the site's stream and iter_items) against row_reference.item_from_row, the
+one-row reference: the same StoredItems from generated rows, with and without the content column, and from both
 backends' iter_site_items."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tidings.model import Entry, Source
-from tidings.store import ALL_ITEMS, IngestRow, StoredItem
-from tidings.store.base import item_from_row, items_from_rows
+from tidings.store import ALL_ITEMS, IngestRow
+from tidings.store.base import items_from_rows
 
 from .conftest import StoreFactory
+from .row_reference import item_from_row
 
 texts = st.text(alphabet=st.characters(codec=None, blacklist_categories=()), max_size=8)
 word_lists = st.lists(texts, max_size=3)
@@ -26,15 +27,9 @@ rows = st.lists(st.tuples(
     texts, json_texts, texts, texts, texts, texts, texts, json_texts, st.integers(0, 3)), max_size=30)
 
 
-def reference(r: tuple) -> StoredItem:
-    item = item_from_row(r, json.loads(r[12]))
-    item.keywords = json.loads(r[18])
-    return item
-
-
 @given(rows)
 def test_items_from_rows_are_item_from_row_of_each_row(rs: list[tuple]):
-    expected = [reference(r) for r in rs]
+    expected = [item_from_row(r) for r in rs]
     with_content = list(items_from_rows(rs))
     without_content = list(items_from_rows([r[:9] + r[10:] for r in rs], content=False))
     assert with_content == expected

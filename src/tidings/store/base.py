@@ -286,18 +286,11 @@ def site_columns(html: str) -> str:
             "i.keywords, i.revision")
 
 
-def item_from_row(r: Sequence[Any], tags: list[str]) -> StoredItem:
-    """The one place a StoredItem is made from a row of a backend's item columns (times as unix seconds;
-    tags and keywords as JSON text, tags already parsed)."""
-    return StoredItem(r[0], r[1], r[2], r[3], r[4], r[5], _utc(r[6]), _utc(r[7]) if r[7] is not None else None,
-                      _utc(r[8]), r[9], r[10], r[11], tags, r[13], r[14], r[15], r[16], r[17],
-                      [] if r[18] == "[]" else json.loads(r[18]), r[19])  # most items have no keywords
-
-
 def items_from_rows(rows: Iterable[Sequence[Any]], content: bool = True) -> Iterator[StoredItem]:
-    """item_from_row of each row, inlined. Most items of a source share their tags, so each text is parsed
-    once; items stored in one batch share their first-seen time, so its datetime is made once. Without
-    `content` the rows lack that column (SITE_COLUMNS: one column fewer to fetch) and content is ''."""
+    """The StoredItems of a backend's rows (times as unix seconds; tags and keywords as JSON text). Most items
+    of a source share their tags, so each text is parsed once; items stored in one batch share their
+    first-seen time, so its datetime is made once. Without `content` the rows lack that column (site_columns:
+    one column fewer to fetch) and content is ''."""
     tags: dict[str, list[str] | None] = {}
     seen: dict[float, datetime] = {}
     utc, loads, item = _utc, json.loads, StoredItem
