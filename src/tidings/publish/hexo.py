@@ -56,6 +56,11 @@ def escape_braces(text: str) -> str:
     return text.replace("{", "&#123;").replace("}", "&#125;")
 
 
+def _escape_braces_utf8(body: bytes) -> bytes:
+    """escape_braces of UTF-8 bytes (a brace is one byte in UTF-8)."""
+    return body.replace(b"{", b"&#123;").replace(b"}", b"&#125;")
+
+
 def body_html(item: StoredItem, clean: bool, checked: bool = True) -> str:
     """The post's body. yaml_safe_text drops lone surrogates (the store never holds them, but a post must always
     encode); `checked=False` leaves that to a caller that encodes the post and renders it again if that fails."""
@@ -89,7 +94,7 @@ def render_seed(item: StoredItem, clean: bool, checked: bool = True) -> str:
     return _seed_head(item) + _wrap(escape_braces(body_html(item, clean, checked)))
 
 
-def _seed_head(item: StoredItem, tz: ZoneInfo | None = None) -> str:
+def _seed_head(item: StoredItem, tz: ZoneInfo | None = None) -> str:  # (tz unused: the seed dates in GMT)
     cover = yaml_scalar(yaml_safe_text(item.cover), "single")
     lines = ["", "---", f"title: {yaml_scalar(yaml_safe_text(item.title), 'single')}", "categories: "]
     lines += [f" - {_names(c)}" for c in item.categories]
@@ -111,11 +116,12 @@ def _names(value: str, prefer: str = "plain") -> str:
     return yaml_scalar(yaml_safe_text(value), prefer)
 
 
+_WRAP = ("<div>   \n", "  \n</div>\n            ")  # around a post's body (conformance/seed/expected-post.md)
+_WRAP_UTF8 = tuple(part.encode() for part in _WRAP)
+
+
 def _wrap(body: str) -> str:
-    return f"<div>   \n{body}  \n</div>\n            "
-
-
-_WRAP_UTF8 = (b"<div>   \n", b"  \n</div>\n            ")
+    return _WRAP[0] + body + _WRAP[1]
 
 
 def _local(dt: datetime, tz: ZoneInfo) -> str:
@@ -140,7 +146,6 @@ def _hexo_head(item: StoredItem, tz: ZoneInfo) -> str:
               f"thumbnail: {s(item.cover)}", "comments: false", "disableNunjucks: true", f"id: {s(item.id)}",
               f"link: {s(item.link)}", f"story: {s(item.story or item.id)}", "---", ""]
     return "\n".join(lines) + "\n"
-
 
 
 def _source_tag(key: str) -> str:
@@ -285,7 +290,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
 
 def _post_bytes(item: StoredItem, clean: bool, preset: str, tz: ZoneInfo) -> bytes:
     if clean and isinstance(item.html, bytes):  # read as its UTF-8 (build_posts): render_* of it, encoded
-        body = body_utf8(item.html).replace(b"{", b"&#123;").replace(b"}", b"&#125;")  # escape_braces
+        body = _escape_braces_utf8(body_utf8(item.html))
         head = (_seed_head if preset == "seed" else _hexo_head)(item, tz)  # its values all went through yaml_safe_text
         return b"".join((head.encode("utf-8"), _WRAP_UTF8[0], body, _WRAP_UTF8[1]))
     render = partial(render_seed, item, clean) if preset == "seed" else partial(render_hexo, item, clean, tz)
