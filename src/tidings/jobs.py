@@ -28,6 +28,7 @@ from .clean import RuleSet, clean_content, clean_text, load_rules, pick_cover
 from .config import Config
 from .errors import ConfigError, ParseError
 from .fetch import FetchOptions, HostLimits, fetch_one, make_client
+from .http import BodyBudget, body_budget
 from .model import Entry, FetchResult, ItemState, OutcomeStatus, Source
 from .parse import ParsedFeed, parse_feed
 from .schedule import Policy, is_due, next_fetch_after_failure, next_fetch_after_success
@@ -201,6 +202,17 @@ class JobContext:
             raise ConfigError(f"no source {key!r} in the configuration") from None
 
 
+# Bodies over BodyBudget.FREE bytes held at once, read or waiting for the store, in bodies of fetch.max_bytes:
+# without a bound, the large bodies of 64 fetches at once pile up while the store's thread reads one
+# (the hostile corpus run held 45-90 MiB of them beside its largest parse; tests/reliability).
+LARGE_BODIES = 2
+
+
+def body_budget_for(opts: FetchOptions) -> BodyBudget:
+    """The bound on large bodies that the refreshes of one event loop share (`Shared.budget`)."""
+    return BodyBudget(LARGE_BODIES * opts.max_bytes)
+
+
 class StoreLane(Protocol):
     """Runs a piece of store work somewhere off the event loop and gives back its result."""
 
@@ -214,7 +226,8 @@ class Shared:
     `lane` runs the store work (parse, clean, store) off the event loop, all on one thread for SQLite;
     `validators` are the (etag, last-modified) pairs when the caller read them up front, so that a fetch
     starts without waiting for the store's thread; `ingest`, when given, stores a fetched feed instead of
-    `ingest` on the lane (`tidings run` gives one that takes the feeds waiting together: `ingest_many`).
+    `ingest` on the lane (`tidings run` gives one that takes the feeds waiting together: `ingest_many`);
+    `budget`, when given, bounds the large bodies they hold at once, from the read until the body is stored.
     """
 
     client: httpx.AsyncClient
@@ -222,6 +235,7 @@ class Shared:
     lane: StoreLane
     validators: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
     ingest: Callable[[FetchResult], Awaitable[SourceOutcome]] | None = None
+    budget: BodyBudget | None = None
 
 
 def not_due(store: Store, source: Source) -> SourceOutcome:
@@ -258,13 +272,24 @@ async def refresh_source_async(ctx: Config | JobContext, source_key: str, store:
                 return ready
             validators = ready
         etag, last_modified = validators
-        async with shared.limits.slot(source.url):
-            result = await fetch_one(shared.client, source, job.fetch_options, etag=etag, last_modified=last_modified)
-        if shared.ingest is not None:
-            return await shared.ingest(result)
-        full_text = job.full_text if source.full_text else None
-        return await shared.lane(lambda: ingest(store, result, job.cleaner, now=now, schedule=job.schedule,
-                                                full_text=full_text, stories=job.stories))
+        # The budget is this fetch's only: the store's work after it (a full text's fetch on another loop,
+        # with asyncio.to_thread's copy of this context) must not see it.
+        budgeted = body_budget.set(shared.budget)
+        try:
+            async with shared.limits.slot(source.url):
+                result = await fetch_one(shared.client, source, job.fetch_options, etag=etag,
+                                         last_modified=last_modified)
+        finally:
+            body_budget.reset(budgeted)
+        try:
+            if shared.ingest is not None:
+                return await shared.ingest(result)
+            full_text = job.full_text if source.full_text else None
+            return await shared.lane(lambda: ingest(store, result, job.cleaner, now=now, schedule=job.schedule,
+                                                    full_text=full_text, stories=job.stories))
+        finally:
+            if shared.budget is not None:
+                shared.budget.release(result.body)  # stored (or failed): its reservation goes back
     finally:
         if own:
             await shared.client.aclose()

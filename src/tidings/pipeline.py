@@ -138,8 +138,7 @@ class _StoreThread:
     """The one thread that touches the store while fetches run, with a bound on the bodies waiting for it.
     Fetched feeds (`ingest`) that wait for it together are stored together (`store_many`, up to MAX_BATCH)."""
 
-    def __init__(self, backlog: int, store_many: Callable[[list[FetchResult]], list[SourceOutcome]],
-                 dropped: Callable[[bytes], None] = lambda body: None):
+    def __init__(self, backlog: int, store_many: Callable[[list[FetchResult]], list[SourceOutcome]]):
         from concurrent.futures import ThreadPoolExecutor
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
@@ -147,7 +146,6 @@ class _StoreThread:
         self._backlog = backlog
         self._slots: asyncio.Semaphore | None = None  # made on the event loop that uses it
         self._store_many = store_many
-        self._dropped = dropped  # told of each body once its batch is done with it (BodyBudget.release)
         self._waiting: list[tuple[FetchResult, Future[SourceOutcome]]] = []
         self._lock = threading.Lock()
 
@@ -187,28 +185,16 @@ class _StoreThread:
         try:
             outcomes = self._store_many([r for r, _ in batch])
         except BaseException as e:  # noqa: BLE001 - handed to every waiting fetch, which raises it
-            self._drop(batch)
             for _, done in batch:
                 if done.set_running_or_notify_cancel():
                     done.set_exception(e)
             return
-        self._drop(batch)
         for (_, done), outcome in zip(batch, outcomes, strict=True):
             if done.set_running_or_notify_cancel():  # False: the fetch was cancelled (an interrupted run)
                 done.set_result(outcome)
 
-    def _drop(self, batch: list[tuple[FetchResult, Future[SourceOutcome]]]) -> None:
-        for result, _ in batch:
-            self._dropped(result.body)
-
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
-
-
-# Bodies over BodyBudget.FREE bytes held at once, read or waiting for the store, in bodies of fetch.max_bytes:
-# without a bound, the large bodies of 64 fetches at once pile up while the store's thread reads one
-# (the hostile corpus run held 45-90 MiB of them beside its largest parse; tests/reliability).
-LARGE_BODIES = 2
 
 
 def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool = False,
@@ -217,8 +203,7 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
     import asyncio
 
     from .fetch import HostLimits, make_client
-    from .http import BodyBudget, body_budget
-    from .jobs import JobContext, Shared, ingest_many, not_due, refresh_source_async
+    from .jobs import JobContext, Shared, body_budget_for, ingest_many, not_due, refresh_source_async
 
     configured = cfg.feed_sources()
     store.sync_sources(configured)
@@ -235,14 +220,13 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
         return ingest_many(store, results, ctx.cleaner, schedule=ctx.schedule,
                            full_text=ctx.full_text if full_text else None, stories=ctx.stories)
 
-    budget = BodyBudget(LARGE_BODIES * cfg.fetch.max_bytes)
-    lane = _StoreThread(2 * cfg.fetch.concurrency, store_many, budget.release)
+    lane = _StoreThread(2 * cfg.fetch.concurrency, store_many)
 
     async def refresh_all() -> None:
-        body_budget.set(budget)  # for the reads of every fetch below (their tasks copy this context)
         opts = ctx.fetch_options
         async with make_client(opts) as client:
-            shared = Shared(client, HostLimits(opts.concurrency, opts.per_host), lane, validators, lane.ingest)
+            shared = Shared(client, HostLimits(opts.concurrency, opts.per_host), lane, validators, lane.ingest,
+                            body_budget_for(opts))
 
             async def one(source: Source) -> None:
                 # force=True: this run has already chosen the due sources.

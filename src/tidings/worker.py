@@ -38,7 +38,7 @@ from procrastinate import jobs as pjobs
 from .config import Config, load
 from .errors import UsageError
 from .fetch import HostLimits, make_client
-from .jobs import JobContext, Shared, refresh_source_async
+from .jobs import JobContext, Shared, body_budget_for, refresh_source_async
 from .model import OutcomeStatus
 from .store import Store, is_url, open_store
 from .store.postgres import HostSlots, JobTables, queue_pool
@@ -114,7 +114,7 @@ class WorkerState:
         self.jobs = await asyncio.to_thread(JobTables, str(self.cfg.store_path))
         await asyncio.to_thread(self.jobs.add_indexes)  # procrastinate's tables exist (ensure_schema)
         limits = SharedHostLimits(max(opts.concurrency, self.concurrency), opts.per_host, self.slots)
-        self.shared = Shared(make_client(opts), limits, lane=asyncio.to_thread)
+        self.shared = Shared(make_client(opts), limits, lane=asyncio.to_thread, budget=body_budget_for(opts))
         self._pool = asyncio.Queue()
         async with self.store() as store:
             await asyncio.to_thread(_sync_sources, store, self.cfg)

@@ -91,7 +91,7 @@ def test_corpus_run_within_limits(corpus_run):
     assert run.code == 3, f"expected exit 3 (some sources failed), got {run.code}:\n{run.out[-3000:]}"
     rss = int(re.search(r"peak RSS (\d+) MiB", run.out).group(1))
     print(f"corpus run: {len(CASES)} sources in {run.seconds:.1f} s, peak RSS {rss} MiB")
-    # Large bodies held at once are bounded (pipeline.LARGE_BODIES × 15 MiB) and a big document's items are counted
+    # Large bodies held at once are bounded (jobs.LARGE_BODIES × 15 MiB) and a big document's items are counted
     # before its tree is built: four runs on each store gave 285-336 MiB (session 11), where 45-90 MiB of waiting
     # bodies beside items-100000's 90 MiB tree had given 414-475 (and 504 once in CI).
     assert rss < 450, run.out[-2000:]
