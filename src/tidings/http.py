@@ -4,7 +4,7 @@
     open_url(client, url, limits, ...)       GET with redirects followed here, the total-time limit,
                                              and (with an AddressPolicy) the SSRF check on every hop
     Reply.read() / read_body(resp, max_bytes) the body, decoded in bounded steps, capped on decoded bytes
-    BodyBudget, body_budget                  a bound on the bytes of large bodies held at once (pipeline's)
+    BodyBudget, body_budget                  a bound on the bytes of large bodies held at once (jobs.Shared's)
     retry_after_seconds(value)               Retry-After as seconds
     decode_html(body, content_type)          HTML bytes → text (BOM, UTF-8, charset labels, GB18030)
     codec_for(label)                         a charset label → Python's codec (parse reads feeds with it too)
@@ -325,7 +325,7 @@ class BodyBudget:
         return self.held + n <= self.limit  # n is at most `limit`: on an empty budget, anything fits
 
 
-# The budget of the reads in this context (pipeline.fetch sets it for a run's fetches); None: no bound.
+# The budget of the reads in this context (jobs.refresh_source_async sets it around a fetch); None: no bound.
 body_budget: contextvars.ContextVar[BodyBudget | None] = contextvars.ContextVar("body_budget", default=None)
 
 
