@@ -1,4 +1,5 @@
-"""Entry.content_hash hashes one joined string: the same digest as the part-by-part hash it replaced."""
+"""Entry.content_hash hashes one joined string, or the content's UTF-8 between the rest's when the caller gives it:
+the same digest as the part-by-part hash it replaced."""
 from __future__ import annotations
 
 import hashlib
@@ -29,9 +30,11 @@ def test_content_hash_equals_the_part_by_part_hash(title, link, author, content,
     e = Entry(source_key="k", id="0" * 16, title=title, link=link, author=author, content=content, cover=cover,
               tags=tags, published=published)
     assert e.content_hash() == reference_hash(e)
+    assert e.content_hash(content.encode("utf-8", "surrogatepass")) == reference_hash(e)
 
 
 def test_content_hash_of_lone_surrogates_and_a_dated_item():
     e = Entry(source_key="k", id="0" * 16, title="a\ud800", link="\udc00b", content="<p>正文</p>",
               published=datetime(2026, 11, 1, 8, 30, tzinfo=UTC), tags=["x", "y"])
     assert e.content_hash() == reference_hash(e)
+    assert e.content_hash("<p>正文</p>".encode()) == reference_hash(e)

@@ -131,12 +131,20 @@ class Entry:
     tags: list[str] = field(default_factory=list)
     base: str = ""  # base URL for resolving relative links (xml:base, else item link, else feed link)
 
-    def content_hash(self) -> str:
-        """Hash of what a reader sees: a changed hash means the post must be rewritten."""
-        # Each part followed by a NUL, then the date: joined and encoded once, the same bytes for sha256.
+    def content_hash(self, content_utf8: bytes | None = None) -> str:
+        """Hash of what a reader sees: a changed hash means the post must be rewritten. `content_utf8`: the
+        content's UTF-8, when the caller has encoded it already (the SQLite store binds those bytes too)."""
+        # Each part followed by a NUL, then the date. UTF-8 of a join is the join of the parts' UTF-8s, so the
+        # content's bytes go in between the rest's as they are; else all is joined and encoded once.
         date = self.published.isoformat() if self.published else ""
-        text = "\x00".join((self.title, self.link, self.author, self.content, self.cover, "\x1f".join(self.tags), date))
-        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        head = "\x00".join((self.title, self.link, self.author, ""))
+        tail = "\x00".join(("", self.cover, "\x1f".join(self.tags), date))
+        if content_utf8 is None:
+            return hashlib.sha256((head + self.content + tail).encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        h = hashlib.sha256(head.encode("utf-8", "surrogatepass"))
+        h.update(content_utf8)
+        h.update(tail.encode("utf-8", "surrogatepass"))
+        return h.hexdigest()[:32]
 
 
 def item_id(guid: str = "", link: str = "", title: str = "", date: str = "", content: str = "") -> str:

@@ -16,7 +16,6 @@ from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from hashlib import sha256
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -674,12 +673,7 @@ def content_and_hash(e: Entry) -> tuple[str | bytes, str]:
         content = e.content.encode()
     except UnicodeEncodeError:  # a lone surrogate: binding the text fails, as it always did
         return e.content, e.content_hash()
-    # content_hash's text, the parts around the content encoded apart: UTF-8 of a join is the join of the UTF-8s
-    date = e.published.isoformat() if e.published else ""
-    h = sha256("\x00".join((e.title, e.link, e.author, "")).encode("utf-8", "surrogatepass"))
-    h.update(content)
-    h.update("\x00".join(("", e.cover, "\x1f".join(e.tags), date)).encode("utf-8", "surrogatepass"))
-    return content, h.hexdigest()[:32]
+    return content, e.content_hash(content)
 
 
 def _write_rows(db: sqlite3.Connection, rows: list[IngestRow], known: dict[tuple[str, str], _Known],
