@@ -120,8 +120,8 @@ def test_json_list_is_json_dumps():
 def test_iter_items_reads_what_item_from_row_of_each_row_read(tmp_path: Path):
     """iter_items parses each distinct tags text once (items_from_rows) and reads '[]' keywords without json:
     the items must be those the row-by-row reading with json.loads made, and no two share a tags list."""
-    from tidings.store.base import StoredItem
-    from tidings.store.sqlite import _ITEM_COLUMNS, _VISIBLE
+    from tidings.store.base import StoredItem, item_columns
+    from tidings.store.sqlite import _VISIBLE
 
     from .row_reference import item_from_row
 
@@ -131,8 +131,7 @@ def test_iter_items_reads_what_item_from_row_of_each_row_read(tmp_path: Path):
         for k, rows in enumerate(_batches()):
             store.upsert_entries(rows, now=NOW + k)
         for newest_first, bodies, content in ((False, True, False), (True, True, True), (False, False, False)):
-            columns = _ITEM_COLUMNS.format(content="i.content" if bodies and content else "''",
-                                           html="i.html" if bodies else "''")
+            columns = item_columns("i.html" if bodies else "''", "i.content" if bodies and content else "''")
             order = "DESC" if newest_first else "ASC"
             reference: list[StoredItem] = []
             for r in store.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"):

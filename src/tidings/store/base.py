@@ -278,19 +278,20 @@ ALL_ITEMS = ItemFilter()
 
 # --- rows to records (both backends select the same columns, in the order StoredItem declares) ---------
 
-def site_columns(html: str) -> str:
-    """The columns of iter_site_items' rows: StoredItem's fields in order without content (the site never shows
-    it; items_from_rows(content=False) puts ''), `html` being the expression of the html column."""
+def item_columns(html: str, content: str | None = "i.content") -> str:
+    """The columns of a backend's item rows, StoredItem's fields in order (items_from_rows): `html` and `content`
+    are those columns' expressions (or an empty literal); content=None leaves that column out, one fewer to
+    fetch (items_from_rows(content=False) puts '')."""
     return ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-            f"{html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, COALESCE(i.story, ''), "
-            "i.keywords, i.revision")
+            f"{'' if content is None else content + ', '}{html}, i.cover, i.tags, i.hash, s.category, s.source, "
+            "s.channel, COALESCE(i.story, ''), i.keywords, i.revision")
 
 
 def items_from_rows(rows: Iterable[Sequence[Any]], content: bool = True) -> Iterator[StoredItem]:
     """The StoredItems of a backend's rows (times as unix seconds; tags and keywords as JSON text). Most items
     of a source share their tags, so each text is parsed once; items stored in one batch share their
-    first-seen time, so its datetime is made once. Without `content` the rows lack that column (site_columns:
-    one column fewer to fetch) and content is ''."""
+    first-seen time, so its datetime is made once. Without `content` the rows lack that column
+    (item_columns(content=None): one column fewer to fetch) and content is ''."""
     tags: dict[str, list[str] | None] = {}
     seen: dict[float, datetime] = {}
     utc, loads, item = _utc, json.loads, StoredItem

@@ -51,9 +51,9 @@ from .base import (
     Ungrouped,
     UpsertResult,
     count_site,
+    item_columns,
     items_from_rows,
     new_story_seqs,
-    site_columns,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -276,12 +276,8 @@ _GROUPABLE = (_PUBLISHED, _FILTERED)
 
 # The items publishers see: published, of a source still configured.
 _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active"
-# StoredItem's fields in order; {content} and {html} are columns or empty literals.
 # The html column as text, or as its UTF-8 bytes undecoded (html_utf8=True).
 _HTML_COLUMN = {False: "i.html", True: "convert_to(i.html, 'UTF8')"}
-_ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-                 "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, "
-                 "COALESCE(i.story, ''), i.keywords, i.revision")
 
 # The same buckets as SQLite's: floor(floor(published) / 900) in integers (PostgreSQL's `/` truncates too).
 _BUCKETS = ("SELECT CASE WHEN fl >= 0 THEN fl / 900 ELSE -((899 - fl) / 900) END AS bucket, count(*) FROM "
@@ -697,8 +693,7 @@ class PostgresStore(_StoryTables, _SiteTables):
     def iter_items(self, newest_first: bool = True, *, bodies: bool = True, content: bool = True,
                    html_utf8: bool = False) -> Iterator[StoredItem]:
         order = "DESC" if newest_first else "ASC"
-        columns = _ITEM_COLUMNS.format(content="i.content" if bodies and content else "''",
-                                       html=_HTML_COLUMN[html_utf8] if bodies else "''")
+        columns = item_columns(_HTML_COLUMN[html_utf8] if bodies else "''", "i.content" if bodies and content else "''")
         # items_from_rows: a source's items share their tags, parsed once
         yield from items_from_rows(self._stream(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"))
 
@@ -730,10 +725,10 @@ class PostgresStore(_StoryTables, _SiteTables):
                           lambda start, end: self.db.execute(_HEADS, (start, end)).fetchall(), tz, heads_over)
 
     def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
-        col = "convert_to(i.html, 'UTF8')" if html == "utf-8" else "i.html" if html else "''"
+        col = _HTML_COLUMN[html == "utf-8"] if html else "''"
         tail, args = self._site_items_sql(where)
-        yield from items_from_rows(self._stream(f"SELECT {site_columns(col)} {tail.replace('?', '%s')}", args),
-                                   content=False)
+        sql = f"SELECT {item_columns(col, content=None)} {tail.replace('?', '%s')}"
+        yield from items_from_rows(self._stream(sql, args), content=False)
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"

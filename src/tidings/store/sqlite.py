@@ -43,9 +43,9 @@ from .base import (
     Ungrouped,
     UpsertResult,
     count_site,
+    item_columns,
     items_from_rows,
     new_story_seqs,
-    site_columns,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -243,10 +243,6 @@ _GROUPABLE = (_PUBLISHED, _FILTERED)
 _VISIBLE = "FROM items i JOIN sources s ON s.key = i.source_key WHERE i.state = 'published' AND s.active = 1"
 # The html column as text, or as its UTF-8 bytes undecoded (html_utf8=True).
 _HTML_COLUMN = {False: "i.html", True: "CAST(i.html AS BLOB)"}
-# StoredItem's fields in order; {content} and {html} are columns or empty literals.
-_ITEM_COLUMNS = ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-                 "{content}, {html}, i.cover, i.tags, i.hash, s.category, s.source, s.channel, "
-                 "COALESCE(i.story, ''), i.keywords, i.revision")
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -594,8 +590,7 @@ class SQLiteStore(_StoryTables, SiteTables):
     def iter_items(self, newest_first: bool = True, *, bodies: bool = True, content: bool = True,
                    html_utf8: bool = False) -> Iterator[StoredItem]:
         order = "DESC" if newest_first else "ASC"
-        columns = _ITEM_COLUMNS.format(content="i.content" if bodies and content else "''",
-                                       html=_HTML_COLUMN[html_utf8] if bodies else "''")
+        columns = item_columns(_HTML_COLUMN[html_utf8] if bodies else "''", "i.content" if bodies and content else "''")
         # items_from_rows: a source's items share their tags, parsed once
         yield from items_from_rows(self.db.execute(f"SELECT {columns} {_VISIBLE} ORDER BY i.published {order}, i.id"))
 
@@ -627,9 +622,10 @@ class SQLiteStore(_StoryTables, SiteTables):
                           lambda start, end: self.db.execute(_HEADS, (start, end)), tz, heads_over)
 
     def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
-        col = "CAST(i.html AS BLOB)" if html == "utf-8" else "i.html" if html else "''"
+        col = _HTML_COLUMN[html == "utf-8"] if html else "''"
         tail, args = self._site_items_sql(where)
-        yield from items_from_rows(self.db.execute(f"SELECT {site_columns(col)} {tail}", args), content=False)
+        sql = f"SELECT {item_columns(col, content=None)} {tail}"
+        yield from items_from_rows(self.db.execute(sql, args), content=False)
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"
