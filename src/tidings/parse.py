@@ -15,6 +15,7 @@ import html
 import html.entities
 import json
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -205,7 +206,8 @@ def _utf8_data(body: bytes, content_type: str) -> bytes | None:
 
 def _strict_utf8_root(body: bytes, content_type: str, base_url: str) -> etree._Element | None:
     """The document's root when its UTF-8 bytes parse strictly as they are, which is what _decode and
-    _xml_root make of it; None sends it the general way (which also words any error)."""
+    _xml_root make of it; None sends it the general way (which also words any error). Inside parse_feed, long
+    CDATA sections may be left out of the tree, their texts added to _CUT_TEXTS for _put_back."""
     data = _utf8_data(body, content_type)
     if data is None:
         return None
@@ -216,6 +218,11 @@ def _strict_utf8_root(body: bytes, content_type: str, base_url: str) -> etree._E
             raise
         return None
     _check_items(data)  # its refusal stands: the same bytes reach _xml_root the general way
+    cut = _CUT_TEXTS.get()
+    found = _parse_cut(data, base_url or None) if cut is not None else None
+    if found is not None and cut is not None:
+        cut += found[1]
+        return found[0]
     try:
         return etree.fromstring(data, _STRICT, base_url=base_url or None)
     except etree.XMLSyntaxError as e:
@@ -223,6 +230,94 @@ def _strict_utf8_root(body: bytes, content_type: str, base_url: str) -> etree._E
         if refusal is not None and _keeps_every_byte(data):  # _xml_root's strict parse of these bytes refuses alike
             raise refusal from None
         return None
+
+
+# libxml2 reads a CDATA section one checked character at a time (~45 instructions a byte of Chinese); an item's
+# HTML is mostly that. Long sections are cut out before the parse, decoded by Python (whose strict UTF-8 decode,
+# with the C0 / U+FFFE / U+FFFF checks, refuses what libxml2 refuses there), and the tree holds a numbered marker
+# in their place, which every read of element text below puts back (tests/test_parse_cdata.py).
+_CDATA_OPEN, _CDATA_CLOSE = b"<![CDATA[", b"]]>"
+_CUT_BYTES = 256  # a shorter section (a title) costs libxml2 less than cutting it out costs here
+_CUT_MAX = 8 << 20  # below libxml2's 10 MB text node limit, which a cut-out section would no longer meet
+_MARK_START = "\ue000"  # private use; a document holding it outside its cut sections is parsed whole
+_MARK_START_UTF8 = _MARK_START.encode()
+_MARK = re.compile(_MARK_START + "([0-9]+)\ue001")
+# The C0 bytes one by one: a memchr each costs fewer instructions than one translate() of the body
+_C0_EACH = tuple(bytes([c]) for c in _C0_BYTES)
+_MARKED_TEXT = etree.XPath(f"//text()[contains(., '{_MARK_START}')]")
+# The texts of the sections left out of the tree being read: parse_feed sets a list around its parse and reading
+# of a tree; None elsewhere (nothing is cut).
+_CUT_TEXTS: ContextVar[list[str] | None] = ContextVar("_CUT_TEXTS", default=None)
+
+
+def _cut_cdata(data: bytes) -> tuple[bytes, list[str]] | None:
+    """`data` with the content of each long CDATA section replaced by a numbered marker, and those contents as
+    the tree would hold them (decoded, line ends normalised); None when there is none, or one libxml2 refuses."""
+    start = data.find(_CDATA_OPEN)
+    if start < 0 or len(data) > _CUT_MAX or data.find(b"<!DOCTYPE", 0, start) >= 0 or any(c in data for c in _C0_EACH):
+        return None  # (a DTD's entity values may hold what looks like CDATA; libxml2 refuses a C0 control)
+    view = memoryview(data)
+    parts: list[bytes | memoryview] = []
+    texts: list[str] = []
+    at = 0
+    while start >= 0:
+        begin = start + len(_CDATA_OPEN)
+        end = data.find(_CDATA_CLOSE, begin)
+        if end < 0:
+            return None
+        if end - begin >= _CUT_BYTES:
+            piece = view[begin:end]
+            if data.find(b"\r", begin, end) >= 0:  # XML's end-of-line handling, as libxml2 applies it
+                piece = memoryview(bytes(piece).replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+            try:
+                text = codecs.utf_8_decode(piece, "strict", True)[0]
+            except UnicodeDecodeError:
+                return None
+            if "\ufffe" in text or "\uffff" in text:
+                return None
+            parts += (view[at:begin], f"{_MARK_START}{len(texts)}\ue001".encode())
+            texts.append(text)
+            at = end
+        start = data.find(_CDATA_OPEN, end + len(_CDATA_CLOSE))
+    if not texts:
+        return None
+    parts.append(view[at:])
+    skeleton = b"".join(parts)
+    return (skeleton, texts) if skeleton.count(_MARK_START_UTF8) == len(texts) else None
+
+
+def _parse_cut(data: bytes, base_url: str | None) -> tuple[etree._Element, list[str]] | None:
+    """The strict parse of `data` with its long CDATA sections cut out, and their texts; None when anything is
+    amiss (a marker outside element text: the cut was in a comment or instruction), so the caller parses `data`
+    whole."""
+    cut = _cut_cdata(data)
+    if cut is None:
+        return None
+    skeleton, texts = cut
+    try:
+        root = etree.fromstring(skeleton, _STRICT, base_url=base_url)
+    except etree.XMLSyntaxError:
+        return None
+    seen = 0
+    done: set[tuple[etree._Element, bool]] = set()
+    for node in _MARKED_TEXT(root):
+        owner, tail = node.getparent(), node.is_tail
+        if (owner, tail) not in done:  # .text and .tail join adjacent text nodes: each is counted once
+            done.add((owner, tail))
+            seen += len(_MARK.findall(owner.tail if tail else owner.text))
+    return (root, texts) if seen == len(texts) else None
+
+
+def _put_back(text: str) -> str:
+    """Element text as the document holds it: the cut CDATA sections in place of their markers."""
+    texts = _CUT_TEXTS.get() if _MARK_START in text else None
+    return _MARK.sub(lambda m: texts[int(m.group(1))], text) if texts else text  # none cut: U+E000 is the feed's
+
+
+def _put_back_escaped(markup: str) -> str:
+    """_put_back in serialized markup, where text is escaped as lxml escapes it."""
+    texts = _CUT_TEXTS.get() if _MARK_START in markup else None
+    return _MARK.sub(lambda m: html.escape(texts[int(m.group(1))], quote=False), markup) if texts else markup
 
 
 def _has_c0(body: bytes, chunk: int = 1 << 20) -> bool:
@@ -461,18 +556,20 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
     notes: list[str] = []
     doc_url = url or source.url
     # Most feeds are UTF-8 that parses strictly: lxml reads their bytes, and no feed-sized str is made.
-    root = _strict_utf8_root(body, content_type, doc_url)
-    if root is None:
-        text, data = _decode(body, content_type, notes)
-        root = _xml_root(text, doc_url, notes, data)
-    kind = _format_of(root.tag)
-    if kind == "rss":
-        feed = _parse_rss(root, source, tz, now, doc_url)
-    elif kind == "atom":
-        feed = _parse_atom(root, source, tz, now, doc_url)
-    elif kind == "html":
+    token = _CUT_TEXTS.set([])
+    try:
+        root = _strict_utf8_root(body, content_type, doc_url)
+        if root is None:
+            text, data = _decode(body, content_type, notes)
+            root = _xml_root(text, doc_url, notes, data)
+        kind = _format_of(root.tag)
+        if kind in ("rss", "atom"):
+            feed = (_parse_rss if kind == "rss" else _parse_atom)(root, source, tz, now, doc_url)
+    finally:
+        _CUT_TEXTS.reset(token)
+    if kind == "html":
         raise ParseError("got an HTML page, not a feed")
-    else:
+    if kind not in ("rss", "atom"):
         raise ParseError(f"not a feed: root element <{_reason(ValueError(root.tag.rpartition('}')[2]), 60)}>")
     feed.notes = notes
     recovered = next((n for n in notes if n.startswith(_RECOVERED)), None)
@@ -535,8 +632,8 @@ def _text(el: etree._Element | None) -> str:
         return ""
     if not len(el):  # no child node of any kind: its text is all itertext would yield
         text = el.text
-        return text.strip() if text else ""
-    return "".join(el.itertext()).strip()
+        return _put_back(text).strip() if text else ""
+    return _put_back("".join(el.itertext())).strip()
 
 
 def _plain(markup: str) -> str:
@@ -554,8 +651,8 @@ def _plain(markup: str) -> str:
 
 def _inner_xml(el: etree._Element) -> str:
     """The element's content as markup: its text escaped, then its children serialized."""
-    parts = [html.escape(el.text, quote=False) if el.text else ""]
-    parts += [etree.tostring(child, encoding="unicode", with_tail=True) for child in el]
+    parts = [html.escape(_put_back(el.text), quote=False) if el.text else ""]
+    parts += [_put_back_escaped(etree.tostring(child, encoding="unicode", with_tail=True)) for child in el]
     return re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", "".join(parts))
 
 
@@ -568,7 +665,7 @@ def _atom_content(el: etree._Element) -> str:
     """An Atom 1.0 / 0.3 text construct as HTML."""
     kind_attr = (el.get("type") or "text").strip().lower()
     kind = _ATOM_KIND.get(kind_attr)
-    text = el.text or ""
+    text = _put_back(el.text or "")
     mode = (el.get("mode") or "").lower()
     # Atom 0.3 `mode="base64"`, and Atom 1.0 content of any other media type, is base64.
     if mode == "base64" or (kind is None and not kind_attr.endswith(("+xml", "/xml")) and not len(el)):
@@ -585,7 +682,7 @@ def _atom_content(el: etree._Element) -> str:
         div = el.find(_XHTML_DIV) if kind == "xhtml" else None
         return _inner_xml(div if div is not None and len(el) == 1 else el)
     if kind == "text" and mode != "escaped":
-        return _text_as_html("".join(el.itertext()))
+        return _text_as_html(_put_back("".join(el.itertext())))
     return text
 
 
@@ -695,6 +792,7 @@ def _item_content(k: Children, bare: str) -> tuple[etree._Element | None, str]:
         for el in k.get(name, ()):
             # el.text makes a new str from the tree's UTF-8 each time it is read: once here.
             text, has_children = el.text, len(el)
+            text = _put_back(text) if text else text
             if not (text and not text.isspace()) and not has_children:  # isspace: no stripped copy
                 continue
             if name.startswith("atom:"):
@@ -739,7 +837,7 @@ def _categories(k: Children) -> list[str]:
             elif name == "itunes:category":  # iTunes nests subcategories
                 terms = [el.get("text") or ""] + [sub.get("text") or "" for sub in el if isinstance(sub.tag, str)]
             else:
-                terms = [(el.text or "") if len(el) else _text(el)]  # not the text of nested elements
+                terms = [_put_back(el.text or "") if len(el) else _text(el)]  # not the text of nested elements
             for term in terms:
                 term = term.strip()
                 if term and term not in tags:
