@@ -29,7 +29,7 @@ import numpy as np
 from ..model import Entry, ItemState
 from ..store import IngestRow, Store, StoryCandidate, StoryUpdates
 from .index import BandIndex
-from .near import EMPTY_SIG, RAW_CAP, SIG_PERMS, Fingerprint, conflict, fingerprints_of, read_lead, signature_of
+from .near import EMPTY_SIG, RAW_CAP, SIG_PERMS, Fingerprint, conflict, fingerprint_bytes_of, read_lead, signature_of
 
 __all__ = ["StoriesOptions", "StoryStage", "TagsOptions", "plain_text"]
 
@@ -116,7 +116,7 @@ class StoryStage:
             words = [tuple(k) for k in _keywords_many()(leads, max_tags=self.tags.max)]
         fps: list[bytes | None] = [None] * len(leads)
         if self.stories.enabled:
-            fps = [fp.to_bytes() for fp in fingerprints_of(leads)]
+            fps = [*fingerprint_bytes_of(leads)]
         return list(zip(words, fps))
 
     def assign(self, store: Store, rows: Sequence[IngestRow], now: float | None = None) -> list[IngestRow]:

@@ -38,7 +38,7 @@ from rensa import RMinHash
 __all__ = [
     "BANDS", "DEFAULT_THRESHOLD", "EMPTY_SIG", "LEAD_CJK", "LEAD_LATIN", "ROWS", "SIG_PERMS", "WINDOW_SECONDS",
     "Fingerprint", "Grouper", "Lead", "band_keys", "band_matrix", "conflict", "fingerprint", "fingerprint_of",
-    "fingerprints_of", "is_cjk_text", "read_lead", "same_story", "signature_of", "similarity",
+    "fingerprint_bytes_of", "fingerprints_of", "is_cjk_text", "read_lead", "same_story", "signature_of", "similarity",
 ]
 
 SIG_PERMS = 128
@@ -453,10 +453,11 @@ def _letter_rows(leads: Sequence[Lead], n: int, size: int) -> tuple[np.ndarray, 
     return windows[idx], done.tolist(), counts.tolist()
 
 
-def fingerprints_of(leads: Sequence[Lead]) -> list[Fingerprint]:
-    """`fingerprint_of` of each lead, the same values: the shingles of a feed's leads of one kind together
-    (`_letter_rows`), the signatures in one rensa call, and each step over all leads before the next (the
-    steps' code and tables stay in the CPU's caches)."""
+def _signed(leads: Sequence[Lead]) -> tuple[list[int], list[list[int]], list[tuple[str, ...]]]:
+    """(the indexes in `leads` of those with text, each one's signature values, its marks) for `fingerprints_of`
+    and `fingerprint_bytes_of`: the shingles of a feed's leads of one kind together (`_letter_rows`), the
+    signatures in one rensa call, and each step over all leads before the next (the steps' code and tables
+    stay in the CPU's caches)."""
     order: list[int] = []
     parts: list[np.ndarray] = []
     sizes: list[int] = []
@@ -477,18 +478,45 @@ def fingerprints_of(leads: Sequence[Lead]) -> list[Fingerprint]:
             order.append(k)
             parts.append(values)
             sizes.append(values.size)
-    out = [_EMPTY_FP] * len(leads)
     if not order:
-        return out
+        return [], [], []
     ends = np.cumsum(sizes).tolist()
     flat = np.concatenate(parts) if len(parts) > 1 else parts[0]
     rows = RMinHash.digest_matrix_from_flat_token_hashes(flat, [0, *ends], SIG_PERMS, SEED).to_rows()
-    for i, (k, row) in enumerate(zip(order, rows)):
+    marks = []
+    for i, k in enumerate(order):
         lead = leads[k]
-        size = LEAD_CJK if lead.cjk else LEAD_LATIN
         # Marks come from about the span the signature covers (raw text has spaces and punctuation too).
-        marks = extract_marks(lead.title + "\n" + lead.text[: int(1.2 * size)], i < batched)
+        marks.append(extract_marks(lead.title + "\n" + lead.text[: _MARKS_CJK if lead.cjk else _MARKS_LATIN],
+                                   i < batched))
+    return order, rows, marks
+
+
+_MARKS_CJK, _MARKS_LATIN = int(1.2 * LEAD_CJK), int(1.2 * LEAD_LATIN)  # raw characters read for marks
+
+
+def fingerprints_of(leads: Sequence[Lead]) -> list[Fingerprint]:
+    """`fingerprint_of` of each lead, the same values, made for a feed's leads at once (`_signed`)."""
+    out = [_EMPTY_FP] * len(leads)
+    for k, row, marks in zip(*_signed(leads)):
         out[k] = Fingerprint(_SIG.pack(*row), marks)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _bytes_layout(marks_size: int) -> struct.Struct:
+    """`Fingerprint.to_bytes`'s layout for marks of `marks_size` bytes: version, their size, them, the signature."""
+    return struct.Struct(f"<BH{marks_size}s{SIG_PERMS}I")
+
+
+def fingerprint_bytes_of(leads: Sequence[Lead]) -> list[bytes]:
+    """`[fp.to_bytes() for fp in fingerprints_of(leads)]`, the same bytes, packed in one call a lead without
+    making a Fingerprint (a frozen dataclass costs a Python __init__) or a separate signature."""
+    empty = _EMPTY_FP.to_bytes()
+    out = [empty] * len(leads)
+    for k, row, marks in zip(*_signed(leads)):
+        m = "\x1f".join(marks).encode()
+        out[k] = _bytes_layout(len(m)).pack(_VERSION, len(m), m, *row)
     return out
 
 
