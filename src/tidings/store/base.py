@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -310,6 +310,37 @@ def items_from_rows(rows: Iterable[Sequence[Any]], content: bool = True) -> Iter
                    first_seen, r[9] if content else "", r[html], r[cover],
                    list(t) if t is not None else loads(r[tag]), r[hash_], r[category], r[source], r[channel],
                    r[story], [] if r[keywords] == "[]" else loads(r[keywords]), r[revision])
+
+
+def site_item_columns(html: str) -> str:
+    """The site stream's columns (site_items_from_rows): item_columns without content and without the source's
+    three names, which every item of a source shares: they come from one lookup per source, not one fetch per row."""
+    return ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
+            f"{html}, i.cover, i.tags, i.hash, COALESCE(i.story, ''), i.keywords, i.revision")
+
+
+def site_items_from_rows(rows: Iterable[Sequence[Any]],
+                         sources: Mapping[str, tuple[str, str, str, str]]) -> Iterator[StoredItem]:
+    """items_from_rows(content=False) of the site stream's rows (site_item_columns), each item's source key and
+    names taken from `sources` (key -> (key, category, source, channel), every source the rows name). The items
+    of a source share those strings, so a job pickles them once (pickle's memo) and the rows carry three
+    columns fewer."""
+    tags: dict[str, list[str] | None] = {}
+    seen: dict[float, datetime] = {}
+    utc, loads, item = _utc, json.loads, StoredItem
+    for r in rows:
+        t = tags.get(r[11])
+        if t is None:
+            t = tags[r[11]] = loads(r[11]) if len(tags) < 10_000 else None
+        first_seen = seen.get(r[8])
+        if first_seen is None:
+            if len(seen) >= 10_000:
+                seen.clear()
+            first_seen = seen[r[8]] = utc(r[8])
+        key, category, source, channel = sources[r[0]]
+        yield item(key, r[1], r[2], r[3], r[4], r[5], utc(r[6]), utc(r[7]) if r[7] is not None else None,
+                   first_seen, "", r[9], r[10], list(t) if t is not None else loads(r[11]), r[12], category, source,
+                   channel, r[13], [] if r[14] == "[]" else loads(r[14]), r[15])
 
 
 def new_story_seqs(rows: Sequence[IngestRow], known: Container[tuple[str, str]], now: float,

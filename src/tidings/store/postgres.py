@@ -54,6 +54,8 @@ from .base import (
     item_columns,
     items_from_rows,
     new_story_seqs,
+    site_item_columns,
+    site_items_from_rows,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -727,8 +729,10 @@ class PostgresStore(_StoryTables, _SiteTables):
     def iter_site_items(self, html: SiteHtml = True, where: ItemFilter = ALL_ITEMS) -> Iterator[StoredItem]:
         col = _HTML_COLUMN[html == "utf-8"] if html else "''"
         tail, args = self._site_items_sql(where)
-        sql = f"SELECT {item_columns(col, content=None)} {tail.replace('?', '%s')}"
-        yield from items_from_rows(self._stream(sql, args), content=False)
+        with self.snapshot():  # the sources' names and the rows of one snapshot
+            sources = self._site_sources()
+            yield from site_items_from_rows(self._stream(f"SELECT {site_item_columns(col)} {tail.replace('?', '%s')}",
+                                                         args), sources)
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"

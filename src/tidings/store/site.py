@@ -184,6 +184,11 @@ class SiteTables:
         return {r[0]: SourcePath(r[1], r[2], r[3]) for r in self._rows(
             f"SELECT s.key, s.category, s.source, s.channel FROM sources s WHERE {self._ACTIVE}")}
 
+    def _site_sources(self) -> dict[str, tuple[str, str, str, str]]:
+        """key -> (key, category, source, channel) of the active sources: what base.site_items_from_rows takes
+        each item's names from (the site stream joins only active sources)."""
+        return {k: (k, *names) for k, names in self.source_paths().items()}
+
     def _site_items_sql(self, where: ItemFilter) -> tuple[str, list[Any]]:
         """FROM … WHERE … ORDER BY … of iter_site_items (newest first, ties by id, then source key) and its
         arguments. Items of a keyword are read through `item_keywords`, newest first, so a rare keyword is not
