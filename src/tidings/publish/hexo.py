@@ -96,18 +96,17 @@ def render_seed(item: StoredItem, clean: bool, checked: bool = True) -> str:
 
 def _seed_head(item: StoredItem, tz: ZoneInfo | None = None) -> str:  # (tz unused: the seed dates in GMT)
     cover = yaml_scalar(yaml_safe_text(item.cover), "single")
-    lines = ["", "---", f"title: {yaml_scalar(yaml_safe_text(item.title), 'single')}", "categories: "]
-    lines += [f" - {_names(c)}" for c in item.categories]
-    lines += [
-        f"headimg: {cover}",
-        f"author: {_names(item.source)}",
-        "comments: false",
-        f"date: {rfc2822_gmt(item.published)}",
-        f"thumbnail: {cover}",
-        "---",
-        "",
-    ]
-    return "\n".join(lines) + "\n"
+    # One f-string: a post's head was ~14 list items joined; its categories' lines come whole from a cache.
+    return (f"\n---\ntitle: {yaml_scalar(yaml_safe_text(item.title), 'single')}\n"
+            f"{_seed_categories(item.category, item.source, item.channel)}headimg: {cover}\n"
+            f"author: {_names(item.source)}\ncomments: false\ndate: {rfc2822_gmt(item.published)}\n"
+            f"thumbnail: {cover}\n---\n\n")
+
+
+@lru_cache(maxsize=1024)
+def _seed_categories(category: str, source: str, channel: str) -> str:
+    """The seed's `categories:` lines (StoredItem.categories): a handful of sources recur over thousands of posts."""
+    return "categories: \n" + "".join(f" - {_names(c)}\n" for c in (category, source, channel) if c)
 
 
 @lru_cache(maxsize=4096)
