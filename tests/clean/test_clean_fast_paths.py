@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from xss_vectors import VECTORS
 
-from tidings.clean import clean_content, clean_html, strip_invalid_xml
+from tidings.clean import clean_content, clean_html, load_rules, strip_invalid_xml
 from tidings.clean.images import _canonical_images, _named_qr_or_icon, _words
 from tidings.clean.rules import host_of
 from tidings.clean.sanitize import _EMPTY_TAG, _MAYBE_EMPTY, _sanitize
@@ -131,11 +131,19 @@ def test_empty_element_precheck_never_skips_a_match():
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(["<p>", "</p>", "<b>", "</b>", "<a href=\"x\">", "</a>", " ", "&nbsp;", "<br>",
-                                 "\n", "x", "<div class=\"c\">", "</div>", ">", "<"]), max_size=20))
+                                 "\n", "x", "<div class=\"c\">", "</div>", ">", "<", "\u3000", "\t", "\xa0",
+                                 "<br/>", "&nbsp", "<h1 id=\"a>\">", "</h1>"]), max_size=20))
 def test_empty_element_precheck_on_token_soup(tokens):
     html = "".join(tokens)
     if _EMPTY_TAG.search(html):
         assert _MAYBE_EMPTY.search(html)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.from_regex(_EMPTY_TAG), st.text(max_size=8), st.text(max_size=8))
+def test_empty_element_precheck_holds_every_match(match, before, after):
+    # Every string the regex matches, whatever surrounds it, passes the pre-check.
+    assert _MAYBE_EMPTY.search(before + match + after), match
 
 
 def test_clean_content_is_strip_then_clean_html():
@@ -243,3 +251,29 @@ def test_suspect_is_the_regex(s):
     from tidings.clean.text import _suspect
 
     assert _suspect(s) is (SUSPECT.search(s) is not None)
+
+
+ORIGIN_PARTS = ["https://", "http://", "HTTPS://", " https://", "a", "A", "b.example", "example", ".", ":", "80",
+                "@", "%25", "[", "]", "/", "?", "#", "\t", "\n", "ä", "x_y", "-", "\\", ""]
+url_tails = st.text(alphabet=st.sampled_from(list("/?#@:%.\t\n\r aAb\\ä")), max_size=12)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(ORIGIN_PARTS), max_size=6), url_tails), min_size=1, max_size=8))
+def test_rule_for_url_is_rule_for_its_host(pieces):
+    # One RuleSet for the whole list, so later URLs meet origins the earlier ones memoised.
+    rules = load_rules({"example": {"remove": [".r1"]}, "b.example": {"remove": [".r2"]},
+                        "a.b.example": {"remove": [".r3"]}})
+    for parts, tail in pieces:
+        url = "".join(parts) + tail
+        assert rules.for_url(url) == rules.for_host(host_of(url)), url
+        assert rules.for_url(url) == rules.for_host(host_of(url)), url  # memoised now, if ever
+
+
+def test_rule_for_url_memoises_plain_origins_only():
+    rules = load_rules({"example.com": {"remove": [".r1"]}})
+    assert rules.for_url("https://news.Example.com:8443/a?b").remove == ".r1"
+    assert rules.for_url("https://news.example.com:8443/other").remove == ".r1"
+    assert rules.for_url("https://evil.net@example.com/a").remove == ".r1"
+    assert rules.for_url("https://example.com@evil.net/a").remove is None
+    assert list(rules._by_origin) == ["https://news.Example.com:8443", "https://news.example.com:8443"]

@@ -8,7 +8,7 @@ from html import unescape
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .rules import CompiledRule, RuleSet, default_rules, host_of
+from .rules import CompiledRule, RuleSet, default_rules
 from .sanitize import guard_depth
 from .urls import (
     is_pixel_url,
@@ -132,7 +132,7 @@ def pick_cover(html: str, candidates: Iterable[str] = (), base_url: str = "",
     else:
         if not html or "<img" not in html.lower():
             return ""
-        images = _dom_images(html, (rules or default_rules()).for_host(host_of(base_url)))
+        images = _dom_images(html, (rules or default_rules()).for_url(base_url))
     for attrs, in_qr_block in images:
         if in_qr_block or _small(attrs.get("width")) or _small(attrs.get("height")):
             continue

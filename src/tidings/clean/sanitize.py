@@ -26,7 +26,7 @@ from typing import TypedDict
 import nh3
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .rules import CompiledRule, RuleSet, default_rules, host_of
+from .rules import CompiledRule, RuleSet, default_rules
 from .text import clean_text, xml_safe_and_clean
 from .urls import (
     allowed_iframe_src,
@@ -309,7 +309,7 @@ def apply_rules(html: str, base_url: str = "", rules: RuleSet | None = None) -> 
     For pages that go to an extractor first (full text): the selectors need the class and id
     attributes that extraction and sanitizing throw away.
     """
-    rule = (rules or default_rules()).for_host(host_of(base_url))
+    rule = (rules or default_rules()).for_url(base_url)
     if not rule or not html:
         return html
     for pattern in rule.drop:
@@ -484,7 +484,7 @@ def clean_content(content: str, base_url: str = "", rules: RuleSet | None = None
 
 
 def _clean_markup(html: str, base_url: str, rules: RuleSet | None) -> str:
-    rule = (rules or default_rules()).for_host(host_of(base_url))
+    rule = (rules or default_rules()).for_url(base_url)
     for pattern in rule.drop:
         html = pattern.sub("", html)
     html = _dom_pass(guard_depth(html), base_url, rule)
