@@ -137,6 +137,18 @@ def test_empty_element_precheck_on_token_soup(tokens):
     html = "".join(tokens)
     if _EMPTY_TAG.search(html):
         assert _MAYBE_EMPTY.search(html)
+    assert bool(_MAYBE_EMPTY.search(html)) == bool(REFERENCE_MAYBE_EMPTY.search(html))
+
+
+# The pre-check as it was before its repeats became possessive: the same strings pass it.
+REFERENCE_MAYBE_EMPTY = re.compile(r"<[a-z][^>]*>(?:\s|&nbsp;|<br>)*</")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.from_regex(REFERENCE_MAYBE_EMPTY), st.text(max_size=8), st.text(max_size=8))
+def test_empty_element_precheck_possessive_passes_what_the_greedy_one_passed(match, before, after):
+    for html in (before + match + after, before + after):
+        assert bool(_MAYBE_EMPTY.search(html)) == bool(REFERENCE_MAYBE_EMPTY.search(html)), html
 
 
 @settings(max_examples=1000, deadline=None)
