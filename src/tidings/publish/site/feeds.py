@@ -149,10 +149,18 @@ def rss(meta: FeedMeta, items: list[FeedItem], texts: list[_Texts] | None = None
     return b"".join(data)
 
 
+def iso_seconds(dt: datetime) -> str:
+    """dt.isoformat(timespec="seconds") in half its time (isoformat's keyword arguments cost more than its work):
+    the full form, less its microseconds when it has them (the 7 characters after the seconds; the year is
+    always 4 digits)."""
+    iso = dt.isoformat()
+    return iso[:19] + iso[26:] if dt.microsecond else iso
+
+
 def _iso(dt: datetime) -> str:
     """%Y-%m-%dT%H:%M:%SZ in UTC. isoformat is twice as fast as strftime, whose %Y is not padded before 1000."""
     u = dt.astimezone(UTC)
-    return u.isoformat(timespec="seconds")[:19] + "Z" if u.year >= 1000 else u.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return u.isoformat()[:19] + "Z" if u.year >= 1000 else u.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def atom(meta: FeedMeta, items: list[FeedItem], texts: list[_Texts] | None = None) -> bytes:
