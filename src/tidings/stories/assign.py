@@ -29,7 +29,18 @@ import numpy as np
 from ..model import Entry, ItemState
 from ..store import IngestRow, Store, StoryCandidate, StoryUpdates
 from .index import BandIndex
-from .near import EMPTY_SIG, RAW_CAP, SIG_PERMS, Fingerprint, conflict, fingerprint_bytes_of, read_lead, signature_of
+from .near import (
+    EMPTY_SIG,
+    RAW_CAP,
+    RAW_CJK,
+    SIG_PERMS,
+    Fingerprint,
+    conflict,
+    fingerprint_bytes_of,
+    is_cjk_text,
+    read_lead,
+    signature_of,
+)
 
 __all__ = ["StoriesOptions", "StoryStage", "TagsOptions", "plain_text"]
 
@@ -78,6 +89,27 @@ def plain_text(html: str, limit: int = TEXT_HEAD, need: int = LEAD_TEXT) -> str:
         size = min(4 * size, limit)
 
 
+# HTML read for a Chinese/Japanese item's text first: enough for its RAW_CJK characters in nearly every item
+CJK_HEAD = 2 * (RAW_CJK + 24)
+
+
+def _cjk_plain_text(html: str) -> str | None:
+    """The start of `plain_text(html)`, at least RAW_CJK characters of it (all that `read_lead` reads of a
+    Chinese/Japanese item), from a third of the HTML plain_text reads; None when that cannot be vouched for.
+    It is a prefix of plain_text's text because every tag in the window closes inside it (a "<" left in the
+    text could close further on) and no entity is there: each tag then becomes a space in any wider window too,
+    and collapsing the spaces of a longer text gives a longer text with the same start."""
+    if len(html) <= CJK_HEAD:
+        return None  # plain_text reads it all at once anyway
+    head = html[:CJK_HEAD]
+    if "&" in head:
+        return None
+    if head.rfind("<") > head.rfind(">"):
+        head = head[:head.rfind("<")]  # a tag cut in two, as plain_text does
+    text = " ".join((_TAG.sub(" ", head) if "<" in head else head).split())
+    return text if len(text) >= RAW_CJK and "<" not in text else None
+
+
 def _with_story(row: IngestRow, story: str) -> IngestRow:
     """`dataclasses.replace(row, story=story)` at a fifth of its cost (replace reads the fields anew each call;
     a test checks that these are all of IngestRow's fields)."""
@@ -109,8 +141,13 @@ class StoryStage:
         """`describe` of each (entry, html), the same values. Each step runs over all items before the next
         (a feed's new items at once): interleaved per item, the steps evict one another's code and tables
         from the CPU's caches, which cost a third more time (docs/benchmarks.md, session 8)."""
-        texts = [plain_text(html or e.content) for e, html in items]
-        leads = [read_lead(e.title, text) for (e, _), text in zip(items, texts)]  # normalised once, read by both
+        # A title with CJK characters nearly always means a Chinese/Japanese lead, which reads RAW_CJK characters:
+        # its text is read from a shorter window first (and in full if its lead turns out to be another script).
+        leads = []
+        for e, html in items:
+            text = _cjk_plain_text(html or e.content) if e.title and is_cjk_text(e.title) else None
+            lead = read_lead(e.title, text) if text is not None else None
+            leads.append(lead if lead is not None and lead.cjk else read_lead(e.title, plain_text(html or e.content)))
         words: list[tuple[str, ...]] = [()] * len(leads)
         if self.tags.enabled:
             words = [tuple(k) for k in _keywords_many()(leads, max_tags=self.tags.max)]
