@@ -4,13 +4,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tidings.model import Entry
 from tidings.stories import keywords as kw
+from tidings.stories import near
 from tidings.stories.assign import CJK_HEAD, StoryStage, _cjk_plain_text, plain_text
-from tidings.stories.near import RAW_CJK, fingerprint_bytes_of, fingerprints_of, read_lead
+from tidings.stories.near import LEAD_CJK, RAW_CJK, fingerprint_bytes_of, fingerprints_of, read_lead
 
 from .test_near_batch import LEADS
 
@@ -110,3 +112,29 @@ def test_describe_many_reads_each_item_as_plain_text_and_read_lead_do():
         fp = fingerprints_of([lead])[0].to_bytes()
         expected.append((tuple(kw.keywords_of(lead, 5)), fp))
     assert stage.describe_many(items) == expected
+
+
+# --- a batch of Chinese/Japanese leads shingled from their first _READ_CJK characters ----------------------------
+
+def _cjk_leads() -> list[near.Lead]:
+    rng = random.Random(8)
+    words = ["经济", "数据", "市场", "，", "。", " ", "——", "、", "10月", "PMI", "50.1%", "（完）", "…" * 5, " " * 9]
+    leads = [lead for lead in LEADS if lead.cjk]
+    for _ in range(300):  # punctuation and spaces thick or thin: fewer or more than LEAD_CJK letters in the window
+        text = "".join(rng.choice(words[:3] if rng.random() < 0.4 else words) for _ in range(rng.randrange(1, 200)))
+        leads.append(read_lead("新闻标题" + rng.choice(["", "：国家统计局"]), text))
+    return [lead for lead in leads if lead.cjk]
+
+
+def test_cjk_leads_shingled_from_their_start_are_the_one_lead_reference():
+    leads = _cjk_leads()
+    flat, done, counts = near._letter_rows(leads, 3, LEAD_CJK, near._READ_CJK)
+    rows = np.split(flat, np.cumsum(counts)[:-1])
+    for k, row in zip(done, rows):
+        assert np.array_equal(row, near._shingles_of(leads[k])), leads[k]
+    whole = set(near._letter_rows(leads, 3, LEAD_CJK)[1])
+    left_for_the_rest = whole.difference(done)  # their window held too few letters
+    assert left_for_the_rest and set(done) <= whole
+    for k in left_for_the_rest:
+        assert len(near._letters(leads[k].text[:near._READ_CJK])) < LEAD_CJK and len(leads[k].text) > near._READ_CJK
+    assert [fp.to_bytes() for fp in fingerprints_of(leads)] == [fingerprints_of([x])[0].to_bytes() for x in leads]

@@ -409,16 +409,19 @@ def _letter_table() -> np.ndarray:
     return table
 
 
-def _letter_rows(leads: Sequence[Lead], n: int, size: int) -> tuple[np.ndarray, list[int], list[int]]:
+def _letter_rows(leads: Sequence[Lead], n: int, size: int,
+                 read: int | None = None) -> tuple[np.ndarray, list[int], list[int]]:
     """`_shingles_of` of many leads of one kind (`n`, `size`) at once, in numpy calls per batch, not per lead:
     (the shingle values of the leads it could do, one after another; their indexes in `leads`; how many
     values each has). A lead it leaves out (astral or `_SPECIAL` characters, a title or lead shorter than
-    `n` letters) is for `_shingles_of`."""
-    pieces = [s for lead in leads for s in (lead.title, lead.text)]
+    `n` letters) is for `_shingles_of`. `read`: only so many characters of each text are read (the letters a
+    lead needs are nearly always there); a lead whose text is longer and has fewer than `size` letters in them
+    is left out too."""
+    pieces = [s for lead in leads for s in (lead.title, lead.text if read is None else lead.text[:read])]
     cp = np.frombuffer("".join(pieces).encode("utf-32-le"), dtype=np.uint32)
     bounds = np.zeros(len(pieces) + 1, dtype=np.int64)
     np.cumsum([len(s) for s in pieces], out=bounds[1:])
-    low = _letter_table()[cp & 0xFFFF]
+    low = _letter_table().take(cp & 0xFFFF)  # (take: cheaper than indexing with an array)
     odd = (cp > 0xFFFF) | (low == _SPECIAL)
     keep = low != _DROP
     # np.empty and the one zero set by hand: zeroing arrays of a feed's characters is a memset as long as they are
@@ -429,6 +432,8 @@ def _letter_rows(leads: Sequence[Lead], n: int, size: int) -> tuple[np.ndarray, 
     starts, t_len = pos[0:-1:2], pos[1::2] - pos[0:-1:2]
     x_len = np.minimum(pos[2::2] - pos[1::2], size)
     ok = (t_len >= n) & (x_len >= n)
+    if read is not None:
+        ok &= (x_len == size) | (np.array([len(lead.text) for lead in leads]) <= read)
     if odd.any():
         bad = np.empty(len(cp) + 1, dtype=np.int64)
         bad[0] = 0
@@ -450,7 +455,14 @@ def _letter_rows(leads: Sequence[Lead], n: int, size: int) -> tuple[np.ndarray, 
     idx = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(a - row_start, counts)
     for j in range(1, n):  # the windows across the seam become a copy of the first (as in _shingle_values)
         idx[row_start + t - j] = a
-    return windows[idx], done.tolist(), counts.tolist()
+    return windows.take(idx), done.tolist(), counts.tolist()
+
+
+_MARKS_CJK, _MARKS_LATIN = int(1.2 * LEAD_CJK), int(1.2 * LEAD_LATIN)  # raw characters read for marks
+# Characters of a Chinese/Japanese text shingled in a batch (as `_shingles_of` reads them first). They hold the
+# marks' span, so a lead taken there has no decimal digits but 0-9 where the marks are read.
+_READ_CJK = LEAD_CJK * 5 // 4
+assert _READ_CJK >= _MARKS_CJK
 
 
 def _signed(leads: Sequence[Lead]) -> tuple[list[int], list[list[int]], list[tuple[str, ...]]]:
@@ -462,11 +474,11 @@ def _signed(leads: Sequence[Lead]) -> tuple[list[int], list[list[int]], list[tup
     parts: list[np.ndarray] = []
     sizes: list[int] = []
     todo: list[int] = []
-    for cjk, n, size in ((True, 3, LEAD_CJK), (False, 5, LEAD_LATIN)):
+    for cjk, n, size, read in ((True, 3, LEAD_CJK, _READ_CJK), (False, 5, LEAD_LATIN, None)):
         kind = [k for k, lead in enumerate(leads) if lead.cjk is cjk]
         if not kind:
             continue
-        flat, done, counts = _letter_rows([leads[k] for k in kind], n, size)
+        flat, done, counts = _letter_rows([leads[k] for k in kind], n, size, read)
         order += [kind[d] for d in done]
         parts.append(flat)
         sizes += counts
@@ -490,9 +502,6 @@ def _signed(leads: Sequence[Lead]) -> tuple[list[int], list[list[int]], list[tup
         marks.append(extract_marks(lead.title + "\n" + lead.text[: _MARKS_CJK if lead.cjk else _MARKS_LATIN],
                                    i < batched))
     return order, rows, marks
-
-
-_MARKS_CJK, _MARKS_LATIN = int(1.2 * LEAD_CJK), int(1.2 * LEAD_LATIN)  # raw characters read for marks
 
 
 def fingerprints_of(leads: Sequence[Lead]) -> list[Fingerprint]:
