@@ -238,7 +238,7 @@ def test_link_handler_is_the_reference(url, base):
     assert fast.html == slow.html
 
 
-# --- text._suspect: what xml_safe_and_clean looks for, without the regex ----------------------------------------
+# --- text._plain_utf8: what xml_safe_and_clean looks for, without the regex ---------------------------------------
 
 SUSPECT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\xff\ud800-\udfff\ufffe\uffff]")  # the regex it replaced
 EDGES = ["\x00", "\x08", "\t", "\n", "\x0b", "\x0c", "\r", "\x0e", "\x1f", " ", "a", "<", "\x7f", "\x80", "\x9f",
@@ -246,23 +246,42 @@ EDGES = ["\x00", "\x08", "\t", "\n", "\x0b", "\x0c", "\r", "\x0e", "\x1f", " ", 
          "\ue000", "\ufffd", "\ufffe", "\uffff", "\U00010000", "\U0001f600", "\U0010ffff"]
 
 
-def test_suspect_is_the_regex_for_every_code_point():
-    from tidings.clean.text import _suspect
+def _check_plain_utf8(s: str) -> None:
+    from tidings.clean.text import _plain_utf8
 
+    utf8 = _plain_utf8(s)
+    assert (utf8 is None) is (SUSPECT.search(s) is not None), repr(s)
+    if utf8 is not None:
+        assert utf8 == s.encode("utf-8"), repr(s)
+
+
+def test_plain_utf8_is_the_regex_for_every_code_point():
     for cp in range(0x110000):
         c = chr(cp)
-        expected = SUSPECT.search(c) is not None
-        assert _suspect(c) is expected, hex(cp)
-        assert _suspect("中文<p>" + c + "</p>") is expected, hex(cp)
-        assert _suspect("ascii " + c) is expected, hex(cp)
+        _check_plain_utf8(c)
+        _check_plain_utf8("中文<p>" + c + "</p>")
+        _check_plain_utf8("ascii " + c)
 
 
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet=st.sampled_from(EDGES), max_size=40))
-def test_suspect_is_the_regex(s):
-    from tidings.clean.text import _suspect
+def test_plain_utf8_is_the_regex(s):
+    _check_plain_utf8(s)
 
-    assert _suspect(s) is (SUSPECT.search(s) is not None)
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["<p>", "</p>", "<img src=\"/a.jpg\" data-src=\"/b.jpg\">", "<a href=\"/x?utm_source=1\">",
+                                 "</a>", "<div class=\"appendQr_wrap\">", "</div>", "<style>", "中文", "\u3000", "&amp;",
+                                 "&#x4e2d;", "\xa0", "<script>x</script>", "<iframe src=\"//a\">", "é", "\U0001f600",
+                                 "<svg><p>", "<table><td>", "\r\n", "\x00"]), max_size=25))
+def test_dom_pass_on_utf8_is_the_dom_pass_on_text(tokens):
+    # lexbor given the text's UTF-8 (what clean_content has from its scan) builds what it builds from the text.
+    from tidings.clean.sanitize import _dom_pass
+
+    html = "".join(tokens)
+    base = "https://finance.sina.com.cn/a/b.shtml"
+    rule = load_rules().for_url(base)
+    assert _dom_pass(html, base, rule, html.encode("utf-8")) == _dom_pass(html, base, rule)
 
 
 ORIGIN_PARTS = ["https://", "http://", "HTTPS://", " https://", "a", "A", "b.example", "example", ".", ":", "80",
@@ -289,3 +308,20 @@ def test_rule_for_url_memoises_plain_origins_only():
     assert rules.for_url("https://evil.net@example.com/a").remove == ".r1"
     assert rules.for_url("https://example.com@evil.net/a").remove is None
     assert list(rules._by_origin) == ["https://news.Example.com:8443", "https://news.example.com:8443"]
+
+
+def test_clean_parses_the_text_the_patterns_and_depth_guard_left():
+    # The scan's UTF-8 is of the text before the drop patterns and the depth guard: once they change the text,
+    # the parser must read what they left (the reference: the DOM pass on that text).
+    from tidings.clean.sanitize import _dom_pass, _sanitize, _tidy, guard_depth
+
+    base = "https://example.com/a"
+    rules = load_rules({"example.com": {"drop_patterns": ["DROP ME"], "remove": [".gone"]}})
+    rule = rules.for_url(base)
+    deep = "<div>" * 300 + "<p>deep</p>" + "</div>" * 300
+    for raw in ("<p>keep DROP ME</p><img src=\"/a.jpg\">", "<p>DROP ME</p><div class=\"gone\">x</div>", deep,
+                deep + "DROP ME", "<p>中文 DROP ME 中文</p>"):
+        reference = _tidy(_sanitize(_dom_pass(guard_depth(raw.replace("DROP ME", "")), base, rule)))
+        assert clean_content(raw, base, rules)[1] == reference
+        assert clean_html(raw, base, rules) == reference
+        assert "DROP" not in reference

@@ -27,7 +27,7 @@ import nh3
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .rules import CompiledRule, RuleSet, default_rules
-from .text import clean_text, xml_safe_and_clean
+from .text import xml_safe_clean_and_utf8
 from .urls import (
     allowed_iframe_src,
     format_srcset,
@@ -324,11 +324,12 @@ def apply_rules(html: str, base_url: str = "", rules: RuleSet | None = None) -> 
     return tree.html or ""
 
 
-def _dom_pass(html: str, base: str, rule: CompiledRule) -> str:
+def _dom_pass(html: str, base: str, rule: CompiledRule, utf8: bytes | None = None) -> str:
+    """The DOM pass (module docstring, 1); `utf8`: html's UTF-8 when the caller has it (lexbor parses bytes)."""
     selector = _selector_for(html)
     if not selector and not (rule.remove or rule.unwrap):
         return html  # plain text and inline markup: nothing for the DOM pass, nh3 does the rest
-    tree = LexborHTMLParser(html, is_fragment=True)
+    tree = LexborHTMLParser(html if utf8 is None else utf8, is_fragment=True)
     if rule.remove:
         _decompose_all(tree.css(rule.remove))
     if rule.unwrap:
@@ -473,21 +474,26 @@ def clean_html(html: str, base_url: str = "", rules: RuleSet | None = None) -> s
     """
     if not html or not html.strip():
         return ""
-    return _clean_markup(clean_text(html), base_url, rules)
+    _, text, utf8 = xml_safe_clean_and_utf8(html)
+    return _clean_markup(text, base_url, rules, utf8)
 
 
 def clean_content(content: str, base_url: str = "", rules: RuleSet | None = None) -> tuple[str, str]:
     """(content less the characters XML forbids, clean_html of that): an item's two forms, with one scan
     of its text where the two calls would make two."""
-    safe, text = xml_safe_and_clean(content)
+    safe, text, utf8 = xml_safe_clean_and_utf8(content)
     if not safe or not safe.strip():
         return safe, ""
-    return safe, _clean_markup(text, base_url, rules)
+    return safe, _clean_markup(text, base_url, rules, utf8)
 
 
-def _clean_markup(html: str, base_url: str, rules: RuleSet | None) -> str:
+def _clean_markup(text: str, base_url: str, rules: RuleSet | None, utf8: bytes | None) -> str:
+    # utf8: text's UTF-8 from the scan for characters to drop or repair, None when that scan had none to give.
     rule = (rules or default_rules()).for_url(base_url)
+    html = text
     for pattern in rule.drop:
         html = pattern.sub("", html)
-    html = _dom_pass(guard_depth(html), base_url, rule)
+    html = guard_depth(html)
+    # The bytes are the parser's input only while neither the patterns nor the depth guard changed the text.
+    html = _dom_pass(html, base_url, rule, utf8 if html is text else None)
     return _tidy(_sanitize(html))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_text", "repair_mojibake", "strip_invalid_xml", "xml_safe_and_clean"]
+__all__ = ["clean_text", "repair_mojibake", "strip_invalid_xml", "xml_safe_and_clean", "xml_safe_clean_and_utf8"]
 
 # --- XML 1.0 -----------------------------------------------------------------------------------------
 
@@ -231,31 +231,40 @@ def repair_mojibake(s: str) -> str:
 _C0_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 
 
-def _suspect(s: str) -> bool:
-    """Whether `s` holds a character either step could act on: a C0 control but TAB/LF/CR, U+0080..U+00FF, a
-    surrogate, U+FFFE or U+FFFF. Most text (ASCII, CJK) has none. Told by a few loops in C, each cheaper than the
-    regex engine's test of every character against that set (a quarter of its time on CJK text)."""
+def _plain_utf8(s: str) -> bytes | None:
+    """The UTF-8 of `s`, or None when `s` holds a character either step could act on: a C0 control but TAB/LF/CR,
+    U+0080..U+00FF, a surrogate, U+FFFE or U+FFFF. Most text (ASCII, CJK) has none. Told by a few loops in C, each
+    cheaper than the regex engine's test of every character against that set (a quarter of its time on CJK text);
+    the last of them, the encoding, makes the bytes the HTML parser reads."""
     low = s.encode("latin-1", "ignore")  # the characters up to U+00FF, in order
     if not low.isascii() or len(low.translate(None, _C0_BYTES)) != len(low):
-        return True
-    if len(low) == len(s):  # nothing past U+00FF
-        return False
+        return None
+    if len(low) == len(s):  # nothing past U+00FF: ASCII, its own UTF-8
+        return low
     if "\ufffe" in s or "\uffff" in s:
-        return True
+        return None
     try:
-        s.encode("utf-16-le")  # refuses a surrogate: UTF-16 has no way to write one alone
+        return s.encode("utf-8")  # refuses a surrogate: UTF-8 has no way to write one
     except UnicodeEncodeError:
-        return True
-    return False
+        return None
+
+
+def xml_safe_clean_and_utf8(s: str) -> tuple[str, str, bytes | None]:
+    """(strip_invalid_xml(s), clean_text(strip_invalid_xml(s)), the UTF-8 of the latter or None), scanning `s`
+    once when, as usual, neither has anything to do: the bytes are then that scan's."""
+    if not s:
+        return s, s, b""
+    utf8 = _plain_utf8(s)
+    if utf8 is not None:
+        return s, s, utf8
+    safe = strip_invalid_xml(s)
+    return safe, repair_mojibake(safe), None
 
 
 def xml_safe_and_clean(s: str) -> tuple[str, str]:
-    """(strip_invalid_xml(s), clean_text(strip_invalid_xml(s))), scanning `s` once when, as usual, neither
-    has anything to do."""
-    if not s or not _suspect(s):
-        return s, s
-    safe = strip_invalid_xml(s)
-    return safe, repair_mojibake(safe)
+    """(strip_invalid_xml(s), clean_text(strip_invalid_xml(s)))."""
+    safe, text, _ = xml_safe_clean_and_utf8(s)
+    return safe, text
 
 
 def clean_text(s: str) -> str:
