@@ -581,8 +581,8 @@ class Store(Protocol):
         """The site's recorded files: all, those of `paths`, or those whose path starts with `under`."""
         ...
 
-    def save_site_files(self, site: str, put: Iterable[SiteFileRow], delete: Iterable[str]) -> None:
-        """Record files and forget others."""
+    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str, str]], delete: Iterable[str]) -> None:
+        """Record files (SiteFileRow's fields, as SiteFileRows or plain tuples) and forget others."""
         ...
 
     def item_refs(self, keys: Iterable[ItemKey]) -> list[ItemRef]:

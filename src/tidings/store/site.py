@@ -26,7 +26,6 @@ from .base import (
     SiteBuild,
     SiteChange,
     SiteFile,
-    SiteFileRow,
     SourcePath,
     StoryMember,
     stories_from_rows,
@@ -114,7 +113,7 @@ class SiteTables:
                                                                  (site, under, _after(under)))}
         return {r[0]: SiteFile(r[1], r[2], r[3]) for r in self._rows(sql, (site,))}
 
-    def save_site_files(self, site: str, put: Iterable[SiteFileRow], delete: Iterable[str]) -> None:
+    def save_site_files(self, site: str, put: Iterable[tuple[str, str, str, str]], delete: Iterable[str]) -> None:
         rows = [(site, *row) for row in put]
         gone = [(site, p) for p in delete]
         with self.transaction():
