@@ -1,8 +1,10 @@
-"""The seed preset's front matter built in one f-string with cached category lines (hexo._seed_head) equals
-the line-by-line build it replaced, kept here as the reference."""
+"""hexo.py's cheaper ways give what they replaced, kept here as the references: the seed preset's front matter
+in one f-string with cached category lines, single-quoted scalars, the ledger's fingerprint, the journal lines."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from hashlib import sha256
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,3 +37,28 @@ def test_seed_head_is_the_line_by_line_build(title, cover, category, source, cha
                       published=published, updated=None, first_seen=published, content="", html="", cover=cover,
                       tags=[], hash="h", category=category, source=source, channel=channel)
     assert hexo._seed_head(item) == reference_seed_head(item)
+
+
+any_text = st.text(alphabet=st.characters(blacklist_categories=()), max_size=30)  # surrogates and controls too
+
+
+@settings(max_examples=2000)
+@given(any_text)
+def test_single_quoted_is_yaml_scalar_of_yaml_safe_text(value):
+    assert hexo._single_quoted(value) == yaml_scalar(yaml_safe_text(value), "single")
+
+
+@given(st.sampled_from(["2|seed|True|UTC", "2|hexo|False|Asia/Shanghai"]), st.text(max_size=40),
+       st.lists(st.text(min_size=1, max_size=8), max_size=3))
+def test_fingerprint_is_the_hash_of_the_joined_text(settings_text, content_hash, categories):
+    reference = sha256(f"{settings_text}|{content_hash}|{'/'.join(categories)}".encode()).hexdigest()[:32]
+    assert hexo._fingerprint(f"{settings_text}|".encode(), content_hash, tuple(categories)) == reference
+
+
+@settings(max_examples=50)
+@given(st.lists(any_text.filter(lambda t: not any("\ud800" <= c <= "\udfff" for c in t)), max_size=5))
+def test_journal_lines_are_json_dumps_lines(tmp_path_factory, rels):
+    journal = hexo._Journal(tmp_path_factory.mktemp("j") / "journal")
+    journal.add_all(rels)
+    journal.close()
+    assert journal.path.read_bytes() == "".join(json.dumps(rel) + "\n" for rel in rels).encode("ascii")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache, partial
 from hashlib import sha256
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from zoneinfo import ZoneInfo
@@ -95,18 +96,27 @@ def render_seed(item: StoredItem, clean: bool, checked: bool = True) -> str:
 
 
 def _seed_head(item: StoredItem, tz: ZoneInfo | None = None) -> str:  # (tz unused: the seed dates in GMT)
-    cover = yaml_scalar(yaml_safe_text(item.cover), "single")
+    cover = _single_quoted(item.cover)
     # One f-string: a post's head was ~14 list items joined; its categories' lines come whole from a cache.
-    return (f"\n---\ntitle: {yaml_scalar(yaml_safe_text(item.title), 'single')}\n"
-            f"{_seed_categories(item.category, item.source, item.channel)}headimg: {cover}\n"
+    return (f"\n---\ntitle: {_single_quoted(item.title)}\n"
+            f"{_seed_categories(tuple(item.categories))}headimg: {cover}\n"
             f"author: {_names(item.source)}\ncomments: false\ndate: {rfc2822_gmt(item.published)}\n"
             f"thumbnail: {cover}\n---\n\n")
 
 
 @lru_cache(maxsize=1024)
-def _seed_categories(category: str, source: str, channel: str) -> str:
-    """The seed's `categories:` lines (StoredItem.categories): a handful of sources recur over thousands of posts."""
-    return "categories: \n" + "".join(f" - {_names(c)}\n" for c in (category, source, channel) if c)
+def _seed_categories(categories: tuple[str, ...]) -> str:
+    """The seed's `categories:` lines: a handful of category lists recur over thousands of posts."""
+    return "categories: \n" + "".join(f" - {_names(c)}\n" for c in categories)
+
+
+def _single_quoted(value: str) -> str:
+    """yaml_scalar(yaml_safe_text(value), "single"). A value all printable (most titles and URLs) holds none of
+    the characters that make it double-quoted (controls, line breaks, BOM, surrogates, non-characters) and no
+    surrogate to drop: str.isprintable tells that in one C loop, cheaper than the two checks and the regex."""
+    if value.isprintable():
+        return "'" + value.replace("'", "''") + "'"
+    return yaml_scalar(yaml_safe_text(value), "single")
 
 
 @lru_cache(maxsize=4096)
@@ -186,7 +196,8 @@ class _Journal:
     def add_all(self, rels: list[str]) -> None:
         if self.fd is None:
             self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        write_all(self.fd, "".join(json.dumps(rel) + "\n" for rel in rels).encode("ascii"))
+        # encode_basestring_ascii: what json.dumps does with a str, without its per-call checks
+        write_all(self.fd, "".join(encode_basestring_ascii(rel) + "\n" for rel in rels).encode("ascii"))
 
     def close(self) -> None:
         if self.fd is not None:
@@ -228,7 +239,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
     posts_dir.mkdir(parents=True, exist_ok=True)
     root = str(posts_dir) + os.sep  # paths are joined as strings: pathlib costs more than the syscalls here
     tz = ZoneInfo(timezone)
-    settings = f"{FORMAT_VERSION}|{preset}|{clean}|{timezone}"
+    settings_utf8 = f"{FORMAT_VERSION}|{preset}|{clean}|{timezone}|".encode()
     ledger = store.posts()
     owner = {path: key for key, (path, _) in ledger.items()}
     report = HexoReport()
@@ -254,8 +265,8 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
             for item in store.iter_items(newest_first=False, bodies=bodies, content=not clean, html_utf8=clean):
                 me = ItemKey(item.source_key, item.id)
                 live.add(me)
-                categories = item.categories
-                fp = sha256(f"{settings}|{item.hash}|{'/'.join(categories)}".encode()).hexdigest()[:32]
+                categories = tuple(item.categories)
+                fp = _fingerprint(settings_utf8, item.hash, categories)
                 old = ledger.get(me)
                 if old and old[1] == fp and os.path.isfile(root + old[0]):
                     report.unchanged += 1
@@ -263,7 +274,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                 if not bodies:
                     store.load_bodies(item, content=not clean, html_utf8=clean)
                 if preset == "seed":
-                    rel = unique_post_path(_dir_components(tuple(categories)), item.title, item.id,
+                    rel = unique_post_path(_dir_components(categories), item.title, item.id,
                                            partial(taken, me=me))
                 else:
                     local = item.published.astimezone(tz)
@@ -379,6 +390,17 @@ def _listing(path: str) -> dict[str, bool]:
             return {e.name: e.is_dir() for e in entries}
     except (FileNotFoundError, NotADirectoryError):
         return {}
+
+
+def _fingerprint(settings_utf8: bytes, content_hash: str, categories: tuple[str, ...]) -> str:
+    """What the ledger holds of a post: sha256 of f"{settings}|{content_hash}|{'/'.join(categories)}" in UTF-8
+    (settings_utf8 ends in "|"), the categories' part encoded once per distinct list."""
+    return sha256(b"".join((settings_utf8, content_hash.encode(), _fingerprint_tail(categories)))).hexdigest()[:32]
+
+
+@lru_cache(maxsize=1024)
+def _fingerprint_tail(categories: tuple[str, ...]) -> bytes:
+    return ("|" + "/".join(categories)).encode()
 
 
 @lru_cache(maxsize=1024)
