@@ -150,24 +150,22 @@ def _tracking_name(name: str) -> bool:
     return _is_tracking_param(name, lists())
 
 
+# The usual shape of an http(s) URL: a netloc without brackets, then path, query and fragment; no tab, CR or LF.
+_HTTP_PARTS = re.compile(r"(https?://([^/?#\t\r\n\[\]]+))(/[^?#\t\r\n]*)?(?:\?([^#\t\r\n]*))?(?:#([^\t\r\n]*))?")
+
+
 def split_http(url: str) -> tuple[str, str, str, str] | None:
     """(netloc, scheme://netloc/path, query, fragment) exactly as urlsplit finds them, for the usual shape
     only: an http(s) URL with a non-empty ASCII netloc without brackets, and no tab, CR or LF (what
-    urlsplit would strip, check or reject). None for anything else: the caller then asks urlsplit."""
-    if not url.startswith(("https://", "http://")) or "\t" in url or "\r" in url or "\n" in url:
+    urlsplit would strip, check or reject). None for anything else: the caller then asks urlsplit.
+    One match of the regex: fewer interpreter steps than the string methods that did this."""
+    m = _HTTP_PARTS.fullmatch(url)
+    if m is None:
         return None
-    start = 8 if url[4] == "s" else 7
-    end = len(url)
-    for c in "/?#":
-        i = url.find(c, start, end)
-        if i >= 0:
-            end = i
-    netloc = url[start:end]
-    if not netloc or not netloc.isascii() or "[" in netloc or "]" in netloc:
+    origin, netloc, path, query, fragment = m.groups()
+    if not netloc.isascii():
         return None
-    rest, _, fragment = url[end:].partition("#")
-    path, _, query = rest.partition("?")
-    return netloc, url[:end] + path, query, fragment
+    return netloc, origin + path if path else origin, query or "", fragment or ""
 
 
 def strip_tracking(url: str) -> str:
