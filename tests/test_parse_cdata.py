@@ -109,6 +109,16 @@ def test_cdata_line_ends_and_markers_are_the_documents() -> None:
     assert entry.content == f"{long}\nx\ny\ue0000\ue001"
 
 
+@pytest.mark.parametrize("after", ["", "x\ue001", "\ue001", "<![CDATA[\ue001]]>", "x"])
+def test_a_marker_is_put_back_whatever_text_follows_it(after: str) -> None:
+    long = "段落" * 200
+    body = (f"<rss><channel><item><title>t</title><description><![CDATA[{long}]]>{after}</description></item>"
+            "</channel></rss>").encode()
+    assert parse._parse_cut(body, None) is not None
+    [entry] = parse_feed(body, SOURCE).entries
+    assert entry.content == long + after.replace("<![CDATA[", "").replace("]]>", "")
+
+
 @pytest.mark.parametrize("inside", ["\x01", "\ufffe", "\x00"])
 def test_a_forbidden_character_in_a_section_takes_the_whole_parse(inside: str) -> None:
     body = f"<rss><channel><item><title>t</title><description><![CDATA[{'x' * 300}{inside}]]></description></item></channel></rss>"

@@ -311,7 +311,11 @@ def _parse_cut(data: bytes, base_url: str | None) -> tuple[etree._Element, list[
 def _put_back(text: str) -> str:
     """Element text as the document holds it: the cut CDATA sections in place of their markers."""
     texts = _CUT_TEXTS.get() if _MARK_START in text else None
-    return _MARK.sub(lambda m: texts[int(m.group(1))], text) if texts else text  # none cut: U+E000 is the feed's
+    if not texts:  # none cut: a U+E000 is the feed's own
+        return text
+    if text[0] == _MARK_START and text.find("\ue001") == len(text) - 1:  # one marker and nothing else
+        return texts[int(text[1:-1])]
+    return _MARK.sub(lambda m: texts[int(m.group(1))], text)
 
 
 def _put_back_escaped(markup: str) -> str:
