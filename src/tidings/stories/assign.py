@@ -123,10 +123,14 @@ def _keywords_many() -> Callable[..., list[list[str]]]:
     return keywords_many
 
 
+MARKS_KEPT = 4096  # fingerprints whose marks a StoryStage remembers (a few MB at most)
+
+
 class StoryStage:
     def __init__(self, stories: StoriesOptions, tags: TagsOptions):
         self.stories, self.tags = stories, tags
         self._index: BandIndex | None = None  # of the store last used (its story epoch)
+        self._marks: dict[bytes, tuple[str, ...]] = {}  # fingerprint bytes → its marks (`_marks_of`)
         self._lock = threading.Lock()  # one assignment at a time in this process (the store's lock first)
 
     @property
@@ -245,16 +249,22 @@ class StoryStage:
             return out
         theirs = np.frombuffer(b"".join(other_sigs), "<u4").reshape(len(pairs), SIG_PERMS)
         equal = (theirs == matrix[[j for j, *_ in pairs]]).view(np.uint8).sum(axis=1, dtype=np.int64)
-        marks: dict[bytes, tuple[str, ...]] = {}
         for p in np.flatnonzero(equal >= self.stories.threshold * SIG_PERMS).tolist():
             j, other_pub, other_id, other, blob = pairs[p]
-            ours = items[live[j]][2]
-            for b in (ours, blob):
-                if b not in marks:
-                    marks[b] = Fingerprint.from_bytes(b).marks
-            if not conflict(marks[ours], marks[blob]):
+            if not conflict(self._marks_of(items[live[j]][2]), self._marks_of(blob)):
                 out.setdefault(j, []).append((int(equal[p]) / SIG_PERMS, other_pub, other_id, other))  # similarity
         return out
+
+    def _marks_of(self, blob: bytes) -> tuple[str, ...]:
+        """`Fingerprint.from_bytes(blob).marks`, remembered: a story's items are compared again with each
+        later batch that has a member of it (and a batch's items with the next ones), and reading the marks
+        cost three times reading the signature. At most MARKS_KEPT are kept (~0.6 KB each)."""
+        marks = self._marks.get(blob)
+        if marks is None:
+            if len(self._marks) >= MARKS_KEPT:
+                self._marks.clear()
+            marks = self._marks[blob] = Fingerprint.from_bytes(blob).marks
+        return marks
 
     def _sync(self, store: Store, updates: StoryUpdates, after: int | None) -> BandIndex:
         """The index of this store, caught up with the stories given since it last looked."""
