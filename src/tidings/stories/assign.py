@@ -123,7 +123,7 @@ def _keywords_many() -> Callable[..., list[list[str]]]:
     return keywords_many
 
 
-MARKS_KEPT = 4096  # fingerprints whose marks a StoryStage remembers (a few MB at most)
+MARKS_KEPT = 2048  # fingerprints whose marks a StoryStage remembers: ~2 MB, ~6 MB if each had MAX_MARKS
 
 
 class StoryStage:
@@ -258,7 +258,7 @@ class StoryStage:
     def _marks_of(self, blob: bytes) -> tuple[str, ...]:
         """`Fingerprint.from_bytes(blob).marks`, remembered: a story's items are compared again with each
         later batch that has a member of it (and a batch's items with the next ones), and reading the marks
-        cost three times reading the signature. At most MARKS_KEPT are kept (~0.6 KB each)."""
+        cost three times reading the signature. At most MARKS_KEPT are kept."""
         marks = self._marks.get(blob)
         if marks is None:
             if len(self._marks) >= MARKS_KEPT:
