@@ -1,6 +1,6 @@
-"""items_from_rows (the reading of the site's stream and iter_items) against row_reference.item_from_row, the
-one-row reference: the same StoredItems from generated rows, with and without the content column, and from both
-backends' iter_site_items."""
+"""items_from_rows (the reading of iter_items and of the site's stream) against row_reference.item_from_row, the
+one-row reference: the same StoredItems from generated rows, and from both backends' iter_site_items. The site
+stream's shape of rows (no content, the sources' names from a lookup) is in test_site_items_from_rows.py."""
 from __future__ import annotations
 
 import json
@@ -30,23 +30,18 @@ rows = st.lists(st.tuples(
 @given(rows)
 def test_items_from_rows_are_item_from_row_of_each_row(rs: list[tuple]):
     expected = [item_from_row(r) for r in rs]
-    with_content = list(items_from_rows(rs))
-    without_content = list(items_from_rows([r[:9] + r[10:] for r in rs], content=False))
-    assert with_content == expected
-    for e in expected:
-        e.content = ""
-    assert without_content == expected
-    for items in (with_content, without_content):  # shared parses, never shared lists
-        assert len({id(i.tags) for i in items}) == len({id(i.keywords) for i in items}) == len(items)
-        for i in items:
-            assert i.published.tzinfo is UTC and i.first_seen.tzinfo is UTC
+    items = list(items_from_rows(rs))
+    assert items == expected
+    assert len({id(i.tags) for i in items}) == len({id(i.keywords) for i in items}) == len(items)  # never shared
+    for i in items:
+        assert i.published.tzinfo is UTC and i.first_seen.tzinfo is UTC
 
 
 def test_first_seen_cache_is_bounded_and_right_past_its_size():
     """The first-seen datetimes are cached up to 10,000 values, then the cache starts over: still right."""
-    base = (("k", "0", "", "", "t", "", 0.0, None), ("h", "", "[]", "", "c", "s", "", "", "[]", 0))
+    base = (("k", "0", "", "", "t", "", 0.0, None), ("", "h", "", "[]", "", "c", "s", "", "", "[]", 0))
     rs = [(*base[0], float(k % 10_050), *base[1]) for k in range(20_100)]
-    assert [i.first_seen.timestamp() for i in items_from_rows(rs, content=False)] == [r[8] for r in rs]
+    assert [i.first_seen.timestamp() for i in items_from_rows(rs)] == [r[8] for r in rs]
 
 
 SOURCE = Source(url="http://example.com/feed", category="新闻", source="例子", channel="")

@@ -1,4 +1,4 @@
-"""site_items_from_rows (the site stream's rows: no content, the sources' names from one lookup per source)
+"""items_from_rows of the site stream's rows: no content, the sources' names from one lookup per source)
 against row_reference.item_from_row of the full rows, and both backends' stream against iter_items across
 sources, a renamed one and one switched off."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from hypothesis import given
 
 from tidings.model import Entry, Source
 from tidings.store import ALL_ITEMS, IngestRow
-from tidings.store.base import site_items_from_rows
+from tidings.store.base import items_from_rows
 
 from .conftest import StoreFactory
 from .row_reference import item_from_row
@@ -17,7 +17,7 @@ from .test_items_from_rows import rows
 
 
 @given(rows)
-def test_site_items_from_rows_are_item_from_row_of_each_row(rs: list[tuple]):
+def test_site_rows_are_item_from_row_of_each_full_row(rs: list[tuple]):
     sources: dict[str, tuple[str, str, str, str]] = {}
     for r in rs:  # one set of names per source key, as the sources table holds
         sources.setdefault(r[0], (r[0], r[14], r[15], r[16]))
@@ -26,7 +26,7 @@ def test_site_items_from_rows_are_item_from_row_of_each_row(rs: list[tuple]):
     for e in expected:
         e.content = ""
     site_rows = [r[:9] + r[10:14] + r[17:] for r in full]
-    got = list(site_items_from_rows(site_rows, sources))
+    got = list(items_from_rows(site_rows, sources))
     assert got == expected
     assert len({id(i.tags) for i in got}) == len({id(i.keywords) for i in got}) == len(got)  # never shared lists
     for i in got:  # a source's strings are the lookup's own (one object per source: pickled once a job chunk)

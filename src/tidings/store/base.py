@@ -278,25 +278,29 @@ ALL_ITEMS = ItemFilter()
 
 # --- rows to records (both backends select the same columns, in the order StoredItem declares) ---------
 
-def item_columns(html: str, content: str | None = "i.content") -> str:
+def item_columns(html: str, content: str | None = "i.content", names: bool = True) -> str:
     """The columns of a backend's item rows, StoredItem's fields in order (items_from_rows): `html` and `content`
-    are those columns' expressions (or an empty literal); content=None leaves that column out, one fewer to
-    fetch (items_from_rows(content=False) puts '')."""
+    are those columns' expressions (or an empty literal). The site's stream reads neither content nor the source's
+    three names (content=None, names=False: items_from_rows takes the names from one lookup per source)."""
     return ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-            f"{'' if content is None else content + ', '}{html}, i.cover, i.tags, i.hash, s.category, s.source, "
-            "s.channel, COALESCE(i.story, ''), i.keywords, i.revision")
+            f"{'' if content is None else content + ', '}{html}, i.cover, i.tags, i.hash, "
+            f"{'s.category, s.source, s.channel, ' if names else ''}COALESCE(i.story, ''), i.keywords, i.revision")
 
 
-def items_from_rows(rows: Iterable[Sequence[Any]], content: bool = True) -> Iterator[StoredItem]:
+def items_from_rows(rows: Iterable[Sequence[Any]],
+                    sources: Mapping[str, tuple[str, str, str, str]] | None = None) -> Iterator[StoredItem]:
     """The StoredItems of a backend's rows (times as unix seconds; tags and keywords as JSON text). Most items
     of a source share their tags, so each text is parsed once; items stored in one batch share their
-    first-seen time, so its datetime is made once. Without `content` the rows lack that column
-    (item_columns(content=None): one column fewer to fetch) and content is ''."""
+    first-seen time, so its datetime is made once. With `sources` (key -> (key, category, source, channel))
+    the rows are the site stream's (item_columns(content=None, names=False)): content is '' and each item's key
+    and names are its source's own strings, shared by its items (pickled once a job chunk)."""
     tags: dict[str, list[str] | None] = {}
     seen: dict[float, datetime] = {}
     utc, loads, item = _utc, json.loads, StoredItem
-    k = 1 if content else 0
-    html, cover, tag, hash_, category, source, channel, story, keywords, revision = range(9 + k, 19 + k)
+    content = sources is None
+    html = 10 if content else 9
+    cover, tag, hash_ = html + 1, html + 2, html + 3
+    story, keywords, revision = (html + 7, html + 8, html + 9) if content else (html + 4, html + 5, html + 6)
     for r in rows:
         t = tags.get(r[tag])
         if t is None:
@@ -306,41 +310,11 @@ def items_from_rows(rows: Iterable[Sequence[Any]], content: bool = True) -> Iter
             if len(seen) >= 10_000:
                 seen.clear()
             first_seen = seen[r[8]] = utc(r[8])
-        yield item(r[0], r[1], r[2], r[3], r[4], r[5], utc(r[6]), utc(r[7]) if r[7] is not None else None,
-                   first_seen, r[9] if content else "", r[html], r[cover],
-                   list(t) if t is not None else loads(r[tag]), r[hash_], r[category], r[source], r[channel],
-                   r[story], [] if r[keywords] == "[]" else loads(r[keywords]), r[revision])
-
-
-def site_item_columns(html: str) -> str:
-    """The site stream's columns (site_items_from_rows): item_columns without content and without the source's
-    three names, which every item of a source shares: they come from one lookup per source, not one fetch per row."""
-    return ("i.source_key, i.id, i.guid, i.link, i.title, i.author, i.published, i.updated, i.first_seen, "
-            f"{html}, i.cover, i.tags, i.hash, COALESCE(i.story, ''), i.keywords, i.revision")
-
-
-def site_items_from_rows(rows: Iterable[Sequence[Any]],
-                         sources: Mapping[str, tuple[str, str, str, str]]) -> Iterator[StoredItem]:
-    """items_from_rows(content=False) of the site stream's rows (site_item_columns), each item's source key and
-    names taken from `sources` (key -> (key, category, source, channel), every source the rows name). The items
-    of a source share those strings, so a job pickles them once (pickle's memo) and the rows carry three
-    columns fewer."""
-    tags: dict[str, list[str] | None] = {}
-    seen: dict[float, datetime] = {}
-    utc, loads, item = _utc, json.loads, StoredItem
-    for r in rows:
-        t = tags.get(r[11])
-        if t is None:
-            t = tags[r[11]] = loads(r[11]) if len(tags) < 10_000 else None
-        first_seen = seen.get(r[8])
-        if first_seen is None:
-            if len(seen) >= 10_000:
-                seen.clear()
-            first_seen = seen[r[8]] = utc(r[8])
-        key, category, source, channel = sources[r[0]]
+        key, category, source, channel = (r[0], r[14], r[15], r[16]) if sources is None else sources[r[0]]
         yield item(key, r[1], r[2], r[3], r[4], r[5], utc(r[6]), utc(r[7]) if r[7] is not None else None,
-                   first_seen, "", r[9], r[10], list(t) if t is not None else loads(r[11]), r[12], category, source,
-                   channel, r[13], [] if r[14] == "[]" else loads(r[14]), r[15])
+                   first_seen, r[9] if content else "", r[html], r[cover],
+                   list(t) if t is not None else loads(r[tag]), r[hash_], category, source, channel,
+                   r[story], [] if r[keywords] == "[]" else loads(r[keywords]), r[revision])
 
 
 def new_story_seqs(rows: Sequence[IngestRow], known: Container[tuple[str, str]], now: float,

@@ -54,8 +54,6 @@ from .base import (
     item_columns,
     items_from_rows,
     new_story_seqs,
-    site_item_columns,
-    site_items_from_rows,
     stories_from_rows,
 )
 from .site import SiteTables
@@ -731,8 +729,8 @@ class PostgresStore(_StoryTables, _SiteTables):
         tail, args = self._site_items_sql(where)
         with self.snapshot():  # the sources' names and the rows of one snapshot
             sources = self._site_sources()
-            yield from site_items_from_rows(self._stream(f"SELECT {site_item_columns(col)} {tail.replace('?', '%s')}",
-                                                         args), sources)
+            columns = item_columns(col, content=None, names=False)
+            yield from items_from_rows(self._stream(f"SELECT {columns} {tail.replace('?', '%s')}", args), sources)
 
     def item_html(self, source_key: str, item_id: str, limit: int | None = None) -> str:
         col = f"substr(html, 1, {int(limit)})" if limit else "html"

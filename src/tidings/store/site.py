@@ -184,7 +184,7 @@ class SiteTables:
             f"SELECT s.key, s.category, s.source, s.channel FROM sources s WHERE {self._ACTIVE}")}
 
     def _site_sources(self) -> dict[str, tuple[str, str, str, str]]:
-        """key -> (key, category, source, channel) of the active sources: what base.site_items_from_rows takes
+        """key -> (key, category, source, channel) of the active sources: what base.items_from_rows takes
         each item's names from (the site stream joins only active sources)."""
         return {k: (k, *names) for k, names in self.source_paths().items()}
 
