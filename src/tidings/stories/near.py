@@ -318,8 +318,7 @@ class Fingerprint:
         return self.sig == _EMPTY
 
     def to_bytes(self) -> bytes:
-        m = "\x1f".join(self.marks).encode()
-        return struct.pack("<BH", _VERSION, len(m)) + m + self.sig
+        return _head_bytes(self.marks) + self.sig
 
     @classmethod
     def from_bytes(cls, b: bytes) -> Fingerprint:
@@ -512,20 +511,22 @@ def fingerprints_of(leads: Sequence[Lead]) -> list[Fingerprint]:
     return out
 
 
-@functools.lru_cache(maxsize=256)
-def _bytes_layout(marks_size: int) -> struct.Struct:
-    """`Fingerprint.to_bytes`'s layout for marks of `marks_size` bytes: version, their size, them, the signature."""
-    return struct.Struct(f"<BH{marks_size}s{SIG_PERMS}I")
+def _head_bytes(marks: tuple[str, ...]) -> bytes:
+    """A stored fingerprint's bytes before its signature: the format's version, the marks' size, the marks."""
+    m = "\x1f".join(marks).encode()
+    return _HEAD.pack(_VERSION, len(m)) + m
+
+
+_HEAD = struct.Struct("<BH")
 
 
 def fingerprint_bytes_of(leads: Sequence[Lead]) -> list[bytes]:
-    """`[fp.to_bytes() for fp in fingerprints_of(leads)]`, the same bytes, packed in one call a lead without
-    making a Fingerprint (a frozen dataclass costs a Python __init__) or a separate signature."""
+    """`[fp.to_bytes() for fp in fingerprints_of(leads)]`, the same bytes, without making a Fingerprint (a
+    frozen dataclass costs a Python __init__)."""
     empty = _EMPTY_FP.to_bytes()
     out = [empty] * len(leads)
     for k, row, marks in zip(*_signed(leads)):
-        m = "\x1f".join(marks).encode()
-        out[k] = _bytes_layout(len(m)).pack(_VERSION, len(m), m, *row)
+        out[k] = _head_bytes(marks) + _SIG.pack(*row)
     return out
 
 
