@@ -34,10 +34,10 @@ from .near import (
     RAW_CAP,
     RAW_CJK,
     SIG_PERMS,
-    Fingerprint,
     conflict,
     fingerprint_bytes_of,
     is_cjk_text,
+    marks_of,
     read_lead,
     signature_of,
 )
@@ -263,7 +263,7 @@ class StoryStage:
         if marks is None:
             if len(self._marks) >= MARKS_KEPT:
                 self._marks.clear()
-            marks = self._marks[blob] = Fingerprint.from_bytes(blob).marks
+            marks = self._marks[blob] = marks_of(blob)
         return marks
 
     def _sync(self, store: Store, updates: StoryUpdates, after: int | None) -> BandIndex:

@@ -38,7 +38,8 @@ from rensa import RMinHash
 __all__ = [
     "BANDS", "DEFAULT_THRESHOLD", "EMPTY_SIG", "LEAD_CJK", "LEAD_LATIN", "ROWS", "SIG_PERMS", "WINDOW_SECONDS",
     "Fingerprint", "Grouper", "Lead", "band_keys", "band_matrix", "conflict", "fingerprint", "fingerprint_of",
-    "fingerprint_bytes_of", "fingerprints_of", "is_cjk_text", "read_lead", "same_story", "signature_of", "similarity",
+    "fingerprint_bytes_of", "fingerprints_of", "is_cjk_text", "marks_of", "read_lead", "same_story", "signature_of",
+    "similarity",
 ]
 
 SIG_PERMS = 128
@@ -221,16 +222,17 @@ def conflict(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
     Missing is not conflict (a rewritten headline or a cut lead drops figures); different is: both state
     a year and none in common, or fewer than `MARK_MIN_OVERLAP` of the marks of the item with fewer are
-    in the other.
+    in the other. Marks are non-empty strings without "\x1f" (the stored separator), as `extract_marks` makes.
     """
-    if not a or not b:
+    if not a or not b or a == b:  # reposts mostly state the same figures: no set to build
         return False
-    sa, sb = set(a), set(b)
-    ya = {m for m in sa if m[0] == "y"}
-    yb = {m for m in sb if m[0] == "y"}
-    if ya and yb and not ya & yb:
+    sa = set(a)
+    shared = sa.intersection(b)
+    if len(shared) < MARK_MIN_OVERLAP * min(len(sa), len(set(b))):
         return True
-    return len(sa & sb) < MARK_MIN_OVERLAP * min(len(sa), len(sb))
+    # Years ("y2024"): one joined string searched in C, not a comprehension over the marks (half the cost).
+    return ("\x1fy" in "\x1f" + "\x1f".join(a) and "\x1fy" in "\x1f" + "\x1f".join(b)
+            and "\x1fy" not in "\x1f" + "\x1f".join(shared))
 
 
 # --- shingles and signature --------------------------------------------------------------------
@@ -332,6 +334,15 @@ class Fingerprint:
 
 
 _EMPTY_FP = Fingerprint(_EMPTY, ())
+
+
+def marks_of(b: bytes) -> tuple[str, ...]:
+    """`Fingerprint.from_bytes(b).marks` without copying the signature or making a Fingerprint (the stories'
+    confirmation reads the marks of stored fingerprints only)."""
+    version, n = _HEAD.unpack_from(b)
+    if version != _VERSION or len(b) != 3 + n + 4 * SIG_PERMS or b.endswith(_EMPTY):
+        return Fingerprint.from_bytes(b).marks  # rare: an older format or an empty one (or a malformed one: raises)
+    return tuple(b[3:3 + n].decode().split("\x1f")) if n else ()
 
 
 _SIG = struct.Struct(f"<{SIG_PERMS}I")  # SIG_PERMS values as little-endian uint32 (fewer steps than array's)
