@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tidings.stories import keywords
 from tidings.stories.near import (
     EMPTY_SIG,
     MARK_MIN_OVERLAP,
@@ -95,3 +96,12 @@ def test_marks_of_rare_blobs_are_from_bytes():
             Fingerprint.from_bytes(bad)
         with pytest.raises(ValueError):
             marks_of(bad)
+
+
+# Words with joiners (' ’ . - &) and digits at their ends and inside, as sentences end and names are written
+_EN_PIECES = ["Tuesday", "U.S", "x86", "3.5", "P&G", "s", "é", "_", *"'’.-&\x01 ,;"]
+
+
+@given(st.lists(st.sampled_from(_EN_PIECES), max_size=20).map("".join))
+def test_en_words_with_joiners_at_chunk_ends_are_the_regex_words(s):
+    assert keywords._en_words(s) == keywords._EN_WORD.findall(s)

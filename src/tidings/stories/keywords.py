@@ -180,7 +180,8 @@ _EN_WORD = re.compile(_WORD)
 # goes to _EN_WORD. ’ (not ASCII) travels through the translate as \x01.
 _JOINERS = "'’.-&"
 _CHUNK_BYTES = bytes(c if chr(c).isascii() and chr(c).isalnum() or chr(c) in "'.-&\x01" else 32 for c in range(256))
-_NOT_LETTER_IN_CHUNK = "0123456789" + _JOINERS + "\x01"
+_JOINERS_IN_CHUNK = _JOINERS + "\x01"
+_NOT_LETTER_IN_CHUNK = "0123456789" + _JOINERS_IN_CHUNK
 # A chunk that ends in 's before a word character outside ASCII's letters and digits ("_", "é"): there the
 # regex reads no word boundary, so the joiner is part of the word; the text is then read by the regex
 _S_BEFORE_WORD = re.compile(r"['’]s(?=[^\WA-Za-z0-9])")
@@ -219,7 +220,12 @@ def _en_words(s: str) -> list[str]:
     for chunk in chunks:
         if chunk.isalpha():
             words.append(chunk)
-        elif chunk.strip(_NOT_LETTER_IN_CHUNK):  # a chunk without letters holds no word
+            continue
+        # Joiners at a chunk's ends join nothing: "Tuesday." (a sentence's last word) is the word "Tuesday"
+        core = chunk.strip(_JOINERS_IN_CHUNK)
+        if core.isalpha():
+            words.append(core)
+        elif core.strip(_NOT_LETTER_IN_CHUNK):  # a chunk without letters holds no word
             words += _EN_WORD.findall(chunk.replace("\x01", "’"))
     return words
 
