@@ -105,3 +105,70 @@ _EN_PIECES = ["Tuesday", "U.S", "x86", "3.5", "P&G", "s", "é", "_", *"'’.-&\x
 @given(st.lists(st.sampled_from(_EN_PIECES), max_size=20).map("".join))
 def test_en_words_with_joiners_at_chunk_ends_are_the_regex_words(s):
     assert keywords._en_words(s) == keywords._EN_WORD.findall(s)
+
+
+def reference_keywords_en(title: str, text: str, max_tags: int) -> list[str]:
+    """`keywords._keywords_en` before its counting shortcuts (the title's words repeated TITLE_WEIGHT times in
+    the count, a set of every token for the forms seen)."""
+    stop, never, two_letter = keywords._en_tables()
+    lead = text[:keywords.EN_LEAD]
+    tokens = keywords._en_words(title)[:keywords._MAX_TOKENS]
+    n_title = len(tokens)
+    tokens += keywords._en_words(lead)[:keywords._MAX_TOKENS]
+    if not tokens:
+        return []
+    low = " ".join(tokens).lower().split(" ")
+    tf: dict[str, int] = {}
+    keywords._count_elements(tf, low[n_title:] + low[:n_title] * keywords.TITLE_WEIGHT)
+    first = dict(zip(reversed(low), range(len(low) - 1, -1, -1)))
+    seen = set(tokens)
+    runs = keywords._TITLE_CAPS.findall(". " + title) + keywords._CAP_RUN.findall(". " + lead)
+    cap_words = " ".join(runs).split(" ") if runs else []
+    cap_low = " ".join(cap_words).lower().split(" ") if runs else []
+    caps: dict[str, int] = {}
+    keywords._count_elements(caps, cap_low)
+    caps_form = dict(zip(cap_low, cap_words))
+    distinct = set(first)
+    cands = list(distinct.difference(never))
+    two = distinct.intersection(two_letter)
+    if two:
+        cands += [k for k in two if k.upper() in seen]
+    cands.sort(key=first.__getitem__)
+    score = {w: tf[w] * keywords._CAPS_BONUS[caps.get(w, 0)] * keywords._EARLY[first[w]] for w in cands}
+    form: dict[str, str] = {}
+    phrases = [run for run in runs if " " in run]
+    if phrases:
+        keywords._score_phrases(phrases, low, n_title, tf, stop, score, first, form)
+        cands = sorted(score, key=first.__getitem__)
+    ranked = sorted(cands, key=score.__getitem__, reverse=True)
+    if form:
+        ranked = keywords._names_over_words(ranked, max_tags)
+    out: list[str] = []
+    for key in ranked[:max_tags]:
+        shown = form.get(key) or caps_form.get(key)
+        if shown is None:
+            upper = key.upper()
+            shown = upper if upper in seen else key if key in seen else tokens[first[key]]
+        out.append(shown)
+    return out
+
+
+# English-like words: names, acronyms, two-letter words in either case (US/us, AI/ai), stop words, repeats
+_EN_WORDS = ("Federal Reserve Chair Jerome Powell said the US economy us grew 3.5% in Q3 while AI ai stocks rose "
+             "Apple's revenue P&G well-known St. Louis the EU's 2024 G20 of and Bank of England rates rates").split()
+en_texts = st.lists(st.sampled_from(_EN_WORDS) | st.sampled_from([". ", ", ", "é", "’s"]), max_size=40).map(" ".join)
+
+
+@given(en_texts, en_texts, st.integers(1, 6))
+def test_english_keywords_are_the_reference_scorers(title, text, max_tags):
+    assert keywords._keywords_en(title, text, max_tags) == reference_keywords_en(title, text, max_tags)
+
+
+def test_english_keywords_of_generated_text_are_the_reference_scorers():
+    from .test_fast_paths import _texts
+
+    texts = _texts(21, 2000)
+    pairs = list(zip(texts[::2], texts[1::2]))
+    fast = [keywords._keywords_en(t.strip(), x, 5) for t, x in pairs]
+    assert fast == [reference_keywords_en(t.strip(), x, 5) for t, x in pairs]
+    assert sum(1 for k in fast if k) > len(pairs) // 2

@@ -239,11 +239,15 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     if not tokens:
         return []
     # Counting is done on one lower-cased copy, by C code; Python then works per distinct word only.
-    low = " ".join(tokens).lower().split(" ")
+    joined = " ".join(tokens)
+    low = joined.lower().split(" ")
     tf: dict[str, int] = {}  # every key is there: [k] is dict's own
-    _count_elements(tf, low[n_title:] + low[:n_title] * TITLE_WEIGHT)
+    _count_elements(tf, low)
+    for w in low[:n_title]:  # the title's words counted TITLE_WEIGHT times (fewer entries than repeating them)
+        tf[w] += TITLE_WEIGHT - 1
     first = dict(zip(reversed(low), range(len(low) - 1, -1, -1)))  # word → the index of its first token
-    seen = set(tokens)
+    # A form was seen when " form " is in here (tokens hold no spaces): a few searches, not a set of every token
+    seen = " " + joined + " "
     runs = _TITLE_CAPS.findall(". " + title) + _CAP_RUN.findall(". " + lead)  # the lead's forms win
     cap_words = " ".join(runs).split(" ") if runs else []
     cap_low = " ".join(cap_words).lower().split(" ") if runs else []
@@ -254,7 +258,7 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     cands = list(distinct.difference(never))
     two = distinct.intersection(two_letter)
     if two:
-        cands += [k for k in two if k.upper() in seen]
+        cands += [k for k in two if f" {k.upper()} " in seen]
     cands.sort(key=first.__getitem__)
     # One comprehension (its subscripts are specialised bytecodes: cheaper than a chain of maps over bound
     # methods); the products in the same order, so the same floats. Ties (sorted stably) go to the earlier word.
@@ -273,7 +277,7 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
         shown = form.get(key) or caps_form.get(key)
         if shown is None:
             upper = key.upper()
-            shown = upper if upper in seen else key if key in seen else tokens[first[key]]
+            shown = upper if f" {upper} " in seen else key if f" {key} " in seen else tokens[first[key]]
         out.append(shown)
     return out
 
