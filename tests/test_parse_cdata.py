@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,82 @@ def test_parse_feed_takes_the_cut(monkeypatch: pytest.MonkeyPatch) -> None:
         body = rss(rng)
     parse_feed(body, SOURCE)
     assert taken and taken[0] is not None
+
+
+CHAR_REFS = [b"&#xE000;", b"&#57344;0&#xE001;", b"&#xe000;1&#xE001;", b"&#65;", b"&#x4e2d;"]
+
+
+def _with_char_refs(rng: random.Random, body: bytes) -> bytes:
+    # some of the feed's `&amp;` become character references, a few of them making the marker's characters
+    parts = body.split(b"&amp;")
+    return parts[0] + b"".join(rng.choice([b"&amp;", *CHAR_REFS]) + p for p in parts[1:])
+
+
+@pytest.mark.parametrize("make", [rss, atom])
+def test_a_skeleton_without_comments_instructions_or_references_holds_its_markers_in_text(make) -> None:
+    """_parse_cut skips the count of markers in the tree's text when the skeleton's bytes vouch for it: wherever they
+    do, the count is right; the bodies hold comments, instructions and character references, or none."""
+    rng = random.Random(16)
+    vouched = counted = 0
+    for _ in range(600):
+        body = make(rng)
+        if rng.random() < 0.5:
+            body = body.replace(b"<!--", b"<b>").replace(b" -->", b"</b>").replace(b"<?pi ", b"<i>").replace(b" ?>", b"</i>")
+        if rng.random() < 0.5:
+            body = body.replace(b'<?xml version="1.0" encoding="UTF-8"?>\n', b"")
+        if rng.random() < 0.3:
+            body = _with_char_refs(rng, body)
+        cut = parse._cut_cdata(body)
+        if cut is None:
+            continue
+        skeleton, texts = cut
+        try:
+            root = parse.etree.fromstring(skeleton, parse._STRICT)
+        except parse.etree.XMLSyntaxError:
+            continue
+        counted += 1
+        if parse._markers_only_in_text(skeleton):
+            vouched += 1
+            assert parse._markers_in_text(root) == len(texts), body
+        assert outcome(body) == _whole(body)
+    assert vouched > 50 and counted - vouched > 50
+
+
+def _whole(body: bytes) -> object:
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(parse, "_CUT_BYTES", 1 << 30)  # no section is cut: the whole document's parse
+        return outcome(body)
+
+
+def test_a_character_reference_to_the_marker_takes_the_tree_count() -> None:
+    long = "段落" * 200
+    body = (f"<rss><channel><item><title>&#xE000;0&#xE001;</title><description><![CDATA[{long}]]></description>"
+            "</item></channel></rss>").encode()
+    skeleton, texts = parse._cut_cdata(body)
+    assert not parse._markers_only_in_text(skeleton)
+    assert parse._parse_cut(body, None) is None  # two markers in the text, one cut: the whole document's parse
+    [entry] = parse_feed(body, SOURCE).entries
+    assert (entry.title, entry.content) == ("\ue0000\ue001", long)
+
+
+def test_real_feeds_vouched_by_their_skeleton_hold_their_markers_in_text() -> None:
+    """The skeleton's check against the count in the tree on feedparser's corpus and the seed feed."""
+    from conftest import CORPUS
+
+    paths = [*sorted(CORPUS.rglob("*.xml")), Path(__file__).parents[2] / "shared/conformance/seed/feed.xml"]
+    vouched = 0
+    for path in paths:
+        if not path.is_file():
+            continue
+        body = path.read_bytes()
+        cut = parse._cut_cdata(parse._utf8_data(body, "") or body)  # as parse_feed cuts it: no XML declaration
+        if cut is None:
+            continue
+        try:
+            root = parse.etree.fromstring(cut[0], parse._STRICT)
+        except parse.etree.XMLSyntaxError:
+            continue
+        if parse._markers_only_in_text(cut[0]):
+            vouched += 1
+            assert parse._markers_in_text(root) == len(cut[1]), path
+    assert vouched or not CORPUS.is_dir()

@@ -298,6 +298,21 @@ def _parse_cut(data: bytes, base_url: str | None) -> tuple[etree._Element, list[
         root = etree.fromstring(skeleton, _STRICT, base_url=base_url)
     except etree.XMLSyntaxError:
         return None
+    if _markers_only_in_text(skeleton) or _markers_in_text(root) == len(texts):
+        return root, texts
+    return None
+
+
+def _markers_only_in_text(skeleton: bytes) -> bool:
+    """Whether every marker of a skeleton that parsed is element text, told from its bytes: without a comment or a
+    processing instruction, `<![CDATA[` begins a section wherever it parses (not in an attribute value, which
+    refuses `<`, nor outside the root element; a DOCTYPE is refused), and without a character reference nothing
+    makes a U+E000 the skeleton's bytes do not hold (_cut_cdata counted them). Most feeds: no tree walk."""
+    return b"<!--" not in skeleton and b"<?" not in skeleton and b"&#" not in skeleton
+
+
+def _markers_in_text(root: etree._Element) -> int:
+    """The markers found in the tree's element text (and tails)."""
     seen = 0
     done: set[tuple[etree._Element, bool]] = set()
     for node in _MARKED_TEXT(root):
@@ -305,7 +320,7 @@ def _parse_cut(data: bytes, base_url: str | None) -> tuple[etree._Element, list[
         if (owner, tail) not in done:  # .text and .tail join adjacent text nodes: each is counted once
             done.add((owner, tail))
             seen += len(_MARK.findall(owner.tail if tail else owner.text))
-    return (root, texts) if seen == len(texts) else None
+    return seen
 
 
 def _put_back(text: str) -> str:
