@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from tidings import parse
-from tidings.model import Source
+from tidings.model import Entry, Source
 from tidings.parse import ParseError, parse_feed
+
+
+def fields(e: Entry) -> dict:
+    """An entry's fields as the feed gives them: the content's UTF-8, which only a cut CDATA section keeps, is that
+    content's encoding when kept, and left out."""
+    kept = e.content_utf8_bytes()
+    assert kept is None or kept == e.content.encode()
+    return {k: v for k, v in asdict(e).items() if k != "content_utf8"}
+
 
 SOURCE = Source(url="https://feeds.example/rss", category="c", source="s", channel="ch")
 # What libxml2 reads specially in CDATA (line ends), markup, and in some documents what it refuses there and
@@ -85,7 +94,7 @@ def outcome(body: bytes) -> object:
         feed = parse_feed(body, SOURCE, url="https://a.example/feed")
     except ParseError as e:
         return ("error", str(e))
-    return feed.title, feed.link, feed.notes, [asdict(e) for e in feed.entries]
+    return feed.title, feed.link, feed.notes, [fields(e) for e in feed.entries]
 
 
 @pytest.mark.parametrize("make", [rss, atom])

@@ -130,6 +130,15 @@ class Entry:
     cover_explicit: bool = False  # the feed named it (enclosure, media:thumbnail, JSON image)
     tags: list[str] = field(default_factory=list)
     base: str = ""  # base URL for resolving relative links (xml:base, else item link, else feed link)
+    # (content, its UTF-8) when parse had the feed's bytes of it (a CDATA section): the store hashes and binds those
+    # bytes rather than encoding the text again. Kept with the very str they encode, so they are used only while
+    # `content` is still that str (content_utf8_bytes) and no one has to keep the two in step.
+    content_utf8: tuple[str, bytes] | None = field(default=None, compare=False, repr=False)
+
+    def content_utf8_bytes(self) -> bytes | None:
+        """The content's UTF-8 if parse kept it for the content the entry holds now, else None."""
+        kept = self.content_utf8
+        return kept[1] if kept is not None and kept[0] is self.content else None
 
     def content_hash(self, content_utf8: bytes | None = None) -> str:
         """Hash of what a reader sees: a changed hash means the post must be rewritten. `content_utf8`: the

@@ -207,7 +207,7 @@ def _utf8_data(body: bytes, content_type: str) -> bytes | None:
 def _strict_utf8_root(body: bytes, content_type: str, base_url: str) -> etree._Element | None:
     """The document's root when its UTF-8 bytes parse strictly as they are, which is what _decode and
     _xml_root make of it; None sends it the general way (which also words any error). Inside parse_feed, long
-    CDATA sections may be left out of the tree, their texts added to _CUT_TEXTS for _put_back."""
+    CDATA sections may be left out of the tree, their texts added to _CUT_SECTIONS for _put_back."""
     data = _utf8_data(body, content_type)
     if data is None:
         return None
@@ -218,7 +218,7 @@ def _strict_utf8_root(body: bytes, content_type: str, base_url: str) -> etree._E
             raise
         return None
     _check_items(data)  # its refusal stands: the same bytes reach _xml_root the general way
-    cut = _CUT_TEXTS.get()
+    cut = _CUT_SECTIONS.get()
     found = _parse_cut(data, base_url or None) if cut is not None else None
     if found is not None and cut is not None:
         cut += found[1]
@@ -245,20 +245,23 @@ _MARK = re.compile(_MARK_START + "([0-9]+)\ue001")
 # The C0 bytes one by one: a memchr each costs fewer instructions than one translate() of the body
 _C0_EACH = tuple(bytes([c]) for c in _C0_BYTES)
 _MARKED_TEXT = etree.XPath(f"//text()[contains(., '{_MARK_START}')]")
-# The texts of the sections left out of the tree being read: parse_feed sets a list around its parse and reading
-# of a tree; None elsewhere (nothing is cut).
-_CUT_TEXTS: ContextVar[list[str] | None] = ContextVar("_CUT_TEXTS", default=None)
+# The sections left out of the tree being read, each as its text and the UTF-8 bytes that text was decoded from
+# (the store binds and hashes them, not the text encoded again): parse_feed sets a list around its parse and
+# reading of a tree; None elsewhere (nothing is cut).
+Section = tuple[str, bytes]
+_CUT_SECTIONS: ContextVar[list[Section] | None] = ContextVar("_CUT_SECTIONS", default=None)
 
 
-def _cut_cdata(data: bytes) -> tuple[bytes, list[str]] | None:
+def _cut_cdata(data: bytes) -> tuple[bytes, list[Section]] | None:
     """`data` with the content of each long CDATA section replaced by a numbered marker, and those contents as
-    the tree would hold them (decoded, line ends normalised); None when there is none, or one libxml2 refuses."""
+    the tree would hold them (decoded, line ends normalised) with their UTF-8; None when there is none, or one
+    libxml2 refuses."""
     start = data.find(_CDATA_OPEN)
     if start < 0 or len(data) > _CUT_MAX or data.find(b"<!DOCTYPE", 0, start) >= 0 or any(c in data for c in _C0_EACH):
         return None  # (a DTD's entity values may hold what looks like CDATA; libxml2 refuses a C0 control)
     view = memoryview(data)
     parts: list[bytes | memoryview] = []
-    texts: list[str] = []
+    texts: list[Section] = []
     at = 0
     while start >= 0:
         begin = start + len(_CDATA_OPEN)
@@ -266,9 +269,9 @@ def _cut_cdata(data: bytes) -> tuple[bytes, list[str]] | None:
         if end < 0:
             return None
         if end - begin >= _CUT_BYTES:
-            piece = view[begin:end]
-            if data.find(b"\r", begin, end) >= 0:  # XML's end-of-line handling, as libxml2 applies it
-                piece = memoryview(bytes(piece).replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+            piece = data[begin:end]
+            if b"\r" in piece:  # XML's end-of-line handling, as libxml2 applies it
+                piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             try:
                 text = codecs.utf_8_decode(piece, "strict", True)[0]
             except UnicodeDecodeError:
@@ -276,7 +279,7 @@ def _cut_cdata(data: bytes) -> tuple[bytes, list[str]] | None:
             if "\ufffe" in text or "\uffff" in text:
                 return None
             parts += (view[at:begin], f"{_MARK_START}{len(texts)}\ue001".encode())
-            texts.append(text)
+            texts.append((text, piece))
             at = end
         start = data.find(_CDATA_OPEN, end + len(_CDATA_CLOSE))
     if not texts:
@@ -286,8 +289,8 @@ def _cut_cdata(data: bytes) -> tuple[bytes, list[str]] | None:
     return (skeleton, texts) if skeleton.count(_MARK_START_UTF8) == len(texts) else None
 
 
-def _parse_cut(data: bytes, base_url: str | None) -> tuple[etree._Element, list[str]] | None:
-    """The strict parse of `data` with its long CDATA sections cut out, and their texts; None when anything is
+def _parse_cut(data: bytes, base_url: str | None) -> tuple[etree._Element, list[Section]] | None:
+    """The strict parse of `data` with its long CDATA sections cut out, and those sections; None when anything is
     amiss (a marker outside element text: the cut was in a comment or instruction), so the caller parses `data`
     whole."""
     cut = _cut_cdata(data)
@@ -325,18 +328,26 @@ def _markers_in_text(root: etree._Element) -> int:
 
 def _put_back(text: str) -> str:
     """Element text as the document holds it: the cut CDATA sections in place of their markers."""
-    texts = _CUT_TEXTS.get() if _MARK_START in text else None
+    texts = _CUT_SECTIONS.get() if _MARK_START in text else None
     if not texts:  # none cut: a U+E000 is the feed's own
         return text
     if text[0] == _MARK_START and text.find("\ue001") == len(text) - 1:  # one marker and nothing else
-        return texts[int(text[1:-1])]
-    return _MARK.sub(lambda m: texts[int(m.group(1))], text)
+        return texts[int(text[1:-1])][0]
+    return _MARK.sub(lambda m: texts[int(m.group(1))][0], text)
+
+
+def _whole_section(text: str) -> Section | None:
+    """The cut section whose marker is all of `text` (an item's HTML, most often), with its UTF-8."""
+    if text[:1] != _MARK_START or text.find("\ue001") != len(text) - 1:
+        return None
+    texts = _CUT_SECTIONS.get()
+    return texts[int(text[1:-1])] if texts else None
 
 
 def _put_back_escaped(markup: str) -> str:
     """_put_back in serialized markup, where text is escaped as lxml escapes it."""
-    texts = _CUT_TEXTS.get() if _MARK_START in markup else None
-    return _MARK.sub(lambda m: html.escape(texts[int(m.group(1))], quote=False), markup) if texts else markup
+    texts = _CUT_SECTIONS.get() if _MARK_START in markup else None
+    return _MARK.sub(lambda m: html.escape(texts[int(m.group(1))][0], quote=False), markup) if texts else markup
 
 
 def _has_c0(body: bytes, chunk: int = 1 << 20) -> bool:
@@ -575,7 +586,7 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
     notes: list[str] = []
     doc_url = url or source.url
     # Most feeds are UTF-8 that parses strictly: lxml reads their bytes, and no feed-sized str is made.
-    token = _CUT_TEXTS.set([])
+    token = _CUT_SECTIONS.set([])
     try:
         root = _strict_utf8_root(body, content_type, doc_url)
         if root is None:
@@ -585,7 +596,7 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
         if kind in ("rss", "atom"):
             feed = (_parse_rss if kind == "rss" else _parse_atom)(root, source, tz, now, doc_url)
     finally:
-        _CUT_TEXTS.reset(token)
+        _CUT_SECTIONS.reset(token)
     if kind == "html":
         raise ParseError("got an HTML page, not a feed")
     if kind not in ("rss", "atom"):
@@ -753,7 +764,7 @@ class _Context:
 
 def _entry(source: Source, *, guid: str, link: str, title: str, date_raw: str, content: str, author: str,
            published: datetime | None, updated: datetime | None, covers: list[str], tags: list[str],
-           base: str) -> Entry:
+           base: str, content_utf8: Section | None = None) -> Entry:
     """An Entry from fields already resolved (link and covers absolute where the feed allows)."""
     cover = next((c for c in covers if c), "")
     if not cover:
@@ -762,7 +773,7 @@ def _entry(source: Source, *, guid: str, link: str, title: str, date_raw: str, c
             cover = urljoin(base, html.unescape(m.group(1)))
     return Entry(source_key=source.key, id=item_id(guid, link, title, date_raw, content), title=title, link=link,
                  guid=guid, author=author, published=published, updated=updated, content=content,
-                 cover=cover, cover_explicit=any(covers), tags=tags, base=base or link)
+                 cover=cover, cover_explicit=any(covers), tags=tags, base=base or link, content_utf8=content_utf8)
 
 
 def _is_atom(el: etree._Element, bare: str) -> bool:
@@ -787,7 +798,7 @@ def _item(it: etree._Element, ctx: _Context) -> Entry:
         link_el, link = guid_el, guid
     link = _resolve(ctx.base_of(link_el), link, ctx.base_fallback, ctx.doc_url) if link_el is not None else ""
 
-    content_el, content = _item_content(k, ctx.bare)
+    content_el, content, section = _item_content(k, ctx.bare)
     published_raw = _text(_first(k, ITEM_PUBLISHED))
     updated_raw = _text(_first(k, ITEM_UPDATED))
     scope = content_el if content_el is not None else it
@@ -799,7 +810,7 @@ def _item(it: etree._Element, ctx: _Context) -> Entry:
         author=_item_author(k, ctx.bare) or ctx.feed_author,
         published=_date_or_none(published_raw or updated_raw, ctx.tz, ctx.now),
         updated=_date_or_none(updated_raw, ctx.tz, ctx.now), covers=_covers(it, k, ctx), tags=_categories(k),
-        base=base)
+        base=base, content_utf8=section)
 
 
 def _item_link(k: Children) -> tuple[etree._Element | None, str]:
@@ -813,22 +824,25 @@ def _item_link(k: Children) -> tuple[etree._Element | None, str]:
     return None, ""
 
 
-def _item_content(k: Children, bare: str) -> tuple[etree._Element | None, str]:
+def _item_content(k: Children, bare: str) -> tuple[etree._Element | None, str, Section | None]:
+    """The element an item's content is read from, the content, and, when it is one cut CDATA section, that section
+    (the content and its UTF-8)."""
     for name in ITEM_CONTENT:
         for el in k.get(name, ()):
             # el.text makes a new str from the tree's UTF-8 each time it is read: once here.
-            text, has_children = el.text, len(el)
-            text = _put_back(text) if text else text
+            raw, has_children = el.text, len(el)
+            section = _whole_section(raw) if raw else None
+            text = section[0] if section else _put_back(raw) if raw else raw
             if not (text and not text.isspace()) and not has_children:  # isspace: no stripped copy
                 continue
             if name.startswith("atom:"):
-                return el, _atom_content(el)
+                return el, _atom_content(el), None
             # xhtml:body, or raw (unescaped) HTML elements in an RSS field: the serialized children too,
             # not only the text before the first one.
             if name == "xhtml:body" or has_children:
-                return el, _inner_xml(el)
-            return el, text or ""  # escaped or CDATA HTML
-    return None, ""
+                return el, _inner_xml(el), None
+            return el, text or "", section  # escaped or CDATA HTML
+    return None, "", None
 
 
 def _item_author(k: Children, bare: str) -> str:

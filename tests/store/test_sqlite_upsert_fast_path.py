@@ -168,3 +168,39 @@ def test_a_database_not_in_utf8_is_refused_and_left_as_it_was(tmp_path: Path):
     with pytest.raises(StoreFormatError, match=r"utf16\.db: a SQLite database in UTF-16le; tidings reads"):
         open_store(path)
     assert path.read_bytes() == before and not (tmp_path / "utf16.db-wal").exists()
+
+
+@given(texts, st.booleans())
+def test_content_and_hash_takes_the_kept_utf8_only_for_the_content_it_encodes(content, reassigned):
+    """Parse keeps (content, its UTF-8) of a cut CDATA section on the entry: content_and_hash binds and hashes those
+    bytes while the entry's content is that very str; once the content is another str, its own UTF-8."""
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in content):
+        return  # parse never keeps bytes of a text UTF-8 cannot hold
+    kept = "".join(["<p>", content, "</p>"])  # a str of its own, as a decoded section is
+    e = Entry(source_key="k", id="0" * 16, title="t", content=kept, content_utf8=(kept, kept.encode()))
+    plain = Entry(source_key="k", id="0" * 16, title="t", content=kept)
+    if reassigned:  # e.g. cleaning dropped characters: a new str, equal or not
+        e.content = plain.content = "".join(["<p>", content, "</p>!"])
+    assert content_and_hash(e) == content_and_hash(plain) == (e.content.encode(), plain.content_hash())
+    assert e.content_utf8_bytes() is (None if reassigned else e.content_utf8[1])
+
+
+def test_parsed_entries_store_what_entries_without_their_kept_bytes_store(tmp_path: Path):
+    from tidings.parse import parse_feed
+
+    long = "段落\r\n" * 100
+    body = (f"<rss><channel><item><title>t</title><guid>g</guid><description><![CDATA[<p>{long}</p>]]></description>"
+            f"</item><item><title>u</title><guid>h</guid><description>&lt;p&gt;x&lt;/p&gt;</description></item>"
+            "</channel></rss>").encode()
+    entries = parse_feed(body, SOURCE).entries
+    assert entries[0].content_utf8_bytes() == entries[0].content.encode() and entries[1].content_utf8 is None
+    tables = []
+    for n, keep in enumerate((True, False)):
+        with open_store(tmp_path / f"{n}.db") as store:
+            store.sync_sources([SOURCE])
+            for e in parse_feed(body, SOURCE).entries:
+                if not keep:
+                    e.content_utf8 = None
+                store.upsert_entries([_row(e)], now=NOW)
+        tables.append(_tables(tmp_path / f"{n}.db"))
+    assert tables[0] == tables[1]

@@ -586,7 +586,7 @@ class PostgresStore(_StoryTables, _SiteTables):
         for row in rows:
             e, html, fulltext = row.entry, _t(row.html), row.fulltext
             old = known.get((e.source_key, e.id))
-            h = e.content_hash()
+            h = e.content_hash(e.content_utf8_bytes())  # the feed's bytes of the content when parse kept them
             tags = _t(json.dumps(e.tags, ensure_ascii=False))
             if old is None:
                 published = _ts(e.published) if e.published else now

@@ -665,12 +665,14 @@ _UPDATE_ITEM = ("UPDATE items SET guid=?, link=?, title=?, author=?, published=?
 
 
 def content_and_hash(e: Entry) -> tuple[str | bytes, str]:
-    """(the content to bind, e.content_hash()): the content encoded once, for its hash and for the row (bound as
-    its UTF-8 bytes into CAST(? AS TEXT), the same text in a UTF-8 database), not once by each."""
-    try:
-        content = e.content.encode()
-    except UnicodeEncodeError:  # a lone surrogate: binding the text fails, as it always did
-        return e.content, e.content_hash()
+    """(the content to bind, e.content_hash()): the content's UTF-8, as parse read it from the feed or else encoded
+    once, for its hash and for the row (bound into CAST(? AS TEXT), the same text in a UTF-8 database)."""
+    content = e.content_utf8_bytes()
+    if content is None:
+        try:
+            content = e.content.encode()
+        except UnicodeEncodeError:  # a lone surrogate: binding the text fails, as it always did
+            return e.content, e.content_hash()
     return content, e.content_hash(content)
 
 
