@@ -38,3 +38,17 @@ def test_content_hash_of_lone_surrogates_and_a_dated_item():
               published=datetime(2026, 11, 1, 8, 30, tzinfo=UTC), tags=["x", "y"])
     assert e.content_hash() == reference_hash(e)
     assert e.content_hash("<p>正文</p>".encode()) == reference_hash(e)
+
+
+whole_seconds = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+    lambda d: d.replace(microsecond=0))
+
+
+@given(st.one_of(whole_seconds, st.datetimes()), st.sampled_from([UTC, timezone(timedelta(hours=8)), None]))
+def test_isoformat_is_the_methods(dt, tz):
+    """model.isoformat's shortcut (UTC, whole seconds, years from 1000) against datetime.isoformat, on dates of every
+    year with and without microseconds, in UTC, another zone and none."""
+    from tidings.model import isoformat
+
+    dt = dt.replace(tzinfo=tz)
+    assert isoformat(dt) == dt.isoformat()

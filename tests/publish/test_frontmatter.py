@@ -277,3 +277,19 @@ def test_rfc2822_gmt_is_what_email_utils_writes(dt):
 
     utc = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     assert rfc2822_gmt(dt) == format_datetime(utc.replace(microsecond=0), usegmt=True)
+
+
+def _rfc2822_gmt_reference(dt: datetime) -> str:
+    """rfc2822_gmt as it was: %-formatting."""
+    if dt.tzinfo is not None and dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    days, months = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), " Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ")
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (  # noqa: UP031 - the reference as written
+        days[dt.weekday()], dt.day, months[dt.month], dt.year, dt.hour, dt.minute, dt.second)
+
+
+@given(st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+       st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)), None]))
+def test_rfc2822_gmt_is_the_percent_formatting(dt, tz):
+    dt = dt.replace(tzinfo=tz)
+    assert rfc2822_gmt(dt) == _rfc2822_gmt_reference(dt)

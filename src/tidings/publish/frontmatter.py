@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from ..model import TWO_DIGITS
+
 __all__ = ["yaml_safe_text", "yaml_scalar", "rfc2822_gmt"]
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -169,5 +171,8 @@ def rfc2822_gmt(dt: datetime) -> str:
     """
     if dt.tzinfo is not None and dt.tzinfo is not UTC:
         dt = dt.astimezone(UTC)
-    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (  # noqa: UP031 - half the f-string's cost, once per post
-        _DAYS[dt.weekday()], dt.day, _MONTHS[dt.month], dt.year, dt.hour, dt.minute, dt.second)
+    # Two digits from a table and the year as str() (4 digits from 1000 on) in one f-string: 60% of %-formatting's
+    # instructions, once per post.
+    year = dt.year if dt.year >= 1000 else f"{dt.year:04d}"
+    return (f"{_DAYS[dt.weekday()]}, {TWO_DIGITS[dt.day]} {_MONTHS[dt.month]} {year} "
+            f"{TWO_DIGITS[dt.hour]}:{TWO_DIGITS[dt.minute]}:{TWO_DIGITS[dt.second]} GMT")
