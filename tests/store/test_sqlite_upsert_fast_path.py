@@ -204,3 +204,28 @@ def test_parsed_entries_store_what_entries_without_their_kept_bytes_store(tmp_pa
                 store.upsert_entries([_row(e)], now=NOW)
         tables.append(_tables(tmp_path / f"{n}.db"))
     assert tables[0] == tables[1]
+
+
+def test_none_and_bytes_bind_through_the_registered_adapters_as_without_them(tmp_path: Path):
+    """tidings.store.sqlite registers None and bytes as their own adapters (sqlite3's failed look-up for an adapter
+    costs more): a statement binds the same values, types and text with them as without."""
+    from tidings.store import sqlite as module
+
+    keys = [(type(None), sqlite3.PrepareProtocol), (bytes, sqlite3.PrepareProtocol)]
+    assert [sqlite3.adapters.get(k) for k in keys] == [module._null, module._blob]
+    values = [None, b"", b"\x00a", "正文".encode(), "x", 1, 1.5]
+    db = sqlite3.connect(tmp_path / "a.db")
+    db.execute("CREATE TABLE t(v, w TEXT)")
+
+    def bound() -> list[tuple[object, ...]]:
+        db.execute("DELETE FROM t")
+        db.executemany("INSERT INTO t VALUES (?, CAST(? AS TEXT))", [(v, v) for v in values])
+        return db.execute("SELECT v, typeof(v), w, typeof(w) FROM t ORDER BY rowid").fetchall()
+
+    registered = bound()
+    saved = {k: sqlite3.adapters.pop(k) for k in keys}
+    try:
+        assert bound() == registered
+    finally:
+        sqlite3.adapters.update(saved)
+    assert registered[0] == (None, "null", None, "null") and registered[3][2:] == ("正文", "text")

@@ -249,6 +249,22 @@ def _ts(dt: datetime | None) -> float | None:
     return dt.timestamp() if dt else None
 
 
+def _null(value: None) -> None:
+    return value
+
+
+def _blob(value: bytes) -> bytes:
+    return value
+
+
+# sqlite3 looks for an adapter for each parameter that is not exactly an int, float, str or bytearray, and finding
+# none costs it an AttributeError made and cleared (~3,300 instructions; a new item binds its content's bytes and
+# 3-4 None). Registered as themselves, None and bytes bind as before (NULL, a blob) after a dict lookup and a call.
+# The registry is sqlite3's, for the whole process: for every connection, the same values bound.
+sqlite3.register_adapter(type(None), _null)
+sqlite3.register_adapter(bytes, _blob)
+
+
 
 # json.dumps(values, ensure_ascii=False) without a new encoder per call (keyword arguments make one each time)
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
