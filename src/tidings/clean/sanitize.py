@@ -284,6 +284,7 @@ _HANDLERS: dict[str, Callable[[LexborNode, str], None]] = {
     "video": _media, "audio": _media, "blockquote": _media, "q": _media, "del": _media, "ins": _media,
 }
 _INTERESTING = frozenset(_DROP_WITH_CONTENT | set(_HANDLERS))
+_HANDLER_ORDER = tuple(sorted(_HANDLERS, key=lambda name: name == "a"))  # links last (see _dom_pass)
 # Tag names as the HTML tokenizer sees them ('<' + ASCII letter); a superset of the elements the
 # parser builds, except that it turns <image> into <img>.
 _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
@@ -291,10 +292,15 @@ _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
 
 def _selector_for(html: str) -> str:
     """One CSS query for the elements of this fragment that the DOM pass must touch ('' = none)."""
+    return _selector(_interesting_names(html))
+
+
+def _interesting_names(html: str) -> frozenset[str]:
+    """The names of the elements of this fragment that the DOM pass may have to touch (a superset)."""
     names = {n.lower() for n in set(_TAG_NAME.findall(html))}  # a few names, each many times
     if "image" in names:
         names.add("img")
-    return _selector(frozenset(names & _INTERESTING))
+    return frozenset(names & _INTERESTING)
 
 
 @lru_cache(maxsize=4096)
@@ -326,23 +332,35 @@ def apply_rules(html: str, base_url: str = "", rules: RuleSet | None = None) -> 
 
 def _dom_pass(html: str, base: str, rule: CompiledRule, utf8: bytes | None = None) -> str:
     """The DOM pass (module docstring, 1); `utf8`: html's UTF-8 when the caller has it (lexbor parses bytes)."""
-    selector = _selector_for(html)
-    if not selector and not (rule.remove or rule.unwrap):
+    names = _interesting_names(html)
+    if not names and not (rule.remove or rule.unwrap):
         return html  # plain text and inline markup: nothing for the DOM pass, nh3 does the rest
     tree = LexborHTMLParser(html if utf8 is None else utf8, is_fragment=True)
     if rule.remove:
         _decompose_all(tree.css(rule.remove))
     if rule.unwrap:
         _unwrap_all(tree.css(rule.unwrap))
-    if not selector:
+    if not names:
         return tree.html or ""
-    # Reverse document order: a node is handled before its ancestors, never after one freed it.
-    for node in reversed(tree.css(selector)):
-        tag = node.tag
-        if tag in _DROP_WITH_CONTENT:
-            node.decompose()
-        else:
-            _HANDLERS.get(tag or "", _media)(node, base)
+    if any(tree.tags(name) for name in names & _DROP_WITH_CONTENT):
+        # Reverse document order: a node is handled before its ancestors, never after one freed it.
+        for node in reversed(tree.css(_selector(names))):
+            tag = node.tag
+            if tag in _DROP_WITH_CONTENT:
+                node.decompose()
+            else:
+                _HANDLERS.get(tag or "", _media)(node, base)
+    else:
+        # No element to drop with its content (none was there, or a site rule removed it): no handler frees
+        # another element (an <img> or <iframe> goes alone, an <a> leaves its children), so each name's elements
+        # are handled in turn, found by name (a CSS query costs a few times more). Links last: an <a> left empty
+        # stays (unwrap moves children only), so it must see what the handlers left inside it, as it did when
+        # every node came before its ancestors.
+        for name in _HANDLER_ORDER:
+            if name in names:
+                handle = _HANDLERS[name]
+                for node in reversed(tree.tags(name)):
+                    handle(node, base)
     return tree.html or ""
 
 
