@@ -1,5 +1,6 @@
-"""The DOM pass against the code its fast path replaced (kept below verbatim as the reference), on generated
-token soup and on every item of the feedparser corpus and the seed feed."""
+"""The DOM pass and the depth guard before it against the code their fast paths replaced (kept below verbatim
+as the references), on generated token soup and nesting, and on every item of the feedparser corpus and the seed
+feed."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -14,10 +15,13 @@ from tidings.clean.sanitize import (
     _DROP_WITH_CONTENT,
     _HANDLERS,
     LexborHTMLParser,
+    _clean_markup,
     _decompose_all,
     _dom_pass,
     _media,
+    _sanitize,
     _selector_for,
+    _tidy,
     _unwrap_all,
     guard_depth,
 )
@@ -106,3 +110,33 @@ def test_dom_pass_is_the_reference_on_the_corpus():
     assert len(contents) > 500
     for html in contents:
         _check_dom_pass(guard_depth(html))
+
+
+def reference_clean_markup(text, base_url, rules, utf8):
+    """_clean_markup before the depth guard was skipped for text with at most _MAX_DEPTH start tags."""
+    rule = rules.for_url(base_url)
+    html = text
+    for pattern in rule.drop:
+        html = pattern.sub("", html)
+    html = guard_depth(html)
+    html = reference_dom_pass(html, base_url, rule, utf8 if html is text else None)
+    return _tidy(_sanitize(html))
+
+
+NEST = ["<div>", "</div>", "<p>", "<br>", "<img src=\"/a.jpg\">", "<a href=\"/x\">", "</a>", "<b>", "x", "<", "</",
+        "<span class=\"gone\">", "DROP"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=240, max_value=270), st.lists(st.sampled_from(NEST), max_size=40),
+       st.integers(min_value=0, max_value=600), st.sampled_from(["<div>", "<b>", "<br>", "<", "</div>"]))
+def test_clean_markup_is_the_reference_around_the_depth_guard(depth, tokens, repeat, filler):
+    # Nesting and counts of '<' on either side of _MAX_DEPTH (256) and of guard_depth's 512 '<'.
+    rules = load_rules({"example.com": {"drop_patterns": ["DROP"], "remove": [".gone"]}})
+    inner = "".join(tokens)
+    for html in ("<div>" * depth + inner + "</div>" * depth, filler * repeat + inner,
+                 "<b>" * depth + "DROP" + inner, inner + "<p>x</p>" * (depth // 2)):
+        for base in ("https://example.com/a", BASE):
+            expected = reference_clean_markup(html, base, rules, html.encode())
+            assert _clean_markup(html, base, rules, html.encode()) == expected
+            assert _clean_markup(html, base, rules, None) == expected

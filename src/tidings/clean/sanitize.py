@@ -295,9 +295,12 @@ def _selector_for(html: str) -> str:
     return _selector(_interesting_names(html))
 
 
-def _interesting_names(html: str) -> frozenset[str]:
-    """The names of the elements of this fragment that the DOM pass may have to touch (a superset)."""
-    names = {n.lower() for n in set(_TAG_NAME.findall(html))}  # a few names, each many times
+def _interesting_names(html: str, tag_names: list[str] | None = None) -> frozenset[str]:
+    """The names of the elements of this fragment that the DOM pass may have to touch (a superset);
+    `tag_names`: _TAG_NAME.findall(html) when the caller has it."""
+    if tag_names is None:
+        tag_names = _TAG_NAME.findall(html)
+    names = {n.lower() for n in set(tag_names)}  # a few names, each many times
     if "image" in names:
         names.add("img")
     return frozenset(names & _INTERESTING)
@@ -330,9 +333,11 @@ def apply_rules(html: str, base_url: str = "", rules: RuleSet | None = None) -> 
     return tree.html or ""
 
 
-def _dom_pass(html: str, base: str, rule: CompiledRule, utf8: bytes | None = None) -> str:
-    """The DOM pass (module docstring, 1); `utf8`: html's UTF-8 when the caller has it (lexbor parses bytes)."""
-    names = _interesting_names(html)
+def _dom_pass(html: str, base: str, rule: CompiledRule, utf8: bytes | None = None,
+              tag_names: list[str] | None = None) -> str:
+    """The DOM pass (module docstring, 1); `utf8`: html's UTF-8 when the caller has it (lexbor parses bytes);
+    `tag_names`: _TAG_NAME.findall(html) when the caller has it."""
+    names = _interesting_names(html, tag_names)
     if not names and not (rule.remove or rule.unwrap):
         return html  # plain text and inline markup: nothing for the DOM pass, nh3 does the rest
     tree = LexborHTMLParser(html if utf8 is None else utf8, is_fragment=True)
@@ -511,7 +516,13 @@ def _clean_markup(text: str, base_url: str, rules: RuleSet | None, utf8: bytes |
     html = text
     for pattern in rule.drop:
         html = pattern.sub("", html)
-    html = guard_depth(html)
+    # Each start tag is at one of these names' '<': with no more than _MAX_DEPTH of them, nothing nests deeper
+    # (guard_depth would return html as it is, after counting every '<' to find out).
+    tag_names = _TAG_NAME.findall(html)
+    if len(tag_names) > _MAX_DEPTH:
+        flat = guard_depth(html)
+        if flat is not html:
+            html, tag_names = flat, _TAG_NAME.findall(flat)
     # The bytes are the parser's input only while neither the patterns nor the depth guard changed the text.
-    html = _dom_pass(html, base_url, rule, utf8 if html is text else None)
+    html = _dom_pass(html, base_url, rule, utf8 if html is text else None, tag_names)
     return _tidy(_sanitize(html))
