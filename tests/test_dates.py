@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import CORPUS, need_corpus
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tidings.dates import MAX_DATE_CHARS, parse_date
 
@@ -175,3 +177,35 @@ def test_issue_11_date_bugs(raw: str, tz: tzinfo, expected: datetime | None) -> 
     got = parse_date(raw, tz)
     assert got == expected
     assert got is None or got.tzinfo is UTC
+
+
+def _usual_rfc2822_reference(m, tz):
+    """dates._usual_rfc2822 as it was: int() of every field."""
+    from tidings import dates
+
+    day, month_name, year, hour, minute, second, name, offset = m.groups()
+    zone = dates._offset_zone(offset) if offset else UTC if name in dates._UTC_NAMES else None
+    month = dates.MONTHS.get(month_name.lower())
+    if zone is None or month is None:
+        return dates._build(m, None, tz)
+    try:
+        return datetime(int(year), month, int(day), int(hour), int(minute), int(second), 0, zone).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+digits = st.sampled_from("0123456789٠٥९")  # ASCII, Arabic-Indic and Devanagari digits: \d takes them all
+
+
+@given(st.text(digits, min_size=1, max_size=2), st.sampled_from(["Jan", "Nov", "Foo", "dec"]),
+       st.text(digits, min_size=4, max_size=4), st.lists(st.text(digits, min_size=2, max_size=2), min_size=3,
+                                                         max_size=3),
+       st.sampled_from(["GMT", "UT", "Z", "CST", "EST", "+0800", "-01:30", "+2500"]), st.booleans())
+def test_usual_rfc2822_reads_the_fields_as_int_did(day, month, year, clock, zone, weekday):
+    from tidings import dates
+
+    raw = f"{'Mon, ' if weekday else ''}{day} {month} {year} {':'.join(clock)} {zone}"
+    m = dates._USUAL_RFC2822.match(raw)
+    assert m is not None
+    assert dates._usual_rfc2822(m, SHANGHAI) == _usual_rfc2822_reference(m, SHANGHAI)
+    assert parse_date(raw, SHANGHAI) == _usual_rfc2822_reference(m, SHANGHAI)

@@ -168,10 +168,19 @@ def _usual_rfc2822(m: re.Match[str], tz: tzinfo) -> datetime | None:
     month = MONTHS.get(month_name.lower())
     if zone is None or month is None:  # named zones (EST, CST in China …) and odd offsets: the general way
         return _build(m, None, tz)
+    numbers = _NUMBERS  # (\d matches every script's digits: those few go to int())
     try:
-        return datetime(int(year), month, int(day), int(hour), int(minute), int(second), 0, zone).astimezone(UTC)
+        return datetime(numbers[year] if year in numbers else int(year), month,
+                        numbers[day] if day in numbers else int(day), numbers[hour] if hour in numbers else int(hour),
+                        numbers[minute] if minute in numbers else int(minute),
+                        numbers[second] if second in numbers else int(second), 0, zone).astimezone(UTC)
     except (ValueError, OverflowError):
         return None
+
+
+# The day, time and year fields of the usual RFC 2822 date as numbers: a dict lookup each instead of int(), which
+# costs ~1,200 instructions a call (it copies the text to ASCII first). Years: those feeds are seen to give.
+_NUMBERS = {f"{n:02d}": n for n in range(100)} | {str(n): n for n in range(10)} | {str(n): n for n in range(1900, 2200)}
 
 
 def _build(m: re.Match[str], implied_zone: tzinfo | None, tz: tzinfo) -> datetime | None:

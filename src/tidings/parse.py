@@ -1033,11 +1033,14 @@ def _json_author(obj: dict[str, Any]) -> str:
     return _str(a.get("name")) if isinstance(a, dict) else ""
 
 
+_A_DAY = timedelta(days=1)
+
+
 def _date_or_none(raw: str, tz: ZoneInfo, now: datetime) -> datetime | None:
     if not raw:  # (most items have no updated date)
         return None
     dt = parse_date(raw, tz)
     # A date far in the future would pin an item to the top of every listing: treat it as missing.
-    if dt is None or dt > now + timedelta(days=1) or dt.year < 1970:
+    if dt is None or dt > now + _A_DAY or dt.year < 1970:
         return None
     return dt
