@@ -393,7 +393,9 @@ def _stage(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Ent
                              next_fetch=schedule.after_success(now, result))
         return SourceOutcome(source, OutcomeStatus.NOT_MODIFIED)
     try:
-        feed = parse_feed(result.body, source, content_type=result.content_type, url=result.final_url)
+        # No cover guessed from an item's raw content: the cleaner picks one from the cleaned HTML (pick_cover).
+        feed = parse_feed(result.body, source, content_type=result.content_type, url=result.final_url,
+                          content_cover=False)
     except ParseError as e:
         return _failed(store, result, now, schedule, str(e))
     except RecursionError:

@@ -572,15 +572,18 @@ def _numeric_entity(m: re.Match[str]) -> str:
 
 
 def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str = "",
-               now: datetime | None = None) -> ParsedFeed:
-    """Parse a feed body. Raises ParseError with a short reason when it is not a readable feed."""
+               now: datetime | None = None, content_cover: bool = True) -> ParsedFeed:
+    """Parse a feed body. Raises ParseError with a short reason when it is not a readable feed.
+
+    An item without a cover of the feed's own (enclosure, Media RSS, JSON image) takes its content's first image,
+    unless `content_cover` is False (ingest's cleaner picks one from the cleaned HTML instead)."""
     now = now or datetime.now(UTC)
     tz = ZoneInfo(source.timezone or "UTC")
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         raise ParseError("empty response")
     if head[:1] in (b"{", b"["):
-        return _parse_json(body, source, tz, now, url)
+        return _parse_json(body, source, tz, now, url, content_cover)
     if re.match(rb"(?is)<!doctype\s+html|<html", head):
         raise ParseError("got an HTML page, not a feed")
     notes: list[str] = []
@@ -594,7 +597,7 @@ def parse_feed(body: bytes, source: Source, *, content_type: str = "", url: str 
             root = _xml_root(text, doc_url, notes, data)
         kind = _format_of(root.tag)
         if kind in ("rss", "atom"):
-            feed = (_parse_rss if kind == "rss" else _parse_atom)(root, source, tz, now, doc_url)
+            feed = (_parse_rss if kind == "rss" else _parse_atom)(root, source, tz, now, doc_url, content_cover)
     finally:
         _CUT_SECTIONS.reset(token)
     if kind == "html":
@@ -757,6 +760,7 @@ class _Context:
     # instead of ~1,200 instructions for each element's walk up the tree.
     xml_base: bool = True
     doc_base: str | None = None
+    content_cover: bool = True  # parse_feed's `content_cover`
 
     def base_of(self, el: etree._Element) -> str | None:
         return el.base if self.xml_base else self.doc_base
@@ -764,10 +768,10 @@ class _Context:
 
 def _entry(source: Source, *, guid: str, link: str, title: str, date_raw: str, content: str, author: str,
            published: datetime | None, updated: datetime | None, covers: list[str], tags: list[str],
-           base: str, content_utf8: Section | None = None) -> Entry:
+           base: str, content_utf8: Section | None = None, content_cover: bool = True) -> Entry:
     """An Entry from fields already resolved (link and covers absolute where the feed allows)."""
     cover = next((c for c in covers if c), "")
-    if not cover:
+    if not cover and content_cover:
         m = _IMG_SRC.search(content)
         if m and not m.group(1).startswith("data:"):
             cover = urljoin(base, html.unescape(m.group(1)))
@@ -810,7 +814,7 @@ def _item(it: etree._Element, ctx: _Context) -> Entry:
         author=_item_author(k, ctx.bare) or ctx.feed_author,
         published=_date_or_none(published_raw or updated_raw, ctx.tz, ctx.now),
         updated=_date_or_none(updated_raw, ctx.tz, ctx.now), covers=_covers(it, k, ctx), tags=_categories(k),
-        base=base, content_utf8=section)
+        base=base, content_utf8=section, content_cover=ctx.content_cover)
 
 
 def _item_link(k: Children) -> tuple[etree._Element | None, str]:
@@ -935,7 +939,8 @@ def _too_many(n: int) -> None:
 _COUNT_ITEMS = etree.XPath("count(*[local-name()='item']) + count(*[local-name()='channel']/*[local-name()='item'])")
 
 
-def _parse_rss(root: etree._Element, source: Source, tz: ZoneInfo, now: datetime, doc_url: str) -> ParsedFeed:
+def _parse_rss(root: etree._Element, source: Source, tz: ZoneInfo, now: datetime, doc_url: str,
+               content_cover: bool = True) -> ParsedFeed:
     _too_many(int(_COUNT_ITEMS(root)))  # counted in C: no Python object per item
     kids = _children(root)
     if root.tag.rpartition("}")[2].lower() == "channel":
@@ -953,13 +958,14 @@ def _parse_rss(root: etree._Element, source: Source, tz: ZoneInfo, now: datetime
     # Items belong in <channel> (RSS 2.0) or beside it (RSS 1.0); loose feeds put them anywhere.
     items = ch.get("item", []) + (kids.get("item", []) if channel is not root else [])
     ctx = _Context(source, tz, now, doc_url, base_fallback=feed.link, bare="", media=_has_media(root),
-                   xml_base=_HAS_XML_BASE(root), doc_base=root.base)
+                   xml_base=_HAS_XML_BASE(root), doc_base=root.base, content_cover=content_cover)
     return _finish(feed, [_item(it, ctx) for it in items])
 
 
 # --- Atom 1.0 / 0.3 ----------------------------------------------------------------------------------
 
-def _parse_atom(root: etree._Element, source: Source, tz: ZoneInfo, now: datetime, doc_url: str) -> ParsedFeed:
+def _parse_atom(root: etree._Element, source: Source, tz: ZoneInfo, now: datetime, doc_url: str,
+                content_cover: bool = True) -> ParsedFeed:
     _too_many(int(root.xpath("count(*[local-name()='entry' or local-name()='item'])")))
     kids = _children(root, "atom")
     title_el = _first(kids, ("atom:title",))
@@ -970,14 +976,16 @@ def _parse_atom(root: etree._Element, source: Source, tz: ZoneInfo, now: datetim
             break
     feed = ParsedFeed(title=_atom_title(title_el) if title_el is not None else "", link=link)
     ctx = _Context(source, tz, now, doc_url, base_fallback="", bare="atom", feed_author=_item_author(kids, "atom"),
-                   media=_has_media(root), xml_base=_HAS_XML_BASE(root), doc_base=root.base)
+                   media=_has_media(root), xml_base=_HAS_XML_BASE(root), doc_base=root.base,
+                   content_cover=content_cover)
     # <item> in an Atom feed is a publisher's slip that loose readers accept
     return _finish(feed, [_item(it, ctx) for it in kids.get("atom:entry", []) + kids.get("atom:item", [])])
 
 
 # --- JSON Feed 1.x ----------------------------------------------------------------------------------
 
-def _parse_json(body: bytes, source: Source, tz: ZoneInfo, now: datetime, url: str) -> ParsedFeed:
+def _parse_json(body: bytes, source: Source, tz: ZoneInfo, now: datetime, url: str,
+                content_cover: bool = True) -> ParsedFeed:
     _check_json_values(body)
     try:
         data = json.loads(body.decode("utf-8-sig", errors="replace"))
@@ -1011,7 +1019,7 @@ def _parse_json(body: bytes, source: Source, tz: ZoneInfo, now: datetime, url: s
             covers=[urljoin(base, c) for c in (_str(it.get("image")), _str(it.get("banner_image"))) if c],
             tags=[_str(t) for t in it.get("tags", []) if isinstance(t, (str, int))]
             if isinstance(it.get("tags"), list) else [],
-            base=link or base))
+            base=link or base, content_cover=content_cover))
     return _finish(feed, entries)
 
 
