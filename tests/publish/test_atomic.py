@@ -35,3 +35,23 @@ def test_replace_atomic_writes_through_the_temp_file_beside_the_post(tmp_path: P
     atomic.replace_atomic(str(target), b"two")
     assert target.read_bytes() == b"two"
     assert sorted(p.name for p in target.parent.iterdir()) == ["a b.md"]  # no temp file left
+
+
+@given(st.binary(max_size=40), st.integers(min_value=1, max_value=7))
+def test_write_all_writes_everything_whatever_each_write_takes(data, most):
+    """write_all's single write(2) and the loop after a short one: all of the data, in order, whatever each write
+    takes (a signal or a full disk makes a short write)."""
+    written: list[bytes] = []
+
+    def short_write(fd: int, chunk) -> int:
+        taken = bytes(chunk[:most])
+        written.append(taken)
+        return len(taken)
+
+    real = os.write
+    os.write = short_write
+    try:
+        atomic.write_all(3, data)
+    finally:
+        os.write = real
+    assert b"".join(written) == data and all(written)

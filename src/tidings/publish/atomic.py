@@ -11,9 +11,11 @@ _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
 def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    done = os.write(fd, data) if data else 0  # one write(2) takes it all, but for a signal or a full disk
+    if done < len(data):
+        view = memoryview(data)[done:]
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def replace_atomic(path: str | os.PathLike[str], data: bytes) -> None:

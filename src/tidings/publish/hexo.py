@@ -263,7 +263,7 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
         with store.transaction():
             # Otherwise bodies are read only for the posts that are rendered: an unchanged store costs no HTML I/O.
             for item in store.iter_items(newest_first=False, bodies=bodies, content=not clean, html_utf8=clean):
-                me = ItemKey(item.source_key, item.id)
+                me = tuple.__new__(ItemKey, (item.source_key, item.id))  # not ItemKey's Python __new__
                 live.add(me)
                 categories = tuple(item.categories)
                 fp = _fingerprint(settings_utf8, item.hash, categories)
