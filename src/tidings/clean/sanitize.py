@@ -292,18 +292,17 @@ _TAG_NAME = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)")
 
 def _selector_for(html: str) -> str:
     """One CSS query for the elements of this fragment that the DOM pass must touch ('' = none)."""
-    return _selector(_interesting_names(html))
+    return _selector(_names(_TAG_NAME.findall(html)) & _INTERESTING)
 
 
-def _interesting_names(html: str, tag_names: list[str] | None = None) -> frozenset[str]:
-    """The names of the elements of this fragment that the DOM pass may have to touch (a superset);
-    `tag_names`: _TAG_NAME.findall(html) when the caller has it."""
-    if tag_names is None:
-        tag_names = _TAG_NAME.findall(html)
+def _names(tag_names: list[str]) -> frozenset[str]:
+    """The lower-cased names of _TAG_NAME.findall(html): a superset of the names of the elements lexbor and
+    html5ever build from html (with img for image), as neither makes an element of a kind the text lacks,
+    but for implied ones (tbody, p, br) that no step here looks for."""
     names = {n.lower() for n in set(tag_names)}  # a few names, each many times
     if "image" in names:
         names.add("img")
-    return frozenset(names & _INTERESTING)
+    return frozenset(names)
 
 
 @lru_cache(maxsize=4096)
@@ -334,10 +333,10 @@ def apply_rules(html: str, base_url: str = "", rules: RuleSet | None = None) -> 
 
 
 def _dom_pass(html: str, base: str, rule: CompiledRule, utf8: bytes | None = None,
-              tag_names: list[str] | None = None) -> str:
+              present: frozenset[str] | None = None) -> str:
     """The DOM pass (module docstring, 1); `utf8`: html's UTF-8 when the caller has it (lexbor parses bytes);
-    `tag_names`: _TAG_NAME.findall(html) when the caller has it."""
-    names = _interesting_names(html, tag_names)
+    `present`: _names(_TAG_NAME.findall(html)) when the caller has it."""
+    names = (_names(_TAG_NAME.findall(html)) if present is None else present) & _INTERESTING
     if not names and not (rule.remove or rule.unwrap):
         return html  # plain text and inline markup: nothing for the DOM pass, nh3 does the rest
     tree = LexborHTMLParser(html if utf8 is None else utf8, is_fragment=True)
@@ -437,11 +436,11 @@ _BLANK_LINE = re.compile(r"\n[ \t\f\v]*(?=\n)")
 _PRE_BLANK = re.compile(r"\n(?=[ \t\f\v]*\n)")
 
 
-def _no_blank_lines(html: str) -> str:
+def _no_blank_lines(html: str, may_hold_pre: bool = True) -> str:
     """No whitespace-only line anywhere (a blank line ends Hexo's HTML block)."""
     if "\n" not in html:
         return html
-    if "<pre" not in html:
+    if not may_hold_pre or "<pre" not in html:
         return _BLANK_LINE.sub("", html)
     parts = _PRE.split(html)
     for i, part in enumerate(parts):
@@ -471,10 +470,12 @@ def _ensure_set_attrs(html: str) -> str:
     return html
 
 
-def _tidy(html: str) -> str:
+def _tidy(html: str, present: frozenset[str] | None = None) -> str:
+    """The text pass (module docstring, 3); `present`: _names of the text the DOM pass had, when the caller has
+    them (an iframe or pre comes out of nh3 only if its name went in: no scan of the text for one then)."""
     if html.count("<img") != html.count(' referrerpolicy="no-referrer"'):
         html = _ensure_set_attrs(html)
-    if "<iframe" in html:
+    if (present is None or "iframe" in present) and "<iframe" in html:
         html = _IFRAME_BODY.sub(r"\1</iframe>", html)
     if _MAYBE_EMPTY.search(html):  # a cheap scan first: most items have no empty element
         for _ in range(8):
@@ -486,7 +487,7 @@ def _tidy(html: str) -> str:
         html = html.replace("\r", "&#13;")
     if "<!--" in html:  # cannot happen after nh3 (comments stripped, '<' escaped); belt and braces
         html = html.replace("<!--", "&lt;!--")
-    return _no_blank_lines(html).strip()
+    return _no_blank_lines(html, present is None or "pre" in present).strip()
 
 
 def clean_html(html: str, base_url: str = "", rules: RuleSet | None = None) -> str:
@@ -523,6 +524,7 @@ def _clean_markup(text: str, base_url: str, rules: RuleSet | None, utf8: bytes |
         flat = guard_depth(html)
         if flat is not html:
             html, tag_names = flat, _TAG_NAME.findall(flat)
+    present = _names(tag_names)
     # The bytes are the parser's input only while neither the patterns nor the depth guard changed the text.
-    html = _dom_pass(html, base_url, rule, utf8 if html is text else None, tag_names)
-    return _tidy(_sanitize(html))
+    html = _dom_pass(html, base_url, rule, utf8 if html is text else None, present)
+    return _tidy(_sanitize(html), present)
