@@ -36,6 +36,11 @@ PER_BAND = 8
 MAX_CANDIDATES = 10
 # A loaded day that no batch's window needed in this many assignments is dropped from memory.
 EVICT_AFTER = 1000
+# Which band buckets have postings, by the top FILTER_BITS bits of the bucket (1 MB): a query whose bucket has
+# none (most of them: unrelated news shares no band) is not searched for in the runs. A false "maybe" costs a
+# search only; when the index is so large that most are set, it costs one look-up a feed.
+FILTER_BITS = 20
+_FILTER_SHIFT = np.uint64(64 - FILTER_BITS)
 _T_MAX = float(2**32 - 1)
 
 Rows = Iterable[tuple[int, float, bytes]]  # (story_seq, published, fingerprint bytes)
@@ -58,6 +63,40 @@ def _ranks(groups: np.ndarray) -> np.ndarray:
     first = np.zeros(len(groups), np.int64)
     first[starts] = starts
     return np.arange(len(groups)) - np.maximum.accumulate(first)
+
+
+def _rank_order_reference(item: np.ndarray, shared: np.ndarray, pub: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """The order of candidates by item, then the most bands shared, the earliest published, the earliest given
+    a story (the batch's own, seq < 0, after the stored)."""
+    return np.lexsort((np.where(seq < 0, np.int64(2**62) - seq, seq), pub, -shared, item))
+
+
+def _rank_order(item: np.ndarray, shared: np.ndarray, pub: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """`_rank_order_reference`, by one sort of (item, bands not shared, published second) in one integer when
+    no two candidates have the same: then that order is the reference's (a second earlier is a time earlier).
+    A lexsort of four keys cost as much as the rest of the lookup."""
+    if len(item) and int(item[-1]) < 1 << 25:  # (item is sorted: np.unique)
+        key = ((item.astype(np.uint64) << np.uint64(38)) | ((BANDS - shared).astype(np.uint64) << np.uint64(32))
+               | _seconds(pub))
+        order = np.argsort(key)
+        ranked = key[order]
+        if not (ranked[1:] == ranked[:-1]).any():
+            return order
+    return _rank_order_reference(item, shared, pub, seq)
+
+
+_BYTE_SUM = np.uint64(0x0101010101010101)  # (x * _BYTE_SUM) >> 56: the sum of x's bytes, when it is below 256
+assert SIG_PERMS % 8 == 0 and SIG_PERMS < 256
+
+
+def _equal_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How many values of each row of `a` equal the value in the same place in `b` (k × SIG_PERMS each).
+    The comparison's bools (bytes of 0 or 1) are summed eight at a time as uint64 words: each byte of a row's
+    word sum is at most SIG_PERMS / 8 = 16, and the sum of those bytes at most SIG_PERMS = 128, so no byte
+    overflows; summing the bytes one by one as int64 cost three times as much."""
+    words = (a == b).view(np.uint64).sum(axis=1)
+    counts: np.ndarray = ((words * _BYTE_SUM) >> np.uint64(56)).astype(np.int64)
+    return counts
 
 
 def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +135,7 @@ class BandIndex:
         self.day = np.empty(0, np.int32)
         self.sig = np.empty((0, SIG_PERMS), np.uint16)
         self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (bucket << 32 | second, sorted; slot)
+        self.posted = np.zeros(1 << FILTER_BITS, bool)  # the buckets' filter (FILTER_BITS): any posting there
         self.days: dict[int, int] = {}  # loaded day → the assignment that last needed it
         self.calls = 0
 
@@ -141,6 +181,7 @@ class BandIndex:
         return n0
 
     def _push(self, run: tuple[np.ndarray, np.ndarray]) -> None:
+        self.posted[run[0] >> _FILTER_SHIFT] = True
         self.runs.append(run)
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             (c1, s1), (c2, s2) = self.runs.pop(), self.runs.pop()
@@ -183,6 +224,8 @@ class BandIndex:
         comp, slots = comp[alive], remap[slots[alive]].astype(np.int32)
         order = np.argsort(comp, kind="stable")
         self.runs = [(comp[order], slots[order])] if len(comp) else []
+        self.posted[:] = False  # the buckets of the items kept only
+        self.posted[comp >> _FILTER_SHIFT] = True
         self.n = int(keep.sum())
         self.pub = self.pub[:len(keep)][keep]
         self.seqs = self.seqs[:len(keep)][keep]
@@ -204,11 +247,14 @@ class BandIndex:
     def _candidates(self, buckets: np.ndarray, pubs: np.ndarray, n0: int) -> Candidates:
         # query q = item * BANDS + band; searchsorted takes the keys unsorted (sorting them saved it nothing)
         since, until = pubs - WINDOW_SECONDS, pubs + WINDOW_SECONDS
-        lo_q = (buckets.reshape(len(pubs), BANDS) | _seconds(since)[:, None]).ravel()
-        hi_q = (buckets.reshape(len(pubs), BANDS) | _seconds(until)[:, None]).ravel()
+        # only the queries whose bucket may have postings (self.posted), in order
+        query = np.flatnonzero(self.posted.take(buckets >> _FILTER_SHIFT)) if self.runs else buckets[:0]
+        posted = buckets[query]
+        lo_q = posted | _seconds(since[query // BANDS])
+        hi_q = posted | _seconds(until[query // BANDS])
         back = np.arange(1, PER_BAND + 1)
         pairs, slots = [], []
-        for comp, run_slots in self.runs:  # stored items: the last PER_BAND of each band's window
+        for comp, run_slots in self.runs if len(query) else []:  # stored: the last PER_BAND of each band's window
             end = comp.searchsorted(hi_q, "right")
             # the entry before the window's end is of the same band and inside the window: there are hits
             hit = np.flatnonzero((comp[end - 1] >= lo_q) & (end > 0))
@@ -219,7 +265,7 @@ class BandIndex:
             pos = np.maximum(pos, 0)
             ok &= comp[pos] >= lo_q[hit, None]
             which, at = np.nonzero(ok)
-            pairs.append(hit[which])
+            pairs.append(query[hit[which]])
             slots.append(run_slots[pos[which, at]])
         # the batch: each query's earlier items in its bucket (all of them: `inside` below keeps the window's)
         order = np.argsort(buckets)
@@ -256,9 +302,8 @@ class BandIndex:
         many = np.bincount(item)  # candidates of each item (items in order: np.unique sorted them)
         if many.max(initial=0) > MAX_CANDIDATES:  # those of an item with more: the ones sharing the most bands
             # (ties: earliest published, then earliest given a story; the batch's own after the stored)
-            order = np.lexsort((np.where(seq < 0, np.int64(2**62) - seq, seq), self.pub[slot], -shared, item))
+            order = _rank_order(item, shared, self.pub[slot], seq)
             keep = _ranks(item[order]) < MAX_CANDIDATES
             item, slot, seq = item[order][keep], slot[order][keep], seq[order][keep]
-        # the batch's signatures are its pending slots (low 16 bits); a bool's byte is 0 or 1
-        equal = (self.sig[slot] == self.sig[n0 + item]).view(np.uint8).sum(axis=1, dtype=np.int64)
-        return Candidates(item, seq, equal)
+        # the batch's signatures are its pending slots (low 16 bits)
+        return Candidates(item, seq, _equal_counts(self.sig.take(slot, axis=0), self.sig.take(n0 + item, axis=0)))
