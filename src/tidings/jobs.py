@@ -68,8 +68,8 @@ class Cleaner:
         self.rules: RuleSet = load_rules(cfg.rules or None)
 
     def __call__(self, e: Entry) -> tuple[Entry, str]:
-        e.title, e.author = clean_text(e.title), clean_text(e.author)
-        e.link, e.guid = clean_text(e.link), clean_text(e.guid)
+        e.title, e.author = _clean_field(e.title), _clean_field(e.author)
+        e.link, e.guid = _clean_field(e.link), _clean_field(e.guid)
         if e.tags:
             e.tags = [clean_text(t) for t in e.tags]
         # `content` stays as the feed gave it (hexo `clean: false` publishes it verbatim), less the
@@ -80,6 +80,12 @@ class Cleaner:
         explicit = [e.cover] if e.cover and e.cover_explicit else []
         e.cover = pick_cover(html, explicit, e.base or e.link, self.rules, cleaned=True)
         return e, html
+
+
+def _clean_field(text: str) -> str:
+    """clean_text(text). Printable ASCII (most links and ids, an empty author) it returns as it is: nothing XML
+    forbids, no mojibake (which needs U+0080..U+00FF); two C loops tell that for a fraction of its scan."""
+    return text if text.isascii() and text.isprintable() else clean_text(text)
 
 
 _TAGS = re.compile(r"<[^>]+>")
