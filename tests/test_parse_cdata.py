@@ -9,6 +9,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tidings import parse
 from tidings.model import Entry, Source
@@ -233,3 +235,10 @@ def test_real_feeds_vouched_by_their_skeleton_hold_their_markers_in_text() -> No
             vouched += 1
             assert parse._markers_in_text(root) == len(cut[1]), path
     assert vouched or not CORPUS.is_dir()
+
+
+@given(st.lists(st.sampled_from([b"a", b"]", b"]]", b">", b"]]>", "段".encode(), b"<![CDATA["]), max_size=40).map(b"".join),
+       st.integers(min_value=0, max_value=60))
+def test_section_end_is_the_first_close(data: bytes, begin: int) -> None:
+    """_section_end finds "]]>" by its "]"s, and past parse._BRACKETS_TRIED of them by the search for all three."""
+    assert parse._section_end(data, begin) == data.find(b"]]>", begin)
