@@ -184,6 +184,23 @@ def _norm_number(num: str) -> str:
 def _mark(found: str) -> str:
     mark = _MARK_CACHE.get(found)
     if mark is None:
+        # A whole number without a unit (and the one space \s? took after it): no regex, the same mark
+        digits = found[:-1] if found[-1].isspace() else found
+        if digits.isascii() and digits.isdigit():
+            n = digits.lstrip("0") or "0"
+            mark = "y" + n if len(n) == 4 and n[:2] in ("19", "20") else n
+            if len(_MARK_CACHE) > 100_000:
+                _MARK_CACHE.clear()
+            _MARK_CACHE[found] = mark
+            return mark
+        return _mark_reference(found)
+    return mark
+
+
+def _mark_reference(found: str) -> str:
+    """The mark of a figure as `_MARK_FOUND` finds it (remembered in _MARK_CACHE)."""
+    mark = _MARK_CACHE.get(found)
+    if mark is None:
         parts = _MARK.match(found)
         assert parts is not None
         num, unit = parts.groups()
