@@ -14,6 +14,7 @@ from tidings.stories.index import (
     _equal_counts,
     _rank_order,
     _rank_order_reference,
+    _seconds,
 )
 from tidings.stories.near import SIG_PERMS
 
@@ -97,3 +98,12 @@ def test_the_filter_is_rebuilt_when_days_are_dropped():
     kept = [(seq, pub, sig) for seq, pub, sig in stored if int(pub // DAY) in index.days]
     assert len(kept) < len(stored)
     assert _found(index, batch, pubs) == reference(kept, batch, pubs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e13, 1e13, allow_nan=False) | st.sampled_from([0.0, -0.5, 2.0**32 - 1, 2.0**32]),
+                max_size=40))
+def test_seconds_are_the_clipped_floors(times):
+    pub = np.array(times, np.float64)
+    assert _seconds(pub).tolist() == np.clip(np.floor(pub), 0.0, float(2**32 - 1)).astype(np.uint64).tolist()
+    assert pub.tolist() == times  # the times given are left as they were
