@@ -269,8 +269,4 @@ def xml_safe_and_clean(s: str) -> tuple[str, str]:
 
 def clean_text(s: str) -> str:
     """Text fit for XML and for reading: invalid XML 1.0 characters dropped, mojibake repaired."""
-    # Most titles, links and ids: printable (no control, surrogate or noncharacter) and nothing in U+0080..U+00FF,
-    # so neither step has anything to do, told without the scan that also makes the UTF-8 the HTML parser needs.
-    if s and s.isprintable() and (s.isascii() or not _HIGH_LATIN1.search(s)):
-        return s
     return xml_safe_and_clean(s or "")[1]
