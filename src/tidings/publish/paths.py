@@ -82,12 +82,18 @@ def safe_component(name: str, max_bytes: int = 200, fallback: str = "untitled") 
     return _clean(name, max_bytes) or _clean(fallback, max_bytes) or "untitled"
 
 
+# The characters whose upper case begins with the first letter of a reserved name (C, P, A, N, L): only a name that
+# begins with one of them can be reserved (tests/publish/test_paths_fast_paths.py finds them all).
+_RESERVED_FIRST = frozenset("ACLNPaclnp\u1e9a")
+
+
 def _clean(name: str, max_bytes: int) -> str:
     # Most titles need nothing done: one search instead of three substitutions and two strip loops.
-    # A base name (before the first ".") whose fifth character is not a space is too long to be reserved.
+    # A name of at most a quarter of max_bytes characters is within max_bytes of UTF-8 without encoding it.
     if (name[:1] not in " ._" and name[-1:] not in " ." and name.isprintable() and "  " not in name
-            and not _FORBIDDEN_CHARACTER.search(name) and len(name.encode("utf-8")) <= max_bytes
-            and ((len(name) > 4 and name[4] != " " and "." not in name[:5]) or _unreserve(name) is name)):
+            and not _FORBIDDEN_CHARACTER.search(name)
+            and (len(name) * 4 <= max_bytes or len(name.encode("utf-8")) <= max_bytes)
+            and (name[0] not in _RESERVED_FIRST or _unreserve(name) is name)):
         return name
     return _clean_reference(name, max_bytes)
 
