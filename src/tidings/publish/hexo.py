@@ -95,11 +95,13 @@ def render_seed(item: StoredItem, clean: bool, checked: bool = True) -> str:
     return _seed_head(item) + _wrap(escape_braces(body_html(item, clean, checked)))
 
 
-def _seed_head(item: StoredItem, tz: ZoneInfo | None = None) -> str:  # (tz unused: the seed dates in GMT)
+def _seed_head(item: StoredItem, tz: ZoneInfo | None = None,  # (tz unused: the seed dates in GMT)
+               categories: tuple[str, ...] | None = None) -> str:
+    """categories: tuple(item.categories), when the caller has made it."""
     cover = _single_quoted(item.cover)
     # One f-string: a post's head was ~14 list items joined; its categories' lines come whole from a cache.
     return (f"\n---\ntitle: {_single_quoted(item.title)}\n"
-            f"{_seed_categories(tuple(item.categories))}headimg: {cover}\n"
+            f"{_seed_categories(tuple(item.categories) if categories is None else categories)}headimg: {cover}\n"
             f"author: {_names(item.source)}\ncomments: false\ndate: {rfc2822_gmt(item.published)}\n"
             f"thumbnail: {cover}\n---\n\n")
 
@@ -285,7 +287,8 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
                 if old and old[0] != rel:
                     owner.pop(old[0], None)
                 owner[rel] = me
-                out.add(me, rel, _post_bytes(item, clean, preset, tz), files.last, fp, old[0] if old else None)
+                out.add(me, rel, _post_bytes(item, clean, preset, tz, categories), files.last, fp,
+                        old[0] if old else None)
             out.flush()
             for me, (rel, _) in ledger.items():
                 if me not in live:
@@ -298,10 +301,12 @@ def build_posts(store: Store, hexo_dir: Path, *, preset: str = "seed", clean: bo
     return report
 
 
-def _post_bytes(item: StoredItem, clean: bool, preset: str, tz: ZoneInfo) -> bytes:
+def _post_bytes(item: StoredItem, clean: bool, preset: str, tz: ZoneInfo,
+                categories: tuple[str, ...] | None = None) -> bytes:
     if clean and isinstance(item.html, bytes):  # read as its UTF-8 (build_posts): render_* of it, encoded
         body = _escape_braces_utf8(body_utf8(item.html))
-        head = (_seed_head if preset == "seed" else _hexo_head)(item, tz)  # its values all went through yaml_safe_text
+        # its values all went through yaml_safe_text
+        head = _seed_head(item, tz, categories) if preset == "seed" else _hexo_head(item, tz)
         return b"".join((head.encode("utf-8"), _WRAP_UTF8[0], body, _WRAP_UTF8[1]))
     render = partial(render_seed, item, clean) if preset == "seed" else partial(render_hexo, item, clean, tz)
     try:
