@@ -710,7 +710,7 @@ def _write_rows(db: sqlite3.Connection, rows: list[IngestRow], known: dict[tuple
                             int(e.published is not None), _ts(e.updated), now, now, content, html, e.cover, tags, h,
                             str(row.state), fulltext, _json_list(row.keywords), row.fingerprint, row.story,
                             seq_of.get((e.source_key, e.id))))
-            new += row.state == ItemState.PUBLISHED
+            new += row.state == _PUBLISHED  # (ItemState.PUBLISHED: ~1,300 instructions a read, Enum's lookup)
             continue
         if inserts:
             db.executemany(_INSERT_ITEM, inserts)
