@@ -378,3 +378,30 @@ def test_a_refusal_on_the_bytes_decodes_nothing(monkeypatch):
     monkeypatch.setattr(parse, "_decode", None)  # calling it would fail
     for doc in LIMITED:
         assert isinstance(outcome(doc.encode()), str)
+
+
+def _children_reference(el: etree._Element, bare: str = "") -> dict[str, list[etree._Element]]:
+    """parse._children as it was: _name's cache at every child."""
+    out: dict[str, list[etree._Element]] = {}
+    for child in el:
+        if isinstance(child.tag, str):
+            out.setdefault(parse._name(child.tag, bare), []).append(child)
+    return out
+
+
+def test_children_by_the_names_kept_per_bare_prefix_are_the_cached_names():
+    """_children keeps _name's answers in a dict per `bare`: every element of the corpus's documents, read with either
+    prefix, has the children it had (RSS, Atom with and without a namespace, RDF, namespaced extensions)."""
+    seen = 0
+    for path in sorted(CORPUS.rglob("*.xml"))[:600]:
+        try:
+            root = etree.fromstring(path.read_bytes(), parse._RECOVER)
+        except etree.XMLSyntaxError:
+            continue
+        if root is None:
+            continue
+        for el in root.iter():
+            for bare in ("", "atom"):
+                assert parse._children(el, bare) == _children_reference(el, bare)
+                seen += 1
+    assert seen > 1000 or not CORPUS.is_dir()

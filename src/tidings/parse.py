@@ -659,11 +659,22 @@ def _name(tag: str, bare: str) -> str:
 Children = dict[str, list[etree._Element]]
 
 
+# _name's answers for each `bare`, by tag: a dict lookup a child, where _name's cache makes a key of its arguments
+_NAMES_BY_BARE: dict[str, dict[str, str]] = {}
+
+
 def _children(el: etree._Element, bare: str = "") -> Children:
     out: Children = {}
+    names = _NAMES_BY_BARE.get(bare) or _NAMES_BY_BARE.setdefault(bare, {})
     for child in el:
-        if isinstance(child.tag, str):
-            out.setdefault(_name(child.tag, bare), []).append(child)
+        tag = child.tag  # (lxml makes the str at each read)
+        if isinstance(tag, str):
+            name = names.get(tag)
+            if name is None:
+                name = _name(tag, bare)
+                if len(names) < 1024:  # a hostile feed's thousands of tag names are not all kept
+                    names[tag] = name
+            out.setdefault(name, []).append(child)
     return out
 
 
