@@ -166,7 +166,7 @@ def test_search_shards_reindex_only_what_changed(tmp_path, store_at, monkeypatch
     # nothing new: nothing re-indexed
     again = build_site(store, config(search=True), out)
     assert again.search_indexed == 0 and again.written == 0
-    # one new item: only the newest shard (and at most the one of its channel neighbour)
+    # one new item: only the newest shard (two when its day's shards are split anew: search.plan)
     items = list(store.iter_items())
     src = next(s for s in samples.make_sources() if s.key == items[0].source_key)
     e, html = samples.entry(src, 88_888, items[0].published + timedelta(minutes=5), random.Random(5))

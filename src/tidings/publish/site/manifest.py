@@ -70,17 +70,18 @@ def write_file(path: str, data: bytes) -> None:
 class Writer:
     """Writes files under one directory unless they already hold the same bytes."""
 
-    def __init__(self, out_dir: str | os.PathLike[str], *, search: bool = True) -> None:
+    def __init__(self, out_dir: str | os.PathLike[str], *, search: bool = True, article: bool = False) -> None:
         self.prefix = os.path.join(os.fspath(out_dir), "")
         # Without search no build reads the search digests (turning search on changes every fingerprint).
         self.search = search
+        self.article = article  # search_digest's `article`: item pages from the bundled templates
 
     def put(self, path: str, data: bytes, old_digest: str | None) -> tuple[str, str, bool]:
         """(sha256 of data, search_digest or "" without search, whether the file was written): not written
         when the last build recorded the same digest and the file is still there."""
         digest = hashlib.sha256(data).hexdigest()
         target = self.prefix + path
-        found = search_digest(path, data) if self.search else ""
+        found = search_digest(path, data, self.article) if self.search else ""
         if old_digest == digest and os.path.isfile(target):
             return digest, found, False
         write_file(target, data)
@@ -90,14 +91,26 @@ class Writer:
 _SCRIPT = re.compile(rb"<script\b.*?</script\s*>", re.S | re.I)
 
 
-def search_digest(path: str, data: bytes) -> str:
+# Where the bundled item.html's indexed element begins: Pagefind reads nothing of such a page outside it (no h1, img
+# or data-pagefind-* attribute is outside it; tests/site/test_search_digest.py checks the template).
+ARTICLE_START = b'<article class="post" data-pagefind-body>'
+
+
+def search_digest(path: str, data: bytes, article: bool = False) -> str:
     """For an item page (what search indexes), the sha256 of what Pagefind reads of it: its <body> without
     scripts. The head (stylesheet links, versions of static files) is left out, so a change there re-indexes
-    nothing. "" for other files."""
+    nothing. With `article` (a page of the bundled templates), only its `<article data-pagefind-body>` element
+    counts, so a change to the neighbour links, story links, header or footer re-indexes nothing either: a new
+    item changes its older neighbour's page, often in another shard. "" for other files."""
     if not (path.startswith("a/") and path.endswith(".html")):
         return ""
-    start = data.find(b"<body")
-    body = data[start:] if start >= 0 else data
+    start = data.find(ARTICLE_START) if article else -1
+    end = data.rfind(b"</article>") if start >= 0 else -1
+    if end > start:  # (the body's own articles end before the page's)
+        body = data[start:end]
+    else:
+        start = data.find(b"<body")
+        body = data[start:] if start >= 0 else data
     if b"<script" in body or b"<SCRIPT" in body:  # (the regex only where it has work: pages rarely have scripts)
         body = _SCRIPT.sub(b"", body)
     return hashlib.sha256(body).hexdigest()

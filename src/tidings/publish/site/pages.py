@@ -235,12 +235,13 @@ class ItemPages:
         self.site, self.t = render.Attrs(site), render.Attrs(t)
         self.item_tpl = env.get_template("item.html")
         self.card_tpl = env.get_template("_card.html")
-        self.writer = Writer(out_dir, search=bool(site.get("search", True)))
         self._chrome: dict[tuple[str, str], render.Attrs] = {}
         self._root_mark = Markup(render.ROOT_MARK)
         # The bundled templates output every value as it is, escaped: listings get their cards spliced in as bytes
         # (SiteWriter.listing), item pages and cards are rendered once per shape and filled in (shells.py).
         self.bundled = render.bundled(env)
+        # (a bundled item page gives Pagefind only its article: the search digest is of that alone)
+        self.writer = Writer(out_dir, search=bool(site.get("search", True)), article=self.bundled)
         self.item_shells = shells.Shells(self._render_item_shell) if self.bundled else None
         self.card_shells = shells.Shells(self._render_card_shell) if self.bundled else None
 
