@@ -2,23 +2,13 @@
 (parse._Context.base_of), equals each element's own `.base`, on the feedparser corpus and generated feeds."""
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import pytest
 from conftest import CORPUS
+from util import entry_fields as fields
 
 from tidings import parse
-from tidings.model import Entry, Source
+from tidings.model import Source
 from tidings.parse import ParseError, parse_feed
-
-
-def fields(e: Entry) -> dict:
-    """An entry's fields as the feed gives them: the content's UTF-8, which only a cut CDATA section keeps, is that
-    content's encoding when kept, and left out."""
-    kept = e.content_utf8_bytes()
-    assert kept is None or kept == e.content.encode()
-    return {k: v for k, v in asdict(e).items() if k != "content_utf8"}
-
 
 SOURCE = Source(url="https://feeds.example/rss", category="c", source="s", channel="ch")
 ITEM = ('<item><title>t{n}</title><link>{link}</link><guid>g{n}</guid><enclosure url="{link}.png" type="image/png"/>'

@@ -5,25 +5,16 @@ characters that libxml2 treats specially inside it."""
 from __future__ import annotations
 
 import random
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from util import entry_fields as fields
 
 from tidings import parse
-from tidings.model import Entry, Source
+from tidings.model import Source
 from tidings.parse import ParseError, parse_feed
-
-
-def fields(e: Entry) -> dict:
-    """An entry's fields as the feed gives them: the content's UTF-8, which only a cut CDATA section keeps, is that
-    content's encoding when kept, and left out."""
-    kept = e.content_utf8_bytes()
-    assert kept is None or kept == e.content.encode()
-    return {k: v for k, v in asdict(e).items() if k != "content_utf8"}
-
 
 SOURCE = Source(url="https://feeds.example/rss", category="c", source="s", channel="ch")
 # What libxml2 reads specially in CDATA (line ends), markup, and in some documents what it refuses there and

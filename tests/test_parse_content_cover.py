@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import random
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from conftest import CORPUS
+from util import entry_fields
 
 from tidings.config import Config
 from tidings.jobs import Cleaner
-from tidings.model import Entry, Source
+from tidings.model import Source
 from tidings.parse import ParseError, parse_feed
 
 SOURCE = Source(url="https://feeds.example/rss", category="c", source="s", channel="ch")
@@ -26,10 +26,6 @@ def _bodies() -> list[bytes]:
     paths = [*sorted(CORPUS.rglob("*.xml")), *sorted(CORPUS.rglob("*.json")),
              ROOT.parent / "shared" / "conformance" / "seed" / "feed.xml"]
     return [p.read_bytes() for p in paths if p.is_file()] + [feed(random.Random(k), k * 5, 5) for k in range(3)]
-
-
-def _fields(e: Entry) -> dict:
-    return {k: v for k, v in asdict(e).items() if k != "content_utf8"}
 
 
 def test_no_content_cover_changes_only_the_guessed_cover_and_not_what_the_cleaner_makes() -> None:
@@ -47,8 +43,8 @@ def test_no_content_cover_changes_only_the_guessed_cover_and_not_what_the_cleane
                 guessed += 1
                 assert b.cover == ""
                 b.cover = a.cover
-            assert _fields(a) == _fields(b)
+            assert entry_fields(a) == entry_fields(b)
             b.cover = "" if not b.cover_explicit else b.cover
             (ca, html_a), (cb, html_b) = cleaner(a), cleaner(b)
-            assert (_fields(ca), html_a) == (_fields(cb), html_b)
+            assert (entry_fields(ca), html_a) == (entry_fields(cb), html_b)
     assert guessed > 20

@@ -5,26 +5,17 @@ The references are the code each fast path replaced, kept here as the specificat
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 
 import pytest
 from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from util import entry_fields as fields
 
 from tidings import parse
-from tidings.model import Entry, Source
+from tidings.model import Source
 from tidings.parse import _decode, _has_c0, _text, decode_xml, parse_feed
-
-
-def fields(e: Entry) -> dict:
-    """An entry's fields as the feed gives them: the content's UTF-8, which only a cut CDATA section keeps, is that
-    content's encoding when kept, and left out."""
-    kept = e.content_utf8_bytes()
-    assert kept is None or kept == e.content.encode()
-    return {k: v for k, v in asdict(e).items() if k != "content_utf8"}
-
 
 _XML_DECL = re.compile(r"<\?xml\s[^>]*?\?>", re.S)
 _INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")

@@ -78,3 +78,13 @@ def empty_database(url: str) -> None:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'tidings_schema'")]
         if tables:
             conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
+
+
+def entry_fields(e: Any) -> dict[str, Any]:
+    """A parsed Entry's fields as the feed gives them: the content's UTF-8, which parse keeps only for a cut CDATA
+    section, is checked to be that content's encoding when kept, and left out."""
+    from dataclasses import asdict
+
+    kept = e.content_utf8_bytes()
+    assert kept is None or kept == e.content.encode()
+    return {k: v for k, v in asdict(e).items() if k != "content_utf8"}
