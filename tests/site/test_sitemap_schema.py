@@ -13,6 +13,18 @@ from site_helpers import config, make_store
 from tidings.publish.site import build_site, feeds
 
 NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+
+
+def _list(root: str, entry: str, optional: tuple[str, ...]) -> str:
+    """A file's root: 1 to 50,000 `entry` elements, each a loc, an optional lastmod and the `optional` others
+    (whose types share their names)."""
+    more = "".join(f'<xs:element name="{name}" type="{name}" minOccurs="0"/>' for name in optional)
+    return (f'<xs:element name="{root}"><xs:complexType><xs:sequence>'
+            f'<xs:element name="{entry}" minOccurs="1" maxOccurs="50000"><xs:complexType><xs:sequence>'
+            f'<xs:element name="loc" type="loc"/><xs:element name="lastmod" type="lastmod" minOccurs="0"/>{more}'
+            "</xs:sequence></xs:complexType></xs:element></xs:sequence></xs:complexType></xs:element>")
+
+
 SCHEMA = f"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="{NS}" xmlns="{NS}"
   elementFormDefault="qualified">
   <xs:simpleType name="loc">
@@ -31,28 +43,8 @@ SCHEMA = f"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamesp
   <xs:simpleType name="priority">
     <xs:restriction base="xs:decimal"><xs:minInclusive value="0"/><xs:maxInclusive value="1"/></xs:restriction>
   </xs:simpleType>
-  <xs:element name="urlset">
-    <xs:complexType><xs:sequence>
-      <xs:element name="url" minOccurs="1" maxOccurs="50000">
-        <xs:complexType><xs:sequence>
-          <xs:element name="loc" type="loc"/>
-          <xs:element name="lastmod" type="lastmod" minOccurs="0"/>
-          <xs:element name="changefreq" type="changefreq" minOccurs="0"/>
-          <xs:element name="priority" type="priority" minOccurs="0"/>
-        </xs:sequence></xs:complexType>
-      </xs:element>
-    </xs:sequence></xs:complexType>
-  </xs:element>
-  <xs:element name="sitemapindex">
-    <xs:complexType><xs:sequence>
-      <xs:element name="sitemap" minOccurs="1" maxOccurs="50000">
-        <xs:complexType><xs:sequence>
-          <xs:element name="loc" type="loc"/>
-          <xs:element name="lastmod" type="lastmod" minOccurs="0"/>
-        </xs:sequence></xs:complexType>
-      </xs:element>
-    </xs:sequence></xs:complexType>
-  </xs:element>
+{_list("urlset", "url", ("changefreq", "priority"))}
+{_list("sitemapindex", "sitemap", ())}
 </xs:schema>"""
 VALIDATOR = etree.XMLSchema(etree.fromstring(SCHEMA.encode()))
 
