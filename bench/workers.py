@@ -166,6 +166,9 @@ def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
                 [sys.executable, "-m", "tidings.cli", "worker", "-c", str(cfg), "--concurrency", str(args.concurrency)],
                 stdout=subprocess.DEVNULL, stderr=open(logs[-1], "wb"), env=env, cwd=tmp))
         limit = 60 + 20 * math.ceil(args.feeds / slots) * max(delay, 0.05)
+        wait_for(lambda: first.value > 0 or any(p.poll() is not None for p in procs), 60, "the first request",
+                 every=0.005)
+        startup_cpu, pg_at_first = sum(process_cpu(p.pid) for p in procs), postgres_cpu(cluster)
         wait_for(lambda: distinct.value >= args.feeds or any(p.poll() is not None for p in procs), limit,
                  "every feed fetched")
         if distinct.value < args.feeds:
@@ -179,7 +182,8 @@ def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
             counter.close()
         stored_at = time.time()
         worker_cpu = sum(process_cpu(p.pid) for p in procs)
-        pg_cpu = postgres_cpu(cluster) - cpu_pg_start
+        pg_now = postgres_cpu(cluster)
+        pg_cpu, pg_cycle = pg_now - cpu_pg_start, pg_now - pg_at_first
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
@@ -187,7 +191,7 @@ def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
         in_job = [float(m) for log in logs for m in re.findall(r" fetch .*? in (\d+\.\d+) s; next", log.read_text())]
         return {"url": url, "fetch": fetched_at - first.value, "stored": stored_at - first.value,
                 "startup": first.value - started, "in_job": in_job, "slots": slots,
-                "worker_cpu": worker_cpu, "pg_cpu": pg_cpu}
+                "worker_cpu": worker_cpu, "pg_cpu": pg_cpu, "startup_cpu": startup_cpu, "pg_cycle": pg_cycle}
     finally:
         for p in procs:
             if p.poll() is None:
@@ -310,6 +314,20 @@ def print_floors(low: dict[str, float], args: argparse.Namespace) -> None:
           f"| both on {cores} cores: {total / cores:.2f} s against a cycle budget of {budget:.2f} s (1.25 × ideal) |")
 
 
+def print_cycle(slow: dict, args: argparse.Namespace) -> None:
+    n, slots = args.feeds, slow["slots"]
+    ideal = math.ceil(n / slots) * args.delay
+    print(f"| cycle: {n} feeds at {args.delay * 1000:.0f} ms, {args.workers} workers × {args.concurrency} "
+          f"| ideal {ideal:.2f} s | first request → last feed answered {slow['fetch']:.2f} s = "
+          f"**{slow['fetch'] / ideal:.2f} ×** | → every item stored {slow['stored']:.2f} s = "
+          f"{slow['stored'] / ideal:.2f} × | worker start → first request {slow['startup']:.2f} s |")
+    in_cycle = slow["worker_cpu"] - slow["startup_cpu"] + slow["pg_cycle"]
+    print(f"| CPU per job, feeds answering at {args.delay * 1000:.0f} ms | workers {slow['worker_cpu'] / n * 1000:.1f} ms "
+          f"({(slow['worker_cpu'] - slow['startup_cpu']) / n * 1000:.1f} ms after the first request) | PostgreSQL "
+          f"{slow['pg_cpu'] / n * 1000:.1f} ms ({slow['pg_cycle'] / n * 1000:.1f} ms) | workers and PostgreSQL after the "
+          f"first request, on this machine's {os.cpu_count()} cores: {in_cycle / (os.cpu_count() or 1):.2f} s |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--feeds", type=int, default=1000)
@@ -320,6 +338,7 @@ def main() -> None:
     ap.add_argument("--per-feed", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--floors", action="store_true", help="only the CPU floors (procrastinate and httpx alone)")
+    ap.add_argument("--cycle", action="store_true", help="only the floors and the cycle at `--delay` (no other phase)")
     ap.add_argument("--no-stories", action="store_true",
                     help="workers with stories and tags off (on by default, as in tidings.yml)")
     args = ap.parse_args()
@@ -335,6 +354,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="tidings-bench-") as t:
             tmp = Path(t)
             slow = cycle(cluster, tmp, args, args.delay, "slow")
+            if args.cycle:
+                print_cycle(slow, args)
+                return
             size_after_cycle = db_size(slow["url"])
             fast = cycle(cluster, tmp, args, 0.0, "fast")
             deferred, ran = asyncio.run(noop_queue(fast["url"], args.feeds, args.concurrency))
@@ -344,12 +366,8 @@ def main() -> None:
         cluster.stop()
 
     n, slots = args.feeds, slow["slots"]
-    ideal = math.ceil(n / slots) * args.delay
-    print(f"| cycle: {n} feeds at {args.delay * 1000:.0f} ms, {args.workers} workers × {args.concurrency} "
-          f"| ideal {ideal:.2f} s | first request → last feed answered {slow['fetch']:.2f} s = "
-          f"**{slow['fetch'] / ideal:.2f} ×** | → every item stored {slow['stored']:.2f} s = "
-          f"{slow['stored'] / ideal:.2f} × | worker start → first request {slow['startup']:.2f} s |")
-    for name, c in (("100 ms", slow), ("at once", fast)):
+    print_cycle(slow, args)
+    for name, c in (("at once", fast),):
         print(f"| CPU per job, feeds answering {name} | workers {c['worker_cpu'] / n * 1000:.1f} ms | PostgreSQL "
               f"{c['pg_cpu'] / n * 1000:.1f} ms | floor on this machine ({os.cpu_count()} cores): "
               f"{(c['worker_cpu'] + c['pg_cpu']) / (os.cpu_count() or 1):.2f} s for the {n} jobs |")

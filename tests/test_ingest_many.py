@@ -163,7 +163,7 @@ def test_a_cancelled_fetch_does_not_stall_the_others():
         gate.wait(5)
         return [jobs.SourceOutcome(r.source, OutcomeStatus.NOT_MODIFIED) for r in results]
 
-    lane = pipeline._StoreThread(8, store_many)
+    lane = jobs.StoreThread(8, store_many)
 
     async def main():
         first = asyncio.ensure_future(lane.ingest(FetchResult(src[0], not_modified=True)))
@@ -193,7 +193,7 @@ def test_fetches_waiting_for_the_store_sleep():
         gate.wait(10)
         return [jobs.SourceOutcome(r.source, OutcomeStatus.NOT_MODIFIED) for r in results]
 
-    lane = pipeline._StoreThread(4, store_many)
+    lane = jobs.StoreThread(4, store_many)
 
     async def main():
         waiting = [asyncio.ensure_future(lane.ingest(FetchResult(source(f"w{n}"), not_modified=True)))

@@ -76,3 +76,22 @@ def test_statuses_print_as_before():
     # The summary and `sources check` print these; the store and logs hold them as strings.
     assert f"{OutcomeStatus.NOT_MODIFIED:12}|" == "not-modified|"
     assert OutcomeStatus.BACKOFF == "backoff" and ItemState.FILTERED == "filtered"
+
+
+def test_every_outcome_says_when_the_source_is_due_again_as_stored(setup):
+    """A worker reschedules a source from its outcome's next_fetch, without reading the store again: it must
+    be what was stored, whatever the outcome."""
+    cfg, store, good, gone = setup
+    ctx = JobContext(cfg)
+    now = time.time()
+
+    def status(key: str, at: float, force: bool = False) -> OutcomeStatus:
+        outcome = refresh_source(ctx, key, store, now=at, force=force)
+        assert outcome.next_fetch is not None and outcome.next_fetch > now
+        assert outcome.next_fetch == store.next_fetch(key)
+        return outcome.status
+
+    assert [status(good, now), status(good, now + 1), status(good, now + 2, force=True),
+            status(gone, now), status(gone, now + 1)] == [
+        OutcomeStatus.NEW, OutcomeStatus.WAITING, OutcomeStatus.NOT_MODIFIED, OutcomeStatus.FAILED,
+        OutcomeStatus.BACKOFF]

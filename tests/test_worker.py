@@ -412,3 +412,61 @@ def test_many_fetches_are_queued_in_batches_and_one_already_waiting_is_kept(pg_u
         rows = conn.execute("SELECT args->>'source_key', lock, queueing_lock FROM procrastinate_jobs "
                             "WHERE status = 'todo' ORDER BY 1").fetchall()
     assert rows == [(f"s{k}", f"fetch:s{k}", f"fetch:s{k}") for k in range(7)]
+
+
+def test_a_worker_stores_its_concurrent_fetches_through_one_connection(tmp_path, server, pg_url, workers):
+    """Fetch jobs running at once store through the worker's one store thread (feeds fetched together are
+    stored together, one story lookup and one transaction): a worker holds two store connections (that
+    thread's, and one for configuration changes and builds), not one per running job."""
+    import psycopg
+
+    feeds = TimedFeeds(server, 16, delay=0.4)
+    cfg = config(tmp_path, pg_url, feeds.urls)
+    w = Worker(cfg, "--concurrency", "8")
+    workers.append(w)
+    most, stores = 0, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tidings'"
+    with psycopg.connect(pg_url, autocommit=True, application_name="test poll") as conn:
+        end = time.monotonic() + 60
+        while len(feeds.fetched()) < 16 and time.monotonic() < end:
+            most = max(most, conn.execute(stores).fetchone()[0])
+            time.sleep(0.02)
+    assert len(feeds.fetched()) == 16
+    wait_for(lambda: w.text().count(" fetch c › s") == 16, 30, "every job's line")
+    assert w.stop() == 0
+    assert 1 <= most <= 2, most
+    with open_store(pg_url) as store:
+        assert store.count_items() == 32
+
+
+def test_a_build_is_queued_only_when_none_waits_and_without_a_failed_insert(pg_url):
+    """defer_build asks whether a build waits before inserting one: a fetch job that meets a waiting build
+    sends no insert for the server to refuse (the queueing lock would refuse it)."""
+    import asyncio
+
+    import psycopg
+
+    from tidings.worker import defer_build, ensure_schema, open_app
+
+    async def run() -> tuple[bool, bool, int, int]:
+        async with open_app(pg_url) as app:
+            await ensure_schema(app)
+            first = await defer_build(app)
+            sent: list[str] = []
+            real = app.connector.execute_query_all_async
+
+            async def recording(query, **arguments):  # the real connector, its statements noted
+                sent.append(query)
+                return await real(query, **arguments)
+
+            app.connector.execute_query_all_async = recording  # type: ignore[method-assign]
+            again = await defer_build(app)
+            app.connector.execute_query_all_async = real  # type: ignore[method-assign]
+            return first, again, sent, len(await app.job_manager.list_jobs_async(task="tidings:build"))
+
+    first, again, sent, builds = asyncio.run(run())
+    assert first and not again
+    assert len(sent) == 1 and "procrastinate_defer" not in sent[0] and "status = 'todo'" in sent[0], sent
+    assert builds == 1
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE queueing_lock = 'build' "
+                            "AND status = 'todo'").fetchone()[0] == 1

@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -35,8 +37,8 @@ from .schedule import Policy, is_due, next_fetch_after_failure, next_fetch_after
 from .store import IngestRow, Store
 from .stories.assign import StoryStage
 
-__all__ = ["Cleaner", "FullText", "JobContext", "Schedule", "Shared", "SourceOutcome", "fetch_options", "ingest",
-           "newest", "not_due", "refresh_source", "refresh_source_async"]
+__all__ = ["Cleaner", "FullText", "JobContext", "Schedule", "Shared", "SourceOutcome", "StoreThread", "fetch_options",
+           "ingest", "newest", "not_due", "refresh_source", "refresh_source_async"]
 
 log = logging.getLogger("tidings")
 T = TypeVar("T")
@@ -51,6 +53,7 @@ class SourceOutcome:
     reason: str = ""
     filtered: int = 0
     notes: list[str] = field(default_factory=list)  # problems that did not fail the source
+    next_fetch: float | None = None  # when the source is due again, as stored (None: not known here)
 
 
 def fetch_options(cfg: Config) -> FetchOptions:
@@ -247,13 +250,15 @@ class Shared:
     budget: BodyBudget | None = None
 
 
-def not_due(store: Store, source: Source) -> SourceOutcome:
-    """The outcome of a source that is not fetched now: waiting, or backoff when it is failing."""
+def not_due(store: Store, source: Source, due: float | None = None) -> SourceOutcome:
+    """The outcome of a source that is not fetched now: waiting, or backoff when it is failing. `due`: its
+    next fetch time, when the caller has read it."""
     st = store.source_state(source.key)
+    due = due if due is not None else store.next_fetch(source.key)
     if not st.error_count:
-        return SourceOutcome(source, OutcomeStatus.WAITING)
-    when = datetime.fromtimestamp(store.next_fetch(source.key) or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return SourceOutcome(source, OutcomeStatus.BACKOFF,
+        return SourceOutcome(source, OutcomeStatus.WAITING, next_fetch=due)
+    when = datetime.fromtimestamp(due or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return SourceOutcome(source, OutcomeStatus.BACKOFF, next_fetch=due,
                          reason=f"{st.last_error} ({st.error_count} in a row; next try {when})")
 
 
@@ -271,8 +276,8 @@ async def refresh_source_async(ctx: Config | JobContext, source_key: str, store:
         validators = shared.validators.get(source_key)
         if not force or validators is None:
             def prepare() -> SourceOutcome | tuple[str | None, str | None]:
-                if not is_due(store.next_fetch(source_key), now or time.time(), force=force):
-                    return not_due(store, source)
+                if not is_due(due := store.next_fetch(source_key), now or time.time(), force=force):
+                    return not_due(store, source, due)
                 st = store.source_state(source_key)
                 return st.etag, st.last_modified
 
@@ -362,6 +367,59 @@ def ingest_many(store: Store, results: Sequence[FetchResult], clean: Callable[[E
     return done
 
 
+class StoreThread:
+    """The one thread that touches the store while fetches run, with a bound on the bodies waiting for it.
+    Fetched feeds (`ingest`) that wait for it together are stored together (`store_many`, up to MAX_BATCH):
+    `tidings run` and each `tidings worker` process store through one."""
+
+    def __init__(self, backlog: int, store_many: Callable[[list[FetchResult]], list[SourceOutcome]]):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
+        # Bodies waiting for this thread hold memory: at most `backlog` of them at once.
+        self._backlog = backlog
+        self._slots: asyncio.Semaphore | None = None  # made on the event loop that uses it
+        self._store_many = store_many
+        self._waiting: list[tuple[FetchResult, Future[SourceOutcome]]] = []
+        self._lock = threading.Lock()
+
+    def _slot(self) -> asyncio.Semaphore:
+        # Taken and given back on the event loop, so waiting fetches sleep until a slot is free: polling for
+        # one, a thousand waiting fetches kept the loop busy and starved the store's thread (docs/benchmarks.md).
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._backlog)
+        return self._slots
+
+    async def __call__(self, fn: Callable[[], T]) -> T:
+        async with self._slot():
+            return await asyncio.wrap_future(self._pool.submit(fn))
+
+    async def ingest(self, result: FetchResult) -> SourceOutcome:
+        async with self._slot():
+            done: Future[SourceOutcome] = Future()
+            with self._lock:
+                self._waiting.append((result, done))
+            self._pool.submit(self._drain)  # one drain a feed; a drain finding nothing waiting has nothing to do
+            return await asyncio.wrap_future(done)
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+        if not batch:
+            return
+        try:
+            outcomes = self._store_many([r for r, _ in batch])
+        except BaseException as e:  # noqa: BLE001 - handed to every waiting fetch, which raises it
+            for _, done in batch:
+                if done.set_running_or_notify_cancel():
+                    done.set_exception(e)
+            return
+        for (_, done), outcome in zip(batch, outcomes, strict=True):
+            if done.set_running_or_notify_cancel():  # False: the fetch was cancelled (an interrupted run)
+                done.set_result(outcome)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 @dataclass(slots=True)
 class _Staged:
     """A parsed feed's items, cleaned and filtered, ready to be described (new ones) and stored."""
@@ -376,8 +434,9 @@ class _Staged:
 
 def _failed(store: Store, result: FetchResult, now: float, schedule: Schedule, reason: str) -> SourceOutcome:
     count = store.record_failure(result.source.key, reason, now)
-    store.set_next_fetch(result.source.key, schedule.after_failure(now, count, result.retry_after))
-    return SourceOutcome(result.source, OutcomeStatus.FAILED, reason=reason)
+    when = schedule.after_failure(now, count, result.retry_after)
+    store.set_next_fetch(result.source.key, when)
+    return SourceOutcome(result.source, OutcomeStatus.FAILED, reason=reason, next_fetch=when)
 
 
 def _guarded(store: Store, result: FetchResult, now: float, schedule: Schedule,
@@ -398,9 +457,9 @@ def _stage(store: Store, result: FetchResult, clean: Callable[[Entry], tuple[Ent
     if not result.ok:
         return _failed(store, result, now, schedule, result.error or "failed")
     if result.not_modified:
-        store.record_success(source.key, result.etag, result.last_modified, now=now,
-                             next_fetch=schedule.after_success(now, result))
-        return SourceOutcome(source, OutcomeStatus.NOT_MODIFIED)
+        when = schedule.after_success(now, result)
+        store.record_success(source.key, result.etag, result.last_modified, now=now, next_fetch=when)
+        return SourceOutcome(source, OutcomeStatus.NOT_MODIFIED, next_fetch=when)
     try:
         # No cover guessed from an item's raw content: the cleaner picks one from the cleaned HTML (pick_cover).
         feed = parse_feed(result.body, source, content_type=result.content_type, url=result.final_url,
@@ -456,28 +515,29 @@ def _commit(store: Store, group: list[_Staged], now: float, schedule: Schedule,
     """Store the feeds of `group` in one transaction: their items, the new ones' stories (one lookup for
     all) and the sources' states."""
     with store.transaction():
-        for st in group:
-            _record(store, st, now, schedule)
+        due = [_record(store, st, now, schedule) for st in group]
         rows = [r for st in group for r in st.rows]
         if stories is not None and any(st.known for st in group):
             rows = stories.assign(store, rows, now)  # new items' stories, stored with them
         out, at = [], 0
-        for st in group:
-            out.append(_upsert(store, st, rows[at:at + len(st.rows)], now))
+        for st, when in zip(group, due):
+            out.append(_upsert(store, st, rows[at:at + len(st.rows)], now, when))
             at += len(st.rows)
         return out
 
 
-def _record(store: Store, st: _Staged, now: float, schedule: Schedule) -> None:
+def _record(store: Store, st: _Staged, now: float, schedule: Schedule) -> float:
+    """Record the fetch as a success; returns the source's next fetch time."""
     # The source's state first: assign takes the store's story lock, held to the commit, and other
     # workers' feeds wait for it.
     r = st.result
+    when = schedule.after_success(now, r, st.feed.ttl_minutes)
     store.record_success(r.source.key, r.etag, r.last_modified, st.feed.title or None, now=now,
-                         next_fetch=schedule.after_success(now, r, st.feed.ttl_minutes),
-                         note="; ".join(st.notes) or None)
+                         next_fetch=when, note="; ".join(st.notes) or None)
+    return when
 
 
-def _upsert(store: Store, st: _Staged, rows: list[IngestRow], now: float) -> SourceOutcome:
+def _upsert(store: Store, st: _Staged, rows: list[IngestRow], now: float, when: float) -> SourceOutcome:
     new, changed = store.upsert_entries(rows, now=now)
     return SourceOutcome(st.result.source, OutcomeStatus.NEW, new=new, changed=changed, notes=st.notes,
-                         filtered=sum(r.state == _FILTERED for r in rows))
+                         filtered=sum(r.state == _FILTERED for r in rows), next_fetch=when)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -23,9 +22,6 @@ from .schedule import is_due
 from .store import Store, is_url, open_store
 
 if TYPE_CHECKING:
-    import asyncio
-    from concurrent.futures import Future
-
     from .config import Config
     from .jobs import Cleaner, SourceOutcome, ingest
     from .publish.hexo import HexoReport
@@ -134,76 +130,13 @@ def apply_filter_changes(store: Store, sources: list[Source]) -> None:
             store.set_meta(key, fp)
 
 
-class _StoreThread:
-    """The one thread that touches the store while fetches run, with a bound on the bodies waiting for it.
-    Fetched feeds (`ingest`) that wait for it together are stored together (`store_many`, up to MAX_BATCH)."""
-
-    def __init__(self, backlog: int, store_many: Callable[[list[FetchResult]], list[SourceOutcome]]):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
-        # Bodies waiting for this thread hold memory: at most `backlog` of them at once.
-        self._backlog = backlog
-        self._slots: asyncio.Semaphore | None = None  # made on the event loop that uses it
-        self._store_many = store_many
-        self._waiting: list[tuple[FetchResult, Future[SourceOutcome]]] = []
-        self._lock = threading.Lock()
-
-    def _slot(self) -> asyncio.Semaphore:
-        # Taken and given back on the event loop, so waiting fetches sleep until a slot is free: polling for
-        # one, a thousand waiting fetches kept the loop busy and starved the store's thread (docs/benchmarks.md).
-        import asyncio
-
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._backlog)
-        return self._slots
-
-    async def __call__(self, fn: Callable[[], T]) -> T:
-        import asyncio
-
-        async with self._slot():
-            return await asyncio.wrap_future(self._pool.submit(fn))
-
-    async def ingest(self, result: FetchResult) -> SourceOutcome:
-        import asyncio
-        from concurrent.futures import Future
-
-        async with self._slot():
-            done: Future[SourceOutcome] = Future()
-            with self._lock:
-                self._waiting.append((result, done))
-            self._pool.submit(self._drain)  # one drain a feed; a drain finding nothing waiting has nothing to do
-            return await asyncio.wrap_future(done)
-
-    def _drain(self) -> None:
-        from .jobs import MAX_BATCH
-
-        with self._lock:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-        if not batch:
-            return
-        try:
-            outcomes = self._store_many([r for r, _ in batch])
-        except BaseException as e:  # noqa: BLE001 - handed to every waiting fetch, which raises it
-            for _, done in batch:
-                if done.set_running_or_notify_cancel():
-                    done.set_exception(e)
-            return
-        for (_, done), outcome in zip(batch, outcomes, strict=True):
-            if done.set_running_or_notify_cancel():  # False: the fetch was cancelled (an interrupted run)
-                done.set_result(outcome)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
-
-
 def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool = False,
           interval: float | None = None) -> list[SourceOutcome]:
     """Refresh the sources that are due (all of them with `force`); the others are reported as waiting."""
     import asyncio
 
     from .fetch import HostLimits, make_client
-    from .jobs import JobContext, Shared, body_budget_for, ingest_many, not_due, refresh_source_async
+    from .jobs import JobContext, Shared, StoreThread, body_budget_for, ingest_many, not_due, refresh_source_async
 
     configured = cfg.feed_sources()
     store.sync_sources(configured)
@@ -220,7 +153,7 @@ def fetch(cfg: Config, store: Store, progress: Progress = _quiet, *, force: bool
         return ingest_many(store, results, ctx.cleaner, schedule=ctx.schedule,
                            full_text=ctx.full_text if full_text else None, stories=ctx.stories)
 
-    lane = _StoreThread(2 * cfg.fetch.concurrency, store_many)
+    lane = StoreThread(2 * cfg.fetch.concurrency, store_many)
 
     async def refresh_all() -> None:
         opts = ctx.fetch_options

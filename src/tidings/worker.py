@@ -38,8 +38,8 @@ from procrastinate import jobs as pjobs
 from .config import Config, load
 from .errors import UsageError
 from .fetch import HostLimits, make_client
-from .jobs import JobContext, Shared, body_budget_for, refresh_source_async
-from .model import OutcomeStatus
+from .jobs import JobContext, Shared, SourceOutcome, StoreThread, body_budget_for, ingest_many, refresh_source_async
+from .model import FetchResult, OutcomeStatus
 from .store import Store, is_url, open_store
 from .store.postgres import HostSlots, JobTables, queue_pool
 
@@ -89,7 +89,9 @@ class SharedHostLimits(HostLimits):
 @dataclass
 class WorkerState:
     """What a worker keeps between jobs: the configuration (re-read when its file changes), the compiled
-    JobContext, one HTTP client and host limits, and a pool of store connections (one per running job)."""
+    JobContext, one HTTP client and host limits, the one thread and store connection the fetch jobs store
+    through (`lane`: feeds fetched together are stored together, as in `tidings run`), and a pool of store
+    connections for the rest (builds, configuration changes)."""
 
     config_path: Path
     cfg: Config
@@ -101,6 +103,8 @@ class WorkerState:
     _all: list[Store] = field(default_factory=list)
     slots: HostSlots | None = None
     jobs: JobTables | None = None
+    lane: StoreThread | None = None
+    lane_store: Store | None = None
 
     @classmethod
     def load(cls, config_path: str | Path, concurrency: int) -> WorkerState:
@@ -114,14 +118,31 @@ class WorkerState:
         self.jobs = await asyncio.to_thread(JobTables, str(self.cfg.store_path))
         await asyncio.to_thread(self.jobs.add_indexes)  # procrastinate's tables exist (ensure_schema)
         limits = SharedHostLimits(max(opts.concurrency, self.concurrency), opts.per_host, self.slots)
-        self.shared = Shared(make_client(opts), limits, lane=asyncio.to_thread, budget=body_budget_for(opts))
+        self.lane_store = await asyncio.to_thread(open_store, self.cfg.store_path)
+        self.lane = StoreThread(2 * max(opts.concurrency, self.concurrency), self._store_many)
+        self.shared = Shared(make_client(opts), limits, lane=self.lane, ingest=self.lane.ingest,
+                             budget=body_budget_for(opts))
         self._pool = asyncio.Queue()
         async with self.store() as store:
             await asyncio.to_thread(_sync_sources, store, self.cfg)
+        if self.cfg.tags.enabled:
+            await asyncio.to_thread(_load_keywords)
+
+    def _store_many(self, results: list[FetchResult]) -> list[SourceOutcome]:
+        """The fetched feeds waiting for the lane, stored together (on the lane's thread)."""
+        assert self.lane_store is not None
+        ctx = self.ctx  # read once: a reload may replace it meanwhile
+        full_text = ctx.full_text if any(r.source.full_text for r in results) else None
+        return ingest_many(self.lane_store, results, ctx.cleaner, schedule=ctx.schedule, full_text=full_text,
+                           stories=ctx.stories)
 
     async def stop(self) -> None:
         if self.shared is not None:
             await self.shared.client.aclose()
+        if self.lane is not None:
+            await asyncio.to_thread(self.lane.shutdown)
+        if self.lane_store is not None:
+            self.lane_store.close()
         for s in self._all:
             s.close()
         if self.slots is not None:
@@ -164,6 +185,14 @@ def _mtime(path: Path) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return 0.0
+
+
+def _load_keywords() -> None:
+    """Load the keyword scorer and rjieba's dictionary before the first job, not inside it (every job of the
+    worker's first batch would wait for it)."""
+    from .stories.keywords import keywords
+
+    keywords("预热", "预热文本")
 
 
 def _sync_sources(store: Store, cfg: Config) -> None:
@@ -230,7 +259,16 @@ async def defer_fetches(app: procrastinate.App, due: Sequence[tuple[str, float |
     return n
 
 
+# A build waiting to start (procrastinate's partial unique index on queueing_lock answers it).
+_BUILD_WAITING = "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = 'build' AND status = 'todo' LIMIT 1"
+
+
 async def defer_build(app: procrastinate.App) -> bool:
+    """Queue a build unless one is waiting; False when one was. A build waiting now starts after this job's
+    items are committed, so it publishes them: asking first spares the failed insert (an error in the
+    server's log, a rolled-back statement) that most fetch jobs met while builds ran."""
+    if await app.connector.execute_query_all_async(_BUILD_WAITING):
+        return False
     try:
         await app.configure_task(BUILD_TASK, queue=PUBLISH_QUEUE, lock="build", queueing_lock="build").defer_async()
     except pexc.AlreadyEnqueued:
@@ -250,9 +288,12 @@ async def fetch_source(context: procrastinate.JobContext, source_key: str) -> st
         log.info("fetch %s: no longer configured, not rescheduled", source_key)
         return "gone"
     started = time.monotonic()
-    async with st.store() as store:
-        outcome = await refresh_source_async(st.ctx, source_key, store, shared=st.shared)
-        when = await asyncio.to_thread(store.next_fetch, source_key)
+    store = st.lane_store
+    assert st.lane is not None and store is not None
+    outcome = await refresh_source_async(st.ctx, source_key, store, shared=st.shared)
+    when = outcome.next_fetch
+    if when is None:
+        when = await st.lane(lambda: store.next_fetch(source_key))
     not_due = outcome.status in (OutcomeStatus.WAITING, OutcomeStatus.BACKOFF)
     # The build first: once the next fetch is queued, this job's work is all done (see retry_stalled).
     built = outcome.new > 0 and await defer_build(app)
