@@ -416,8 +416,9 @@ def test_many_fetches_are_queued_in_batches_and_one_already_waiting_is_kept(pg_u
 
 def test_a_worker_stores_its_concurrent_fetches_through_one_connection(tmp_path, server, pg_url, workers):
     """Fetch jobs running at once store through the worker's one store thread (feeds fetched together are
-    stored together, one story lookup and one transaction): a worker holds two store connections (that
-    thread's, and one for configuration changes and builds), not one per running job."""
+    stored together, one story lookup and one transaction): a worker holds three store connections (that
+    thread's, one for the reads before a fetch, one for configuration changes and builds), not one per
+    running job."""
     import psycopg
 
     feeds = TimedFeeds(server, 16, delay=0.4)
@@ -433,7 +434,7 @@ def test_a_worker_stores_its_concurrent_fetches_through_one_connection(tmp_path,
     assert len(feeds.fetched()) == 16
     wait_for(lambda: w.text().count(" fetch c › s") == 16, 30, "every job's line")
     assert w.stop() == 0
-    assert 1 <= most <= 2, most
+    assert 1 <= most <= 3, most
     with open_store(pg_url) as store:
         assert store.count_items() == 32
 

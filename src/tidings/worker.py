@@ -23,12 +23,13 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import procrastinate
@@ -47,6 +48,7 @@ __all__ = ["BUILD_TASK", "FETCH_QUEUE", "FETCH_TASK", "MAINTAIN_QUEUE", "PUBLISH
            "check_store", "ensure_schema", "job_summary", "open_app", "run_worker"]
 
 log = logging.getLogger("tidings.worker")
+T = TypeVar("T")
 
 FETCH_QUEUE, PUBLISH_QUEUE, MAINTAIN_QUEUE = "fetch", "publish", "maintain"
 FETCH_TASK, BUILD_TASK, MAINTAIN_TASK = "tidings:fetch_source", "tidings:build", "tidings:maintain"
@@ -86,6 +88,22 @@ class SharedHostLimits(HostLimits):
 
 # --- the worker's state, shared by the jobs of one process -----------------------------------------------
 
+class ReadThread:
+    """One thread and store connection for what a fetch job reads before its fetch (is it due, its validators).
+    Kept off the ingest thread, where those reads would wait behind a batch being stored, and the fetch with them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read")
+
+    async def __call__(self, fn: Callable[[], T]) -> T:
+        return await asyncio.wrap_future(self._pool.submit(fn))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.store.close()
+
+
 @dataclass
 class WorkerState:
     """What a worker keeps between jobs: the configuration (re-read when its file changes), the compiled
@@ -105,6 +123,7 @@ class WorkerState:
     jobs: JobTables | None = None
     lane: StoreThread | None = None
     lane_store: Store | None = None
+    reader: ReadThread | None = None
 
     @classmethod
     def load(cls, config_path: str | Path, concurrency: int) -> WorkerState:
@@ -120,7 +139,8 @@ class WorkerState:
         limits = SharedHostLimits(max(opts.concurrency, self.concurrency), opts.per_host, self.slots)
         self.lane_store = await asyncio.to_thread(open_store, self.cfg.store_path)
         self.lane = StoreThread(2 * max(opts.concurrency, self.concurrency), self._store_many)
-        self.shared = Shared(make_client(opts), limits, lane=self.lane, ingest=self.lane.ingest,
+        self.reader = ReadThread(await asyncio.to_thread(open_store, self.cfg.store_path))
+        self.shared = Shared(make_client(opts), limits, lane=self.reader, ingest=self.lane.ingest,
                              budget=body_budget_for(opts))
         self._pool = asyncio.Queue()
         async with self.store() as store:
@@ -143,6 +163,8 @@ class WorkerState:
             await asyncio.to_thread(self.lane.shutdown)
         if self.lane_store is not None:
             self.lane_store.close()
+        if self.reader is not None:
+            await asyncio.to_thread(self.reader.close)
         for s in self._all:
             s.close()
         if self.slots is not None:
@@ -288,12 +310,13 @@ async def fetch_source(context: procrastinate.JobContext, source_key: str) -> st
         log.info("fetch %s: no longer configured, not rescheduled", source_key)
         return "gone"
     started = time.monotonic()
-    store = st.lane_store
-    assert st.lane is not None and store is not None
-    outcome = await refresh_source_async(st.ctx, source_key, store, shared=st.shared)
+    reader = st.reader
+    assert reader is not None
+    # The reader's store for the reads before the fetch; the fetched feed is stored by the ingest thread.
+    outcome = await refresh_source_async(st.ctx, source_key, reader.store, shared=st.shared)
     when = outcome.next_fetch
     if when is None:
-        when = await st.lane(lambda: store.next_fetch(source_key))
+        when = await reader(lambda: reader.store.next_fetch(source_key))
     not_due = outcome.status in (OutcomeStatus.WAITING, OutcomeStatus.BACKOFF)
     # The build first: once the next fetch is queued, this job's work is all done (see retry_stalled).
     built = outcome.new > 0 and await defer_build(app)
