@@ -96,6 +96,25 @@ def test_the_story_sequence_survives_a_reopen_and_starts_over_in_an_emptied_stor
     assert store.story_updates(None).last == before.last + 1
 
 
+def test_given_story_seqs_are_those_of_the_last_committed_transaction_that_gave_any(store):
+    a = _key(store, "a")
+    store.upsert_entries([dataclasses.replace(_row(a, "a2", 9, b"f2"), story="a1"),
+                          dataclasses.replace(_row(a, "a1", 8, b"f1"), story="a1"), _row(a, "a3", 10, b"f3")])
+    last = store.story_updates(None).last
+    given = store.given_story_seqs()
+    if not given:  # a store may give none (PostgreSQL): then StoryStage reads every batch back
+        return
+    assert given == {(a, "a1"): last - 1, (a, "a2"): last}
+    store.set_state(a, "a3", ItemState.PUBLISHED)  # a transaction that gives none leaves them
+    assert store.given_story_seqs() == given
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_stories(a, [("a3", "a3")])
+        raise RuntimeError  # rolled back: the numbers it gave are not
+    assert store.given_story_seqs() == {}
+    store.set_stories(a, [("a3", "a3")])
+    assert store.given_story_seqs() == {(a, "a3"): last + 1}
+
+
 def test_stories_show_only_visible_members(store):
     a, b = _key(store, "a"), _key(store, "b")
     store.upsert_entries([_row(a, "a1", 8, b"x"), _row(b, "b1", 9, b"y"), _row(b, "b2", 10, b"z")])

@@ -141,6 +141,26 @@ class StoryUpdates(NamedTuple):
     items: list[GroupedItem]  # the items given a story after the point asked for, in that order
 
 
+class SeqsGiven:
+    """The story sequence numbers a store's connection gives items in its transaction in progress, and those
+    of its last committed transaction that gave any (Store.given_story_seqs), by (source key, id)."""
+
+    __slots__ = ("committed", "pending")
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, str], int] = {}
+        self.committed: dict[tuple[str, str], int] = {}
+
+    def gave(self, seqs: Mapping[tuple[str, str], int]) -> None:
+        self.pending.update(seqs)
+
+    def end(self, committed: bool) -> None:
+        """At the end of the outermost transaction: its numbers, if it gave any, are the last given."""
+        if self.pending:
+            self.committed = self.pending if committed else {}
+            self.pending = {}
+
+
 class StoryCandidate(NamedTuple):
     """A published item of a story that a new item is compared with (Store.story_candidates)."""
 
@@ -484,6 +504,13 @@ class Store(Protocol):
         number `after` (none when `after` is None) that are published or filtered, with a fingerprint.
         Inside a transaction this first takes the story lock, which serialises story assignment between
         processes until the transaction ends (PostgreSQL; a SQLite write transaction is one already)."""
+        ...
+
+    def given_story_seqs(self) -> Mapping[tuple[str, str], int]:
+        """The story sequence numbers this store object gave items (upsert_entries, set_stories) in its last
+        transaction that gave any, by (source key, id), if that transaction committed; else none. With them a
+        process adds the items it just grouped to its story index without reading them back. A store may
+        always give none (PostgreSQL does: its workers take numbers between each other's feeds)."""
         ...
 
     def grouped_between(self, since: float, until: float) -> list[GroupedItem]:

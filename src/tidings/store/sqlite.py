@@ -12,7 +12,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +33,7 @@ from .base import (
     ItemKey,
     Post,
     RefilterResult,
+    SeqsGiven,
     SiteHtml,
     SourceHealth,
     SourceState,
@@ -303,6 +304,7 @@ class _StoryTables:
     """SQLiteStore's story methods (Store protocol, "stories"): the items' story and story sequence columns."""
 
     db: sqlite3.Connection
+    seqs_given: SeqsGiven
 
     if TYPE_CHECKING:  # SQLiteStore's
         def transaction(self) -> AbstractContextManager[None]: ...
@@ -332,6 +334,9 @@ class _StoryTables:
                 "SELECT story_seq, published, fingerprint FROM items WHERE story_seq > ? AND +state IN (?, ?) "
                 "AND fingerprint IS NOT NULL ORDER BY story_seq", (after, *_GROUPABLE))]
         return StoryUpdates(meta["story_epoch"], last, items)
+
+    def given_story_seqs(self) -> Mapping[tuple[str, str], int]:
+        return self.seqs_given.committed
 
     def grouped_between(self, since: float, until: float) -> list[GroupedItem]:
         return [GroupedItem(*r) for r in self.db.execute(
@@ -367,13 +372,16 @@ class _StoryTables:
             "INSERT OR IGNORE INTO item_keywords(word, published, id, source_key) VALUES (?, ?, ?, ?)",
             [(w, r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.entry.source_key)
              for r in rows if r.keywords and (r.entry.source_key, r.entry.id) not in known for w in r.keywords])
-        return new_story_seqs(rows, known, now, self._take_story_seqs)
+        seq_of = new_story_seqs(rows, known, now, self._take_story_seqs)
+        self.seqs_given.gave(seq_of)
+        return seq_of
 
     def set_stories(self, key: str, stories: Sequence[tuple[str, str]]) -> None:
         if not stories:
             return
         with self.transaction():
             first = self._take_story_seqs(len(stories))
+            self.seqs_given.gave({(key, item_id): first + k for k, (item_id, _) in enumerate(stories)})
             self.db.executemany("UPDATE items SET story = ?, story_seq = ? WHERE source_key = ? AND id = ?",
                                 [(story, first + k, key, item_id) for k, (item_id, story) in enumerate(stories)])
 
@@ -410,6 +418,7 @@ class SQLiteStore(_StoryTables, SiteTables):
         # check_same_thread=False: the pipeline hands the store to one ingest thread while it fetches;
         # it is never used from two threads at once.
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.seqs_given = SeqsGiven()
         try:
             # Text is bound and read as its UTF-8 bytes (content at ingest, html for posts and pages), which is
             # the same text only in a UTF-8 database: every store tidings makes, and SQLite's default.
@@ -446,7 +455,7 @@ class SQLiteStore(_StoryTables, SiteTables):
 
     def transaction(self) -> AbstractContextManager[None]:
         # Inside another transaction, a block joins it: its writes commit with the outer block (or not).
-        return contextlib.nullcontext() if self.db.in_transaction else _Tx(self.db)
+        return contextlib.nullcontext() if self.db.in_transaction else _Tx(self.db, self.seqs_given.end)
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -743,14 +752,21 @@ class _Known:
 
 
 class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the block raises."""
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the block raises; then `ended(committed)`."""
 
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
+    def __init__(self, db: sqlite3.Connection, ended: Callable[[bool], None] | None = None):
+        self.db, self.ended = db, ended
 
     def __enter__(self) -> None:
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        except BaseException:
+            if self.ended is not None:
+                self.ended(False)
+            raise
+        if self.ended is not None:
+            self.ended(exc_type is None)

@@ -22,13 +22,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from ..model import Entry, ItemState
 from ..store import IngestRow, Store, StoryCandidate, StoryUpdates
-from .index import BandIndex
+from .index import BandIndex, bucket_matrix
 from .near import (
     EMPTY_SIG,
     RAW_CAP,
@@ -126,11 +126,38 @@ def _keywords_many() -> Callable[..., list[list[str]]]:
 MARKS_KEPT = 2048  # fingerprints whose marks a StoryStage remembers: ~2 MB, ~6 MB if each had MAX_MARKS
 
 
+class _Batch(NamedTuple):
+    """The batch a stage last assigned on a store, for its index once the store has stored it: each item's
+    place among the batch's live items by (source key, id) (-1: an empty signature, never in the index),
+    and the live items' published times, signatures and band buckets."""
+
+    store: Store
+    live_at: dict[tuple[str, str], int]
+    pubs: np.ndarray
+    sigs: np.ndarray
+    buckets: np.ndarray
+
+    def committed(self, store: Store, after: int | None) -> list[tuple[int, int]] | None:
+        """(story sequence number, live place) of the batch's items in order of their numbers, when `store`
+        gave the batch exactly the numbers after `after` in its last committed transaction; else None."""
+        if store is not self.store or after is None:
+            return None
+        given = store.given_story_seqs()
+        if not given:
+            return None
+        try:
+            numbered = sorted((seq, self.live_at[key]) for key, seq in given.items())
+        except KeyError:  # numbers given to other items too
+            return None
+        return numbered if numbered[0][0] == after + 1 and numbered[-1][0] == after + len(numbered) else None
+
+
 class StoryStage:
     def __init__(self, stories: StoriesOptions, tags: TagsOptions):
         self.stories, self.tags = stories, tags
         self._index: BandIndex | None = None  # of the store last used (its story epoch)
         self._marks: dict[bytes, tuple[str, ...]] = {}  # fingerprint bytes → its marks (`_marks_of`)
+        self._batch: _Batch | None = None  # the last batch assigned, added to the index once stored
         self._lock = threading.Lock()  # one assignment at a time in this process (the store's lock first)
 
     @property
@@ -170,11 +197,12 @@ class StoryStage:
         if not self.stories.enabled or not todo:
             return rows
         when = now or time.time()
-        items = []
+        items, keys = [], []
         for k in todo:
             e = rows[k].entry
             items.append((e.id, e.published.timestamp() if e.published else when, rows[k].fingerprint or b""))
-        for k, story in zip(todo, self._place(store, items)):
+            keys.append((e.source_key, e.id))
+        for k, story in zip(todo, self._place(store, items, keys)):
             rows[k] = _with_story(rows[k], story)
         return rows
 
@@ -191,24 +219,35 @@ class StoryStage:
             store.set_stories(source_key, [(u.id, story) for u, story in zip(items, stories)])
         return sum(story != u.id for u, story in zip(items, stories))
 
-    def _place(self, store: Store, given: list[tuple[str, float, bytes]]) -> list[str]:
+    def _place(self, store: Store, given: list[tuple[str, float, bytes]],
+               keys: list[tuple[str, str]] | None = None) -> list[str]:
         """The story of each (id, published, fingerprint), in the order given; they are taken in order of
-        (published, id), and an earlier one can be a later one's candidate."""
+        (published, id), and an earlier one can be a later one's candidate. With their `keys` (source key,
+        id), the index takes them from this batch once they are stored, instead of reading them back."""
         order = sorted(range(len(given)), key=lambda k: (given[k][1], given[k][0]))
         items = [given[k] for k in order]
         sigs = [signature_of(fp) for _, _, fp in items]  # the marks are read for pairs over the threshold only
         live = [k for k, sig in enumerate(sigs) if sig != EMPTY_SIG]
         with store.transaction():
             after = self._index.seq if self._index is not None else None
-            updates = store.story_updates(after)  # first: this takes the store's story lock
+            batch, self._batch = self._batch, None
+            numbered = batch.committed(store, after) if batch is not None else None
+            own = (batch, numbered) if batch is not None and numbered is not None else None
+            # first: this takes the store's story lock (it reads nothing when the batch may be all that is new)
+            updates = store.story_updates(after if own is None else None)
             with self._lock:
-                index = self._sync(store, updates, after)
+                index = self._sync(store, updates, after, own)
+                pubs = [items[k][1] for k in live]
+                matrix = np.frombuffer(b"".join([sigs[k] for k in live]), "<u4").reshape(len(live), SIG_PERMS)
+                buckets = bucket_matrix(matrix)
+                if keys is not None:
+                    place = dict.fromkeys(range(len(items)), -1) | {k: j for j, k in enumerate(live)}
+                    self._batch = _Batch(store, {keys[k]: place[j] for j, k in enumerate(order)},
+                                         np.array(pubs, np.float64), matrix, buckets)
                 if not live:
                     return [item_id for item_id, _, _ in given]
-                pubs = [items[k][1] for k in live]
                 index.load_days(pubs, store.grouped_between)
-                matrix = np.frombuffer(b"".join([sigs[k] for k in live]), "<u4").reshape(len(live), SIG_PERMS)
-                found = index.candidates(matrix, np.array(pubs, np.float64))
+                found = index.candidates(matrix, np.array(pubs, np.float64), buckets)
             maybe = found.equal >= self.stories.threshold * SIG_PERMS  # the others are below the threshold
             item, seq = found.item[maybe], found.seq[maybe]
             stored = {c.seq: c for c in store.story_candidates(seq[seq >= 0].tolist())} if len(seq) else {}
@@ -266,13 +305,24 @@ class StoryStage:
             marks = self._marks[blob] = marks_of(blob)
         return marks
 
-    def _sync(self, store: Store, updates: StoryUpdates, after: int | None) -> BandIndex:
-        """The index of this store, caught up with the stories given since it last looked."""
+    def _sync(self, store: Store, updates: StoryUpdates, after: int | None,
+              own: tuple[_Batch, list[tuple[int, int]]] | None) -> BandIndex:
+        """The index of this store, caught up with the stories given since it last looked: `own`, the last
+        batch with its numbers, the store's since `after` (`updates` does not read them), when no other
+        process or thread gave a number since; else read from the store."""
         index = self._index
         if index is None or index.epoch != updates.epoch or index.seq > updates.last:
             self._index = BandIndex(updates.epoch, updates.last)  # new, or another store: days load as needed
             return self._index
-        if after != index.seq:  # another thread of this process moved it meanwhile
+        if own is not None and after == index.seq and updates.last == own[1][-1][0]:
+            batch, numbered = own
+            live = [(seq, at) for seq, at in numbered if at >= 0]
+            at = [a for _, a in live]
+            index.add_grouped(np.array([seq for seq, _ in live], np.int64), batch.pubs[at], batch.sigs[at],
+                              batch.buckets[at])
+            index.seq = updates.last
+            return index
+        if own is not None or after != index.seq:  # (or another thread of this process moved it meanwhile)
             updates = store.story_updates(index.seq)
         index.catch_up(updates.last, updates.items)
         return index

@@ -24,7 +24,7 @@ import numpy as np
 
 from .near import BANDS, EMPTY_SIG, SIG_PERMS, WINDOW_SECONDS, band_matrix, signature_of
 
-__all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates"]
+__all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates", "bucket_matrix"]
 
 DAY = 86400
 # Candidates read at most this many items per LSH band, the most recently published in the window: a band
@@ -60,6 +60,11 @@ def _seconds(pub: np.ndarray) -> np.ndarray:
 
 def _buckets(keys: np.ndarray) -> np.ndarray:
     return (keys.view(np.uint64) >> np.uint64(32)) << np.uint64(32)
+
+
+def bucket_matrix(sigs: np.ndarray) -> np.ndarray:
+    """The band buckets of signatures (k × SIG_PERMS uint32): k × BANDS, as postings and lookups use them."""
+    return _buckets(band_matrix(sigs))
 
 
 def _ranks(groups: np.ndarray) -> np.ndarray:
@@ -163,10 +168,20 @@ class BandIndex:
             matrix = np.frombuffer(b"".join(sigs), dtype="<u4").reshape(len(sigs), SIG_PERMS)
             self._push(self._append(np.array(seqs, np.int64), np.array(pubs, np.float64), matrix))
 
-    def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def add_grouped(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray, buckets: np.ndarray) -> None:
+        """`catch_up` with items whose signatures (none empty) and buckets (`bucket_matrix`) are at hand: a
+        batch this process grouped itself, numbered `seqs` (after `self.seq`, in order), now committed."""
+        loaded = [math.floor(p / DAY) in self.days for p in pubs.tolist()]
+        if not all(loaded):
+            seqs, pubs, sigs, buckets = seqs[loaded], pubs[loaded], sigs[loaded], buckets[loaded]
+        if len(seqs):
+            self._push(self._append(seqs, pubs, sigs, buckets))
+
+    def _append(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray,
+                buckets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """New slots for these items; returns their postings as a sorted run (not in `runs`: see `_push`)."""
         n0 = self._fill(seqs, pubs, sigs)
-        comp = (_buckets(band_matrix(sigs)) | _seconds(pubs)[:, None]).ravel()
+        comp = ((bucket_matrix(sigs) if buckets is None else buckets) | _seconds(pubs)[:, None]).ravel()
         slots = np.repeat(np.arange(n0, self.n, dtype=np.int32), BANDS)
         order = np.argsort(comp, kind="stable")
         return comp[order], slots[order]
@@ -240,14 +255,14 @@ class BandIndex:
         self.sig = self.sig[:len(keep)][keep]
 
     # --- looking up ----------------------------------------------------------------------------------
-    def candidates(self, sigs: np.ndarray, pubs: np.ndarray) -> Candidates:
+    def candidates(self, sigs: np.ndarray, pubs: np.ndarray, buckets: np.ndarray | None = None) -> Candidates:
         """The candidates of a batch of new items (signatures `sigs`, none empty; published `pubs`), in
         the order they are to be assigned: stored items and the batch's earlier items that share a band
         and were published within WINDOW_SECONDS; per band the PER_BAND most recently published; per item
-        the MAX_CANDIDATES sharing the most bands."""
+        the MAX_CANDIDATES sharing the most bands. `buckets`: `bucket_matrix(sigs)`, when the caller has it."""
         n0 = self._fill(-1 - np.arange(len(sigs), dtype=np.int64), pubs, sigs)  # the batch's slots: no postings
         try:
-            return self._candidates(_buckets(band_matrix(sigs)).ravel(), pubs, n0)
+            return self._candidates((bucket_matrix(sigs) if buckets is None else buckets).ravel(), pubs, n0)
         finally:
             self.n = n0
 
