@@ -32,7 +32,7 @@ from collections import _count_elements  # type: ignore[attr-defined]  # private
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
-from itertools import repeat
+from itertools import filterfalse, repeat
 from pathlib import Path
 
 import numpy as np
@@ -151,12 +151,14 @@ def _zh_segment(title: str, text: str) -> dict[str, None]:
 
 def _keywords_zh(title: str, text: str, max_tags: int, words: dict[str, None], ok: dict[str, float]) -> list[str]:
     """An item's keywords from its `words` (`_zh_segment`) and `ok`, the memo holding them (`_zh_memo`)."""
-    lead = text[:ZH_LEAD]
+    # The title TITLE_WEIGHT times and the lead, cut apart by NUL (never in a candidate: _ZH_CAN_BE): one count a
+    # word is TITLE_WEIGHT × its count in the title + its count in the lead, since no occurrence spans a cut.
+    both = "\x00".join([title] * TITLE_WEIGHT + [text[:ZH_LEAD]])
     # Scores in one comprehension (its method calls and subscripts are specialised bytecodes: cheaper than maps
     # over bound methods); every word segmented is in the title or the lead, so its TF is at least 1. The
     # stable sort keeps ties in order of first position.
     cands = list(filter(ok.__getitem__, words))
-    neg = [-(TITLE_WEIGHT * title.count(c) + lead.count(c)) * ok[c] for c in cands]
+    neg = [-both.count(c) * ok[c] for c in cands]
     out: list[str] = []
     for w in map(cands.__getitem__, sorted(range(len(cands)), key=neg.__getitem__)):
         for o in out:  # (a loop, not any() of a generator: a generator's frame a word cost more than its tests)
@@ -254,12 +256,7 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     caps: dict[str, int] = {}
     _count_elements(caps, cap_low)
     caps_form = dict(zip(cap_low, cap_words))  # a name (or an acronym), shown in the case it was seen in
-    distinct = set(first)
-    cands = list(distinct.difference(never))
-    two = distinct.intersection(two_letter)
-    if two:
-        cands += [k for k in two if f" {k.upper()} " in seen]
-    cands.sort(key=first.__getitem__)
+    cands = _en_candidates(tf, first, seen, never, two_letter)
     # One comprehension (its subscripts are specialised bytecodes: cheaper than a chain of maps over bound
     # methods); the products in the same order, so the same floats. Ties (sorted stably) go to the earlier word.
     caps_bonus, early = _CAPS_BONUS, _EARLY
@@ -280,6 +277,19 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
             shown = upper if f" {upper} " in seen else key if f" {key} " in seen else tokens[first[key]]
         out.append(shown)
     return out
+
+
+def _en_candidates(tf: dict[str, int], first: dict[str, int], seen: str, never: frozenset[str],
+                   two_letter: frozenset[str]) -> list[str]:
+    """The words of `tf` that can be keywords, in order of first position (`first`): not in `never`, or a
+    two-letter word `seen` in upper case. tf's keys are in that order already (_count_elements inserts them as
+    it meets them), so only the two-letter words taken need a sort."""
+    cands = list(filterfalse(never.__contains__, tf))
+    two = two_letter.intersection(tf)
+    if two:
+        cands += [k for k in two if f" {k.upper()} " in seen]
+        cands.sort(key=first.__getitem__)
+    return cands
 
 
 def _score_phrases(phrases: list[str], low: list[str], n_title: int, tf: dict[str, int], stop: frozenset[str],
