@@ -1,6 +1,7 @@
 """Workers on PostgreSQL (issue 13): `tidings worker` processes on a throwaway PostgreSQL cluster.
 
     .venv/bin/python bench/workers.py [--feeds 1000] [--delay 0.1] [--workers 3] [--concurrency 16] [--items 2000]
+                                      [--cycle] [--statements N] [--no-stories] [--floors]
 
 1. Cycle: N feeds from a local server (another process) answering each request after `delay`, 3 workers ×
    concurrency 16 on a fresh database. Timed by the server, from the first request to the last feed answered
@@ -14,7 +15,8 @@
    (`pg_database_size`), per 1,000 items and extrapolated per million.
 0. Floors (first, and alone with --floors): the CPU that procrastinate (n no-op jobs deferred and run) and
    httpx (n GETs of the bench feeds) take by themselves, against the cycle's budget on this machine's cores.
-Prints Markdown rows. Starts and stops everything itself (cluster, feed server, workers); every wait is bounded.
+--cycle stops after the floors and the cycle; --statements N starts the cluster with pg_stat_statements and prints
+the cycle's N statements that took PostgreSQL longest (lock waits included). Prints Markdown rows. Starts and stops everything itself (cluster, feed server, workers); every wait is bounded.
 """
 from __future__ import annotations
 
@@ -138,6 +140,11 @@ def db_size(url: str) -> int:
 def cycle(cluster: Cluster, tmp: Path, args, delay: float, tag: str) -> dict:
     """One cycle of `args.feeds` feeds through the worker processes on a fresh database."""
     url = cluster.create_database()
+    if args.statements:
+        import psycopg
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
     first, last = multiprocessing.Value("d", 0.0), multiprocessing.Value("d", 0.0)
     distinct = multiprocessing.Value("i", 0)
     q = multiprocessing.Queue()
@@ -314,6 +321,19 @@ def print_floors(low: dict[str, float], args: argparse.Namespace) -> None:
           f"| both on {cores} cores: {total / cores:.2f} s against a cycle budget of {budget:.2f} s (1.25 × ideal) |")
 
 
+def print_statements(url: str, top: int) -> None:
+    """The statements of the cycle's database by total execution time (pg_stat_statements): where PostgreSQL's
+    time went, waits for locks included."""
+    import psycopg
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT calls, total_exec_time, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) "
+            "FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s", (top,)).fetchall()
+    print("| calls | total ms | rows | statement |\n|---:|---:|---:|---|")
+    for calls, ms, n, query in rows:
+        print(f"| {calls} | {ms:,.0f} | {n} | `{query}` |")
+
+
 def print_cycle(slow: dict, args: argparse.Namespace) -> None:
     n, slots = args.feeds, slow["slots"]
     ideal = math.ceil(n / slots) * args.delay
@@ -339,13 +359,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--floors", action="store_true", help="only the CPU floors (procrastinate and httpx alone)")
     ap.add_argument("--cycle", action="store_true", help="only the floors and the cycle at `--delay` (no other phase)")
+    ap.add_argument("--statements", type=int, default=0, metavar="N",
+                    help="with pg_stat_statements on: the cycle's N statements that took PostgreSQL longest")
     ap.add_argument("--no-stories", action="store_true",
                     help="workers with stories and tags off (on by default, as in tidings.yml)")
     args = ap.parse_args()
     if why := unavailable():
         sys.exit(f"bench/workers.py: {why}")
 
-    cluster = Cluster.start()
+    cluster = Cluster.start("-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+                            if args.statements else "")
     try:
         low = floors(cluster, args.feeds, args.concurrency)
         print_floors(low, args)
@@ -354,6 +377,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="tidings-bench-") as t:
             tmp = Path(t)
             slow = cycle(cluster, tmp, args, args.delay, "slow")
+            if args.statements:
+                print_statements(slow["url"], args.statements)
             if args.cycle:
                 print_cycle(slow, args)
                 return
