@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Any, Literal, NamedTuple, Protocol, Self
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol, Self
 from zoneinfo import ZoneInfo
 
 from ..model import Entry, ItemState, Source
@@ -409,6 +409,10 @@ class Store(Protocol):
 
     Times are unix seconds UTC; `now=None` means the current time.
     """
+
+    # Other processes store into it at once (PostgreSQL workers), waiting for one another on the story lock:
+    # ingest then sets new items' stories after their insert, so that the lock is held for the assignment only.
+    shared_writers: ClassVar[bool]
 
     def close(self) -> None: ...
 

@@ -474,6 +474,8 @@ class _SiteTables(SiteTables):
 class PostgresStore(_StoryTables, _SiteTables):
     """The Store protocol on one PostgreSQL database (one connection, autocommit outside transactions)."""
 
+    shared_writers = True
+
     def __init__(self, url: str):
         self.url = url
         self.db = connect(url)

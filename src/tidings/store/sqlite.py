@@ -412,6 +412,8 @@ class _StoryTables:
 class SQLiteStore(_StoryTables, SiteTables):
     """The Store protocol on one SQLite file."""
 
+    shared_writers = False  # one writer at a time (`tidings run`'s file lock)
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
