@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -474,7 +474,7 @@ class _SiteTables(SiteTables):
 class PostgresStore(_StoryTables, _SiteTables):
     """The Store protocol on one PostgreSQL database (one connection, autocommit outside transactions)."""
 
-    shared_writers = True
+    shared_writers: ClassVar[bool] = True
 
     def __init__(self, url: str):
         self.url = url

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from zoneinfo import ZoneInfo
 
 from ..errors import StoreFormatError, StoreVersionError
@@ -412,7 +412,7 @@ class _StoryTables:
 class SQLiteStore(_StoryTables, SiteTables):
     """The Store protocol on one SQLite file."""
 
-    shared_writers = False  # one writer at a time (`tidings run`'s file lock)
+    shared_writers: ClassVar[bool] = False  # one writer at a time (`tidings run`'s file lock)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
