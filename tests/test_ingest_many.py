@@ -105,6 +105,41 @@ def test_feeds_stored_together_as_one_at_a_time(two_stores):
     assert all(r[3] != "[]" and r[4] for r in rows if r[2] == "published")  # every new item described
 
 
+def test_postgresql_sets_stories_after_the_insert_with_the_same_results(tmp_path, pg_url):
+    """On PostgreSQL (other workers wait on the story lock) new items are inserted first and given their stories
+    after; SQLite gives them with the insert. The same stories and sequence numbers either way."""
+    lite = str(tmp_path / "lite.db")
+    assert outcome_fields(run(lite, True)) == outcome_fields(run(pg_url, True))
+    query = "SELECT source_key, id, story, story_seq FROM items ORDER BY source_key, id"
+    rows = store_rows(lite, query)
+    assert rows == store_rows(pg_url, query)
+    assert sum(r[2] is not None for r in rows) == 9 and len({r[3] for r in rows if r[3] is not None}) == 9
+
+
+def test_the_story_lock_is_taken_after_the_batch_is_inserted_where_writers_share_it(store_at, monkeypatch):
+    """Where other processes store at once (PostgreSQL), the story lookup, which takes the story lock held to the
+    commit, comes after every feed's insert; on SQLite it comes first, its stories written with the items."""
+    cfg = Config(sources=[])
+    given = results()
+    calls: list[str] = []
+    with open_store(store_at) as store:
+        store.sync_sources([r.source for r in given])
+        for name in ("upsert_entries", "story_updates"):
+            real = getattr(store, name)
+
+            def noted(*args, _real=real, _name=name, **kwargs):  # the real method, its call noted
+                calls.append(_name)
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(store, name, noted)
+        ingest_many(store, given, Cleaner(cfg), now=1732521600.0, stories=StoryStage(cfg.stories, cfg.tags))
+        shared = store.shared_writers
+    assert calls.count("upsert_entries") == 4 and "story_updates" in calls  # a, b, c and d
+    last_insert, lookup = len(calls) - 1 - calls[::-1].index("upsert_entries"), calls.index("story_updates")
+    assert (lookup > last_insert) if shared else (lookup < calls.index("upsert_entries")), calls
+    assert shared == store_at.startswith("postgresql:")
+
+
 def test_a_feed_failing_in_the_batch_fails_alone(store_at, monkeypatch):
     """The batch's transaction fails on one feed: it is rolled back, and each feed is stored on its own."""
     cfg = Config(sources=[])

@@ -517,13 +517,29 @@ def _commit(store: Store, group: list[_Staged], now: float, schedule: Schedule,
     with store.transaction():
         due = [_record(store, st, now, schedule) for st in group]
         rows = [r for st in group for r in st.rows]
-        if stories is not None and any(st.known for st in group):
-            rows = stories.assign(store, rows, now)  # new items' stories, stored with them
+        grouping = stories if stories is not None and any(st.known for st in group) else None
+        if grouping is not None and not store.shared_writers:
+            rows = grouping.assign(store, rows, now)  # new items' stories, stored with them
         out, at = [], 0
         for st, when in zip(group, due):
             out.append(_upsert(store, st, rows[at:at + len(st.rows)], now, when))
             at += len(st.rows)
+        if grouping is not None and store.shared_writers:
+            _set_stories(store, group, grouping.assign(store, rows, now), now)
         return out
+
+
+def _set_stories(store: Store, group: list[_Staged], placed: list[IngestRow], now: float) -> None:
+    """The stories `assign` found for the new items already inserted, set feed by feed, numbered as
+    upsert_entries numbers them (published time, then id): the story lock, which assign takes and other
+    processes wait for, is then held for the assignment and these updates, not for the items' insert."""
+    at = 0
+    for st in group:
+        mine = placed[at:at + len(st.rows)]
+        at += len(st.rows)
+        given = sorted((r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.story)
+                       for r in mine if r.story is not None and r.entry.id in st.fresh)
+        store.set_stories(st.result.source.key, [(item_id, story) for _, item_id, story in given])
 
 
 def _record(store: Store, st: _Staged, now: float, schedule: Schedule) -> float:
