@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -407,7 +407,10 @@ class _StoryTables:
     def set_stories(self, key: str, stories: Sequence[tuple[str, str]]) -> None:
         if not stories:
             return
-        with self.transaction(), self.db.cursor() as cur:
+        # Inside ingest's transaction (stories set after the insert) no savepoint of its own: two round trips
+        # less while the story lock is held.
+        outer = nullcontext() if self._in_transaction() else self.transaction()
+        with outer, self.db.cursor() as cur:
             first = self._take_story_seqs(len(stories))
             cur.executemany("UPDATE items SET story = %s, story_seq = %s WHERE source_key = %s AND id = %s",
                             [(story, first + k, key, item_id) for k, (item_id, story) in enumerate(stories)])
