@@ -296,6 +296,23 @@ _HEADS = f"SELECT substr(i.id, 1, 1), count(*) {_VISIBLE} AND i.published >= ? A
 _INSERT_ITEM = ("INSERT INTO items(source_key, id, guid, link, title, author, published, has_date, updated, "
                 "first_seen, last_seen, content, html, cover, tags, hash, state, fulltext, keywords, fingerprint, "
                 "story, story_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,CAST(? AS TEXT),?,?,?,?,?,?,?,?,?,?)")
+# Keyword rows one INSERT statement takes, largest first (then the rest by the next size): a statement run per
+# row cost more than the row's insert (binding, a step with the GIL released around it, SQLite's mutexes).
+_KEYWORD_ROWS_AT_ONCE = (64, 8, 1)
+_INSERT_KEYWORDS = {n: "INSERT OR IGNORE INTO item_keywords(word, published, id, source_key) VALUES "
+                       + ", ".join(["(?, ?, ?, ?)"] * n) for n in _KEYWORD_ROWS_AT_ONCE}
+
+
+def _insert_keywords(db: sqlite3.Connection, values: Sequence[str | float]) -> None:
+    """Insert item_keywords rows, given one after another as (word, published, id, source_key), in order."""
+    at, total = 0, len(values) // 4
+    for n in _KEYWORD_ROWS_AT_ONCE:
+        end = at + (total - at) // n * n
+        if end > at:
+            db.executemany(_INSERT_KEYWORDS[n], [values[k:k + 4 * n] for k in range(4 * at, 4 * end, 4 * n)])
+            at = end
+
+
 # By the story sequence index (a partial index: the WHERE clause lets the planner use it)
 _MAX_STORY_SEQ = "SELECT coalesce(max(story_seq), 0) FROM items WHERE story_seq IS NOT NULL"
 
@@ -365,13 +382,17 @@ class _StoryTables:
 
     def _new_items(self, rows: Sequence[IngestRow], known: Container[tuple[str, str]],
                    now: float) -> dict[tuple[str, str], int]:
-        """Before upsert_entries inserts the rows not `known`: their keywords go into item_keywords (one
-        executemany: a trigger's json_each cost more than the inserts); returns the story sequence numbers
-        of those with a story (base.new_story_seqs)."""
-        self.db.executemany(
-            "INSERT OR IGNORE INTO item_keywords(word, published, id, source_key) VALUES (?, ?, ?, ?)",
-            [(w, r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.entry.source_key)
-             for r in rows if r.keywords and (r.entry.source_key, r.entry.id) not in known for w in r.keywords])
+        """Before upsert_entries inserts the rows not `known`: their keywords go into item_keywords (by
+        `_insert_keywords`: a trigger's json_each cost more than the inserts); returns the story sequence
+        numbers of those with a story (base.new_story_seqs)."""
+        values: list[str | float] = []
+        for r in rows:
+            e = r.entry
+            if r.keywords and (e.source_key, e.id) not in known:
+                published = e.published.timestamp() if e.published else now
+                for word in r.keywords:
+                    values += (word, published, e.id, e.source_key)
+        _insert_keywords(self.db, values)
         seq_of = new_story_seqs(rows, known, now, self._take_story_seqs)
         self.seqs_given.gave(seq_of)
         return seq_of
