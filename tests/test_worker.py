@@ -471,3 +471,37 @@ def test_a_build_is_queued_only_when_none_waits_and_without_a_failed_insert(pg_u
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE queueing_lock = 'build' "
                             "AND status = 'todo'").fetchone()[0] == 1
+
+
+def test_jobs_finishing_together_queue_their_next_fetches_in_one_statement(pg_url):
+    """NextJobs: five fetch jobs finishing in one turn of the event loop (a batch stored at once) queue their
+    sources' next fetches in one statement, and one build for the two that stored new items."""
+    import asyncio
+
+    import psycopg
+
+    from tidings.worker import NextJobs, ensure_schema, open_app
+
+    async def run() -> tuple[list[bool], list[str]]:
+        async with open_app(pg_url) as app:
+            await ensure_schema(app)
+            sent: list[str] = []
+            real = app.connector.execute_query_all_async
+
+            async def recording(query, **arguments):  # the real connector, its statements noted
+                sent.append(query)
+                return await real(query, **arguments)
+
+            app.connector.execute_query_all_async = recording  # type: ignore[method-assign]
+            next_jobs, now = NextJobs(), time.time()
+            built = await asyncio.gather(*(next_jobs.queue(app, f"s{k}", now + 60 * k, k in (1, 3))
+                                           for k in range(5)))
+            return list(built), sent
+
+    built, sent = asyncio.run(run())
+    assert built == [False, True, False, False, False]  # the build is said once, by the first job that asked
+    assert sum("procrastinate_defer_jobs" in q for q in sent) == 2, sent  # the build's, then the five fetches'
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT task_name, count(*) FROM procrastinate_jobs WHERE status = 'todo' "
+                            "GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [("tidings:build", 1), ("tidings:fetch_source", 5)]

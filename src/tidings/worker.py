@@ -86,6 +86,43 @@ class SharedHostLimits(HostLimits):
                 await asyncio.to_thread(self.slots.release, host, taken)
 
 
+class NextJobs:
+    """What fetch jobs finishing together queue after them, in one round of statements: one build when any stored
+    new items (and none waits), then each source's next fetch (`defer_fetches`, one statement). The feeds of a
+    batch are stored at once (the store thread), so their jobs finish in the same turn of the event loop."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[str, float | None, bool, asyncio.Future[bool]]] = []
+        self._flush: asyncio.Task[None] | None = None
+
+    async def queue(self, app: procrastinate.App, source_key: str, when: float | None, new: bool) -> bool:
+        """Queue the next fetch of `source_key` at `when`, and a build when `new`; True when the build this
+        job asked for was queued (one job of the round says so)."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((source_key, when, new, done))
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._run(app))
+        return await done
+
+    async def _run(self, app: procrastinate.App) -> None:
+        await asyncio.sleep(0)  # the other jobs of the batch resume in this turn and join the round
+        while self._waiting:
+            round_, self._waiting = self._waiting, []
+            try:
+                # The build first: once the next fetch is queued, a job's work is all done (see retry_stalled).
+                built = any(new for _, _, new, _ in round_) and await defer_build(app)
+                await defer_fetches(app, [(key, when) for key, when, _, _ in round_])
+            except Exception as e:  # noqa: BLE001 - each job of the round fails with it (maintain requeues them)
+                for *_, done in round_:
+                    if not done.done():
+                        done.set_exception(e)
+                continue
+            reporter = next((done for _, _, new, done in round_ if new), None)
+            for *_, done in round_:
+                if not done.done():
+                    done.set_result(built and done is reporter)
+
+
 # --- the worker's state, shared by the jobs of one process -----------------------------------------------
 
 class ReadThread:
@@ -124,6 +161,7 @@ class WorkerState:
     lane: StoreThread | None = None
     lane_store: Store | None = None
     reader: ReadThread | None = None
+    next_jobs: NextJobs = field(default_factory=NextJobs)
 
     @classmethod
     def load(cls, config_path: str | Path, concurrency: int) -> WorkerState:
@@ -318,10 +356,9 @@ async def fetch_source(context: procrastinate.JobContext, source_key: str) -> st
     if when is None:
         when = await reader(lambda: reader.store.next_fetch(source_key))
     not_due = outcome.status in (OutcomeStatus.WAITING, OutcomeStatus.BACKOFF)
-    # The build first: once the next fetch is queued, this job's work is all done (see retry_stalled).
-    built = outcome.new > 0 and await defer_build(app)
     # A job that ran early (clocks apart) is not a fetch; never reschedule it at once, or it would spin.
-    await defer_fetch(app, source_key, max(when or 0.0, time.time() + 1) if not_due else when)
+    built = await st.next_jobs.queue(app, source_key, max(when or 0.0, time.time() + 1) if not_due else when,
+                                     outcome.new > 0)
     next_at = datetime.fromtimestamp(when, UTC).strftime("%H:%M:%S") if when else "now"
     detail = f" ({outcome.reason})" if outcome.reason else ""
     detail += "".join(f"; note: {n}" for n in outcome.notes)  # what parsing recovered, what full text skipped
