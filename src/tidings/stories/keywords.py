@@ -251,8 +251,9 @@ def _keywords_en(title: str, text: str, max_tags: int) -> list[str]:
     # A form was seen when " form " is in here (tokens hold no spaces): a few searches, not a set of every token
     seen = " " + joined + " "
     runs = _TITLE_CAPS.findall(". " + title) + _CAP_RUN.findall(". " + lead)  # the lead's forms win
-    cap_words = " ".join(runs).split(" ") if runs else []
-    cap_low = " ".join(cap_words).lower().split(" ") if runs else []
+    cap_text = " ".join(runs)
+    cap_words = cap_text.split(" ") if runs else []
+    cap_low = cap_text.lower().split(" ") if runs else []
     caps: dict[str, int] = {}
     _count_elements(caps, cap_low)
     caps_form = dict(zip(cap_low, cap_words))  # a name (or an acronym), shown in the case it was seen in
@@ -286,8 +287,9 @@ def _en_candidates(tf: dict[str, int], first: dict[str, int], seen: str, never: 
     it meets them), so only the two-letter words taken need a sort."""
     cands = list(filterfalse(never.__contains__, tf))
     two = two_letter.intersection(tf)
-    if two:
-        cands += [k for k in two if f" {k.upper()} " in seen]
+    taken = [k for k in two if f" {k.upper()} " in seen] if two else None
+    if taken:
+        cands += taken
         cands.sort(key=first.__getitem__)
     return cands
 
