@@ -90,7 +90,7 @@ def _rank_order(item: np.ndarray, shared: np.ndarray, pub: np.ndarray, seq: np.n
     if len(item) and int(item[-1]) < 1 << 25:  # (item is sorted: np.unique)
         key = ((item.astype(np.uint64) << np.uint64(38)) | ((BANDS - shared).astype(np.uint64) << np.uint64(32))
                | _seconds(pub))
-        order = np.argsort(key)
+        order = np.argsort(key, kind="stable")  # (any sort gives this order when no two keys are equal)
         ranked = key[order]
         if not (ranked[1:] == ranked[:-1]).any():
             return order
@@ -109,6 +109,36 @@ def _equal_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     words = (a == b).view(np.uint64).sum(axis=1)
     counts: np.ndarray = ((words * _BYTE_SUM) >> np.uint64(56)).astype(np.int64)
     return counts
+
+
+_BACK = np.arange(1, PER_BAND + 1)
+
+
+def _window_tails(comp: np.ndarray, run_slots: np.ndarray, query: np.ndarray, lo_q: np.ndarray,
+                  hi_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of one run (postings `comp`, sorted, and their slots): for each query, the last PER_BAND postings in
+    [lo_q, hi_q] (its band in its window), from the latest: (query, slot) pairs, queries in order."""
+    end = comp.searchsorted(hi_q, "right")
+    # the entry before the window's end is of the same band and inside the window: there are hits
+    hit = np.flatnonzero((comp.take(end - 1) >= lo_q) & (end > 0))
+    pos = end.take(hit)[:, None] - _BACK  # the PER_BAND entries before the window's end
+    ok = pos >= 0
+    np.maximum(pos, 0, out=pos)
+    ok &= comp.take(pos) >= lo_q.take(hit)[:, None]
+    at = np.flatnonzero(ok)  # (np.nonzero of the 2-D mask walks a multi-index iterator: several times this)
+    return query.take(hit.take(at // PER_BAND)), run_slots.take(pos.ravel().take(at))
+
+
+def _newest_first(pair: np.ndarray, pub: np.ndarray) -> np.ndarray:
+    """The order of (pair, published) by pair, then the most recently published (whole seconds) first. The
+    runs' tails come in that order already, run after run: a stable sort merges them. When two are of the
+    same pair and second, the order is the one `np.argsort`'s default sort gives them, as it always was."""
+    key = (pair.astype(np.uint64) << np.uint64(32)) | (np.uint64(_T_MAX) - _seconds(pub))
+    order = np.argsort(key, kind="stable")
+    ranked = key.take(order)
+    if (ranked[1:] == ranked[:-1]).any():
+        order = np.argsort(key)
+    return order
 
 
 def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -275,21 +305,12 @@ class BandIndex:
         of = query >> _BAND_BITS
         lo_q = posted | _seconds(since[of])
         hi_q = posted | _seconds(until[of])
-        back = np.arange(1, PER_BAND + 1)
         pairs, slots = [], []
         for comp, run_slots in self.runs if len(query) else []:  # stored: the last PER_BAND of each band's window
-            end = comp.searchsorted(hi_q, "right")
-            # the entry before the window's end is of the same band and inside the window: there are hits
-            hit = np.flatnonzero((comp[end - 1] >= lo_q) & (end > 0))
-            if not len(hit):
-                continue
-            pos = end[hit, None] - back  # the PER_BAND entries before the window's end
-            ok = pos >= 0
-            pos = np.maximum(pos, 0)
-            ok &= comp[pos] >= lo_q[hit, None]
-            which, at = np.nonzero(ok)
-            pairs.append(query[hit[which]])
-            slots.append(run_slots[pos[which, at]])
+            pair, slot = _window_tails(comp, run_slots, query, lo_q, hi_q)
+            if len(pair):
+                pairs.append(pair)
+                slots.append(slot)
         # the batch: each query's earlier items in its bucket (all of them: `inside` below keeps the window's)
         order = np.argsort(buckets)
         grouped = buckets[order]
@@ -312,8 +333,7 @@ class BandIndex:
         inside = (pub >= since[item]) & (pub <= until[item])
         pair, slot, pub = pair[inside], slot[inside], pub[inside]
         if len(pair) and np.bincount(pair).max() > PER_BAND:  # from several runs or the batch: PER_BAND of all
-            # per band the most recently published first: one sort of (pair, newest first) in one integer
-            order = np.argsort((pair.astype(np.uint64) << np.uint64(32)) | (np.uint64(_T_MAX) - _seconds(pub)))
+            order = _newest_first(pair, pub)
             pair, slot = pair[order], slot[order]
             keep = _ranks(pair) < PER_BAND
             pair, slot = pair[keep], slot[keep]

@@ -1,0 +1,65 @@
+"""BandIndex's lookup steps against the code they replaced, pair for pair and in the same order: a run's
+window tails (`_window_tails`, flat indices and `take` for the 2-D mask's nonzero and fancy indexing) and the
+newest-first order of the pairs (`_newest_first`, a stable sort unless two keys are equal)."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tidings.stories.index import _T_MAX, PER_BAND, _newest_first, _seconds, _window_tails
+
+
+def tails_before(comp, run_slots, query, lo_q, hi_q):
+    """The lookup's loop body as it was (np.nonzero of the 2-D mask, fancy indexing)."""
+    back = np.arange(1, PER_BAND + 1)
+    end = comp.searchsorted(hi_q, "right")
+    hit = np.flatnonzero((comp[end - 1] >= lo_q) & (end > 0))
+    if not len(hit):
+        return query[:0], run_slots[:0]
+    pos = end[hit, None] - back
+    ok = pos >= 0
+    pos = np.maximum(pos, 0)
+    ok &= comp[pos] >= lo_q[hit, None]
+    which, at = np.nonzero(ok)
+    return query[hit[which]], run_slots[pos[which, at]]
+
+
+@st.composite
+def run_and_queries(draw: st.DrawFn):
+    """A sorted run of (bucket << 32 | second) postings, few buckets and seconds so that windows hold more than
+    PER_BAND and postings repeat, and queries of those buckets and others, with windows around them."""
+    buckets = st.sampled_from([1, 2, 5, 2**31 + 7])
+    second = st.integers(0, 40)
+    n = draw(st.integers(1, 80))
+    comp = np.sort(np.array([(b << 32) | s for b, s in draw(st.lists(st.tuples(buckets, second), min_size=n,
+                                                                         max_size=n))], np.uint64))
+    slots = np.array(draw(st.permutations(range(n))), np.int32)
+    k = draw(st.integers(0, 30))
+    qb = np.array(draw(st.lists(st.sampled_from([1, 2, 3, 5, 2**31 + 7]), min_size=k, max_size=k)), np.uint64)
+    lo = np.array(draw(st.lists(st.integers(0, 45), min_size=k, max_size=k)), np.uint64)
+    width = np.array(draw(st.lists(st.integers(0, 20), min_size=k, max_size=k)), np.uint64)
+    query = np.sort(np.array(draw(st.lists(st.integers(0, 10**4), min_size=k, max_size=k, unique=True)), np.int64))
+    shifted = qb << np.uint64(32)
+    return comp, slots, query, shifted | lo, shifted | (lo + width)
+
+
+@settings(max_examples=500, deadline=None)
+@given(run_and_queries())
+def test_window_tails_are_the_pairs_of_the_loop_they_replace(args):
+    got, want = _window_tails(*args), tails_before(*args)
+    for g, w in zip(got, want):
+        assert g.tolist() == w.tolist()
+
+
+@settings(max_examples=500, deadline=None)
+@given(pairs=st.lists(st.tuples(st.integers(0, 40), st.sampled_from([0.0, 1.0, 1.5, 7.0, 86400.0, 1.7e9, -3.0])),
+                      max_size=120), runs=st.integers(1, 4))
+def test_newest_first_is_the_order_argsort_gave(pairs, runs):
+    """As the lookup hands them over: each run's tails in order (pair, then newest first), run after run."""
+    chunks = [sorted(pairs[k::runs], key=lambda p: (p[0], -np.floor(p[1]))) for k in range(runs)]
+    flat = [p for chunk in chunks for p in chunk]
+    pair = np.array([p for p, _ in flat], np.int64)
+    pub = np.array([t for _, t in flat], np.float64)
+    key = (pair.astype(np.uint64) << np.uint64(32)) | (np.uint64(_T_MAX) - _seconds(pub))
+    assert _newest_first(pair, pub).tolist() == np.argsort(key).tolist()
