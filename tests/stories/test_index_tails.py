@@ -1,13 +1,17 @@
 """BandIndex's lookup steps against the code they replaced, pair for pair and in the same order: a run's
-window tails (`_window_tails`, flat indices and `take` for the 2-D mask's nonzero and fancy indexing) and the
-newest-first order of the pairs (`_newest_first`, a stable sort unless two keys are equal)."""
+window tails (`_window_tails`, flat indices and `take` for the 2-D mask's nonzero and fancy indexing), the
+newest-first order of the pairs (`_newest_first`, a stable sort unless two keys are equal), and the days the
+windows around a batch need (`window_days`, ranges instead of a set of every window's days)."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tidings.stories.index import _T_MAX, PER_BAND, _newest_first, _seconds, _window_tails
+from tidings.stories.index import _T_MAX, DAY, PER_BAND, _newest_first, _seconds, _window_tails, window_days
+from tidings.stories.near import WINDOW_SECONDS
 
 
 def tails_before(comp, run_slots, query, lo_q, hi_q):
@@ -63,3 +67,26 @@ def test_newest_first_is_the_order_argsort_gave(pairs, runs):
     pub = np.array([t for _, t in flat], np.float64)
     key = (pair.astype(np.uint64) << np.uint64(32)) | (np.uint64(_T_MAX) - _seconds(pub))
     assert _newest_first(pair, pub).tolist() == np.argsort(key).tolist()
+
+
+def days_before(pubs: list[float]) -> set[int]:
+    """load_days' set of days as it was: every window's days, one by one."""
+    need: set[int] = set()
+    for first, last in {(math.floor((p - WINDOW_SECONDS) / DAY), math.floor((p + WINDOW_SECONDS) / DAY))
+                        for p in pubs}:
+        need.update(range(first, last + 1))
+    return need
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e10, 1e10), st.integers(-400, 40000).map(lambda d: d * DAY),
+                          st.integers(20000, 20060).map(lambda d: d * DAY + edge_offset(d))), max_size=60))
+def test_window_days_are_every_window_s_days(pubs):
+    ranges = window_days(np.array(pubs, np.float64))
+    days = [d for r in ranges for d in r]
+    assert days == sorted(days_before(pubs))  # in order, each once
+    assert all(a.stop < b.start for a, b in zip(ranges, ranges[1:]))  # ranges apart: a gap between each
+
+
+def edge_offset(d: int) -> float:
+    return (-1e-6, 0.0, 1e-6, 0.5, 86399.999)[d % 5]

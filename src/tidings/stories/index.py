@@ -24,7 +24,7 @@ import numpy as np
 
 from .near import BANDS, EMPTY_SIG, SIG_PERMS, WINDOW_SECONDS, band_matrix, signature_of
 
-__all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates", "bucket_matrix"]
+__all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates", "bucket_matrix", "window_days"]
 
 DAY = 86400
 # Candidates read at most this many items per LSH band, the most recently published in the window: a band
@@ -141,6 +141,21 @@ def _newest_first(pair: np.ndarray, pub: np.ndarray) -> np.ndarray:
     return order
 
 
+def window_days(pubs: np.ndarray) -> list[range]:
+    """The days of the windows around `pubs` (each from floor((p - WINDOW_SECONDS) / DAY) to floor((p +
+    WINDOW_SECONDS) / DAY)), as the ranges their union makes, in order: a set of every window's days cost
+    more than the rest of the lookup's steps in Python."""
+    if not len(pubs):
+        return []
+    firsts = np.floor((pubs - WINDOW_SECONDS) / DAY).astype(np.int64)
+    order = np.argsort(firsts, kind="stable")
+    firsts = firsts.take(order)
+    lasts = np.maximum.accumulate(np.floor((pubs.take(order) + WINDOW_SECONDS) / DAY).astype(np.int64))
+    gap = np.flatnonzero(firsts[1:] > lasts[:-1] + 1)  # a range ends before each gap
+    starts, ends = firsts.take(np.concatenate(([0], gap + 1))), lasts.take(np.concatenate((gap, [len(firsts) - 1])))
+    return [range(a, b + 1) for a, b in zip(starts.tolist(), ends.tolist())]
+
+
 def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(query index, position) for each position of the ranges [start, start + count)."""
     nz = np.flatnonzero(count)
@@ -251,15 +266,13 @@ class BandIndex:
         """Make sure the days of every window around `pubs` are loaded; `read(since, until)` gives the grouped
         items published in [since, until)."""
         self.calls += 1
-        need: set[int] = set()
-        # a feed's items are mostly of a day or two: their windows' spans are few
-        for first, last in {(math.floor((p - WINDOW_SECONDS) / DAY), math.floor((p + WINDOW_SECONDS) / DAY))
-                            for p in pubs}:
-            need.update(range(first, last + 1))
-        for d in sorted(need.difference(self.days)):  # a day at a time: a big window is not read all at once
-            self.add(read(d * DAY, (d + 1) * DAY))
-            self.days[d] = self.calls
-        self.days.update(dict.fromkeys(need, self.calls))
+        need = window_days(np.fromiter(pubs, np.float64))
+        for days in need:  # a day at a time: a big window is not read all at once
+            for d in [d for d in days if d not in self.days]:
+                self.add(read(d * DAY, (d + 1) * DAY))
+                self.days[d] = self.calls
+        for days in need:
+            self.days.update(dict.fromkeys(days, self.calls))
         if self.calls % 64 == 0:
             self._evict({d for d, used in self.days.items() if used < self.calls - EVICT_AFTER})
 
