@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -439,6 +440,24 @@ def test_a_worker_stores_its_concurrent_fetches_through_one_connection(tmp_path,
         assert store.count_items() == 32
 
 
+@contextmanager
+def statements_sent(app):
+    """The statements procrastinate's connector runs through execute_query_all_async (its defers among them)
+    while the block runs: the real connector, each query noted."""
+    sent: list[str] = []
+    real = app.connector.execute_query_all_async
+
+    async def recording(query, **arguments):
+        sent.append(query)
+        return await real(query, **arguments)
+
+    app.connector.execute_query_all_async = recording
+    try:
+        yield sent
+    finally:
+        app.connector.execute_query_all_async = real
+
+
 def test_a_build_is_queued_only_when_none_waits_and_without_a_failed_insert(pg_url):
     """defer_build asks whether a build waits before inserting one: a fetch job that meets a waiting build
     sends no insert for the server to refuse (the queueing lock would refuse it)."""
@@ -452,16 +471,8 @@ def test_a_build_is_queued_only_when_none_waits_and_without_a_failed_insert(pg_u
         async with open_app(pg_url) as app:
             await ensure_schema(app)
             first = await defer_build(app)
-            sent: list[str] = []
-            real = app.connector.execute_query_all_async
-
-            async def recording(query, **arguments):  # the real connector, its statements noted
-                sent.append(query)
-                return await real(query, **arguments)
-
-            app.connector.execute_query_all_async = recording  # type: ignore[method-assign]
-            again = await defer_build(app)
-            app.connector.execute_query_all_async = real  # type: ignore[method-assign]
+            with statements_sent(app) as sent:
+                again = await defer_build(app)
             return first, again, sent, len(await app.job_manager.list_jobs_async(task="tidings:build"))
 
     first, again, sent, builds = asyncio.run(run())
@@ -485,17 +496,10 @@ def test_jobs_finishing_together_queue_their_next_fetches_in_one_statement(pg_ur
     async def run() -> tuple[list[bool], list[str]]:
         async with open_app(pg_url) as app:
             await ensure_schema(app)
-            sent: list[str] = []
-            real = app.connector.execute_query_all_async
-
-            async def recording(query, **arguments):  # the real connector, its statements noted
-                sent.append(query)
-                return await real(query, **arguments)
-
-            app.connector.execute_query_all_async = recording  # type: ignore[method-assign]
             next_jobs, now = NextJobs(), time.time()
-            built = await asyncio.gather(*(next_jobs.queue(app, f"s{k}", now + 60 * k, k in (1, 3))
-                                           for k in range(5)))
+            with statements_sent(app) as sent:
+                built = await asyncio.gather(*(next_jobs.queue(app, f"s{k}", now + 60 * k, k in (1, 3))
+                                               for k in range(5)))
             return list(built), sent
 
     built, sent = asyncio.run(run())
