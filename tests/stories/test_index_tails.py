@@ -1,7 +1,7 @@
 """BandIndex's lookup steps against the code they replaced, pair for pair and in the same order: a run's
 window tails (`_window_tails`, flat indices and `take` for the 2-D mask's nonzero and fancy indexing), the
 newest-first order of the pairs (`_newest_first`, a stable sort unless two keys are equal), and the days the
-windows around a batch need (`window_days`, ranges instead of a set of every window's days)."""
+windows around a batch need (`_window_days`, ranges instead of a set of every window's days)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tidings.stories.index import _T_MAX, DAY, PER_BAND, _newest_first, _seconds, _window_tails, window_days
+from tidings.stories.index import _T_MAX, DAY, PER_BAND, _newest_first, _seconds, _window_days, _window_tails
 from tidings.stories.near import WINDOW_SECONDS
 
 
@@ -82,7 +82,7 @@ def days_before(pubs: list[float]) -> set[int]:
 @given(st.lists(st.one_of(st.floats(-1e10, 1e10), st.integers(-400, 40000).map(lambda d: d * DAY),
                           st.integers(20000, 20060).map(lambda d: d * DAY + edge_offset(d))), max_size=60))
 def test_window_days_are_every_window_s_days(pubs):
-    ranges = window_days(np.array(pubs, np.float64))
+    ranges = _window_days(np.array(pubs, np.float64))
     days = [d for r in ranges for d in r]
     assert days == sorted(days_before(pubs))  # in order, each once
     assert all(a.stop < b.start for a, b in zip(ranges, ranges[1:]))  # ranges apart: a gap between each

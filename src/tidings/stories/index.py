@@ -4,7 +4,8 @@ The store keeps what the index is made of, per grouped item: its fingerprint, it
 story sequence number (`story_seq`, the order in which items were given a story, from a counter the store
 never reuses). A process builds the index from those, a day of published items at a time as new items'
 windows need them (`load_days`), and before each assignment reads the items given a story since it last
-looked (`catch_up`: by other processes, or by its own committed transactions). So the store writes nothing
+looked (`catch_up`: by other processes, or by its own transactions; the batch it grouped last it adds from
+the batch itself once the store says it committed it, `add_grouped`). So the store writes nothing
 per band, and a lookup is a few numpy calls for a whole feed instead of an SQL query per item.
 
 Postings are sorted runs of (bucket << 32 | published second) and slot: the bucket is the high 32 bits of
@@ -24,7 +25,7 @@ import numpy as np
 
 from .near import BANDS, EMPTY_SIG, SIG_PERMS, WINDOW_SECONDS, band_matrix, signature_of
 
-__all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates", "bucket_matrix", "window_days"]
+__all__ = ["DAY", "MAX_CANDIDATES", "PER_BAND", "BandIndex", "Candidates", "bucket_matrix"]
 
 DAY = 86400
 # Candidates read at most this many items per LSH band, the most recently published in the window: a band
@@ -141,10 +142,10 @@ def _newest_first(pair: np.ndarray, pub: np.ndarray) -> np.ndarray:
     return order
 
 
-def window_days(pubs: np.ndarray) -> list[range]:
+def _window_days(pubs: np.ndarray) -> list[range]:
     """The days of the windows around `pubs` (each from floor((p - WINDOW_SECONDS) / DAY) to floor((p +
-    WINDOW_SECONDS) / DAY)), as the ranges their union makes, in order: a set of every window's days cost
-    more than the rest of the lookup's steps in Python."""
+    WINDOW_SECONDS) / DAY)), as the ranges their union makes, in order (a set filled with every window's
+    days, one by one, cost about twice as much)."""
     if not len(pubs):
         return []
     firsts = np.floor((pubs - WINDOW_SECONDS) / DAY).astype(np.int64)
@@ -266,7 +267,7 @@ class BandIndex:
         """Make sure the days of every window around `pubs` are loaded; `read(since, until)` gives the grouped
         items published in [since, until)."""
         self.calls += 1
-        need = window_days(np.fromiter(pubs, np.float64))
+        need = _window_days(np.fromiter(pubs, np.float64))
         for days in need:  # a day at a time: a big window is not read all at once
             for d in [d for d in days if d not in self.days]:
                 self.add(read(d * DAY, (d + 1) * DAY))
