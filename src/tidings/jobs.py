@@ -34,7 +34,7 @@ from .http import BodyBudget, body_budget
 from .model import Entry, FetchResult, ItemState, OutcomeStatus, Source
 from .parse import ParsedFeed, parse_feed
 from .schedule import Policy, is_due, next_fetch_after_failure, next_fetch_after_success
-from .store import IngestRow, Store
+from .store import IngestRow, Store, in_story_order
 from .stories.assign import StoryStage
 
 __all__ = ["Cleaner", "FullText", "JobContext", "Schedule", "Shared", "SourceOutcome", "StoreThread", "fetch_options",
@@ -537,9 +537,8 @@ def _set_stories(store: Store, group: list[_Staged], placed: list[IngestRow], no
     for st in group:
         mine = placed[at:at + len(st.rows)]
         at += len(st.rows)
-        given = sorted((r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.story)
-                       for r in mine if r.story is not None and r.entry.id in st.fresh)
-        store.set_stories(st.result.source.key, [(item_id, story) for _, item_id, story in given])
+        given = in_story_order((r for r in mine if r.story is not None and r.entry.id in st.fresh), now)
+        store.set_stories(st.result.source.key, [(r.entry.id, r.story) for r in given if r.story is not None])
 
 
 def _record(store: Store, st: _Staged, now: float, schedule: Schedule) -> float:

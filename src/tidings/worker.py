@@ -352,9 +352,7 @@ async def fetch_source(context: procrastinate.JobContext, source_key: str) -> st
     assert reader is not None
     # The reader's store for the reads before the fetch; the fetched feed is stored by the ingest thread.
     outcome = await refresh_source_async(st.ctx, source_key, reader.store, shared=st.shared)
-    when = outcome.next_fetch
-    if when is None:
-        when = await reader(lambda: reader.store.next_fetch(source_key))
+    when = outcome.next_fetch  # what ingest stored (None: never fetched, so due now)
     not_due = outcome.status in (OutcomeStatus.WAITING, OutcomeStatus.BACKOFF)
     # A job that ran early (clocks apart) is not a fetch; never reschedule it at once, or it would spin.
     built = await st.next_jobs.queue(app, source_key, max(when or 0.0, time.time() + 1) if not_due else when,

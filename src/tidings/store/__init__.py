@@ -34,6 +34,7 @@ from .base import (
     StoryUpdates,
     Ungrouped,
     UpsertResult,
+    in_story_order,
 )
 from .sqlite import SQLiteStore
 
@@ -43,7 +44,7 @@ __all__ = [
     "SQLiteStore", "SiteBuild", "SiteChange", "SiteFile", "SiteFileRow", "SiteHtml", "SourcePath",
     "SourceHealth", "SourceState", "Store", "StoreFormatError", "StoreVersionError", "StoredItem", "StoryCandidate",
     "StoryMember",
-    "StoryUpdates", "Ungrouped", "UpsertResult", "is_url", "open_store",
+    "StoryUpdates", "Ungrouped", "UpsertResult", "in_story_order", "is_url", "open_store",
 ]
 
 

@@ -337,15 +337,20 @@ def items_from_rows(rows: Iterable[Sequence[Any]],
                    r[story], [] if r[keywords] == "[]" else loads(r[keywords]), r[revision])
 
 
+def in_story_order(rows: Iterable[IngestRow], now: float) -> list[IngestRow]:
+    """`rows` in the order new items take story sequence numbers: by published time (`now` for an undated
+    item), then id."""
+    return sorted(rows, key=lambda r: (r.entry.published.timestamp() if r.entry.published else now, r.entry.id))
+
+
 def new_story_seqs(rows: Sequence[IngestRow], known: Container[tuple[str, str]], now: float,
                    take: Callable[[int], int]) -> dict[tuple[str, str], int]:
     """The story sequence number of each row upsert_entries inserts with a story, keyed (source key, id):
-    numbered by published time (`now` for an undated item), then id, from `take(n)`, the first of n numbers
-    the store hands out."""
-    storied = sorted((r.entry.published.timestamp() if r.entry.published else now, r.entry.id, r.entry.source_key)
-                     for r in rows if r.story is not None and (r.entry.source_key, r.entry.id) not in known)
+    numbered `in_story_order` from `take(n)`, the first of n numbers the store hands out."""
+    storied = in_story_order((r for r in rows if r.story is not None
+                              and (r.entry.source_key, r.entry.id) not in known), now)
     first = take(len(storied)) if storied else 0
-    return {(key, item_id): first + k for k, (_, item_id, key) in enumerate(storied)}
+    return {(r.entry.source_key, r.entry.id): first + k for k, r in enumerate(storied)}
 
 
 def stories_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, list[StoryMember]]:
