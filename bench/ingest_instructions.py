@@ -1,7 +1,7 @@
 """Stories and tags' cost in instructions, not seconds: bench/ingest.py's workload under callgrind.
 
     .venv/bin/python bench/ingest_instructions.py [--items 1000] [--per-feed 50] [--together N]
-                                                 [--text sina|varied] [--no-posts]
+                                                 [--text sina|varied] [--no-posts] [--parts]
 
 On this 2-core VM the CPU time of one run moves by ±20% with what else runs, so the ratio of bench/ingest.py
 --stories moves by ±0.2. callgrind counts the instructions executed instead: the same code on the same input
@@ -15,12 +15,20 @@ tables, one throw-away feed), then counts only the ingest. The row gives the ins
 their ratio (SPEC §10: cost ≤ 15% of ingest, so on ÷ off ≤ 1.15) and the shared object the added instructions
 run in: the Python interpreter (tidings' own code, and the str, re and dict work it asks for), numpy, SQLite,
 and the two libraries the stories call (rjieba, rensa). A run of 1,000 items takes a few minutes.
+
+`--parts` also says where the added instructions go, by removal: a process records what each step gave
+(uncounted), and one more counted run per step ingests with that step's results replayed instead of computed.
+The step's cost is `on` less that run: describing (`StoryStage.describe_many`), and within it the keywords
+(`keywords_many`) and the fingerprints (`fingerprint_bytes_of`), the rest of it being the lead (the item's
+plain text and `read_lead`); the story lookup and assignment (`StoryStage.assign`); what is left over is
+the store's work for the new columns and rows, and the glue between the steps. Four more runs.
 """
 from __future__ import annotations
 
 import argparse
 import collections
 import os
+import pickle
 import random
 import re
 import shutil
@@ -44,6 +52,7 @@ def child(args: argparse.Namespace) -> None:
     from tidings.pipeline import Cleaner, ingest
     from tidings.publish.hexo import build_posts
     from tidings.store import open_store
+    from tidings.stories import assign as assign_module
     from tidings.stories import keywords
     from tidings.stories.assign import StoryStage
 
@@ -53,7 +62,7 @@ def child(args: argparse.Namespace) -> None:
               else varied_feeds(n_feeds * args.per_feed, args.per_feed))
     cfg = Config(sources=[])
     cleaner = Cleaner(cfg)
-    stage = StoryStage(cfg.stories, cfg.tags) if args.child == "on" else None
+    stage = StoryStage(cfg.stories, cfg.tags) if args.child != "off" else None
     keywords.keywords("预热", "预热文本")
     tmp = Path(tempfile.mkdtemp(dir=args.dir))
     try:
@@ -65,13 +74,15 @@ def child(args: argparse.Namespace) -> None:
                                       content_type="application/rss+xml"), cleaner, stories=stage)
             if not args.no_posts:
                 build_posts(store, tmp / "warm-blog", preset="seed", clean=True, timezone="Asia/Shanghai")
+        recorded = _record_or_replay(args, stage, assign_module)
         sources = [Source(url=f"http://127.0.0.1/feed/{n}", category="金融", source="新浪财经",
                           channel=f"频道{n % 5}", limit=args.per_feed) for n in range(n_feeds)]
         fetched = [FetchResult(src, status=200, body=body, content_type="application/rss+xml")
                    for src, body in zip(sources, bodies)]
         with open_store(tmp / "bench.db") as store:
             store.sync_sources(sources)
-            _instrument("on")
+            if args.child != "record":  # (the recording run is not under callgrind)
+                _instrument("on")
             for at in range(0, len(fetched), args.together):
                 if args.together > 1:
                     ingest_many(store, fetched[at:at + args.together], cleaner, stories=stage)
@@ -79,10 +90,54 @@ def child(args: argparse.Namespace) -> None:
                     ingest(store, fetched[at], cleaner, stories=stage)
             if not args.no_posts:
                 build_posts(store, tmp / "blog", preset="seed", clean=True, timezone="Asia/Shanghai")
-            _instrument("off")
+            if args.child != "record":
+                _instrument("off")
             assert store.count_items() == n_feeds * args.per_feed
+        if recorded is not None:
+            Path(args.record).write_bytes(pickle.dumps(recorded))
     finally:
         shutil.rmtree(tmp)
+
+
+PARTS = ("describe", "keywords", "fingerprints", "stories")
+
+
+def _record_or_replay(args: argparse.Namespace, stage, assign_module) -> dict[str, list] | None:
+    """With `--child record`: wrap the steps so that what each call returns is kept (returned, for the caller to
+    write to args.record once the ingest is done). With `--child without-<part>`: that step gives, call by call,
+    what the recording run's did, read from args.record, instead of computing it. Nothing otherwise."""
+    if args.child == "record":
+        kept: dict[str, list] = {part: [] for part in PARTS}
+        describe_many, assign, keywords_many = stage.describe_many, stage.assign, assign_module._keywords_many()
+        fingerprints = assign_module.fingerprint_bytes_of
+
+        def keep(part, fn):
+            def call(*a, **k):
+                out = fn(*a, **k)
+                kept[part].append([r.story for r in out] if part == "stories" else out)
+                return out
+            return call
+
+        stage.describe_many, stage.assign = keep("describe", describe_many), keep("stories", assign)
+        assign_module.fingerprint_bytes_of = keep("fingerprints", fingerprints)
+        kept_keywords = keep("keywords", keywords_many)
+        assign_module._keywords_many = lambda: kept_keywords
+        return kept
+    if args.child.startswith("without-"):
+        part = args.child.removeprefix("without-")
+        given = iter(pickle.loads(Path(args.record).read_bytes())[part])
+        if part == "describe":
+            stage.describe_many = lambda items: next(given)
+        elif part == "keywords":
+            replay = lambda leads, max_tags: next(given)  # noqa: E731
+            assign_module._keywords_many = lambda: replay
+        elif part == "fingerprints":
+            assign_module.fingerprint_bytes_of = lambda leads: next(given)
+        else:
+            with_story = assign_module._with_story  # (what assign uses: dataclasses.replace costs five times as much)
+            stage.assign = lambda store, rows, now=None: [r if s is None else with_story(r, s)
+                                                          for r, s in zip(rows, next(given))]
+    return None
 
 
 def _instrument(state: str) -> None:
@@ -120,7 +175,10 @@ def main() -> None:
     ap.add_argument("--text", choices=("sina", "varied"), default="sina")
     ap.add_argument("--no-posts", action="store_true")
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/dev/shm"))
-    ap.add_argument("--child", choices=("off", "on"), help=argparse.SUPPRESS)
+    ap.add_argument("--parts", action="store_true", help="where the added instructions go (four more runs)")
+    ap.add_argument("--child", choices=("off", "on", "record", *(f"without-{p}" for p in PARTS)),
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--record", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args)
@@ -129,12 +187,16 @@ def main() -> None:
         sys.exit("needs valgrind (Debian's valgrind: apt-get install valgrind)")
     counts = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in ("off", "on"):
+        record = Path(tmp) / "recorded.pickle"
+        own = [sys.executable, __file__, "--items", str(args.items), "--per-feed", str(args.per_feed), "--together",
+               str(args.together), "--text", args.text, "--dir", args.dir, "--record", str(record)]
+        own += ["--no-posts"] if args.no_posts else []
+        if args.parts:
+            subprocess.run(own + ["--child", "record"], check=True, capture_output=True)
+        for mode in ("off", "on", *(f"without-{p}" for p in PARTS if args.parts)):
             out = Path(tmp) / f"callgrind.{mode}"
-            cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-                   sys.executable, __file__, "--child", mode, "--items", str(args.items), "--per-feed",
-                   str(args.per_feed), "--together", str(args.together), "--text", args.text, "--dir", args.dir]
-            subprocess.run(cmd + (["--no-posts"] if args.no_posts else []), check=True, capture_output=True)
+            cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"]
+            subprocess.run(cmd + own + ["--child", mode], check=True, capture_output=True)
             counts[mode] = by_object(out)
     n = args.items
     off, on = sum(counts["off"].values()), sum(counts["on"].values())
@@ -143,6 +205,14 @@ def main() -> None:
     print(f"| {n} items, {args.text} text, {args.per_feed} a feed, {args.together} feed(s) at a time, "
           f"{'no posts' if args.no_posts else 'Hexo posts'} | off {off / n / 1e6:.2f} M instructions an item "
           f"| on {on / n / 1e6:.2f} M | on ÷ off **{on / off:.3f}** | added, by where it runs: {split} |")
+    if args.parts:
+        cost = {p: (on - sum(counts[f"without-{p}"].values())) / n / 1000 for p in PARTS}
+        lead = cost["describe"] - cost["keywords"] - cost["fingerprints"]
+        rest = (on - off) / n / 1000 - cost["describe"] - cost["stories"]
+        print(f"| parts, k instructions an item ({args.text}) | describing {cost['describe']:,.0f}: keywords "
+              f"{cost['keywords']:,.0f}, fingerprints {cost['fingerprints']:,.0f}, the lead and the rest "
+              f"{lead:,.0f} | story lookup and assignment {cost['stories']:,.0f} | the store's new columns and rows, "
+              f"and the glue {rest:,.0f} |")
 
 
 if __name__ == "__main__":
