@@ -59,6 +59,10 @@ def _seconds(pub: np.ndarray) -> np.ndarray:
     return seconds
 
 
+_LOW = 1 << 32  # a bucket's low 32 bits (zero: `_buckets`), where a sort key carries a place or a second
+_LOW_MASK = np.uint64(_LOW - 1)
+
+
 def _buckets(keys: np.ndarray) -> np.ndarray:
     return (keys.view(np.uint64) >> np.uint64(32)) << np.uint64(32)
 
@@ -217,8 +221,9 @@ class BandIndex:
     def add_grouped(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray, buckets: np.ndarray) -> None:
         """`catch_up` with items whose signatures (none empty) and buckets (`bucket_matrix`) are at hand: a
         batch this process grouped itself, numbered `seqs` (after `self.seq`, in order), now committed."""
-        loaded = [math.floor(p / DAY) in self.days for p in pubs.tolist()]
-        if not all(loaded):
+        days = np.floor(pubs / DAY).tolist()  # (math.floor's days: a float equals and hashes as its int)
+        if not self.days.keys() >= set(days):  # (a feed's items fall on a few days: a test per day)
+            loaded = [d in self.days for d in days]
             seqs, pubs, sigs, buckets = seqs[loaded], pubs[loaded], sigs[loaded], buckets[loaded]
         if len(seqs):
             self._push(self._append(seqs, pubs, sigs, buckets))
@@ -227,10 +232,21 @@ class BandIndex:
                 buckets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """New slots for these items; returns their postings as a sorted run (not in `runs`: see `_push`)."""
         n0 = self._fill(seqs, pubs, sigs)
-        comp = ((bucket_matrix(sigs) if buckets is None else buckets) | _seconds(pubs)[:, None]).ravel()
+        if buckets is None:
+            buckets = bucket_matrix(sigs)
+        seconds = _seconds(pubs)
+        comp = (buckets | seconds[:, None]).ravel()
+        if len(comp) <= _LOW and (seconds[1:] >= seconds[:-1]).all():
+            # Seconds in slot order (a batch numbered by published time): within a bucket, the stable order by
+            # second is the order of the postings' places, so one sort of values (bucket | place) gives the
+            # order, cheaper than an argsort.
+            key = buckets.ravel() | np.arange(len(comp), dtype=np.uint64)
+            key.sort()
+            at = (key & _LOW_MASK).astype(np.intp)
+            return comp.take(at), (at >> _BAND_BITS).astype(np.int32) + np.int32(n0)
         slots = np.repeat(np.arange(n0, self.n, dtype=np.int32), BANDS)
         order = np.argsort(comp, kind="stable")
-        return comp[order], slots[order]
+        return comp.take(order), slots.take(order)
 
     def _fill(self, seqs: np.ndarray, pubs: np.ndarray, sigs: np.ndarray) -> int:
         """New slots for these items, without postings; returns the first."""
@@ -255,7 +271,7 @@ class BandIndex:
             (c1, s1), (c2, s2) = self.runs.pop(), self.runs.pop()
             comp, slots = np.concatenate((c2, c1)), np.concatenate((s2, s1))
             order = np.argsort(comp, kind="stable")
-            self.runs.append((comp[order], slots[order]))
+            self.runs.append((comp.take(order), slots.take(order)))
 
     def catch_up(self, last: int, rows: Rows) -> None:
         """Items given a story after `self.seq`, up to `last`: those of loaded days join the index (the
