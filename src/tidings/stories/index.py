@@ -89,17 +89,27 @@ def _rank_order_reference(item: np.ndarray, shared: np.ndarray, pub: np.ndarray,
 
 
 def _rank_order(item: np.ndarray, shared: np.ndarray, pub: np.ndarray, seq: np.ndarray) -> np.ndarray:
-    """`_rank_order_reference`, by one sort of (item, bands not shared, published second) in one integer when
-    no two candidates have the same: then that order is the reference's (a second earlier is a time earlier).
-    A lexsort of four keys cost as much as the rest of the lookup."""
-    if len(item) and int(item[-1]) < 1 << 25:  # (item is sorted: np.unique)
-        key = ((item.astype(np.uint64) << np.uint64(38)) | ((BANDS - shared).astype(np.uint64) << np.uint64(32))
-               | _seconds(pub))
-        order = np.argsort(key, kind="stable")  # (any sort gives this order when no two keys are equal)
-        ranked = key[order]
-        if not (ranked[1:] == ranked[:-1]).any():
-            return order
-    return _rank_order_reference(item, shared, pub, seq)
+    """`_rank_order_reference`, by one stable sort of (item, bands not shared, published second) in one integer:
+    candidates whose integers differ are in the reference's order (a second earlier is a time earlier), and
+    the runs of equal integers are put in order by the reference's last keys, each run in its place. A
+    lexsort of four keys over all candidates cost as much as the rest of the lookup."""
+    if not len(item) or int(item[-1]) >= 1 << 25:  # (item is sorted: np.unique)
+        return _rank_order_reference(item, shared, pub, seq)
+    key = ((item.astype(np.uint64) << np.uint64(38)) | ((BANDS - shared).astype(np.uint64) << np.uint64(32))
+           | _seconds(pub))
+    order = np.argsort(key, kind="stable")
+    ranked = key.take(order)
+    tie = ranked[1:] == ranked[:-1]
+    if tie.any():
+        tied = np.zeros(len(ranked), bool)
+        tied[1:] = tie
+        tied[:-1] |= tie
+        at = np.flatnonzero(tied)
+        which = order.take(at)  # (stable: each run in the candidates' order, as the lexsort leaves equals)
+        tied_seq = seq.take(which)
+        order[at] = which.take(np.lexsort((np.where(tied_seq < 0, np.int64(2**62) - tied_seq, tied_seq),
+                                           pub.take(which), ranked.take(at))))
+    return order
 
 
 _BYTE_SUM = np.uint64(0x0101010101010101)  # (x * _BYTE_SUM) >> 56: the sum of x's bytes, when it is below 256
