@@ -93,7 +93,7 @@ def _rank_order(item: np.ndarray, shared: np.ndarray, pub: np.ndarray, seq: np.n
     candidates whose integers differ are in the reference's order (a second earlier is a time earlier), and
     the runs of equal integers are put in order by the reference's last keys, each run in its place. A
     lexsort of four keys over all candidates cost as much as the rest of the lookup."""
-    if not len(item) or int(item[-1]) >= 1 << 25:  # (item is sorted: np.unique)
+    if not len(item) or int(item[-1]) >= 1 << 25:  # (item is sorted: `_counted`)
         return _rank_order_reference(item, shared, pub, seq)
     key = ((item.astype(np.uint64) << np.uint64(38)) | ((BANDS - shared).astype(np.uint64) << np.uint64(32))
            | _seconds(pub))
@@ -169,6 +169,18 @@ def _window_days(pubs: np.ndarray) -> list[range]:
     gap = np.flatnonzero(firsts[1:] > lasts[:-1] + 1)  # a range ends before each gap
     starts, ends = firsts.take(np.concatenate(([0], gap + 1))), lasts.take(np.concatenate((gap, [len(firsts) - 1])))
     return [range(a, b + 1) for a, b in zip(starts.tolist(), ends.tolist())]
+
+
+def _counted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_counts=True)` of 1-D integers, the same arrays: its wrapper's checks, copies
+    and diff cost more than these few steps on a feed's candidates."""
+    values = np.sort(values)
+    n = len(values)
+    bound = np.empty(n + 1, bool)  # where a run of equal values starts, and the end
+    bound[0] = bound[n] = True
+    np.not_equal(values[1:], values[:-1], out=bound[1:n])
+    at = np.flatnonzero(bound)
+    return values.take(at[:-1]), at[1:] - at[:-1]
 
 
 def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -379,10 +391,10 @@ class BandIndex:
             pair, slot = pair[keep], slot[keep]
         item = pair >> _BAND_BITS
         bits = max(self.n - 1, 1).bit_length()  # (item, slot) in one integer, in the same order as item * n + slot
-        code, shared = np.unique((item << bits) | slot, return_counts=True)
+        code, shared = _counted((item << bits) | slot)
         item, slot = code >> bits, code & ((1 << bits) - 1)
         seq = self.seqs[slot]
-        many = np.bincount(item)  # candidates of each item (items in order: np.unique sorted them)
+        many = np.bincount(item)  # candidates of each item (items in order: `_counted` sorted them)
         if many.max(initial=0) > MAX_CANDIDATES:  # those of an item with more: the ones sharing the most bands
             # (ties: earliest published, then earliest given a story; the batch's own after the stored)
             order = _rank_order(item, shared, self.pub[slot], seq)
