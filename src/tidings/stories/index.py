@@ -156,6 +156,38 @@ def _newest_first(pair: np.ndarray, pub: np.ndarray) -> np.ndarray:
     return order
 
 
+def _newest_kept(pair: np.ndarray, pub: np.ndarray) -> np.ndarray | None:
+    """The places of the (pair, published) that `_newest_first`'s order keeps (the first PER_BAND of each pair),
+    found by a stable sort whatever order equal (pair, second) come in; None when PER_BAND cuts a run of equal
+    ones (which of them are kept then depends on their order)."""
+    key = (pair.astype(np.uint64) << np.uint64(32)) | (np.uint64(_T_MAX) - _seconds(pub))
+    order = np.argsort(key, kind="stable")
+    ranked = key.take(order)
+    rank = _ranks(ranked >> np.uint64(32))
+    cut = np.flatnonzero(rank == PER_BAND)
+    if (ranked.take(cut) == ranked.take(cut - 1)).any():
+        return None
+    kept: np.ndarray = order[rank < PER_BAND]
+    return kept
+
+
+def _batch_pairs(grouped: np.ndarray, order: np.ndarray, n0: int) -> list[np.ndarray]:
+    """The batch's (query, slot) pairs of the batch's earlier items in each query's bucket, from the buckets
+    sorted (`grouped`, the high 32 bits of each or the whole) and their places (`order`); [] for none."""
+    dup = grouped[1:] == grouped[:-1]
+    if not dup.any():  # no two of the batch share a bucket
+        return []
+    shared = np.zeros(len(grouped), bool)
+    shared[1:] = dup
+    shared[:-1] |= dup
+    at = np.flatnonzero(shared)
+    first, last = grouped.searchsorted(grouped[at], "left"), grouped.searchsorted(grouped[at], "right")
+    which, pos = _expand(first, last - first)
+    query, other = order[at[which]], order[pos] >> _BAND_BITS
+    earlier = other < query >> _BAND_BITS
+    return [query[earlier], n0 + other[earlier]]
+
+
 def _window_days(pubs: np.ndarray) -> list[range]:
     """The days of the windows around `pubs` (each from floor((p - WINDOW_SECONDS) / DAY) to floor((p +
     WINDOW_SECONDS) / DAY)), as the ranges their union makes, in order (a set filled with every window's
@@ -336,6 +368,16 @@ class BandIndex:
         self.day = self.day[:len(keep)][keep]
         self.sig = self.sig[:len(keep)][keep]
 
+    def _inside(self, pairs: list[np.ndarray], slots: list[np.ndarray], since: np.ndarray,
+                until: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pair, slot, published) of the pairs whose slot was published in its query's window."""
+        if not pairs:
+            return np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float64)
+        pair, slot = (np.concatenate(pairs), np.concatenate(slots)) if len(pairs) > 1 else (pairs[0], slots[0])
+        pub, item = self.pub[slot], pair >> _BAND_BITS
+        inside = (pub >= since[item]) & (pub <= until[item])
+        return pair[inside], slot[inside], pub[inside]
+
     # --- looking up ----------------------------------------------------------------------------------
     def candidates(self, sigs: np.ndarray, pubs: np.ndarray, buckets: np.ndarray | None = None) -> Candidates:
         """The candidates of a batch of new items (signatures `sigs`, none empty; published `pubs`), in
@@ -363,32 +405,24 @@ class BandIndex:
             if len(pair):
                 pairs.append(pair)
                 slots.append(slot)
-        # the batch: each query's earlier items in its bucket (all of them: `inside` below keeps the window's)
-        order = np.argsort(buckets)
-        grouped = buckets[order]
-        dup = grouped[1:] == grouped[:-1]
-        if dup.any():  # else no two of the batch share a bucket
-            shared = np.zeros(len(grouped), bool)
-            shared[1:] = dup
-            shared[:-1] |= dup
-            at = np.flatnonzero(shared)
-            first, last = grouped.searchsorted(grouped[at], "left"), grouped.searchsorted(grouped[at], "right")
-            which, pos = _expand(first, last - first)
-            query, other = order[at[which]], order[pos] >> _BAND_BITS
-            earlier = other < query >> _BAND_BITS
-            pairs.append(query[earlier])
-            slots.append(n0 + other[earlier])
-        if not pairs:
+        # the batch: each query's earlier items in its bucket (all of them: `_inside` below keeps the window's),
+        # from one sort of values (bucket | place): the buckets in order, equal ones by place
+        key = buckets | np.arange(len(buckets), dtype=np.uint64)
+        key.sort()
+        batch = _batch_pairs(key >> np.uint64(32), (key & _LOW_MASK).astype(np.intp), n0)
+        pair, slot, pub = self._inside(pairs + batch[:1], slots + batch[1:], since, until)
+        if not len(pair):
             return Candidates(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))
-        pair, slot = (np.concatenate(pairs), np.concatenate(slots)) if len(pairs) > 1 else (pairs[0], slots[0])
-        pub, item = self.pub[slot], pair >> _BAND_BITS
-        inside = (pub >= since[item]) & (pub <= until[item])
-        pair, slot, pub = pair[inside], slot[inside], pub[inside]
-        if len(pair) and np.bincount(pair).max() > PER_BAND:  # from several runs or the batch: PER_BAND of all
-            order = _newest_first(pair, pub)
-            pair, slot = pair[order], slot[order]
-            keep = _ranks(pair) < PER_BAND
-            pair, slot = pair[keep], slot[keep]
+        if np.bincount(pair).max() > PER_BAND:  # from several runs or the batch: PER_BAND of all
+            kept = _newest_kept(pair, pub)
+            if kept is None:  # which of equal ones are kept depends on the batch's order: found as it always was
+                order = np.argsort(buckets)
+                batch = _batch_pairs(buckets[order], order, n0)
+                pair, slot, pub = self._inside(pairs + batch[:1], slots + batch[1:], since, until)
+                order = _newest_first(pair, pub)
+                pair, slot = pair[order], slot[order]
+                kept = np.flatnonzero(_ranks(pair) < PER_BAND)
+            pair, slot = pair.take(kept), slot.take(kept)
         item = pair >> _BAND_BITS
         bits = max(self.n - 1, 1).bit_length()  # (item, slot) in one integer, in the same order as item * n + slot
         code, shared = _counted((item << bits) | slot)
