@@ -1,5 +1,5 @@
 """BandIndex's lookup steps against the code they replaced, pair for pair and in the same order: a run's
-window tails (`_window_tails`, flat indices and `take` for the 2-D mask's nonzero and fancy indexing), the
+window tails (`_window_tails`: each hit's window start searched for, no 2-D mask of PER_BAND entries), the
 newest-first order of the pairs (`_newest_first`, a stable sort unless two keys are equal), and the days the
 windows around a batch need (`_window_days`, ranges instead of a set of every window's days)."""
 from __future__ import annotations
