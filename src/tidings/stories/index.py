@@ -9,7 +9,7 @@ the batch itself once the store says it committed it, `add_grouped`). So the sto
 per band, and a lookup is a few numpy calls for a whole feed instead of an SQL query per item.
 
 Postings are sorted runs of (bucket << 32 | published second) and slot: the bucket is the high 32 bits of
-a band key, so one binary search finds a band's items within a time window, and the last `PER_BAND` of
+a band key, so two binary searches find a band's items within a time window, and the last `PER_BAND` of
 that range are its most recently published. Runs are merged like a binary counter (O(log n) runs). The
 items of the batch being assigned are added as provisional slots and dropped again: their stories are not
 committed yet, and `catch_up` reads them back once they are.
