@@ -430,7 +430,9 @@ class BandIndex:
         if many.max(initial=0) > MAX_CANDIDATES:  # those of an item with more: the ones sharing the most bands
             # (ties: earliest published, then earliest given a story; the batch's own after the stored)
             order = _rank_order(item, shared, self.pub[slot], seq)
-            keep = _ranks(item[order]) < MAX_CANDIDATES
-            item, slot, seq = item[order][keep], slot[order][keep], seq[order][keep]
+            ranked = item.take(order)
+            keep = _ranks(ranked) < MAX_CANDIDATES
+            order = order[keep]
+            item, slot, seq = ranked[keep], slot.take(order), seq.take(order)
         # the batch's signatures are its pending slots (low 16 bits)
         return Candidates(item, seq, _equal_counts(self.sig.take(slot, axis=0), self.sig.take(n0 + item, axis=0)))
