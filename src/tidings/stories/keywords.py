@@ -145,7 +145,8 @@ def _zh_memo(segmented: list[dict[str, None]]) -> dict[str, float]:
 
 
 def _zh_segment(title: str, text: str) -> dict[str, None]:
-    """The words of the title and the first ZH_SEGMENT characters, each once, in order of first position."""
+    """The words of the title and the first ZH_SEGMENT characters, each once, in order of first position
+    (`keywords_many` makes them the same way, inline)."""
     return dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))
 
 
@@ -158,9 +159,10 @@ def _keywords_zh(title: str, text: str, max_tags: int, words: dict[str, None], o
     # over bound methods); every word segmented is in the title or the lead, so its TF is at least 1. The
     # stable sort keeps ties in order of first position.
     cands = list(filter(ok.__getitem__, words))
-    neg = [-both.count(c) * ok[c] for c in cands]
+    score = [both.count(c) * ok[c] for c in cands]
     out: list[str] = []
-    for w in map(cands.__getitem__, sorted(range(len(cands)), key=neg.__getitem__)):
+    # (a reverse sort is stable too: the highest first, ties in their order)
+    for w in map(cands.__getitem__, sorted(range(len(cands)), key=score.__getitem__, reverse=True)):
         for o in out:  # (a loop, not any() of a generator: a generator's frame a word cost more than its tests)
             if w in o or o in w:  # 制造业 and 制造业PMI: keep the better scored one only
                 break
@@ -372,7 +374,10 @@ def keywords_many(leads: Sequence[Lead], max_tags: int = 5) -> list[list[str]]:
     out = [[] if lead.cjk else _keywords_en(lead.title.strip(), lead.text, max_tags) for lead in leads]
     if zh:
         titles = [leads[k].title.strip() for k in zh]
-        segmented = [_zh_segment(title, leads[k].text) for title, k in zip(titles, zh)]
+        # _zh_segment of each item, in the comprehension (a Python call an item cost more than the line)
+        cut = rjieba.cut
+        segmented = [dict.fromkeys(cut(title + "\n" + leads[k].text[:ZH_SEGMENT], False))
+                     for title, k in zip(titles, zh)]
         ok = _zh_memo(segmented)
         for k, title, words in zip(zh, titles, segmented):
             out[k] = _keywords_zh(title, leads[k].text, max_tags, words, ok)
