@@ -378,10 +378,6 @@ def signature_of(b: bytes) -> bytes:
     return sig
 
 
-def _clean(s: str) -> str:
-    return strip_boilerplate(nfkc(s))
-
-
 class Lead(NamedTuple):
     """An item's title and the start of its text, normalised once (`read_lead`) for both the fingerprint
     and the keywords. A NamedTuple, not a frozen dataclass: as immutable, and made at half the cost."""
@@ -393,10 +389,10 @@ class Lead(NamedTuple):
 
 def read_lead(title: str, text: str) -> Lead:
     """`text` is the item's plain text (no HTML); only its start is read."""
-    tc = _clean(title or "")
+    tc = strip_boilerplate(nfkc(title or ""))
     text = text or ""
     cjk = is_cjk_text(tc + text[:CJK_SAMPLE])
-    return Lead(tc, _clean(text[:RAW_CJK if cjk else RAW_CAP]), cjk)
+    return Lead(tc, strip_boilerplate(nfkc(text[:RAW_CJK if cjk else RAW_CAP])), cjk)
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
