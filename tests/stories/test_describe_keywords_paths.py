@@ -94,3 +94,18 @@ def test_english_candidates_are_the_sorted_set_difference(low, upper_mask):
     expected += [k for k in distinct.intersection(two_letter) if f" {k.upper()} " in seen]
     expected.sort(key=first.__getitem__)
     assert kw._en_candidates(tf, first, seen, never, two_letter) == expected
+
+
+# --- keywords_many: a feed's Chinese items segmented inside its comprehension, as _zh_segment does -------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_zh_text, _zh_text), min_size=1, max_size=8), st.sampled_from([1, 5]))
+def test_keywords_many_segments_each_item_as_zh_segment(items, max_tags):
+    leads = [near.read_lead(title, text) for title, text in items]
+    zh = [lead for lead in leads if lead.cjk]
+    segmented = [kw._zh_segment(lead.title.strip(), lead.text) for lead in zh]
+    ok = kw._zh_memo(segmented) if zh else {}
+    words = iter(segmented)
+    expected = [kw._keywords_zh(lead.title.strip(), lead.text, max_tags, next(words), ok) if lead.cjk
+                else kw._keywords_en(lead.title.strip(), lead.text, max_tags) for lead in leads]
+    assert kw.keywords_many(leads, max_tags) == expected
