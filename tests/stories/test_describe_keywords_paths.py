@@ -96,7 +96,7 @@ def test_english_candidates_are_the_sorted_set_difference(low, upper_mask):
     assert kw._en_candidates(tf, first, seen, never, two_letter) == expected
 
 
-# --- keywords_many: a feed's Chinese items segmented inside its comprehension, as _zh_segment does -------------
+# --- keywords_many: its Chinese items segmented, weighed and scored as the three steps do one by one -----------
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(_zh_text, _zh_text), min_size=1, max_size=8), st.sampled_from([1, 5]))

@@ -145,8 +145,7 @@ def _zh_memo(segmented: list[dict[str, None]]) -> dict[str, float]:
 
 
 def _zh_segment(title: str, text: str) -> dict[str, None]:
-    """The words of the title and the first ZH_SEGMENT characters, each once, in order of first position
-    (`keywords_many` makes them the same way, inline)."""
+    """The words of the title and the first ZH_SEGMENT characters, each once, in order of first position."""
     return dict.fromkeys(rjieba.cut(title + "\n" + text[:ZH_SEGMENT], False))
 
 
@@ -374,10 +373,7 @@ def keywords_many(leads: Sequence[Lead], max_tags: int = 5) -> list[list[str]]:
     out = [[] if lead.cjk else _keywords_en(lead.title.strip(), lead.text, max_tags) for lead in leads]
     if zh:
         titles = [leads[k].title.strip() for k in zh]
-        # _zh_segment of each item, in the comprehension (a Python call an item cost more than the line)
-        cut = rjieba.cut
-        segmented = [dict.fromkeys(cut(title + "\n" + leads[k].text[:ZH_SEGMENT], False))
-                     for title, k in zip(titles, zh)]
+        segmented = [_zh_segment(title, leads[k].text) for title, k in zip(titles, zh)]
         ok = _zh_memo(segmented)
         for k, title, words in zip(zh, titles, segmented):
             out[k] = _keywords_zh(title, leads[k].text, max_tags, words, ok)

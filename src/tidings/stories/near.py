@@ -549,10 +549,8 @@ def fingerprint_bytes_of(leads: Sequence[Lead]) -> list[bytes]:
     frozen dataclass costs a Python __init__)."""
     empty = _EMPTY_FP.to_bytes()
     out = [empty] * len(leads)
-    head, sig = _HEAD.pack, _SIG.pack
     for k, row, marks in zip(*_signed(leads)):
-        m = "\x1f".join(marks).encode()  # _head_bytes, in the loop: a Python call an item less
-        out[k] = head(_VERSION, len(m)) + m + sig(*row)
+        out[k] = _head_bytes(marks) + _SIG.pack(*row)
     return out
 
 
