@@ -537,7 +537,7 @@ def _set_stories(store: Store, group: list[_Staged], placed: list[IngestRow], no
     for st in group:
         mine = placed[at:at + len(st.rows)]
         at += len(st.rows)
-        given = in_story_order((r for r in mine if r.story is not None and r.entry.id in st.fresh), now)
+        given = in_story_order((r for r in mine if r.entry.id in st.fresh), now)
         store.set_stories(st.result.source.key, [(r.entry.id, r.story) for r in given if r.story is not None])
 
 
