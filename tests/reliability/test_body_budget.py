@@ -4,6 +4,8 @@ feed is still stored as it is without the bound. The lane that counts them is th
 SQLite alone is used."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from feedserver import FeedServer, rss
 from util import cli, store_rows, write_config
@@ -103,11 +105,15 @@ def test_the_refreshes_a_worker_runs_share_the_budget_and_the_store_work_never_s
                             fetch={"timeout": 20, "retries": 0, "concurrency": 8, "per_host": 8,
                                    "max_bytes": MAX_BYTES}))
     seen_by_store_work: list[object] = []
+    # One store connection: its work runs a piece at a time, as a worker's store thread runs it (two threads in one
+    # SQLite connection's transaction at once fail: "cannot start a transaction within a transaction")
+    one_at_a_time = threading.Lock()
 
     async def lane(fn):
         def run():
             seen_by_store_work.append(http.body_budget.get())
-            return fn()
+            with one_at_a_time:
+                return fn()
         return await asyncio.to_thread(run)
 
     async def refresh_all(store) -> http.BodyBudget:
